@@ -1,0 +1,118 @@
+"""Mirror URLs: validation, and credentials kept apart from the URL.
+
+A URL given by the user may carry ``user:password@``. dockerpypi splits that
+off at once so that the URL itself can be shown, logged and put in a
+Dockerfile, while the credentials travel only inside build secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from .errors import SettingsError
+
+SCHEMES = ("http", "https", "file")
+REDACTED = "***"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Basic-auth credentials of one mirror, never shown (``repr`` hides them)."""
+
+    username: str
+    password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(username={REDACTED!r}, password={REDACTED!r})"
+
+    def userinfo(self) -> str:
+        """Percent-encoded ``user[:password]`` for a URL (``@ # : / % +`` are safe)."""
+        user = quote(self.username, safe="")
+        if self.password is None:
+            return user
+        return f"{user}:{quote(self.password, safe='')}"
+
+
+@dataclass(frozen=True)
+class MirrorURL:
+    """One index URL without credentials, and the credentials it came with."""
+
+    url: str
+    credentials: Credentials | None = None
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme
+
+    @property
+    def hostname(self) -> str | None:
+        return urlsplit(self.url).hostname
+
+    @property
+    def netloc(self) -> str:
+        return urlsplit(self.url).netloc
+
+    @property
+    def is_plain_http(self) -> bool:
+        return self.scheme == "http"
+
+    @property
+    def is_local(self) -> bool:
+        return self.scheme == "file"
+
+    def with_credentials(self, *, redact: bool = False) -> str:
+        """The URL with its credentials put back (or ``***`` when ``redact``)."""
+        if self.credentials is None:
+            return self.url
+        parts = urlsplit(self.url)
+        userinfo = REDACTED if redact else self.credentials.userinfo()
+        return urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
+
+    def __str__(self) -> str:
+        return self.with_credentials(redact=True)
+
+
+def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
+    """Validate ``raw`` and split off its credentials.
+
+    ``origin`` names where the value came from (``DIB_PYPI_MIRROR_URL``,
+    ``--index-url``, ...) so the error can say which setting to fix. The error
+    never repeats the URL itself: it may hold a password.
+    """
+    text = raw.strip()
+    if not text:
+        raise SettingsError(f"{origin} is empty: set it to an index URL such as file:///tmp/pypi "
+                            "or http://mirror.example/simple/, or unset it")
+    if any(ch.isspace() for ch in text):
+        raise SettingsError(f"{origin} holds white space inside the URL: give one URL per setting")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise SettingsError(f"{origin} is not a valid URL (bad host or port): "
+                            "write it as scheme://host[:port]/path") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        shown = f"'{scheme}'" if scheme else "none"
+        raise SettingsError(f"{origin} has scheme {shown}: use http://, https:// or file://")
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise SettingsError(f"{origin} is a file:// URL with a host: write file:///absolute/path")
+        if not parts.path.startswith("/"):
+            raise SettingsError(f"{origin} is a file:// URL without an absolute path: "
+                                "write file:///absolute/path")
+        return MirrorURL(urlunsplit(("file", "", parts.path, "", "")))
+    if not parts.hostname:
+        raise SettingsError(f"{origin} has no host: write {scheme}://host[:port]/path")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{origin} has a query or fragment: an index URL is scheme://host/path")
+    credentials = None
+    if parts.username is not None or parts.password is not None:
+        credentials = Credentials(unquote(parts.username or ""),
+                                  None if parts.password is None else unquote(parts.password))
+    host = parts.hostname
+    if ":" in host:  # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    return MirrorURL(urlunsplit((scheme, netloc, parts.path or "/", "", "")), credentials)
