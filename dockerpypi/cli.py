@@ -1,1 +1,283 @@
-def main() -> None: ...
+"""The command line: parses, calls a command, prints what it returns.
+
+Commands return data; this module alone prints (text or ``--json``) and turns
+errors into exit codes (through :func:`dockerpypi.errors.exit_code_for`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import DockerPypiError, UsageError, exit_code_for
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class _State:
+    debug: bool = False
+
+
+def _warn(message: str) -> None:
+    click.echo(f"dockerpypi: warning: {message}", err=True)
+
+
+# --- shared options, declared once ------------------------------------------
+
+def settings_options(func: F) -> F:
+    """The options that feed :func:`dockerpypi.settings.resolve_settings`."""
+    options = [
+        click.option("--index-url", "index_urls", multiple=True, metavar="URL",
+                     help="A mirror index, in order; repeat for more. Overrides "
+                          "DOCKERPYPI_MIRRORS and DIB_PYPI_MIRROR_URL*."),
+        click.option("--public-fallback/--no-public-fallback", default=None,
+                     help="Add the public index after the mirrors (default: yes)."),
+        click.option("--public-index", metavar="URL",
+                     help="The public index to fall back to."),
+        click.option("--offline/--online", default=None,
+                     help="Offline: mirrors only, never the public index."),
+        click.option("--retries", metavar="N", help="Installer retries per request."),
+        click.option("--timeout", metavar="SECONDS", help="Installer network timeout."),
+        click.option("--mirror-dir", metavar="DIR", help="The local mirror directory."),
+        click.option("--mount-point", metavar="PATH",
+                     help="Where the build step sees the local mirror (default /tmp/pypi)."),
+        click.option("--configure", "installers", multiple=True,
+                     type=click.Choice(["pip", "uv"]),
+                     help="Installers to write configuration for (default: pip and uv)."),
+        click.option("--easy-install/--no-easy-install", default=None,
+                     help="Also write the legacy .pydistutils.cfg."),
+        click.option("--context", "context_dir", metavar="DIR",
+                     type=click.Path(file_okay=False, path_type=Path),
+                     help="Where dockerpypi.toml or pyproject.toml is read (default: .)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings_from(kwargs: dict[str, Any]) -> Any:
+    from .settings import resolve_settings
+
+    flags = {
+        "mirrors": kwargs.pop("index_urls") or None,
+        "public_fallback": kwargs.pop("public_fallback"),
+        "public_index": kwargs.pop("public_index"),
+        "offline": kwargs.pop("offline"),
+        "retries": kwargs.pop("retries"),
+        "timeout": kwargs.pop("timeout"),
+        "mirror_dir": kwargs.pop("mirror_dir"),
+        "mount_point": kwargs.pop("mount_point"),
+        "installers": kwargs.pop("installers") or None,
+        "easy_install": kwargs.pop("easy_install"),
+    }
+    return resolve_settings(flags, context_dir=kwargs.pop("context_dir"))
+
+
+# --- the group ----------------------------------------------------------------
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dockerpypi")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.pass_obj
+def cli(state: _State, debug: bool) -> None:
+    """Give every container build a PyPI mirror, and leave no trace of it in the image."""
+    state.debug = debug
+
+
+# --- config -------------------------------------------------------------------
+
+@cli.command()
+@settings_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def config(as_json: bool, **kwargs: Any) -> None:
+    """Show the resolved settings and where each came from."""
+    from .settings import describe
+
+    settings = _settings_from(kwargs)
+    for warning in settings.warnings:
+        _warn(warning)
+    rows = describe(settings)
+    if as_json:
+        data = {
+            "settings": rows,
+            "indexes": [str(mirror) for mirror in settings.indexes],
+            "warnings": list(settings.warnings),
+        }
+        click.echo(json.dumps(data, indent=2))
+        return
+    width = max(len(str(row["name"])) for row in rows)
+    for row in rows:
+        click.echo(f"{str(row['name']).ljust(width)}  {row['shown']}  ({row['source']})")
+        overridden: list[dict[str, str]] = row["overridden"]  # type: ignore[assignment]
+        for override in overridden:
+            click.echo(f"{'':{width}}    overrides {override['source']}: {override['value']}")
+    click.echo(f"{'indexes'.ljust(width)}  " + " ".join(str(m) for m in settings.indexes))
+
+
+# --- render -------------------------------------------------------------------
+
+class _RenderGroup(click.Group):
+    """``render`` takes sub-commands, or a command to run after ``--``.
+
+    Click would read the first word after ``--`` as a sub-command name, so the
+    words after ``--`` are taken off before click parses the rest.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["dockerpypi.command"] = tuple(args[cut + 1:])
+            ctx.meta["dockerpypi.separator"] = True
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_RenderGroup, invoke_without_command=True)
+@click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True,
+              help="The installer the step runs.")
+@click.option("-r", "--requirements", metavar="FILE",
+              help="Requirements file in the build context [default: requirements.txt, "
+                   "unless a command follows --].")
+@click.option("--uid", type=click.IntRange(min=0), help="Owner of the secrets and cache, for a "
+                                                        "non-root USER.")
+@click.option("--gid", type=click.IntRange(min=0), help="Group of the secrets and cache "
+                                                        "(default: the uid).")
+@click.option("--mount-point", metavar="PATH", help="Where the step sees the local mirror.")
+@click.option("--context", "context_dir", metavar="DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Where dockerpypi.toml or pyproject.toml is read (default: .).")
+@click.pass_context
+def render(ctx: click.Context, installer: str, requirements: str | None, uid: int | None,
+           gid: int | None, mount_point: str | None, context_dir: Path | None) -> None:
+    """Print Dockerfile lines that install from the mirror (append them with >>).
+
+    \b
+    dockerpypi render >> Dockerfile
+    dockerpypi render --installer uv -r requirements/prod.txt >> Dockerfile
+    dockerpypi render -- pip install 'numpy<3' >> Dockerfile
+    dockerpypi render stage      # the line to put at the top of the Dockerfile
+    """
+    command: tuple[str, ...] = ctx.meta.get("dockerpypi.command", ())
+    if ctx.invoked_subcommand is not None:
+        if command:
+            raise UsageError("a command after -- goes with plain `dockerpypi render`, "
+                             f"not with `render {ctx.invoked_subcommand}`")
+        return
+    if ctx.meta.get("dockerpypi.separator") and not command:
+        raise UsageError("nothing after --: give the install command, or drop the --")
+    from .render import RunOptions, render_run
+    from .settings import resolve_settings
+
+    settings = resolve_settings({"mount_point": mount_point}, context_dir=context_dir)
+    options = RunOptions(
+        installer=installer,
+        requirements=requirements if (requirements or command) else "requirements.txt",
+        command=command,
+        uid=uid,
+        gid=gid,
+        mount_point=settings.mount_point.value,
+    )
+    click.echo(render_run(options), nl=False)
+
+
+@render.command("stage")
+@click.option("--syntax", "syntax", flag_value="docker/dockerfile:1", default=None,
+              help="Also print a `# syntax=` line (pulls a frontend image; not needed).")
+def render_stage_command(syntax: str | None) -> None:
+    """Print the `FROM scratch AS pypi-mirror` stage for the top of a Dockerfile."""
+    from .render import render_stage
+
+    click.echo(render_stage(syntax=syntax), nl=False)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically, readable by its owner only."""
+    path = path.expanduser()
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: give a file name to -o")
+    if not path.parent.is_dir():
+        raise UsageError(f"directory {path.parent} does not exist: create it or choose another -o")
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(temporary).chmod(0o600)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _config_file_command(name: str, summary: str) -> None:
+    @render.command(name, help=summary)
+    @settings_options
+    @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
+                  help="Write to FILE (mode 0600) with the real credentials.")
+    @click.option("--show-credentials", is_flag=True,
+                  help="Print credentials instead of *** on standard output.")
+    def command(output: Path | None, show_credentials: bool, **kwargs: Any) -> None:
+        from . import render as rendering
+
+        settings = _settings_from(kwargs)
+        for warning in settings.warnings:
+            _warn(warning)
+        make: Callable[..., str] = {
+            "pip-conf": rendering.render_pip_conf,
+            "uv-toml": rendering.render_uv_toml,
+            "pydistutils": rendering.render_pydistutils,
+        }[name]
+        if output is not None:
+            _write_private(output, make(settings, redact=False))
+            return
+        redact = not show_credentials
+        if redact and settings.has_credentials:
+            _warn("credentials are shown as ***: write the file with -o FILE, "
+                  "or pass --show-credentials")
+        click.echo(make(settings, redact=redact), nl=False)
+
+
+_config_file_command("pip-conf", "Print the temporary pip.conf of a build step.")
+_config_file_command("uv-toml", "Print the temporary uv.toml of a build step.")
+_config_file_command("pydistutils", "Print the legacy .pydistutils.cfg of a build step.")
+
+
+# --- entry point ----------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; the one place where errors become exit codes."""
+    state = _State()
+    try:
+        code = cli.main(args=argv, prog_name="dockerpypi", obj=state, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("dockerpypi: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except DockerPypiError as exc:
+        if state.debug:
+            traceback.print_exc()
+        click.echo(f"dockerpypi: error: {exc}", err=True)
+        sys.exit(exit_code_for(exc))
+    except KeyboardInterrupt:
+        click.echo("dockerpypi: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: say so in one line unless debugging
+        if state.debug:
+            raise
+        click.echo(f"dockerpypi: internal error: {type(exc).__name__}: {exc} "
+                   "(run again with --debug for the traceback)", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+

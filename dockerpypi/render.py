@@ -1,0 +1,285 @@
+"""Rendering of the temporary config files and the Dockerfile lines.
+
+Every text comes from a Jinja2 template in ``templates/`` (shipped inside the
+wheel as ``dockerpypi/templates``). The functions here only compute what the
+templates show.
+
+The Dockerfile lines depend on structure alone (installer, requirements file,
+uid, mount point), never on mirror URLs: the mirror settings reach the build
+step as secrets at build time, so a Dockerfile rendered once keeps working when
+the mirrors change, and holds nothing worth hiding.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import jinja2
+
+from . import __version__
+from ._urls import MirrorURL
+from .errors import UsageError
+from .settings import Settings
+
+MIRROR_STAGE = "pypi-mirror"
+# Everything dockerpypi mounts into a build step, apart from the mirror itself.
+STEP_DIR = "/run/dockerpypi"
+ENV_FILE = f"{STEP_DIR}/env"
+CACHE_ROOT = "/var/cache/dockerpypi"
+
+# Index-selecting variables that a base image may set with ENV; they would beat
+# the config files (pip and uv both rank variables above files).
+_SHADOWING_VARIABLES = (
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_TRUSTED_HOST",
+    "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_NO_INDEX",
+    "UV_INDEX_STRATEGY", "UV_NO_CONFIG",
+)
+
+
+@dataclass(frozen=True)
+class ConfigFile:
+    """One temporary file of a build step: its secret id, where it is mounted, its text."""
+
+    name: str
+    secret_id: str
+    target: str
+    content: str
+
+
+# name → (secret id, file name inside STEP_DIR)
+_FILES = {
+    "env": ("dockerpypi-env", "env"),
+    "pip-conf": ("dockerpypi-pip-conf", "pip.conf"),
+    "uv-toml": ("dockerpypi-uv-toml", "uv.toml"),
+    "pydistutils": ("dockerpypi-pydistutils-cfg", "pydistutils.cfg"),
+}
+
+
+def _target(name: str) -> str:
+    return f"{STEP_DIR}/{_FILES[name][1]}"
+
+
+def _template_dirs() -> list[str]:
+    here = Path(__file__).resolve().parent
+    # Installed wheel: dockerpypi/templates. Checkout or editable install:
+    # the repository's top-level templates/.
+    candidates = [here / "templates", here.parent / "templates"]
+    return [str(path) for path in candidates if path.is_dir()]
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string is a valid TOML basic string (same escapes), which is why
+    # no TOML writer is needed for the few strings the uv file holds.
+    return json.dumps(value)
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(_template_dirs()),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # config files and Dockerfiles, not HTML
+    )
+    env.filters["toml_string"] = _toml_string
+    env.filters["sh_quote"] = shlex.quote
+    return env
+
+
+def _render(template: str, **context: object) -> str:
+    try:
+        loaded = _environment().get_template(template)
+    except jinja2.TemplateNotFound:
+        raise UsageError(f"template {template} is missing from the installation "
+                         f"(looked in {', '.join(_template_dirs()) or 'nowhere'}): "
+                         "reinstall dockerpypi") from None
+    return loaded.render(version=__version__, **context)
+
+
+def _url(mirror: MirrorURL, redact: bool) -> str:
+    return mirror.with_credentials(redact=redact)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+# --- config files -------------------------------------------------------------
+
+def render_pip_conf(settings: Settings, *, redact: bool = False) -> str:
+    indexes = settings.indexes
+    return _render(
+        "pip.conf.j2",
+        index_url=_url(indexes[0], redact),
+        extra_index_urls=[_url(m, redact) for m in indexes[1:]],
+        trusted_hosts=settings.trusted_hosts,
+        retries=settings.retries.value,
+        timeout=None if settings.timeout.value is None else _number(settings.timeout.value),
+    )
+
+
+def render_uv_toml(settings: Settings, *, redact: bool = False) -> str:
+    indexes = []
+    for position, mirror in enumerate(settings.mirrors.value, start=1):
+        indexes.append({"name": f"mirror-{position}", "url": _url(mirror, redact)})
+    if settings.uses_public_index:
+        indexes.append({"name": "public", "url": _url(settings.public_index.value, redact)})
+    # uv's offline mode forbids every network request; it is only safe when
+    # every index is a local directory.
+    offline = settings.offline.value and all(m.is_local for m in settings.indexes)
+    return _render("uv.toml.j2", indexes=indexes, offline=offline)
+
+
+def render_pydistutils(settings: Settings, *, redact: bool = False) -> str:
+    mirror = settings.easy_install_index
+    return _render(
+        "pydistutils.cfg.j2",
+        index_url=_url(mirror, redact),
+        allow_hosts=mirror.netloc if not mirror.is_local else "",
+    )
+
+
+def render_env(settings: Settings) -> str:
+    """The shell file a build step sources to select the other files for itself."""
+    exports: list[tuple[str, str]] = []
+    installers = settings.installers.value
+    if "pip" in installers:
+        exports.append(("PIP_CONFIG_FILE", _target("pip-conf")))
+    if "uv" in installers:
+        exports.append(("UV_CONFIG_FILE", _target("uv-toml")))
+        # uv takes timeouts and retries only from the environment; its timeout
+        # is a whole number of seconds, so round up rather than lose it.
+        if settings.timeout.value is not None:
+            exports.append(("UV_HTTP_TIMEOUT", str(math.ceil(settings.timeout.value))))
+        if settings.retries.value is not None:
+            exports.append(("UV_HTTP_RETRIES", str(settings.retries.value)))
+    if settings.easy_install.value:
+        # setuptools' distutils reads this file after the usual ones.
+        exports.append(("DIST_EXTRA_CONFIG", _target("pydistutils")))
+    return _render("env.sh.j2", unset=_SHADOWING_VARIABLES, exports=exports)
+
+
+def config_files(settings: Settings, *, redact: bool = False) -> list[ConfigFile]:
+    """Every temporary file a build step gets, as build secrets."""
+    texts = {"env": render_env(settings)}
+    if "pip" in settings.installers.value:
+        texts["pip-conf"] = render_pip_conf(settings, redact=redact)
+    if "uv" in settings.installers.value:
+        texts["uv-toml"] = render_uv_toml(settings, redact=redact)
+    if settings.easy_install.value:
+        texts["pydistutils"] = render_pydistutils(settings, redact=redact)
+    return [ConfigFile(name, _FILES[name][0], _target(name), text) for name, text in texts.items()]
+
+
+# --- Dockerfile lines ---------------------------------------------------------
+
+_CONTEXT_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What shapes a rendered ``RUN`` step (never a URL or a credential)."""
+
+    installer: str = "pip"
+    requirements: str | None = "requirements.txt"
+    command: tuple[str, ...] = ()
+    uid: int | None = None
+    gid: int | None = None
+    mount_point: str = "/tmp/pypi"
+
+
+def _check_context_path(path: str) -> str:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or not _CONTEXT_PATH.match(path):
+        raise UsageError(f"--requirements {path!r} must be a path inside the build context "
+                         "(relative, no '..', no spaces or commas), such as requirements.txt")
+    return str(pure)
+
+
+def _default_command(installer: str, requirements: str) -> str:
+    quoted = shlex.quote(requirements)
+    if installer == "uv":
+        # `--python` with the python3 on PATH installs into an activated
+        # virtual environment, or into the system interpreter without one
+        # (`--system` would skip the virtual environment).
+        return f'uv pip install --python "$(command -v python3)" -r {quoted}'
+    return f"python3 -m pip install -r {quoted}"
+
+
+def _regenerate_command(options: RunOptions) -> str:
+    words = ["dockerpypi", "render", "--installer", options.installer]
+    if options.requirements and (options.command or options.requirements != "requirements.txt"):
+        words += ["--requirements", options.requirements]
+    if options.uid is not None:
+        words += ["--uid", str(options.uid)]
+    if options.gid is not None and options.gid != options.uid:
+        words += ["--gid", str(options.gid)]
+    if options.command:
+        words += ["--", *options.command]
+    return shlex.join(words)
+
+
+def render_run(options: RunOptions) -> str:
+    """A ``RUN`` step that installs with the mirror, for appending to a Dockerfile."""
+    if options.installer not in ("pip", "uv"):
+        raise UsageError(f"--installer {options.installer!r} is not supported: use pip or uv")
+    requirements = None
+    if options.requirements:
+        source = _check_context_path(options.requirements)
+        requirements = {"source": source,
+                        "target": f"{STEP_DIR}/requirements/{PurePosixPath(source).name}"}
+    if options.command:
+        command = shlex.join(options.command)
+    elif requirements:
+        command = _default_command(options.installer, requirements["target"])
+    else:
+        raise UsageError("nothing to install: give --requirements FILE or a command after --")
+
+    gid = options.gid if options.gid is not None else options.uid
+    owner = "" if options.uid is None else f",uid={options.uid},gid={gid}"
+    secrets = [{"id": _FILES[name][0], "target": _target(name)} for name in _FILES]
+    cache_dir = f"{CACHE_ROOT}/{options.installer}"
+    variables = [f"PIP_CACHE_DIR={cache_dir}"] if options.installer == "pip" else [
+        f"UV_CACHE_DIR={cache_dir}",
+        # The cache is another file system than the target: uv would try
+        # hard links, warn, and copy anyway.
+        "UV_LINK_MODE=copy",
+    ]
+    cache = {
+        "id": f"dockerpypi-{options.installer}-{options.uid or 0}",
+        "target": cache_dir,
+        "variables": variables,
+    }
+    return _render(
+        "run.Dockerfile.j2",
+        stage=MIRROR_STAGE,
+        mount_point=options.mount_point,
+        requirements=requirements,
+        secrets=secrets,
+        # Secrets are 0400 root by default: a non-root USER could not read them.
+        secret_owner=owner + (",mode=0400" if owner else ""),
+        cache=cache,
+        cache_owner=owner,
+        env_file=ENV_FILE,
+        command=command,
+        regenerate=_regenerate_command(options),
+    )
+
+
+def render_stage(*, syntax: str | None = None) -> str:
+    """The empty ``pypi-mirror`` stage that lets plain ``docker build`` work."""
+    return _render("stage.Dockerfile.j2", stage=MIRROR_STAGE, syntax=syntax,
+                   regenerate="dockerpypi render stage" + (" --syntax" if syntax else ""))
+
+
+def secret_ids() -> Sequence[str]:
+    return [secret_id for secret_id, _ in _FILES.values()]
