@@ -14,74 +14,18 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from . import __version__
+from ._options import settings_from, settings_options, warn
 from .errors import DockerPypiError, UsageError, exit_code_for
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass
 class _State:
     debug: bool = False
-
-
-def _warn(message: str) -> None:
-    click.echo(f"dockerpypi: warning: {message}", err=True)
-
-
-# --- shared options, declared once ------------------------------------------
-
-def settings_options(func: F) -> F:
-    """The options that feed :func:`dockerpypi.settings.resolve_settings`."""
-    options = [
-        click.option("--index-url", "index_urls", multiple=True, metavar="URL",
-                     help="A mirror index, in order; repeat for more. Overrides "
-                          "DOCKERPYPI_MIRRORS and DIB_PYPI_MIRROR_URL*."),
-        click.option("--public-fallback/--no-public-fallback", default=None,
-                     help="Add the public index after the mirrors (default: yes)."),
-        click.option("--public-index", metavar="URL",
-                     help="The public index to fall back to."),
-        click.option("--offline/--online", default=None,
-                     help="Offline: mirrors only, never the public index."),
-        click.option("--retries", metavar="N", help="Installer retries per request."),
-        click.option("--timeout", metavar="SECONDS", help="Installer network timeout."),
-        click.option("--mirror-dir", metavar="DIR", help="The local mirror directory."),
-        click.option("--mount-point", metavar="PATH",
-                     help="Where the build step sees the local mirror (default /tmp/pypi)."),
-        click.option("--configure", "installers", multiple=True,
-                     type=click.Choice(["pip", "uv"]),
-                     help="Installers to write configuration for (default: pip and uv)."),
-        click.option("--easy-install/--no-easy-install", default=None,
-                     help="Also write the legacy .pydistutils.cfg."),
-        click.option("--context", "context_dir", metavar="DIR",
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Where dockerpypi.toml or pyproject.toml is read (default: .)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _settings_from(kwargs: dict[str, Any]) -> Any:
-    from .settings import resolve_settings
-
-    flags = {
-        "mirrors": kwargs.pop("index_urls") or None,
-        "public_fallback": kwargs.pop("public_fallback"),
-        "public_index": kwargs.pop("public_index"),
-        "offline": kwargs.pop("offline"),
-        "retries": kwargs.pop("retries"),
-        "timeout": kwargs.pop("timeout"),
-        "mirror_dir": kwargs.pop("mirror_dir"),
-        "mount_point": kwargs.pop("mount_point"),
-        "installers": kwargs.pop("installers") or None,
-        "easy_install": kwargs.pop("easy_install"),
-    }
-    return resolve_settings(flags, context_dir=kwargs.pop("context_dir"))
 
 
 # --- the group ----------------------------------------------------------------
@@ -104,9 +48,9 @@ def config(as_json: bool, **kwargs: Any) -> None:
     """Show the resolved settings and where each came from."""
     from .settings import describe
 
-    settings = _settings_from(kwargs)
+    settings = settings_from(kwargs)
     for warning in settings.warnings:
-        _warn(warning)
+        warn(warning)
     rows = describe(settings)
     if as_json:
         data = {
@@ -229,9 +173,9 @@ def _config_file_command(name: str, summary: str) -> None:
     def command(output: Path | None, show_credentials: bool, **kwargs: Any) -> None:
         from . import render as rendering
 
-        settings = _settings_from(kwargs)
+        settings = settings_from(kwargs)
         for warning in settings.warnings:
-            _warn(warning)
+            warn(warning)
         make: Callable[..., str] = {
             "pip-conf": rendering.render_pip_conf,
             "uv-toml": rendering.render_uv_toml,
@@ -242,7 +186,7 @@ def _config_file_command(name: str, summary: str) -> None:
             return
         redact = not show_credentials
         if redact and settings.has_credentials:
-            _warn("credentials are shown as ***: write the file with -o FILE, "
+            warn("credentials are shown as ***: write the file with -o FILE, "
                   "or pass --show-credentials")
         click.echo(make(settings, redact=redact), nl=False)
 
@@ -250,6 +194,18 @@ def _config_file_command(name: str, summary: str) -> None:
 _config_file_command("pip-conf", "Print the temporary pip.conf of a build step.")
 _config_file_command("uv-toml", "Print the temporary uv.toml of a build step.")
 _config_file_command("pydistutils", "Print the legacy .pydistutils.cfg of a build step.")
+
+
+# --- commands kept in modules of their own -------------------------------------
+# Each such module imports only click at the top and its heavy parts inside the
+# command, so that `dockerpypi render` stays quick to start.
+
+
+def _add_commands() -> None:
+    pass
+
+
+_add_commands()
 
 
 # --- entry point ----------------------------------------------------------------
