@@ -26,7 +26,7 @@ import jinja2
 from . import __version__
 from ._urls import MirrorURL
 from .errors import UsageError
-from .settings import Settings
+from .settings import DEFAULT_MOUNT_POINT, Settings
 
 MIRROR_STAGE = "pypi-mirror"
 # Everything dockerpypi mounts into a build step, apart from the mirror itself.
@@ -194,7 +194,7 @@ class RunOptions:
     command: tuple[str, ...] = ()
     uid: int | None = None
     gid: int | None = None
-    mount_point: str = "/tmp/pypi"
+    mount_point: str = DEFAULT_MOUNT_POINT
 
 
 def _check_context_path(path: str) -> str:
@@ -219,6 +219,8 @@ def _regenerate_command(options: RunOptions) -> str:
     words = ["dockerpypi", "render", "--installer", options.installer]
     if options.requirements and (options.command or options.requirements != "requirements.txt"):
         words += ["--requirements", options.requirements]
+    if options.mount_point != DEFAULT_MOUNT_POINT:
+        words += ["--mount-point", options.mount_point]
     if options.uid is not None:
         words += ["--uid", str(options.uid)]
     if options.gid is not None and options.gid != options.uid:

@@ -1,0 +1,199 @@
+"""Golden-file tests of every template, and checks of what the files mean.
+
+Set DOCKERPYPI_TEST_UPDATE_GOLDEN=1 to rewrite the golden files after an
+intended change, then read the diff.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from dockerpypi import __version__, render
+from dockerpypi._public_index import public_index_url
+from dockerpypi.errors import UsageError
+from dockerpypi.settings import Settings, resolve_settings
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+GOLDEN = Path(__file__).parent / "golden"
+PASSWORD = "p@ss#w:rd/%+"
+QUOTED_PASSWORD = "p%40ss%23w%3Ard%2F%25%2B"
+
+
+def settings(tmp_path: Path, **environ: str) -> Settings:
+    return resolve_settings({}, environ=environ, context_dir=tmp_path)
+
+
+def check_golden(name: str, text: str) -> None:
+    # The version and the public index change without the templates changing;
+    # the public index host is also never written into this repository.
+    text = text.replace(__version__, "<version>").replace(public_index_url(), "<public-index>")
+    path = GOLDEN / name
+    if os.environ.get("DOCKERPYPI_TEST_UPDATE_GOLDEN"):
+        path.write_text(text, encoding="utf-8")
+    assert path.exists(), f"no golden file {name}: run with DOCKERPYPI_TEST_UPDATE_GOLDEN=1"
+    assert text == path.read_text(encoding="utf-8")
+
+
+SETTINGS_CASES = {
+    "default": {},
+    "dib-mirrors": {
+        "DIB_PYPI_MIRROR_URL": "http://mirror.example:3141/root/pypi/+simple/",
+        "DIB_PYPI_MIRROR_URL_1": "https://secure.example/simple/",
+        "DIB_PYPI_MIRROR_URL_2": "http://other.example/simple/",
+        "DIB_PIP_RETRIES": "0",
+        "DOCKERPYPI_TIMEOUT": "2.5",
+    },
+    "offline-local": {"DIB_OFFLINE": "1", "DOCKERPYPI_EASY_INSTALL": "1"},
+    "credentials": {
+        "DOCKERPYPI_MIRRORS": f"http://builder:{QUOTED_PASSWORD}@127.0.0.1:8080/simple/",
+        "DIB_NO_PYPI_PIP": "1",
+        "DOCKERPYPI_EASY_INSTALL": "true",
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(SETTINGS_CASES))
+@pytest.mark.parametrize(("kind", "suffix"), [("pip-conf", "conf"), ("uv-toml", "toml"),
+                                              ("pydistutils", "cfg"), ("env", "sh")])
+def test_config_files_match_golden(tmp_path: Path, case: str, kind: str, suffix: str) -> None:
+    resolved = settings(tmp_path, **SETTINGS_CASES[case])
+    if kind == "env":
+        text = render.render_env(resolved)
+    else:
+        make = {"pip-conf": render.render_pip_conf, "uv-toml": render.render_uv_toml,
+                "pydistutils": render.render_pydistutils}[kind]
+        text = make(resolved, redact=True)
+        assert PASSWORD not in text
+        assert QUOTED_PASSWORD not in text
+    check_golden(f"{kind}.{case}.{suffix}", text)
+
+
+def test_pip_conf_means_what_the_spec_says(tmp_path: Path) -> None:
+    resolved = settings(tmp_path, **SETTINGS_CASES["dib-mirrors"])
+    parser = configparser.RawConfigParser()  # pip's own parser has no interpolation
+    parser.read_string(render.render_pip_conf(resolved))
+    section = parser["global"]
+    assert section["index-url"] == "http://mirror.example:3141/root/pypi/+simple/"
+    assert section["extra-index-url"].split() == [
+        "https://secure.example/simple/", "http://other.example/simple/", public_index_url()]
+    # every plain-http host, no https host
+    assert section["trusted-host"].split() == ["mirror.example", "other.example"]
+    assert section["retries"] == "0"
+    assert section["timeout"] == "2.5"
+
+
+def test_uv_toml_keeps_mirror_first_and_replaces_the_default_index(tmp_path: Path) -> None:
+    resolved = settings(tmp_path, **SETTINGS_CASES["dib-mirrors"])
+    data = tomllib.loads(render.render_uv_toml(resolved))
+    assert data["index-strategy"] == "first-index"
+    assert [index["url"] for index in data["index"]] == [
+        "http://mirror.example:3141/root/pypi/+simple/", "https://secure.example/simple/",
+        "http://other.example/simple/", public_index_url()]
+    assert [index.get("default", False) for index in data["index"]] == [False] * 3 + [True]
+    assert "offline" not in data
+
+
+def test_uv_offline_only_when_every_index_is_local(tmp_path: Path) -> None:
+    local = tomllib.loads(render.render_uv_toml(settings(tmp_path, DIB_OFFLINE="1")))
+    assert local["offline"] is True
+    assert local["index"] == [{"name": "mirror-1", "url": "file:///tmp/pypi", "default": True}]
+    remote = tomllib.loads(render.render_uv_toml(settings(
+        tmp_path, DIB_OFFLINE="1", DIB_PYPI_MIRROR_URL="http://127.0.0.1:3141/simple/")))
+    assert "offline" not in remote  # uv's offline mode would refuse the HTTP mirror
+
+
+def test_credentials_round_trip_into_the_secret_files(tmp_path: Path) -> None:
+    resolved = settings(tmp_path, **SETTINGS_CASES["credentials"])
+    parser = configparser.RawConfigParser()
+    parser.read_string(render.render_pip_conf(resolved))
+    url = parser["global"]["index-url"]
+    from urllib.parse import unquote, urlsplit
+    parts = urlsplit(url)
+    assert (parts.username, unquote(parts.password or "")) == ("builder", PASSWORD)
+    assert "extra-index-url" not in parser["global"]  # DIB_NO_PYPI_PIP: one index only
+    uv = tomllib.loads(render.render_uv_toml(resolved))
+    assert uv["index"][0]["url"] == url
+    cfg = configparser.RawConfigParser()
+    cfg.read_string(render.render_pydistutils(resolved))
+    assert cfg["easy_install"]["index_url"] == url
+    assert cfg["easy_install"]["allow_hosts"] == "127.0.0.1:8080"
+    for file in render.config_files(resolved, redact=True):
+        assert PASSWORD not in file.content and QUOTED_PASSWORD not in file.content
+
+
+def test_easy_install_index_is_the_last_user_mirror(tmp_path: Path) -> None:
+    resolved = settings(tmp_path, DIB_PYPI_MIRROR_URL="https://first.example/simple/",
+                        DIB_PYPI_MIRROR_URL_1="https://last.example/simple/")
+    cfg = configparser.RawConfigParser()
+    cfg.read_string(render.render_pydistutils(resolved))
+    assert cfg["easy_install"]["index_url"] == "https://last.example/simple/"
+    assert cfg["easy_install"]["allow_hosts"] == "last.example"
+
+
+def test_env_file_selects_only_configured_installers(tmp_path: Path) -> None:
+    pip_only = render.render_env(settings(tmp_path, DOCKERPYPI_INSTALLERS="pip"))
+    assert "PIP_CONFIG_FILE=/run/dockerpypi/pip.conf" in pip_only
+    assert "UV_CONFIG_FILE" not in pip_only.split("unset", 1)[1].split("\n", 1)[1]
+    names = [f.name for f in render.config_files(settings(tmp_path, DOCKERPYPI_INSTALLERS="uv"))]
+    assert names == ["env", "uv-toml"]
+
+
+def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
+    import subprocess
+    env_text = render.render_env(settings(
+        tmp_path, DOCKERPYPI_TIMEOUT="2.5", DOCKERPYPI_RETRIES="1", DOCKERPYPI_EASY_INSTALL="1"))
+    script = env_text + '\nprintf "%s|%s|%s|%s" "$PIP_CONFIG_FILE" "$UV_HTTP_TIMEOUT" ' \
+                        '"$UV_HTTP_RETRIES" "${PIP_INDEX_URL-unset}"\n'
+    out = subprocess.run(["sh", "-c", script], env={"PIP_INDEX_URL": "http://baked.example/"},
+                         capture_output=True, text=True, check=True).stdout
+    # uv takes whole seconds: 2.5 rounds up, never down to a shorter timeout
+    assert out == "/run/dockerpypi/pip.conf|3|1|unset"
+
+
+RUN_CASES = {
+    "pip-default": render.RunOptions(),
+    "uv-nonroot": render.RunOptions(installer="uv", requirements="reqs/prod.txt", uid=10001),
+    "custom-command": render.RunOptions(requirements=None,
+                                        command=("pip", "install", "numpy<3")),
+    "mount-point": render.RunOptions(mount_point="/srv/wheels", uid=1000, gid=100),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RUN_CASES))
+def test_run_lines_match_golden(case: str) -> None:
+    check_golden(f"run.{case}.Dockerfile", render.render_run(RUN_CASES[case]))
+
+
+def test_run_lines_never_use_arg_env_or_copy() -> None:
+    for options in RUN_CASES.values():
+        lines = [line.strip() for line in render.render_run(options).splitlines()]
+        instructions = [line.split()[0] for line in lines
+                        if line and not line.startswith("#") and not line.startswith("--")
+                        and line[0].isupper()]
+        assert instructions == ["RUN"]
+
+
+@pytest.mark.parametrize("syntax", [None, "docker/dockerfile:1"])
+def test_stage_matches_golden(syntax: str | None) -> None:
+    check_golden(f"stage.{'syntax' if syntax else 'plain'}.Dockerfile",
+                 render.render_stage(syntax=syntax))
+
+
+@pytest.mark.parametrize("bad", ["/etc/passwd", "../outside.txt", "with space.txt", "a,b.txt"])
+def test_requirements_outside_the_context_are_refused(bad: str) -> None:
+    with pytest.raises(UsageError, match="inside the build context"):
+        render.render_run(render.RunOptions(requirements=bad))
+
+
+def test_nothing_to_install_is_refused() -> None:
+    with pytest.raises(UsageError, match="nothing to install"):
+        render.render_run(render.RunOptions(requirements=None))
