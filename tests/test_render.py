@@ -127,7 +127,8 @@ def test_credentials_round_trip_into_the_secret_files(tmp_path: Path) -> None:
     assert cfg["easy_install"]["index_url"] == url
     assert cfg["easy_install"]["allow_hosts"] == "127.0.0.1:8080"
     for file in render.config_files(resolved, redact=True):
-        assert PASSWORD not in file.content and QUOTED_PASSWORD not in file.content
+        assert PASSWORD not in file.content
+        assert QUOTED_PASSWORD not in file.content
 
 
 def test_easy_install_index_is_the_last_user_mirror(tmp_path: Path) -> None:
