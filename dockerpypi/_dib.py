@@ -76,8 +76,8 @@ def read_dib_environment(environ: Mapping[str, str]) -> DibEnvironment:
                             "as text (" + ", ".join(dib_order) + ")")
         mirrors = [(name, environ[name]) for name in ordered]
     elif names:
-        warnings.append(f"{', '.join(sorted(names))} ignored: {BASE} is not set, and it is the "
-                        "switch for every other mirror variable")
+        warnings.append(f"{', '.join(sorted(names))} ignored: neither {BASE} nor {LEGACY_BASE} "
+                        "has a value, and they are the switch for every other mirror variable")
     return DibEnvironment(
         mirrors=tuple(mirrors),
         # Any non-empty value counts, even "0": that is the element's test.

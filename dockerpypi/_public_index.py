@@ -19,17 +19,27 @@ _CONSTANT = "PYPI_SIMPLE_ENDPOINT"
 
 
 def _read_constant(source: str) -> str | None:
+    """The string the module-level ``PYPI_SIMPLE_ENDPOINT`` ends up holding.
+
+    As when the module runs, the last top-level assignment wins; if that one is
+    not a plain string (or there is none), the answer is ``None``.
+    """
+    found: str | None = None
     for node in ast.parse(source).body:
-        target = None
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            target, value = node.target.id, node.value
-        elif (isinstance(node, ast.Assign) and len(node.targets) == 1
-              and isinstance(node.targets[0], ast.Name)):
-            target, value = node.targets[0].id, node.value
-        if (target == _CONSTANT and isinstance(value, ast.Constant)
-                and isinstance(value.value, str)):
-            return value.value
-    return None
+        if isinstance(node, ast.AnnAssign):
+            targets: list[ast.expr] = [node.target]
+            value = node.value
+        elif isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        else:
+            continue
+        if not any(isinstance(t, ast.Name) and t.id == _CONSTANT for t in targets):
+            continue
+        if value is None:  # a bare annotation assigns nothing
+            continue
+        found = (value.value if isinstance(value, ast.Constant) and isinstance(value.value, str)
+                 else None)
+    return found
 
 
 @functools.cache

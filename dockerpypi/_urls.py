@@ -94,7 +94,11 @@ def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
                             "write it as scheme://host[:port]/path") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        shown = f"'{scheme}'" if scheme else "none"
+        # Without "://" what urlsplit calls the scheme may be the user name of a
+        # scheme-less "user:token@host" (some indexes take a token as the user
+        # name), so it is named only when it is plainly a scheme.
+        plain = bool(scheme) and text.lower().startswith(f"{scheme}://")
+        shown = f"'{scheme}'" if plain else "none"
         raise SettingsError(f"{origin} has scheme {shown}: use http://, https:// or file://")
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
@@ -108,7 +112,8 @@ def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
     if parts.query or parts.fragment:
         raise SettingsError(f"{origin} has a query or fragment: an index URL is scheme://host/path")
     credentials = None
-    if parts.username is not None or parts.password is not None:
+    # A bare "@" (http://@host/) carries no credentials at all.
+    if parts.username or parts.password is not None:
         credentials = Credentials(unquote(parts.username or ""),
                                   None if parts.password is None else unquote(parts.password))
     host = parts.hostname

@@ -27,7 +27,7 @@ from .errors import SettingsError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 T = TypeVar("T")
 
@@ -174,10 +174,14 @@ def _parse_mount_point(raw: object, origin: str) -> str:
     text = str(raw).strip()
     # It lands inside `--mount=...,target=<path>`: a comma, quote or space would
     # split that option, and a relative path has no meaning in a build step.
-    if not text.startswith("/") or re.search(r"[\s,\"'=]", text):
+    # It is also the path of the default file:// mirror URL, where "#", "?"
+    # and "%" would end the path or be decoded.
+    if not text.startswith("/") or re.search(r"[\s,\"'=#?%]", text):
         raise SettingsError(f"{origin} must be an absolute path without spaces, commas, quotes "
-                            f"or '=' (such as {DEFAULT_MOUNT_POINT}), not {raw!r}")
-    normal = str(PurePosixPath(text))
+                            f"or any of = # ? % (such as {DEFAULT_MOUNT_POINT}), not {raw!r}")
+    # PurePosixPath keeps a leading "//" (POSIX leaves its meaning open), so
+    # "//" would pass as a directory while it is the root.
+    normal = str(PurePosixPath("/" + text.lstrip("/")))
     if normal == "/":
         raise SettingsError(f"{origin} cannot be / : choose a directory such as "
                             f"{DEFAULT_MOUNT_POINT}")
@@ -232,7 +236,7 @@ FLAG_NAMES = {
     "timeout": "--timeout",
     "mirror_dir": "--mirror-dir",
     "mount_point": "--mount-point",
-    "installers": "--installer",
+    "installers": "--configure",
     "easy_install": "--easy-install/--no-easy-install",
 }
 
@@ -307,7 +311,13 @@ def _load_file_table(context_dir: Path) -> tuple[Path, dict[str, Any]] | None:
                 from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{path} is not valid TOML ({exc}): fix the file") from None
-        table = data.get("tool", {}).get("dockerpypi") if nested else data
+        if nested:
+            tool = data.get("tool", {})
+            if not isinstance(tool, dict):
+                raise SettingsError(f"{path}: 'tool' must be a table")
+            table = tool.get("dockerpypi")
+        else:
+            table = data
         if table is None:
             continue
         if not isinstance(table, dict):
@@ -333,9 +343,10 @@ def _file_candidates(context_dir: Path) -> tuple[dict[str, _Candidate], list[str
         if name == "mirror_dir":
             parse = _path_parser(path.parent)  # relative to the file, not the shell
         found[name] = _Candidate(f"file {label}", raw, parse, f"{path.name}: {key}")
-        if name == "mirrors" and "@" in str(raw):
-            warnings.append(f"{path.name} holds mirror credentials; files in the build context "
-                            "are easy to commit: set them in DOCKERPYPI_MIRRORS instead")
+        if name in ("mirrors", "public_index") and "@" in str(raw):
+            var = ENV_PREFIX + _FIELDS[name][0]
+            warnings.append(f"{path.name} holds credentials in {key}; files in the build context "
+                            f"are easy to commit: set them in {var} instead")
     return found, warnings
 
 
@@ -422,7 +433,7 @@ def resolve_settings(
 
     if resolved["mirrors"].source == SOURCE_DEFAULT:
         warnings.append(f"no mirror is configured ({_dib.BASE}, DOCKERPYPI_MIRRORS or "
-                        f"--index-url): using the local mirror {defaults['mirrors'].raw[0]}")
+                        f"--index-url): using the local mirror {resolved['mirrors'].value[0]}")
     return Settings(**resolved, warnings=tuple(warnings))
 
 
