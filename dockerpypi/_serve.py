@@ -1,0 +1,90 @@
+"""A read-only HTTP server over the local mirror directory.
+
+Used where a builder cannot receive the mirror as a named build context
+(Docker 20.10's built-in BuildKit, no buildx) and by ``dockerpypi mirror
+serve``. The standard library's handler does the file serving; this subclass
+only takes away what a package index must not do: writing, listing
+directories, and showing dot-files (the index state and the lock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+_TYPES = {
+    ".whl": "application/zip",
+    ".zip": "application/zip",
+    ".gz": "application/gzip",
+    ".metadata": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+}
+
+
+class _MirrorHandler(SimpleHTTPRequestHandler):
+    extensions_map: ClassVar[dict[str, str]] = {**SimpleHTTPRequestHandler.extensions_map,
+                                                **_TYPES}
+    server_version = "dockerpypi-mirror"
+    quiet = True
+
+    def list_directory(self, path: str | Any) -> None:
+        # A directory without index.html is not part of the PEP 503 layout.
+        self.send_error(404, "Not Found")
+
+    def _hidden(self) -> bool:
+        return any(part.startswith(".") for part in self.path.split("?", 1)[0].split("/"))
+
+    def do_GET(self) -> None:
+        if self._hidden():
+            self.send_error(404, "Not Found")
+            return
+        super().do_GET()
+
+    def do_HEAD(self) -> None:
+        if self._hidden():
+            self.send_error(404, "Not Found")
+            return
+        super().do_HEAD()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if not self.quiet:
+            super().log_message(format, *args)
+
+
+class MirrorServer:
+    """A running server; ``url`` is its base URL, ending in a slash."""
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0, *,
+                 quiet: bool = True) -> None:
+        handler = type("Handler", (_MirrorHandler,), {"quiet": quiet})
+        self._server = ThreadingHTTPServer((host, port), partial(handler, directory=str(root)))
+        self._server.daemon_threads = True
+        address = self._server.server_address
+        shown_host = f"[{address[0]}]" if ":" in str(address[0]) else str(address[0])
+        self.url = f"http://{shown_host}:{address[1]}/"
+
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.1)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextlib.contextmanager
+def serving(root: Path, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``root`` in a background thread while the block runs; yield the URL."""
+    server = MirrorServer(root, host, port)
+    thread = threading.Thread(target=server.serve_forever, name="dockerpypi-mirror",
+                              daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.close()
+        thread.join(timeout=5)

@@ -1,0 +1,45 @@
+"""The transport decision, from what the engine and builder report."""
+
+from __future__ import annotations
+
+import pytest
+
+from dockerpypi.engine import EngineInfo, _version, choose_transport
+from dockerpypi.errors import UserMessageError
+
+
+@pytest.mark.parametrize(("info", "kind", "buildx", "why"), [
+    (EngineInfo("26.1.5+dfsg1", "0.13.1+ds1", "docker", "v0.0.0+unknown"), "context", True,
+     "supports named build contexts"),
+    (EngineInfo("20.10.24+dfsg1", "0.13.1", "docker", "v0.8.2"), "http", True,
+     "built-in BuildKit has no named build contexts"),
+    (EngineInfo("20.10.24", None, None, None), "http", False, "buildx is not installed"),
+    (EngineInfo("24.0.7", "0.7.1", "docker", None), "http", True, "predates named build"),
+    (EngineInfo("20.10.24", "0.12.1", "docker-container", "v0.12.5"), "context", True,
+     "docker-container builder supports"),
+    (EngineInfo("20.10.24", "0.12.1", "docker-container", "v0.9.3"), "http", True,
+     "BuildKit v0.9.3 has no named"),
+    (EngineInfo("27.3.1", "0.17.1", "remote", "v0.0.0+unknown"), "context", True,
+     "remote builder supports"),
+])
+def test_auto_transport(info: EngineInfo, kind: str, buildx: bool, why: str) -> None:
+    chosen = choose_transport(info)
+    assert (chosen.kind, chosen.use_buildx) == (kind, buildx)
+    assert why in chosen.reason
+
+
+def test_requested_transport_wins_but_context_needs_buildx() -> None:
+    modern = EngineInfo("26.1.5", "0.13.1", "docker", None)
+    assert choose_transport(modern, "http").kind == "http"
+    old = EngineInfo("20.10.24", None, None, None)
+    with pytest.raises(UserMessageError, match="needs the docker buildx plugin"):
+        choose_transport(old, "context")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("26.1.5+dfsg1", "26.1.5"), ("v0.13.1", "0.13.1"), ("20.10.24", "20.10.24"),
+    ("v0.0.0+unknown", "0.0.0"), ("", None), (None, None), ("dev", None),
+])
+def test_version_parsing(text: str | None, expected: str | None) -> None:
+    parsed = _version(text)
+    assert (str(parsed) if parsed else None) == expected
