@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 _TYPES = {
     ".whl": "application/zip",
@@ -27,8 +27,8 @@ _TYPES = {
 
 
 class _MirrorHandler(SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {**SimpleHTTPRequestHandler.extensions_map,
-                                                **_TYPES}
+    # (an instance attribute in the stubs, a class attribute in practice)
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, **_TYPES}  # noqa: RUF012
     server_version = "dockerpypi-mirror"
     quiet = True
 
@@ -64,9 +64,10 @@ class MirrorServer:
         handler = type("Handler", (_MirrorHandler,), {"quiet": quiet})
         self._server = ThreadingHTTPServer((host, port), partial(handler, directory=str(root)))
         self._server.daemon_threads = True
-        address = self._server.server_address
-        shown_host = f"[{address[0]}]" if ":" in str(address[0]) else str(address[0])
-        self.url = f"http://{shown_host}:{address[1]}/"
+        bound_host, bound_port = self._server.server_address[:2]
+        text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)
+        shown_host = f"[{text}]" if ":" in text else text
+        self.url = f"http://{shown_host}:{bound_port}/"
 
     def serve_forever(self) -> None:
         self._server.serve_forever(poll_interval=0.1)
