@@ -1,0 +1,198 @@
+"""`dockerpypi render` output, appended to real Dockerfiles and built with real BuildKit.
+
+Each build gets the mirror as the build context ``pypi-mirror`` and the config
+files as ``--secret`` (what ``dockerpypi build`` automates), runs real pip or
+uv inside the image, and the image is then run (testcontainers) to show where
+each package came from, and scanned to show the mirror left no trace.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from support.docker import buildx_build, plain_docker_build, run_in_image, scan_image, unique_tag
+from support.server import ServedURL
+from support.wheels import module_name
+
+from dockerpypi.render import MIRROR_STAGE, config_files
+from dockerpypi.settings import resolve_settings
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+INSTALLERS = ["pip", "uv"]
+USER = "dockerpypi-builder"
+PASSWORD = "s3cret@#:/%+word"  # every character that needs quoting in a URL
+
+
+def dockerpypi(*args: str, cwd: Path | None = None) -> str:
+    """Run the real CLI, as a user would, and return what it printed."""
+    result = subprocess.run([sys.executable, "-m", "dockerpypi", *args], cwd=cwd,
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def uv_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build context holding the host's uv, copied in as the official uv image is."""
+    found = shutil.which("uv", path=str(Path(sys.executable).parent))
+    assert found, "uv is a test dependency: pip install -e '.[test]'"
+    context = tmp_path_factory.mktemp("uv-binary")
+    shutil.copy2(found, context / "uv")
+    return context
+
+
+def write_dockerfile(context: Path, base_image: str, installer: str, *,
+                     user: int | None = None, requirements: tuple[str, ...] = ()) -> Path:
+    """A Dockerfile made of dockerpypi's own output around a minimal image."""
+    (context / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
+    lines = [dockerpypi("render", "stage"), f"FROM {base_image}\n"]
+    if installer == "uv":
+        lines.append("COPY --from=uv-binary /uv /usr/local/bin/uv\n")
+    render_args = ["render", "--installer", installer]
+    if user is not None:
+        lines.append(f"RUN python3 -m venv /opt/venv && chown -R {user}:{user} /opt/venv\n"
+                     f"ENV PATH=/opt/venv/bin:$PATH\nUSER {user}\n")
+        render_args += ["--uid", str(user)]
+    lines.append(dockerpypi(*render_args))
+    dockerfile = context / "Dockerfile"
+    dockerfile.write_text("".join(lines))
+    return dockerfile
+
+
+def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | None,
+          environ: Mapping[str, str], requirements: tuple[str, ...], uv_binary: Path,
+          user: int | None = None, check: bool = True,
+          ) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """Render, write the secrets, build; return the image tag and the build result."""
+    context = tmp_path / "context"
+    context.mkdir(parents=True, exist_ok=True)
+    write_dockerfile(context, base_image, installer, user=user, requirements=requirements)
+    settings = resolve_settings({}, environ=environ, context_dir=context)
+    secrets_dir = tmp_path / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    secrets = {}
+    for file in config_files(settings):
+        path = secrets_dir / file.secret_id
+        path.write_text(file.content)
+        secrets[file.secret_id] = path
+    contexts: dict[str, Path] = {"uv-binary": uv_binary}
+    if mirror is not None:
+        contexts[MIRROR_STAGE] = mirror
+    needs_host = any(m.hostname == "127.0.0.1" for m in settings.indexes)
+    tag = unique_tag(f"render-{installer}")
+    result = buildx_build(context, tag=tag, build_contexts=contexts, secrets=secrets,
+                          network="host" if needs_host else None, check=check)
+    return tag, result
+
+
+def installed(image: str, *packages: str) -> dict[str, tuple[str, str]]:
+    """{package: (version, origin)} as the image itself reports them."""
+    code = "; ".join(f"import {module_name(p)} as m; print({p!r}, m.__version__, m.MIRROR_ORIGIN)"
+                     for p in packages)
+    status, output = run_in_image(image, ["python3", "-c", code])
+    assert status == 0, output
+    found = {}
+    for line in output.splitlines():
+        name, version, origin = line.split()
+        found[name] = (version, origin)
+    return found
+
+
+def assert_no_trace(image: str, *needles: str) -> None:
+    findings = scan_image(image, list(needles))
+    assert findings == [], "the image keeps traces of the mirror:\n" + "\n".join(findings)
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_installs_from_the_local_mirror_and_leaves_nothing(
+    installer: str, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    uv_binary: Path,
+) -> None:
+    # 1.0.7 exists only in this mirror: nothing else could have supplied it.
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    tag, _ = build(tmp_path, base_image, installer, mirror=mirror,
+                   environ={"DIB_OFFLINE": "1"}, requirements=("dockerpypi-alpha",),
+                   uv_binary=uv_binary)
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    # (files under /run/dockerpypi and /tmp/pypi are findings of their own; the
+    # history may name those paths, as the RUN text does, but never a URL)
+    assert_no_trace(tag, "file:///tmp/pypi")
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_two_mirrors_follow_the_documented_precedence(
+    installer: str, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    http_mirror: Callable[..., ServedURL], uv_binary: Path,
+) -> None:
+    first = make_mirror(["dockerpypi-shared==1.0"], origin="first")
+    second = http_mirror(["dockerpypi-shared==2.0", "dockerpypi-beta==1.0"], origin="second",
+                         username=USER, password=PASSWORD)
+    credentialed = second.replace("http://", f"http://{USER}:{quote(PASSWORD, safe='')}@")
+    environ = {"DIB_PYPI_MIRROR_URL": "file:///tmp/pypi", "DIB_PYPI_MIRROR_URL_1": credentialed,
+               "DIB_OFFLINE": "1", "DIB_PIP_RETRIES": "0"}
+    tag, _ = build(tmp_path, base_image, installer, mirror=first, environ=environ,
+                   requirements=("dockerpypi-shared", "dockerpypi-beta"), uv_binary=uv_binary)
+    found = installed(tag, "dockerpypi-shared", "dockerpypi-beta")
+    # pip merges every index and takes the best version; uv asks the mirrors
+    # in order and stops at the first that has the name (first-index).
+    expected_shared = ("2.0", "second") if installer == "pip" else ("1.0", "first")
+    assert found == {"dockerpypi-shared": expected_shared, "dockerpypi-beta": ("1.0", "second")}
+    assert 200 in second.statuses()  # the credentials from the secret were accepted
+    port_host = second.removeprefix("http://").rstrip("/")
+    assert_no_trace(tag, PASSWORD, quote(PASSWORD, safe=""), USER, port_host)
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_missing_package_comes_from_the_public_index_only_when_online(
+    installer: str, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    upstream_index: ServedURL, uv_binary: Path,
+) -> None:
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    online: dict[str, Any] = {"DOCKERPYPI_PUBLIC_INDEX": upstream_index, "DIB_PIP_RETRIES": "0"}
+    tag, _ = build(tmp_path / "online", base_image, installer, mirror=mirror, environ=online,
+                   requirements=("dockerpypi-alpha", "dockerpypi-probe"), uv_binary=uv_binary)
+    assert installed(tag, "dockerpypi-alpha", "dockerpypi-probe") == {
+        "dockerpypi-alpha": ("1.0.7", "local-mirror"), "dockerpypi-probe": ("2.0", "upstream")}
+    assert_no_trace(tag, upstream_index.removeprefix("http://").rstrip("/"))
+
+    asked_before = len(upstream_index.requests)
+    _, failed = build(tmp_path / "offline", base_image, installer, mirror=mirror,
+                      environ={**online, "DIB_OFFLINE": "1"},
+                      requirements=("dockerpypi-alpha", "dockerpypi-probe"),
+                      uv_binary=uv_binary, check=False)
+    assert failed.returncode != 0
+    assert "dockerpypi-probe" in failed.stdout
+    assert len(upstream_index.requests) == asked_before  # offline never asked upstream
+
+
+def test_non_root_user_reads_its_secrets_and_cache(
+    tmp_path: Path, base_image: str, make_mirror: Callable[..., Path], uv_binary: Path,
+) -> None:
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    tag, _ = build(tmp_path, base_image, "pip", mirror=mirror, environ={"DIB_OFFLINE": "1"},
+                   requirements=("dockerpypi-alpha",), uv_binary=uv_binary, user=10001)
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    assert_no_trace(tag, "file:///tmp/pypi")
+
+
+def test_the_same_dockerfile_builds_with_plain_docker_build(
+    tmp_path: Path, base_image: str,
+) -> None:
+    # No mirror, no secrets, no buildx flags: the pypi-mirror stage is empty and
+    # pip runs with its own defaults. `pip` is already installed, so nothing
+    # needs the network that this build does not have.
+    context = tmp_path / "context"
+    context.mkdir()
+    write_dockerfile(context, base_image, "pip", requirements=("pip",))
+    tag = unique_tag("render-plain")
+    result = plain_docker_build(context, tag=tag)
+    assert "Requirement already satisfied: pip" in result.stdout
+    assert_no_trace(tag, "file:///tmp/pypi")
