@@ -163,6 +163,12 @@ def _write_private(path: Path, text: str) -> None:
         raise
 
 
+def _render_env(settings: Any, *, redact: bool) -> str:
+    from .render import render_env
+
+    return render_env(settings)  # holds paths and numbers only: nothing to redact
+
+
 def _config_file_command(name: str, summary: str) -> None:
     @render.command(name, help=summary)
     @settings_options
@@ -180,6 +186,7 @@ def _config_file_command(name: str, summary: str) -> None:
             "pip-conf": rendering.render_pip_conf,
             "uv-toml": rendering.render_uv_toml,
             "pydistutils": rendering.render_pydistutils,
+            "env": _render_env,
         }[name]
         if output is not None:
             _write_private(output, make(settings, redact=False))
@@ -194,6 +201,7 @@ def _config_file_command(name: str, summary: str) -> None:
 _config_file_command("pip-conf", "Print the temporary pip.conf of a build step.")
 _config_file_command("uv-toml", "Print the temporary uv.toml of a build step.")
 _config_file_command("pydistutils", "Print the legacy .pydistutils.cfg of a build step.")
+_config_file_command("env", "Print the shell file a build step sources to select the others.")
 
 
 # --- commands kept in modules of their own -------------------------------------
@@ -202,7 +210,9 @@ _config_file_command("pydistutils", "Print the legacy .pydistutils.cfg of a buil
 
 
 def _add_commands() -> None:
-    pass
+    from ._build_cli import build
+
+    cli.add_command(build)
 
 
 _add_commands()

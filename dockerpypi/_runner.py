@@ -1,0 +1,153 @@
+"""The one place where dockerpypi runs a process, and the private files that process reads.
+
+Both own the signals while they work: the secret files must be gone however
+the build ends (success, failure, Ctrl-C, SIGTERM from a CI runner), and a
+signal meant for the build must reach docker rather than kill us first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from ._urls import REDACTED
+from .errors import UserMessageError
+
+logger = logging.getLogger("dockerpypi")
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# scheme://userinfo@ up to the *last* @ of the word: a password typed without
+# percent-encoding may hold @ : / # itself, and over-redacting a path is
+# harmless. buildx's docker-image:// and oci-layout:// put a digest after @.
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])(?!docker-image://|oci-layout://)"
+                       r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s,'\"]*@")
+
+Handler = Callable[[int, "FrameType | None"], None]
+
+
+def redact(argv: Iterable[str], secrets: Iterable[str] = ()) -> list[str]:
+    """``argv`` with URL credentials shown as MirrorURL shows them (``***@``) and every
+    known secret string replaced by ``***``."""
+    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+    shown = []
+    for arg in argv:
+        arg = _USERINFO.sub(rf"\g<scheme>{REDACTED}@", arg)
+        for secret in known:
+            arg = arg.replace(secret, REDACTED)
+        shown.append(arg)
+    return shown
+
+
+def shell_command(argv: Iterable[str], secrets: Iterable[str] = ()) -> str:
+    """``argv`` as one shell-quoted line, redacted, for people to read or paste."""
+    return shlex.join(redact(argv, secrets))
+
+
+@contextmanager
+def _signals_handled(handler: Handler) -> Iterator[None]:
+    # Python may only set handlers in the main thread; elsewhere (an embedding
+    # application) the default behaviour stays.
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, handler) for signum in _SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _exit_code(signum: int) -> int:
+    return 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+
+def run(argv: Sequence[str], *, secrets: Iterable[str] = ()) -> int:
+    """Run ``argv`` and return its exit code (128+N when a signal N ended it).
+
+    SIGINT and SIGTERM are forwarded to the process, which is then waited for,
+    so that the caller can clean up after it. On a terminal docker gets Ctrl-C
+    from the terminal as well; docker gives up only after a third signal.
+    """
+    logger.debug("running: %s", shell_command(argv, secrets))
+    received: list[int] = []
+    process: subprocess.Popen[bytes] | None = None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if process is not None and process.poll() is None:
+            process.send_signal(signum)
+
+    with _signals_handled(forward):
+        if received:
+            return _exit_code(received[0])
+        try:
+            process = subprocess.Popen(list(argv))
+        except FileNotFoundError:
+            raise UserMessageError(f"{argv[0]} was not found: install Docker with the buildx "
+                                   "plugin, or put docker on PATH") from None
+        if received:  # arrived before `process` was set
+            process.send_signal(received[0])
+        code = process.wait()  # PEP 475: the wait resumes after each handler
+    if code < 0:
+        return _exit_code(-code)
+    if received and code == 0:
+        return _exit_code(received[0])
+    return code
+
+
+def _interruption(signum: int) -> BaseException:
+    if signum == signal.SIGINT:
+        return KeyboardInterrupt()
+    return SystemExit(_exit_code(signum))
+
+
+@contextmanager
+def private_files(contents: Mapping[str, str]) -> Iterator[dict[str, Path]]:
+    """Write each ``name: text`` to a file only its owner can read; yield ``name: path``.
+
+    The directory (0700) and files (0600) are removed when the block ends,
+    however it ends: SIGINT or SIGTERM become exceptions that unwind through
+    the clean-up, and a signal during the clean-up waits until it is done.
+    """
+    cleaning = False
+    pending: list[int] = []
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        if cleaning:
+            pending.append(signum)
+            return
+        raise _interruption(signum)
+
+    with _signals_handled(interrupt):
+        directory: Path | None = None
+        try:
+            directory = Path(tempfile.mkdtemp(prefix="dockerpypi-"))  # mode 0700
+            paths = {}
+            for name, text in contents.items():
+                path = directory / name
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                    os.fchmod(handle.fileno(), 0o600)  # whatever the umask
+                    handle.write(text)
+                paths[name] = path
+            yield paths
+        finally:
+            cleaning = True
+            if directory is not None:
+                shutil.rmtree(directory, ignore_errors=True)
+                if directory.exists():
+                    logger.warning("could not remove %s: delete it by hand", directory)
+    if pending:
+        raise _interruption(pending[0])

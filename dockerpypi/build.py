@@ -1,0 +1,206 @@
+"""Planning of ``dockerpypi build``: the ``docker buildx build`` command line, and nothing else.
+
+Everything here is pure (no files, no processes, no engine), in the manner of
+python-on-whales: the caller decides what exists on disk and passes it in, and
+gets an argv back. The user's docker arguments are never rewritten or
+reordered; dockerpypi's own options go in front of them, right after
+``docker buildx build``, so the user's PATH stays where it was typed.
+"""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from ._urls import MirrorURL
+from .errors import UsageError
+from .render import MIRROR_STAGE
+from .settings import Settings
+
+DOCKER_BUILD = ("docker", "buildx", "build")
+
+# The options of `docker buildx build` that take a value, written by hand:
+# no library parses docker's command line (it is Go's pflag/cobra), and
+# without this table `-t app .` would make `app` look like the build PATH.
+# It lists the current and hidden/legacy options (checked against buildx 0.13
+# with BUILDX_EXPERIMENTAL=1) plus a few newer ones; an option missing from
+# here is taken for a flag, so `--new-option=value` always works.
+_LONG_WITH_VALUE = frozenset({
+    "--add-host", "--allow", "--annotation", "--attest", "--build-arg", "--build-context",
+    "--builder", "--cache-from", "--cache-to", "--call", "--cgroup-parent", "--cpu-period",
+    "--cpu-quota", "--cpu-shares", "--cpuset-cpus", "--cpuset-mems", "--file", "--iidfile",
+    "--invoke", "--isolation", "--label", "--memory", "--memory-swap", "--metadata-file",
+    "--network", "--no-cache-filter", "--output", "--platform", "--print", "--progress",
+    "--provenance", "--root", "--sbom", "--secret", "--security-opt", "--server-config",
+    "--shm-size", "--ssh", "--tag", "--target", "--ulimit",
+})
+# -t --tag, -f --file, -o --output, -c --cpu-shares, -m --memory (-q is a flag).
+_SHORT_WITH_VALUE = frozenset("tfocm")
+_LONG_NAMES = {"-t": "--tag", "-f": "--file", "-o": "--output", "-c": "--cpu-shares",
+               "-m": "--memory"}
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class DockerArgs:
+    """What dockerpypi needs to know about the user's ``docker buildx build`` arguments."""
+
+    args: tuple[str, ...]
+    path: str
+    # (long option name, value) in the order given; flags have the value None.
+    options: tuple[tuple[str, str | None], ...]
+
+    def values(self, name: str) -> list[str]:
+        return [value for option, value in self.options if option == name and value is not None]
+
+    @property
+    def network(self) -> str | None:
+        given = self.values("--network")
+        return given[-1] if given else None
+
+    @property
+    def build_contexts(self) -> list[str]:
+        """The names given to ``--build-context name=value``."""
+        return [value.split("=", 1)[0] for value in self.values("--build-context")]
+
+    @property
+    def secret_ids(self) -> list[str]:
+        ids = []
+        for spec in self.values("--secret"):
+            # buildx reads the value as one CSV record, as csv does.
+            for field in next(csv.reader([spec]), []):
+                key, _, value = field.partition("=")
+                if key.strip() == "id":
+                    ids.append(value.strip())
+        return ids
+
+    @property
+    def local_path(self) -> str | None:
+        """PATH when it names a local directory: not ``-`` (stdin) and not a URL."""
+        if self.path == "-" or _SCHEME.match(self.path) or self.path.startswith(
+                ("git@", "github.com/")):
+            return None
+        return self.path
+
+
+def parse_docker_args(args: Sequence[str]) -> DockerArgs:
+    """Find the options and the PATH among ``docker buildx build`` arguments."""
+    options: list[tuple[str, str | None]] = []
+    positional: list[str] = []
+    words = list(args)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--":
+            positional += words[i:]
+            break
+        if word.startswith("--"):
+            name, equals, value = word.partition("=")
+            if equals:
+                options.append((name, value))
+            elif name in _LONG_WITH_VALUE and i < len(words):
+                options.append((name, words[i]))
+                i += 1
+            else:
+                options.append((name, None))
+        elif word.startswith("-") and word != "-":
+            # A cluster of short options (pflag): flags, then at most one
+            # option whose value is the rest of the word or the next word.
+            for position, letter in enumerate(word[1:], start=1):
+                if letter not in _SHORT_WITH_VALUE:
+                    options.append((f"-{letter}", None))
+                    continue
+                rest = word[position + 1:].removeprefix("=")
+                if not rest and i < len(words):
+                    rest = words[i]
+                    i += 1
+                options.append((_LONG_NAMES[f"-{letter}"], rest))
+                break
+        else:
+            positional.append(word)
+    if len(positional) != 1:
+        found = "no PATH" if not positional else f"{len(positional)} arguments " \
+            f"({' '.join(positional)}) where one PATH belongs"
+        raise UsageError(f"docker buildx build needs exactly one PATH, URL or -, and got {found}: "
+                         "end the command with the build context, such as ., and give any "
+                         "docker option newer than this dockerpypi as --option=value")
+    return DockerArgs(tuple(args), positional[0], tuple(options))
+
+
+def is_loopback(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 (also IPv4-mapped) and localhost: only the host network reaches them."""
+    if not host:
+        return False
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return address.is_loopback or bool(mapped and mapped.is_loopback)
+
+
+def loopback_indexes(settings: Settings) -> list[MirrorURL]:
+    """The indexes the build step uses that live on this machine's loopback."""
+    return [index for index in settings.indexes if is_loopback(index.hostname)]
+
+
+def credential_strings(settings: Settings) -> list[str]:
+    """Every password (and token-as-user-name), as typed and percent-encoded, for redaction."""
+    found = []
+    for index in (*settings.mirrors.value, settings.public_index.value):
+        credentials = index.credentials
+        if credentials is None:
+            continue
+        # A user name alone is usually a token; next to a password it is not a
+        # secret, and scrubbing a common word like "builder" would mangle output.
+        secret = credentials.password if credentials.password is not None \
+            else credentials.username
+        found += [secret, quote(secret, safe="")]
+    return [text for text in found if text]
+
+
+def _csv_field(text: str) -> str:
+    # buildx reads --secret as one CSV record: quote a path holding , or ".
+    if "," in text or '"' in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def plan_build(
+    docker_args: Sequence[str],
+    settings: Settings,
+    *,
+    secret_files: Mapping[str, Path],
+    mirror_dir: Path | None,
+    docker: Sequence[str] = DOCKER_BUILD,
+) -> list[str]:
+    """The full ``docker buildx build`` argv that gives the build its mirror.
+
+    ``secret_files`` maps each secret id to the file holding it; ``mirror_dir``
+    is the local mirror, or None when there is none (the Dockerfile's empty
+    ``pypi-mirror`` stage is then used). What the user already gave wins: their
+    own ``--build-context pypi-mirror=...``, a ``--secret`` with one of our ids,
+    and any ``--network``.
+    """
+    given = parse_docker_args(docker_args)
+    ours: list[str] = []
+    if mirror_dir is not None and MIRROR_STAGE not in given.build_contexts:
+        ours += ["--build-context", f"{MIRROR_STAGE}={mirror_dir}"]
+    for secret_id, path in secret_files.items():
+        if secret_id not in given.secret_ids:
+            ours += ["--secret", f"id={secret_id},{_csv_field(f'src={path}')}"]
+    if given.network is None and loopback_indexes(settings):
+        # A mirror on 127.0.0.1 is this machine's; a build step only sees it
+        # through the host's network stack.
+        ours.append("--network=host")
+    return [*docker, *ours, *given.args]

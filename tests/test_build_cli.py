@@ -1,0 +1,393 @@
+"""`dockerpypi build` from the command line: dry runs, a fake docker, and one real build.
+
+The fake docker is a script put first on PATH: it records its argv and the
+secret files as it saw them (text and modes), then exits or waits for a signal.
+That checks exit codes, signal forwarding and clean-up without an engine; the
+test marked ``docker`` then does the same on the real engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dockerpypi import _runner
+from dockerpypi.cli import main
+from dockerpypi.errors import UserMessageError
+
+PASSWORD = "p@ss#w:rd/%+"
+QUOTED = "p%40ss%23w%3Ard%2F%25%2B"
+MIRROR = f"http://builder:{QUOTED}@127.0.0.1:8080/simple/"
+BASE_IMAGE = "dockerpypi-test/python:3.11-bookworm"
+
+FAKE_DOCKER = """\
+import json, os, signal, stat, sys, time
+from pathlib import Path
+
+args = sys.argv[1:]
+record = {"argv": args, "secrets": {}}
+for flag, spec in zip(args, args[1:]):
+    if flag == "--secret":
+        fields = dict(field.split("=", 1) for field in spec.split(","))
+        src = Path(fields["src"])
+        record["secrets"][fields["id"]] = {
+            "text": src.read_text(),
+            "mode": stat.S_IMODE(src.stat().st_mode),
+            "dir_mode": stat.S_IMODE(src.parent.stat().st_mode),
+        }
+out = Path(os.environ["FAKE_DOCKER_RECORD"])
+wait = os.environ.get("FAKE_DOCKER_WAIT")
+if wait:
+    def on_signal(signum, frame):
+        record["signal"] = signum
+        out.write_text(json.dumps(record))
+        sys.exit(int(wait))
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal if wait != "die" else signal.SIG_DFL)
+    Path(str(out) + ".ready").write_text("")
+    time.sleep(60)
+    sys.exit(99)
+out.write_text(json.dumps(record))
+sys.exit(int(os.environ.get("FAKE_DOCKER_EXIT", "0")))
+"""
+
+
+@pytest.fixture(autouse=True)
+def _no_machine_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This machine configures pip and uv through the environment; none of it
+    # may reach dockerpypi, in this process or in the ones the tests start.
+    for name in list(os.environ):
+        if name.startswith(("PIP_", "UV_", "DIB_", "DOCKERPYPI_")):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty TMPDIR, for this process and its children, to see what is left behind."""
+    directory = tmp_path / "tmpdir"
+    directory.mkdir()
+    monkeypatch.setenv("TMPDIR", str(directory))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # forget the cached choice
+    return directory
+
+
+@pytest.fixture
+def context(tmp_path: Path) -> Path:
+    directory = tmp_path / "ctx"
+    directory.mkdir()
+    (directory / "Dockerfile").write_text("FROM scratch\n", encoding="utf-8")
+    return directory
+
+
+def dockerpypi(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as exited:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+# --- dry runs -----------------------------------------------------------------
+
+def test_dry_run_prints_the_command_redacted_and_writes_nothing(
+        capsys: pytest.CaptureFixture[str], tmpdir_env: Path, context: Path) -> None:
+    code, out, err = dockerpypi(
+        capsys, "build", "--dry-run", "--index-url", MIRROR,
+        "--build-arg", f"PIP_INDEX_URL=https://builder:{QUOTED}@127.0.0.1:8080/simple/",
+        "--build-arg", f"TOKEN={PASSWORD}", "-t", "app", str(context))
+    assert code == 0, err
+    assert out.startswith("docker buildx build --secret id=dockerpypi-env,src=")
+    for secret in (PASSWORD, QUOTED, "ss#w", "rd/%"):
+        assert secret not in out + err
+    assert "PIP_INDEX_URL=https://***@127.0.0.1:8080/simple/" in out
+    assert "TOKEN=***" in out
+    assert "--network=host" in out  # the mirror is on loopback
+    assert out.rstrip().endswith(f"-t app {context}")
+    assert str(tmpdir_env) in out  # where the secret files would be
+    assert list(tmpdir_env.iterdir()) == []
+
+
+def test_click_does_not_eat_letters_of_docker_short_options(
+        capsys: pytest.CaptureFixture[str], context: Path) -> None:
+    # -v or -h of our own would be taken out of these clusters.
+    code, out, err = dockerpypi(capsys, "build", "--dry-run", "--offline", "-tmy/hub:dev-v",
+                                "-fDockerfile", str(context))
+    assert code == 0, err
+    assert out.rstrip().endswith(f"-tmy/hub:dev-v -fDockerfile {context}")
+
+
+def test_help_shows_the_docker_part(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = dockerpypi(capsys, "build", "--help")
+    assert code == 0
+    assert "[DOCKER BUILD OPTIONS] PATH" in out
+    assert "--dry-run" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-t", "app"], "exactly one PATH"),
+    (["-t", "app", "--offline", "."], "--offline is a dockerpypi option: put it before"),
+])
+def test_usage_errors_exit_2_with_one_line(capsys: pytest.CaptureFixture[str],
+                                           args: list[str], message: str) -> None:
+    code, _, err = dockerpypi(capsys, "build", "--dry-run", *args)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_settings_are_read_from_the_build_context(
+        capsys: pytest.CaptureFixture[str], context: Path, tmp_path: Path) -> None:
+    (context / "dockerpypi.toml").write_text('mirrors = ["http://127.0.0.1:3141/simple/"]\n',
+                                             encoding="utf-8")
+    _, out, _ = dockerpypi(capsys, "build", "--dry-run", str(context))
+    assert "--network=host" in out
+    _, out, _ = dockerpypi(capsys, "build", "--dry-run", "--context", str(tmp_path),
+                           "--offline", str(context))
+    assert "--network" not in out
+
+
+def test_existing_mirror_dir_becomes_the_build_context(
+        capsys: pytest.CaptureFixture[str], context: Path, tmp_path: Path) -> None:
+    code, out, err = dockerpypi(capsys, "build", "--dry-run", "--mirror-dir", str(tmp_path),
+                                str(context))
+    assert code == 0, err
+    assert f"--build-context pypi-mirror={tmp_path} " in out
+    assert "does not exist" not in err
+
+
+def test_missing_mirror_dir_warns_once_and_uses_the_empty_stage(
+        capsys: pytest.CaptureFixture[str], context: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-mirror"
+    code, out, err = dockerpypi(capsys, "build", "--dry-run", "--mirror-dir", str(missing),
+                                str(context))
+    assert code == 0
+    assert "--build-context" not in out
+    assert err.count("does not exist") == 1
+    assert str(missing) in err
+
+
+def test_user_mirror_context_silences_the_missing_dir_warning(
+        capsys: pytest.CaptureFixture[str], context: Path, tmp_path: Path) -> None:
+    _, out, err = dockerpypi(capsys, "build", "--dry-run", "--mirror-dir", str(tmp_path / "x"),
+                             "--build-context", "pypi-mirror=/elsewhere", str(context))
+    assert "does not exist" not in err
+    assert out.count("pypi-mirror=") == 1
+
+
+def test_mirror_dir_that_is_a_file_is_a_settings_error(
+        capsys: pytest.CaptureFixture[str], context: Path) -> None:
+    code, _, err = dockerpypi(capsys, "build", "--dry-run", "--mirror-dir",
+                              str(context / "Dockerfile"), str(context))
+    assert code == 2
+    assert "is not a directory" in err
+
+
+def test_user_network_that_cannot_reach_a_loopback_mirror_is_warned_about(
+        capsys: pytest.CaptureFixture[str], context: Path) -> None:
+    _, out, err = dockerpypi(capsys, "build", "--dry-run", "--index-url", MIRROR,
+                             "--network", "bridge", str(context))
+    assert "--network=host" not in out
+    assert "--network=bridge cannot reach" in err
+    assert QUOTED not in err
+
+
+# --- the runner and the secret files, in this process -------------------------
+
+def test_private_files_are_owner_only_and_removed(tmpdir_env: Path) -> None:
+    with _runner.private_files({"a": "one", "b": "two"}) as paths:
+        assert paths["a"].read_text() == "one"
+        assert paths["a"].stat().st_mode & 0o777 == 0o600
+        assert paths["a"].parent.stat().st_mode & 0o777 == 0o700
+        assert paths["a"].parent.parent == tmpdir_env
+    assert list(tmpdir_env.iterdir()) == []
+
+
+def _sigterm_inside_private_files() -> None:
+    with _runner.private_files({"a": "x"}):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler interrupts this
+
+
+def test_private_files_are_removed_on_error_and_on_sigterm(tmpdir_env: Path) -> None:
+    with pytest.raises(RuntimeError), _runner.private_files({"a": "x"}):
+        raise RuntimeError
+    assert list(tmpdir_env.iterdir()) == []
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as exited:
+        _sigterm_inside_private_files()
+    assert exited.value.code == 143
+    assert time.monotonic() - started < 4
+    assert list(tmpdir_env.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_run_returns_the_exit_code_and_logs_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="dockerpypi")
+    code = _runner.run([sys.executable, "-c", "raise SystemExit(7)", f"https://u:{QUOTED}@h/"])
+    assert code == 7
+    assert "running: " in caplog.text
+    assert QUOTED not in caplog.text
+    assert "https://***@h/" in caplog.text
+
+
+def test_run_maps_death_by_signal_and_a_missing_program() -> None:
+    assert _runner.run([sys.executable, "-c", "import os; os.kill(os.getpid(), 15)"]) == 143
+    with pytest.raises(UserMessageError, match="was not found"):
+        _runner.run([f"/nonexistent/docker-{uuid.uuid4().hex}"])
+
+
+# --- the real CLI with a fake docker -------------------------------------------
+
+@pytest.fixture
+def fake_docker(tmp_path: Path, tmpdir_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put the fake docker first on PATH; returns the file it records into."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "docker"
+    script.write_text(f"#!{sys.executable}\n{FAKE_DOCKER}", encoding="utf-8")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    record = tmp_path / "record.json"
+    monkeypatch.setenv("FAKE_DOCKER_RECORD", str(record))
+    return record
+
+
+def start_build(context: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dockerpypi", "build", "--verbose", "--index-url", MIRROR,
+         *extra, "--build-arg", f"TOKEN={PASSWORD}", "-t", "app", str(context)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("docker_code", [0, 1, 7])
+def test_build_hands_docker_the_secrets_and_returns_its_code(
+        fake_docker: Path, tmpdir_env: Path, context: Path, monkeypatch: pytest.MonkeyPatch,
+        docker_code: int) -> None:
+    monkeypatch.setenv("FAKE_DOCKER_EXIT", str(docker_code))
+    process = start_build(context)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == docker_code, err
+    seen: dict[str, Any] = json.loads(fake_docker.read_text())
+    assert seen["argv"][:2] == ["buildx", "build"]
+    assert seen["argv"][-3:] == ["-t", "app", str(context)]
+    secrets = seen["secrets"]
+    assert set(secrets) == {"dockerpypi-env", "dockerpypi-pip-conf", "dockerpypi-uv-toml"}
+    for secret in secrets.values():
+        assert (secret["mode"], secret["dir_mode"]) == (0o600, 0o700)
+    # The files hold the real credentials; nothing printed does.
+    assert MIRROR in secrets["dockerpypi-pip-conf"]["text"]
+    assert "dockerpypi: running: docker buildx build" in err
+    assert "TOKEN=***" in err
+    assert PASSWORD not in out + err
+    assert QUOTED not in out + err
+    assert list(tmpdir_env.iterdir()) == []
+
+
+@pytest.mark.parametrize(("signum", "docker_exit", "expected"), [
+    (signal.SIGINT, "130", 130),
+    (signal.SIGTERM, "143", 143),
+    (signal.SIGTERM, "1", 1),  # docker's own code wins when it has one
+    (signal.SIGTERM, "die", 143),  # docker killed by the signal
+])
+def test_signal_is_forwarded_then_files_are_removed(
+        fake_docker: Path, tmpdir_env: Path, context: Path, monkeypatch: pytest.MonkeyPatch,
+        signum: int, docker_exit: str, expected: int) -> None:
+    monkeypatch.setenv("FAKE_DOCKER_WAIT", docker_exit)
+    process = start_build(context)
+    ready = Path(f"{fake_docker}.ready")
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the fake docker never started"
+        time.sleep(0.05)
+    assert len(list(tmpdir_env.iterdir())) == 1  # the secrets exist while docker runs
+    process.send_signal(signum)
+    process.communicate(timeout=30)
+    assert process.returncode == expected
+    if docker_exit != "die":
+        assert json.loads(fake_docker.read_text())["signal"] == signum
+    assert list(tmpdir_env.iterdir()) == []
+
+
+# --- the real engine -----------------------------------------------------------
+
+def _engine_or_skip() -> None:
+    try:
+        answer = subprocess.run(["docker", "info"], capture_output=True, timeout=60, check=False)
+        problem = None if answer.returncode == 0 else answer.stderr.decode(errors="replace")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        problem = str(exc)
+    if problem is None:
+        return
+    reason = f"no Docker engine: {problem.strip()[:200]}"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"{reason} (CI=true: the Docker tests must run)")
+    pytest.skip(reason)
+
+
+def _render(*args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "dockerpypi", "render", *args],
+                          capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.docker
+def test_real_build_mounts_the_mirror_and_secrets_and_leaves_no_files(
+        tmp_path: Path, tmpdir_env: Path) -> None:
+    _engine_or_skip()
+    from support.index import write_simple_index
+    from support.wheels import make_wheel
+
+    marker = f"marker-{uuid.uuid4().hex}"
+    mirror = tmp_path / "mirror"
+    make_wheel(mirror, "dockerpypi-probe", "1.0", origin="build-test")
+    write_simple_index(mirror)
+    (mirror / marker).write_text("", encoding="utf-8")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    head = _render("stage") + f"FROM {BASE_IMAGE}\n"
+    # Installing from the mirror works only if the pip.conf secret was there.
+    step = ("cat /run/dockerpypi/pip.conf > /dev/null && ls /tmp/pypi > /listing"
+            " && python3 -m pip install --no-cache-dir dockerpypi-probe"
+            " && python3 -c 'import dockerpypi_probe as p; print(p.MIRROR_ORIGIN)' > /origin")
+    (context / "Dockerfile").write_text(head + _render("--", "sh", "-c", step), encoding="utf-8")
+    (context / "Dockerfile.fail").write_text(
+        head + _render("--", "sh", "-c", "cat /run/dockerpypi/pip.conf && false"),
+        encoding="utf-8")
+    tag = f"dockerpypi-test/build-cli:{uuid.uuid4().hex[:12]}"
+    build = [sys.executable, "-m", "dockerpypi", "build", "--offline", "--mirror-dir",
+             str(mirror), "--progress=plain", "--label", "dockerpypi.test=1"]
+    try:
+        done = subprocess.run([*build, "-t", tag, str(context)], capture_output=True,
+                              text=True, timeout=600, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        shown = subprocess.run(["docker", "run", "--rm", "--label", "dockerpypi.test=1", tag,
+                                "cat", "/listing", "/origin"],
+                               capture_output=True, text=True, timeout=120, check=True).stdout
+        assert marker in shown.split()
+        assert "dockerpypi_probe-1.0-py3-none-any.whl" in shown.split()
+        assert "build-test" in shown.split()
+        assert list(tmpdir_env.iterdir()) == []
+
+        failed = subprocess.run([*build, "-f", str(context / "Dockerfile.fail"), str(context)],
+                                capture_output=True, text=True, timeout=600, check=False)
+        plain = subprocess.run(["docker", "buildx", "build", "--progress=plain", "-f",
+                                str(context / "Dockerfile.fail"), str(context)],
+                               capture_output=True, text=True, timeout=600, check=False)
+        assert failed.returncode != 0
+        assert failed.returncode == plain.returncode  # docker's own code
+        assert "did not complete successfully" in failed.stderr
+        assert list(tmpdir_env.iterdir()) == []
+    finally:
+        subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True,
+                       check=False)
