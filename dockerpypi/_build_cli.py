@@ -20,6 +20,7 @@ from ._options import settings_from, settings_options, warn
 
 if TYPE_CHECKING:
     from .build import DockerArgs
+    from .engine import Transport
     from .settings import Settings
 
 # dockerpypi's options come first and everything from the first word click
@@ -57,11 +58,15 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
               help="Print the docker command (credentials as ***) instead of running it; "
                    "no secret file is written.")
 @click.option("--verbose", is_flag=True, help="Show the docker command on standard error.")
+@click.option("--transport", type=click.Choice(["auto", "context", "http"]), default="auto",
+              show_default=True,
+              help="How the local mirror reaches the build: a named build context, or "
+                   "served on 127.0.0.1 for engines without named contexts.")
 @click.argument("docker_args", nargs=-1, type=click.UNPROCESSED,
                 metavar="[DOCKER BUILD OPTIONS] PATH")
 @click.pass_context
 def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, verbose: bool,
-          **kwargs: Any) -> None:
+          transport: str, **kwargs: Any) -> None:
     """Run `docker buildx build` with the mirror and its settings supplied.
 
     \b
@@ -88,7 +93,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     secrets = credential_strings(settings)
     debug = bool(ctx.find_root().params.get("debug"))
     with _logging_to_stderr(verbose or debug):
-        code = _build(given, settings, secrets, dry_run=dry_run)
+        code = _build(given, settings, secrets, dry_run=dry_run, transport=transport)
     ctx.exit(code)
 
 
@@ -104,24 +109,87 @@ def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str 
                                    f"options, as in `dockerpypi build {name} ... -t app .`")
 
 
-def _build(given: DockerArgs, settings: Settings, secrets: list[str], *, dry_run: bool) -> int:
+def _build(given: DockerArgs, settings: Settings, secrets: list[str], *, dry_run: bool,
+           transport: str) -> int:
+    from .build import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV
+    from .render import MIRROR_STAGE
+
+    mirror_dir = _mirror_dir(settings, given.build_contexts)
+    chosen = _transport(transport, dry_run=dry_run)
+    click.echo(f"dockerpypi: transport {chosen.kind}: {chosen.reason}", err=True)
+    docker = DOCKER_BUILD if chosen.use_buildx else LEGACY_BUILD
+    env = None if chosen.use_buildx else LEGACY_ENV
+    if chosen.kind == "http":
+        if given.network not in (None, "host"):
+            from .errors import UsageError
+
+            raise UsageError(f"the http transport serves the mirror on 127.0.0.1, which "
+                             f"--network={given.network} cannot reach: drop --network")
+        if MIRROR_STAGE in given.build_contexts:
+            from .errors import UsageError
+
+            raise UsageError(f"--build-context {MIRROR_STAGE}=... needs named build contexts, "
+                             "which this builder lacks: drop it and give --mirror-dir")
+        return _build_served(given, settings, secrets, mirror_dir, docker=docker, env=env,
+                             dry_run=dry_run)
+    _warn_about_network(settings, given.network)
+    return _run_build(given, settings, secrets, mirror_dir, docker=docker, env=env,
+                      dry_run=dry_run)
+
+
+def _transport(requested: str, *, dry_run: bool) -> Transport:
+    from .engine import Transport, choose_transport, probe_engine
+    from .errors import UserMessageError
+
+    try:
+        info = probe_engine()
+    except UserMessageError as error:
+        if not dry_run:
+            raise
+        # A dry run only prints: plan for a current engine and say so.
+        kind = "http" if requested == "http" else "context"
+        return Transport(kind, True, f"no engine to ask ({error}); assuming a current one")
+    return choose_transport(info, requested)
+
+
+def _build_served(given: DockerArgs, settings: Settings, secrets: list[str],
+                  mirror_dir: Path | None, *, docker: tuple[str, ...],
+                  env: dict[str, str] | None, dry_run: bool) -> int:
+    from ._serve import serving
+    from .build import served_settings
+
+    if mirror_dir is None:  # nothing to serve: the step sees the empty stage
+        return _run_build(given, settings, secrets, None, docker=docker, env=env,
+                          dry_run=dry_run)
+    if dry_run:
+        shown = served_settings(settings, "http://127.0.0.1:PORT/")
+        return _run_build(given, shown, secrets, None, docker=docker, env=env, dry_run=True)
+    with serving(mirror_dir) as url:
+        return _run_build(given, served_settings(settings, url), secrets, None, docker=docker,
+                          env=env, dry_run=False)
+
+
+def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
+               mirror_dir: Path | None, *, docker: tuple[str, ...],
+               env: dict[str, str] | None, dry_run: bool) -> int:
     from . import _runner
     from .build import plan_build
     from .render import config_files
 
-    mirror_dir = _mirror_dir(settings, given.build_contexts)
-    _warn_about_network(settings, given.network)
     files = config_files(settings)
     if dry_run:
         # The real directory does not exist yet: show where it would be.
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
-        argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir)
-        click.echo(_runner.shell_command(argv, secrets))
+        argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
+                          docker=docker)
+        prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
+        click.echo(prefix + _runner.shell_command(argv, secrets))
         return 0
     with _runner.private_files({f.secret_id: f.content for f in files}) as written:
-        argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir)
-        return _runner.run(argv, secrets=secrets)
+        argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
+                          docker=docker)
+        return _runner.run(argv, secrets=secrets, env=env)
 
 
 def _mirror_dir(settings: Settings, build_contexts: list[str]) -> Path | None:

@@ -73,7 +73,8 @@ def _exit_code(signum: int) -> int:
     return 128 + signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
-def run(argv: Sequence[str], *, secrets: Iterable[str] = ()) -> int:
+def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
+        env: Mapping[str, str] | None = None) -> int:
     """Run ``argv`` and return its exit code (128+N when a signal N ended it).
 
     SIGINT and SIGTERM are forwarded to the process, which is then waited for,
@@ -93,7 +94,8 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = ()) -> int:
         if received:
             return _exit_code(received[0])
         try:
-            process = subprocess.Popen(list(argv))
+            process = subprocess.Popen(list(argv),
+                                       env=None if env is None else {**os.environ, **env})
         except FileNotFoundError:
             raise UserMessageError(f"{argv[0]} was not found: install Docker with the buildx "
                                    "plugin, or put docker on PATH") from None

@@ -13,7 +13,7 @@ import csv
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -23,6 +23,9 @@ from .render import MIRROR_STAGE
 from .settings import Settings
 
 DOCKER_BUILD = ("docker", "buildx", "build")
+# Without buildx: the engine's own BuildKit, which --secret and RUN --mount need.
+LEGACY_BUILD = ("docker", "build")
+LEGACY_ENV = {"DOCKER_BUILDKIT": "1"}
 
 # The options of `docker buildx build` that take a value, written by hand:
 # no library parses docker's command line (it is Go's pflag/cobra), and
@@ -204,3 +207,16 @@ def plan_build(
         # through the host's network stack.
         ours.append("--network=host")
     return [*docker, *ours, *given.args]
+
+
+def served_settings(settings: Settings, url: str) -> Settings:
+    """``settings`` with the local mirror (``file://<mount point>``) replaced by ``url``.
+
+    For the HTTP transport: the build step reaches the mirror directory that
+    dockerpypi serves on loopback instead of a bind mount.
+    """
+    local = settings.local_mirror_url.rstrip("/")
+    served = MirrorURL(url)
+    mirrors = tuple(served if mirror.url.rstrip("/") == local else mirror
+                    for mirror in settings.mirrors.value)
+    return replace(settings, mirrors=replace(settings.mirrors, value=mirrors))

@@ -35,6 +35,21 @@ import json, os, signal, stat, sys, time
 from pathlib import Path
 
 args = sys.argv[1:]
+# dockerpypi first asks what the engine can do: answer as a current one does
+# (FAKE_DOCKER_ENGINE picks the server version).
+if args[:1] == ["version"]:
+    print(json.dumps({"Server": {"Version": os.environ.get("FAKE_DOCKER_ENGINE", "26.1.5")}}))
+    sys.exit(0)
+if args[:2] == ["buildx", "version"]:
+    if os.environ.get("FAKE_DOCKER_NO_BUILDX"):
+        print("docker: 'buildx' is not a docker command.", file=sys.stderr)
+        sys.exit(1)
+    print("github.com/docker/buildx 0.13.1 fake")
+    sys.exit(0)
+if args[:2] == ["buildx", "inspect"]:
+    print("Name: default")
+    print("Driver: docker")
+    sys.exit(0)
 record = {"argv": args, "secrets": {}}
 for flag, spec in zip(args, args[1:]):
     if flag == "--secret":
@@ -57,6 +72,18 @@ if wait:
     Path(str(out) + ".ready").write_text("")
     time.sleep(60)
     sys.exit(99)
+# What the build step would fetch from the first index (the http transport
+# serves it on 127.0.0.1 only while docker runs).
+import configparser, urllib.request
+conf = record["secrets"].get("dockerpypi-pip-conf")
+if conf:
+    parser = configparser.RawConfigParser()
+    parser.read_string(conf["text"])
+    first = parser["global"]["index-url"]
+    record["env_buildkit"] = os.environ.get("DOCKER_BUILDKIT")
+    if first.startswith("http://127.0.0.1"):
+        with urllib.request.urlopen(first + "demo/", timeout=10) as page:
+            record["fetched"] = page.read().decode()
 out.write_text(json.dumps(record))
 sys.exit(int(os.environ.get("FAKE_DOCKER_EXIT", "0")))
 """
@@ -391,3 +418,52 @@ def test_real_build_mounts_the_mirror_and_secrets_and_leaves_no_files(
     finally:
         subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True,
                        check=False)
+
+
+@pytest.mark.parametrize(("engine", "expected_transport"), [
+    ("20.10.24+dfsg1", "http"), ("26.1.5", "context")])
+def test_transport_follows_what_the_engine_can_do(
+        fake_docker: Path, tmpdir_env: Path, context: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, engine: str, expected_transport: str) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "demo").mkdir(parents=True)
+    (mirror / "demo" / "index.html").write_text("served demo page")
+    monkeypatch.setenv("FAKE_DOCKER_ENGINE", engine)
+    result = subprocess.run(
+        [sys.executable, "-m", "dockerpypi", "build", "--offline", "--mirror-dir", str(mirror),
+         "-t", "app", str(context)], capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"transport {expected_transport}:" in result.stderr
+    seen: dict[str, Any] = json.loads(fake_docker.read_text())
+    argv = seen["argv"]
+    if expected_transport == "http":
+        # Docker 20.10 cannot take the named context: the mirror is served on
+        # loopback while docker runs, reached through the host network.
+        assert not any(arg.startswith("pypi-mirror=") for arg in argv)
+        assert "--network=host" in argv
+        assert seen["fetched"] == "served demo page"
+    else:
+        assert f"pypi-mirror={mirror}" in argv
+        assert "--network=host" not in argv
+        assert "fetched" not in seen
+        assert "index-url = file:///tmp/pypi" in seen["secrets"]["dockerpypi-pip-conf"]["text"]
+    assert list(tmpdir_env.iterdir()) == []
+
+
+def test_without_buildx_the_engine_builds_with_buildkit_and_the_served_mirror(
+        fake_docker: Path, tmpdir_env: Path, context: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = tmp_path / "mirror"
+    (mirror / "demo").mkdir(parents=True)
+    (mirror / "demo" / "index.html").write_text("served demo page")
+    monkeypatch.setenv("FAKE_DOCKER_ENGINE", "20.10.24")
+    monkeypatch.setenv("FAKE_DOCKER_NO_BUILDX", "1")
+    result = subprocess.run(
+        [sys.executable, "-m", "dockerpypi", "build", "--offline", "--mirror-dir", str(mirror),
+         "-t", "app", str(context)], capture_output=True, text=True, check=False, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "buildx is not installed" in result.stderr
+    seen: dict[str, Any] = json.loads(fake_docker.read_text())
+    assert seen["argv"][0] == "build"  # `docker build`, not `docker buildx build`
+    assert seen["env_buildkit"] == "1"
+    assert seen["fetched"] == "served demo page"
