@@ -211,8 +211,10 @@ _config_file_command("env", "Print the shell file a build step sources to select
 
 def _add_commands() -> None:
     from ._build_cli import build
+    from ._mirror_cli import mirror
 
     cli.add_command(build)
+    cli.add_command(mirror)
 
 
 _add_commands()

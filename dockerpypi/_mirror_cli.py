@@ -1,0 +1,235 @@
+"""``dockerpypi mirror``: fill, index, check and list the local mirror directory.
+
+Only click is imported here at the top; each command imports its module when
+it runs, so other commands do not pay for packaging, filelock or rich.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ._options import warn
+from .errors import UserMessageError
+
+if TYPE_CHECKING:
+    from .mirror.fill import DownloadPlan
+    from .mirror.index import IndexResult
+    from .settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _mirror_dir_options(func: F) -> F:
+    func = click.option("--context", "context_dir", metavar="DIR",
+                        type=click.Path(file_okay=False, path_type=Path),
+                        help="Where dockerpypi.toml or pyproject.toml is read (default: .).")(func)
+    return click.option("--mirror-dir", metavar="DIR",
+                        help="The local mirror directory (default: the configured one).")(func)
+
+
+def _settings(mirror_dir: str | None, context_dir: Path | None,
+              offline: bool | None = None) -> Settings:
+    from .settings import resolve_settings
+
+    # Settings warnings (such as "no mirror configured") are about builds, not
+    # about this directory, so the mirror commands do not repeat them.
+    return resolve_settings({"mirror_dir": mirror_dir, "offline": offline},
+                            context_dir=context_dir)
+
+
+def _waiting(root: Path) -> Callable[[], None]:
+    return lambda: warn(f"another dockerpypi is using {root}; waiting for it to finish")
+
+
+def _echo_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def _index_summary(result: IndexResult) -> str:
+    return (f"indexed {result.projects} projects, {result.files} files in {result.mirror_dir} "
+            f"({result.files_read} read, {result.files_reused} unchanged; "
+            f"{result.pages_written} pages written, {result.pages_removed} removed) "
+            f"in {result.seconds:.2f}s")
+
+
+@click.group()
+def mirror() -> None:
+    """Fill, index and check the local mirror directory builds install from."""
+
+
+@mirror.command("path")
+@_mirror_dir_options
+def path_command(mirror_dir: str | None, context_dir: Path | None) -> None:
+    """Print the local mirror directory."""
+    click.echo(str(_settings(mirror_dir, context_dir).mirror_dir.value))
+
+
+@mirror.command("index")
+@_mirror_dir_options
+@click.option("--full", is_flag=True, help="Read every file again, not only new or changed ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
+                  as_json: bool) -> None:
+    """Write the PEP 503 index pages for the files in the mirror."""
+    from .mirror.index import update_index
+
+    root = _settings(mirror_dir, context_dir).mirror_dir.value
+    result = update_index(root, full=full, on_wait=_waiting(root))
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    for warning in result.warnings:
+        warn(warning)
+    click.echo(_index_summary(result))
+
+
+@mirror.command("list")
+@_mirror_dir_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
+    """List the projects in the mirror directory, with their versions."""
+    from .mirror.index import list_projects
+
+    root = _settings(mirror_dir, context_dir).mirror_dir.value
+    projects = list_projects(root)
+    if as_json:
+        _echo_json({"mirror_dir": str(root), "projects": [
+            {"name": p.name, "versions": list(p.versions), "files": list(p.files)}
+            for p in projects]})
+        return
+    if not projects:
+        warn(f"{root} holds no distributions: add some with `dockerpypi mirror add PACKAGE`")
+        return
+    width = max(len(p.name) for p in projects)
+    for project in projects:
+        count = len(project.files)
+        click.echo(f"{project.name.ljust(width)}  {', '.join(project.versions)}  "
+                   f"({count} file{'s' if count != 1 else ''})")
+
+
+@mirror.command("check")
+@_mirror_dir_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
+    """Verify the index against the files; exit 1 on any problem."""
+    from .mirror.check import check_mirror
+
+    root = _settings(mirror_dir, context_dir).mirror_dir.value
+    result = check_mirror(root, on_wait=_waiting(root))
+    if as_json:
+        _echo_json(result.to_json())
+    else:
+        for problem in result.problems:
+            click.echo(f"{problem.kind:8}  {problem}")
+    if not result.ok:
+        count = len(result.problems)
+        raise UserMessageError(f"{count} problem{'s' if count != 1 else ''} in {root} (listed "
+                               "above): fix each as it says, then run `dockerpypi mirror check`")
+    if not as_json:
+        click.echo(f"ok: {result.projects} projects, {result.files} files in {root} "
+                   f"checked in {result.seconds:.2f}s")
+
+
+def _progress(plan: DownloadPlan, quiet: bool) -> tuple[Callable[[str], None] | None, Any]:
+    """A line handler for pip's output, and a context to run the download in."""
+    import contextlib
+
+    if quiet:
+        return None, contextlib.nullcontext()
+    if not sys.stderr.isatty():
+        return (lambda line: click.echo(f"  {line}", err=True)), contextlib.nullcontext()
+    from rich.console import Console
+    from rich.markup import escape
+
+    status = Console(stderr=True).status("pip download: starting")
+
+    def on_line(line: str) -> None:
+        if line.strip():
+            status.update(f"pip download: {escape(line.strip()[:100])}")
+
+    return on_line, status
+
+
+def _mode_line(mode: str, platforms: tuple[str, ...], python_version: str | None) -> str:
+    from .mirror.fill import MODE_HOST
+
+    if mode == MODE_HOST:
+        # The files fit this machine; an image on another Python or libc needs the tags.
+        here = f"{sys.version_info.major}.{sys.version_info.minor}"
+        return (f"mode: host (wheels for this machine's Python {here} and platform; give "
+                "--python-version and --platform to fetch for another image)")
+    return (f"mode: target tags (Python {python_version or 'of this machine'}, platforms "
+            f"{', '.join(platforms) or 'of this machine'}; wheels only)")
+
+
+@mirror.command("add")
+@click.argument("packages", nargs=-1)
+@click.option("-r", "--requirement", "requirement_files", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Add what a requirements file names; repeat for more.")
+@click.option("--python-version", metavar="X.Y", help="The image's Python version.")
+@click.option("--platform", "platforms", multiple=True, metavar="TAG",
+              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more.")
+@click.option("--implementation", metavar="IMPL", help="The image's Python implementation (cp).")
+@click.option("--abi", "abis", multiple=True, metavar="TAG",
+              help="The image's ABI tag (cp312, abi3, none); repeat for more.")
+@click.option("--index-url", "index_urls", multiple=True, metavar="URL",
+              help="Download only from these indexes (default: the configured http(s) "
+                   "mirrors, then the public index unless offline).")
+@click.option("--only-binary/--allow-sdist", default=None,
+              help="Wheels only, or sdists too (default: wheels only with target tags).")
+@click.option("--offline/--online", default=None,
+              help="Offline: the configured mirrors only, never the public index.")
+@_mirror_dir_options
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
+                python_version: str | None, platforms: tuple[str, ...],
+                implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
+                only_binary: bool | None, offline: bool | None, mirror_dir: str | None,
+                context_dir: Path | None, quiet: bool, as_json: bool) -> None:
+    """Download packages and their dependencies into the mirror, then index it.
+
+    \b
+    dockerpypi mirror add -r requirements.txt
+    dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
+        --implementation cp --abi cp312
+    """
+    from ._urls import parse_mirror_url
+    from .mirror.fill import TargetTags, fill_mirror, plan_download, remote_indexes
+
+    settings = _settings(mirror_dir, context_dir, offline)
+    if index_urls:
+        indexes = tuple(parse_mirror_url(url, origin="--index-url") for url in index_urls)
+    else:
+        public = settings.public_index.value if settings.uses_public_index else None
+        indexes = remote_indexes(settings.mirrors.value, public)
+    root = settings.mirror_dir.value
+    plan = plan_download(
+        root, packages, [path.resolve() for path in requirement_files], indexes=indexes,
+        tags=TargetTags(python_version, platforms, implementation, abis),
+        only_binary=only_binary, retries=settings.retries.value, timeout=settings.timeout.value)
+    quiet = quiet or as_json
+    if not quiet:
+        click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
+        click.echo(_mode_line(plan.mode, platforms, python_version), err=True)
+    on_line, running = _progress(plan, quiet)
+    with running:
+        result = fill_mirror(plan, on_line=on_line, on_wait=None if quiet else _waiting(root))
+    if as_json:
+        _echo_json(result.to_json())
+        return
+    if quiet:
+        return
+    for warning in result.index.warnings:
+        warn(warning)
+    for name in result.added:
+        click.echo(f"+ {name}")
+    added = f"added {len(result.added)} files" if result.added else "nothing new to add"
+    click.echo(f"{added} in {result.seconds:.1f}s; {_index_summary(result.index)}")

@@ -1,0 +1,245 @@
+"""Fill the mirror with ``pip download``: packages and all their dependencies.
+
+The host's pip does the resolving and downloading (it already knows every
+index protocol, credential form and platform tag); dockerpypi only builds its
+command line, isolates it from the machine's pip configuration, and indexes
+what it saved. With target tags (``--platform`` and friends) pip picks wheels
+for the image instead of for this machine, which it allows only for wheels.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from .._urls import MirrorURL
+from ..errors import UsageError, UserMessageError
+from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_index
+
+MODE_HOST = "host"
+MODE_TARGET = "target tags"
+_PYTHON_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+
+
+@dataclass(frozen=True)
+class TargetTags:
+    """pip's ``--python-version/--platform/--implementation/--abi``: the image's tags."""
+
+    python_version: str | None = None
+    platforms: tuple[str, ...] = ()
+    implementation: str | None = None
+    abis: tuple[str, ...] = ()
+
+    @property
+    def given(self) -> bool:
+        return bool(self.python_version or self.platforms or self.implementation or self.abis)
+
+    def args(self) -> list[str]:
+        args: list[str] = []
+        if self.python_version:
+            args += ["--python-version", self.python_version]
+        for platform in self.platforms:
+            args += ["--platform", platform]
+        if self.implementation:
+            args += ["--implementation", self.implementation]
+        for abi in self.abis:
+            args += ["--abi", abi]
+        return args
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """A ready ``pip download``: ``argv`` never holds a credential, ``env`` may."""
+
+    mirror_dir: Path
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    mode: str
+    indexes: tuple[str, ...]  # credentials redacted, for display
+    secrets: tuple[str, ...]  # scrubbed from pip's output, should it ever echo them
+
+    @property
+    def shown(self) -> str:
+        return shlex.join(self.argv)
+
+
+@dataclass(frozen=True)
+class FillResult:
+    mode: str
+    indexes: tuple[str, ...]
+    command: str
+    added: tuple[str, ...]
+    index: IndexResult
+    seconds: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "mode": self.mode,
+            "indexes": list(self.indexes),
+            "command": self.command,
+            "added": list(self.added),
+            "index": self.index.to_json(),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def remote_indexes(mirrors: Iterable[MirrorURL], public: MirrorURL | None) -> tuple[MirrorURL, ...]:
+    """The configured indexes pip can reach from this machine.
+
+    file:// mirrors are paths inside the build (the local mirror itself, at
+    the mount point), so they are left out; ``public`` is None when offline.
+    """
+    found = [m for m in mirrors if not m.is_local]
+    if public is not None:
+        found.append(public)
+    return tuple(dict.fromkeys(found))  # the same URL twice would only slow pip down
+
+
+def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """``environ`` without the machine's pip settings (PIP_* and config files)."""
+    env = {key: value for key, value in environ.items() if not key.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull  # pip then reads no configuration file at all
+    return env
+
+
+def _secrets(indexes: Iterable[MirrorURL]) -> tuple[str, ...]:
+    found: list[str] = []
+    for mirror in indexes:
+        credentials = mirror.credentials
+        if credentials is None:
+            continue
+        # A token may be the user name alone; a plain user name is no secret.
+        raw = credentials.password if credentials.password is not None else credentials.username
+        if raw:
+            found += [raw, quote(raw, safe="")]
+    return tuple(dict.fromkeys(found))
+
+
+def plan_download(
+    mirror_dir: Path,
+    packages: Sequence[str],
+    requirement_files: Sequence[Path],
+    *,
+    indexes: Sequence[MirrorURL],
+    tags: TargetTags | None = None,
+    only_binary: bool | None = None,
+    retries: int | None = None,
+    timeout: float | None = None,
+    python: str = sys.executable,
+    environ: Mapping[str, str] | None = None,
+) -> DownloadPlan:
+    """The ``pip download`` that fetches ``packages`` and ``requirement_files`` with deps.
+
+    ``only_binary`` None means: wheels only with target tags, sdists allowed on
+    the host (pip can build those here, not for another platform).
+    """
+    tags = tags or TargetTags()
+    if not packages and not requirement_files:
+        raise UsageError("nothing to add: name packages (dockerpypi mirror add requests) "
+                         "or give -r requirements.txt")
+    if not indexes:
+        raise UsageError("no index to download from: give --index-url URL, configure an "
+                         "http(s) mirror (DOCKERPYPI_MIRRORS), or drop --offline")
+    if tags.given and only_binary is False:
+        raise UsageError("pip downloads for target tags (--platform, --python-version, "
+                         "--implementation, --abi) only as wheels: drop --allow-sdist")
+    if tags.python_version and not _PYTHON_VERSION.fullmatch(tags.python_version):
+        raise UsageError(f"--python-version {tags.python_version!r} is not a version: "
+                         "write it as 3.12")
+    argv = [python, "-m", "pip", "download", "--dest", str(mirror_dir),
+            "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
+    if only_binary or (only_binary is None and tags.given):
+        argv.append("--only-binary=:all:")
+    argv += tags.args()
+    if retries is not None:
+        argv += ["--retries", str(retries)]
+    if timeout is not None:
+        argv += ["--timeout", f"{timeout:g}"]
+    for host in dict.fromkeys(m.hostname for m in indexes if m.is_plain_http and m.hostname):
+        argv += ["--trusted-host", host]  # pip refuses plain http otherwise
+    env = pip_environment(os.environ if environ is None else environ)
+    if any(m.credentials is not None for m in indexes):
+        # In argv a password is readable by every local user (ps, /proc/*/cmdline);
+        # a process's environment only by its owner. pip reads both the same way.
+        env["PIP_INDEX_URL"] = indexes[0].with_credentials()
+        if len(indexes) > 1:
+            env["PIP_EXTRA_INDEX_URL"] = " ".join(m.with_credentials() for m in indexes[1:])
+    else:
+        argv += ["--index-url", indexes[0].url]
+        for mirror in indexes[1:]:
+            argv += ["--extra-index-url", mirror.url]
+    for path in requirement_files:
+        argv += ["--requirement", str(path)]
+    argv += packages
+    return DownloadPlan(mirror_dir, tuple(argv), env, MODE_TARGET if tags.given else MODE_HOST,
+                        tuple(str(m) for m in indexes), _secrets(indexes))
+
+
+def scrub(line: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        line = line.replace(secret, "***")
+    return line
+
+
+def _failure(python: str, code: int, tail: Iterable[str]) -> UserMessageError:
+    lines = [line.strip() for line in tail if line.strip()]
+    if any(line.endswith("No module named pip") for line in lines):
+        return UserMessageError(f"{python} has no pip, which `mirror add` runs: install it "
+                                f"with `{python} -m ensurepip`")
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    reason = (errors or lines or ["no output"])[-1]
+    return UserMessageError(f"pip download failed (exit {code}): {reason}; fix the requirement "
+                            "or the index and run again")
+
+
+def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = None) -> None:
+    """Run pip, handing each output line (credentials scrubbed) to ``on_line``."""
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(plan.argv, env=dict(plan.env), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          errors="replace") as process:
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                line = scrub(raw.rstrip(), plan.secrets)
+                tail.append(line)
+                if on_line is not None:
+                    on_line(line)
+        except BaseException:  # Ctrl-C: pip must not go on writing into the mirror
+            process.terminate()
+            raise
+    if process.returncode != 0:
+        raise _failure(plan.argv[0], process.returncode, tail)
+
+
+def _snapshot(mirror_dir: Path) -> dict[str, tuple[int, int]]:
+    found = {}
+    for path in mirror_dir.iterdir():
+        if not is_index_file(path.name) and path.is_file():
+            stat = path.stat()
+            found[path.name] = (stat.st_size, stat.st_mtime_ns)
+    return found
+
+
+def fill_mirror(plan: DownloadPlan, *, on_line: Callable[[str], None] | None = None,
+                lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+                on_wait: Callable[[], None] | None = None) -> FillResult:
+    """Download what ``plan`` names into the mirror, then update the index."""
+    started = time.monotonic()
+    plan.mirror_dir.mkdir(parents=True, exist_ok=True)
+    before = _snapshot(plan.mirror_dir)
+    run_download(plan, on_line)
+    after = _snapshot(plan.mirror_dir)
+    added = tuple(sorted(name for name, seen in after.items() if before.get(name) != seen))
+    index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait)
+    return FillResult(plan.mode, plan.indexes, scrub(plan.shown, plan.secrets), added, index,
+                      time.monotonic() - started)

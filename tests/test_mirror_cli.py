@@ -1,0 +1,236 @@
+"""``dockerpypi mirror add/index/list/path``: pip's command line, isolation, output."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.server import ServedURL
+from test_mirror_index import make_wheel
+
+from dockerpypi._urls import MirrorURL, parse_mirror_url
+from dockerpypi.cli import main
+from dockerpypi.errors import UsageError, UserMessageError
+from dockerpypi.mirror.check import check_mirror
+from dockerpypi.mirror.fill import (
+    MODE_HOST,
+    MODE_TARGET,
+    DownloadPlan,
+    TargetTags,
+    pip_environment,
+    plan_download,
+    remote_indexes,
+    run_download,
+)
+from dockerpypi.mirror.index import list_projects, update_index
+
+PUBLIC = MirrorURL("https://pypi.example/simple/")
+TARGET = TargetTags("3.12", ("manylinux_2_28_x86_64", "manylinux2014_x86_64"), "cp",
+                    ("cp312", "abi3"))
+
+
+def url(raw: str) -> MirrorURL:
+    return parse_mirror_url(raw, origin="test")
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+# --- pip's command line, as a pure function -----------------------------------------
+
+def test_host_mode_downloads_for_this_machine_with_sdists_allowed(tmp_path: Path) -> None:
+    plan = plan_download(tmp_path, ["requests>=2"], [tmp_path / "req.txt"], indexes=[PUBLIC],
+                         python="/py", environ={})
+
+    assert plan.mode == MODE_HOST
+    assert plan.argv[:6] == ("/py", "-m", "pip", "download", "--dest", str(tmp_path))
+    assert "--disable-pip-version-check" in plan.argv
+    assert "--no-input" in plan.argv
+    assert not [arg for arg in plan.argv if arg.startswith(("--only-binary", "--platform"))]
+    assert plan.argv[-5:] == ("--index-url", PUBLIC.url, "--requirement",
+                              str(tmp_path / "req.txt"), "requests>=2")
+
+
+def test_target_tags_mode_passes_every_tag_and_wheels_only(tmp_path: Path) -> None:
+    plan = plan_download(tmp_path, ["numpy"], [], indexes=[PUBLIC], tags=TARGET, environ={})
+
+    assert plan.mode == MODE_TARGET
+    argv = " ".join(plan.argv)
+    assert ("--only-binary=:all: --python-version 3.12 --platform manylinux_2_28_x86_64 "
+            "--platform manylinux2014_x86_64 --implementation cp --abi cp312 --abi abi3") in argv
+
+
+def test_target_tags_refuse_sdists_and_bad_versions(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="only as wheels: drop --allow-sdist"):
+        plan_download(tmp_path, ["x"], [], indexes=[PUBLIC], tags=TARGET, only_binary=False)
+    with pytest.raises(UsageError, match=r"write it as 3\.12"):
+        plan_download(tmp_path, ["x"], [], indexes=[PUBLIC], tags=TargetTags("py3.12"))
+
+
+def test_only_binary_can_be_asked_for_on_the_host(tmp_path: Path) -> None:
+    plan = plan_download(tmp_path, ["x"], [], indexes=[PUBLIC], only_binary=True, environ={})
+    assert "--only-binary=:all:" in plan.argv
+    assert plan.mode == MODE_HOST
+
+
+def test_pip_runs_without_the_machines_pip_settings() -> None:
+    env = pip_environment({"PIP_INDEX_URL": "http://evil/", "PIP_FIND_LINKS": "/x",
+                           "PIP_CONFIG_FILE": "/etc/pip.conf", "PATH": "/bin", "HOME": "/h"})
+    assert env == {"PATH": "/bin", "HOME": "/h", "PIP_CONFIG_FILE": os.devnull}
+
+
+def test_indexes_keep_their_order_and_plain_http_hosts_are_trusted(tmp_path: Path) -> None:
+    indexes = [url("http://mirror.lan:3141/simple/"), PUBLIC]
+    plan = plan_download(tmp_path, ["x"], [], indexes=indexes, retries=3, timeout=7.5,
+                         environ={"PIP_EXTRA_INDEX_URL": "http://evil/"})
+    argv = " ".join(plan.argv)
+
+    assert (f"--index-url http://mirror.lan:3141/simple/ --extra-index-url {PUBLIC.url}"
+            in argv)
+    assert "--trusted-host mirror.lan" in argv
+    assert "--retries 3 --timeout 7.5" in argv
+    assert "PIP_EXTRA_INDEX_URL" not in plan.env
+
+
+def test_credentials_go_in_the_environment_and_are_never_shown(tmp_path: Path) -> None:
+    indexes = [url("https://me:p%40ss@private.example/simple/"), PUBLIC]
+    plan = plan_download(tmp_path, ["x"], [], indexes=indexes, environ={})
+
+    assert not [arg for arg in plan.argv if "p@ss" in arg or "p%40ss" in arg]
+    assert "--index-url" not in plan.argv
+    assert plan.env["PIP_INDEX_URL"] == "https://me:p%40ss@private.example/simple/"
+    assert plan.env["PIP_EXTRA_INDEX_URL"] == PUBLIC.url
+    assert plan.indexes == ("https://***@private.example/simple/", PUBLIC.url)
+    assert set(plan.secrets) == {"p@ss", "p%40ss"}
+
+
+def test_nothing_to_add_or_nowhere_to_add_from_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="nothing to add"):
+        plan_download(tmp_path, [], [], indexes=[PUBLIC])
+    with pytest.raises(UsageError, match="no index to download from"):
+        plan_download(tmp_path, ["x"], [], indexes=[])
+
+
+def test_remote_indexes_leave_out_file_mirrors_and_add_the_public_one() -> None:
+    local, lan = url("file:///tmp/pypi"), url("http://lan/simple/")
+    assert remote_indexes([local, lan], PUBLIC) == (lan, PUBLIC)
+    assert remote_indexes([local, lan], None) == (lan,)
+    assert remote_indexes([PUBLIC], PUBLIC) == (PUBLIC,)
+
+
+# --- running pip --------------------------------------------------------------------
+
+def _fake_pip(tmp_path: Path, script: str) -> DownloadPlan:
+    return DownloadPlan(tmp_path, (sys.executable, "-c", script), dict(os.environ), MODE_HOST,
+                        (), ("s3cret",))
+
+
+def test_pip_output_is_scrubbed_and_its_error_becomes_one_line(tmp_path: Path) -> None:
+    plan = _fake_pip(tmp_path, "print('Looking in indexes: http://u:s3cret@h/')\n"
+                               "print('ERROR: No matching distribution found for nope')\n"
+                               "raise SystemExit(1)")
+    lines: list[str] = []
+
+    with pytest.raises(UserMessageError) as caught:
+        run_download(plan, lines.append)
+
+    assert lines[0] == "Looking in indexes: http://u:***@h/"
+    assert str(caught.value) == ("pip download failed (exit 1): No matching distribution found "
+                                 "for nope; fix the requirement or the index and run again")
+
+
+def test_a_python_without_pip_is_named(tmp_path: Path) -> None:
+    plan = _fake_pip(tmp_path, "print('/x/python: No module named pip'); raise SystemExit(1)")
+    with pytest.raises(UserMessageError, match=r"has no pip.*-m ensurepip"):
+        run_download(plan)
+
+
+# --- the commands -----------------------------------------------------------------
+
+def test_path_prints_the_configured_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DOCKERPYPI_MIRROR_DIR", str(tmp_path / "from-env"))
+    assert run(["mirror", "path"], capsys) == (0, f"{tmp_path / 'from-env'}\n", "")
+    assert run(["mirror", "path", "--mirror-dir", "flag"], capsys)[1] == f"{tmp_path / 'flag'}\n"
+
+
+def test_index_and_list_print_text_and_json(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    mirror = tmp_path / "m"
+    make_wheel(mirror, "Foo_Bar", "1.0")
+    make_wheel(mirror, "foo_bar", "1.1")
+    (mirror / "notes.txt").write_text("")
+    where = ["--mirror-dir", str(mirror)]
+
+    code, out, err = run(["mirror", "index", *where], capsys)
+    assert code == 0
+    assert "indexed 1 projects, 2 files" in out
+    assert "(2 read, 0 unchanged" in out
+    assert "skipped notes.txt" in err
+
+    code, out, _ = run(["mirror", "index", "--json", *where], capsys)
+    data = json.loads(out)
+    assert (data["files_read"], data["files_reused"], len(data["warnings"])) == (0, 2, 1)
+
+    assert run(["mirror", "list", *where], capsys)[1] == "foo-bar  1.0, 1.1  (2 files)\n"
+    listed = json.loads(run(["mirror", "list", "--json", *where], capsys)[1])
+    assert listed["projects"][0]["versions"] == ["1.0", "1.1"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "nothing to add"),
+    (["x", "--offline"], "no index to download from"),
+    (["x", "--platform", "any", "--allow-sdist", "--index-url", "http://h/"], "only as wheels"),
+    (["x", "--index-url", "ftp://h/"], "--index-url has scheme 'ftp'"),
+])
+def test_add_refuses_what_it_cannot_do_with_exit_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["mirror", "add", "--mirror-dir", str(tmp_path), *args], capsys)
+    assert code == 2
+    assert message in err
+
+
+@pytest.mark.slow
+def test_add_fetches_for_target_tags_from_an_upstream_with_credentials(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        http_mirror: Callable[..., ServedURL]) -> None:
+    monkeypatch.chdir(tmp_path)
+    upstream = tmp_path / "upstream"
+    make_wheel(upstream, "app", "1.0", requires=["Lib_Dep>=1"])
+    make_wheel(upstream, "lib_dep", "1.0")
+    make_wheel(upstream, "unrelated", "1.0")
+    update_index(upstream)
+    served = http_mirror(root=upstream, username="me", password="s3cret")
+    index = served.replace("http://", "http://me:s3cret@")
+    mirror = tmp_path / "new" / "mirror"  # made by `add`
+
+    code, out, err = run(["mirror", "add", "app", "--index-url", index, "--mirror-dir",
+                          str(mirror), "--python-version", "3.12", "--platform",
+                          "manylinux_2_28_x86_64", "--implementation", "cp", "--abi", "cp312"],
+                         capsys)
+
+    assert code == 0, err
+    assert "s3cret" not in out + err
+    assert "http://***@127.0.0.1" in err
+    assert "mode: target tags" in err
+    assert "+ app-1.0-py3-none-any.whl" in out
+    assert "added 2 files" in out
+    assert sorted(served.downloads()) == ["app-1.0-py3-none-any.whl",
+                                          "lib_dep-1.0-py3-none-any.whl"]
+    assert [p.name for p in list_projects(mirror)] == ["app", "lib-dep"]
+    assert check_mirror(mirror).ok

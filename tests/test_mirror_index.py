@@ -1,0 +1,330 @@
+"""The mirror's PEP 503 index: pages, hashes, sidecars, increments, atomicity, lock."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import os
+import re
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from dockerpypi.errors import UserMessageError
+from dockerpypi.mirror.check import check_mirror
+from dockerpypi.mirror.index import (
+    LOCK_FILE,
+    STATE_FILE,
+    TEMP_SUFFIX,
+    list_projects,
+    update_index,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip dates: the same arguments give the same bytes
+
+
+# --- tiny distributions, written by hand -----------------------------------------
+
+def _metadata(name: str, version: str, requires_python: str | None,
+              requires: Iterable[str]) -> str:
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    lines += [f"Requires-Dist: {req}" for req in requires]
+    if requires_python is not None:
+        lines.append(f"Requires-Python: {requires_python}")
+    return "\n".join(lines) + "\n"
+
+
+def make_wheel(directory: Path, name: str, version: str, *, requires_python: str | None = None,
+               requires: Iterable[str] = ()) -> Path:
+    """``<name>-<version>-py3-none-any.whl`` (name as given, so ``Foo_Bar`` stays)."""
+    module = re.sub(r"[-_.]+", "_", name).lower()
+    dist_info = f"{name}-{version}.dist-info"
+    entries = {
+        f"{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
+        f"{dist_info}/METADATA": _metadata(name, version, requires_python, requires).encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                              b"Tag: py3-none-any\n",
+    }
+    record = ""
+    for path, data in entries.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\n"
+    entries[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in entries.items():
+            archive.writestr(zipfile.ZipInfo(path, date_time=_EPOCH), data)
+    return target
+
+
+def make_sdist(directory: Path, name: str, version: str, *,
+               requires_python: str | None = None) -> Path:
+    """``<name>-<version>.tar.gz`` holding ``<name>-<version>/PKG-INFO``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / f"{name}-{version}.tar.gz"
+    data = _metadata(name, version, requires_python, ()).encode()
+    with tarfile.open(target, "w:gz") as archive:
+        info = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return target
+
+
+def wheel_metadata(path: Path) -> bytes:
+    with zipfile.ZipFile(path) as archive:
+        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        return archive.read(name)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def pages(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("index.html"))}
+
+
+# --- pages ---------------------------------------------------------------------------
+
+def test_pages_normalize_names_hash_and_escape(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "Foo_Bar", "1.0", requires_python=">=3.8,<4")
+    sdist = make_sdist(tmp_path, "Foo.Bar", "2.0", requires_python=">=3.9")
+    make_wheel(tmp_path, "other", "0.1")
+
+    result = update_index(tmp_path)
+
+    assert (result.projects, result.files, result.files_read) == (2, 3, 3)
+    root = (tmp_path / "index.html").read_text()
+    assert '<a href="foo-bar/">foo-bar</a>' in root
+    assert '<a href="other/">other</a>' in root
+    assert not (tmp_path / "Foo_Bar").exists()
+    page = (tmp_path / "foo-bar" / "index.html").read_text()
+    assert f'href="../{wheel.name}#sha256={sha256(wheel)}"' in page
+    assert f'href="../{sdist.name}#sha256={sha256(sdist)}"' in page
+    assert 'data-requires-python="&gt;=3.8,&lt;4"' in page
+    assert 'data-requires-python="&gt;=3.9"' in page  # read from the sdist's PKG-INFO
+    assert "other" not in page
+
+
+def test_wheels_get_metadata_sidecars_and_sdists_do_not(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "pkg", "1.0", requires=["dep>=2"])
+    sdist = make_sdist(tmp_path, "pkg", "0.9")
+
+    update_index(tmp_path)
+
+    sidecar = tmp_path / f"{wheel.name}.metadata"
+    assert sidecar.read_bytes() == wheel_metadata(wheel)
+    digest = sha256(sidecar)
+    page = (tmp_path / "pkg" / "index.html").read_text()
+    wheel_line = next(line for line in page.splitlines() if wheel.name in line)
+    assert f'data-dist-info-metadata="sha256={digest}"' in wheel_line
+    assert f'data-core-metadata="sha256={digest}"' in wheel_line
+    sdist_line = next(line for line in page.splitlines() if sdist.name in line)
+    assert "metadata" not in sdist_line
+    assert not (tmp_path / f"{sdist.name}.metadata").exists()
+
+
+def test_second_run_reads_nothing_and_a_touched_or_new_file_is_read_alone(
+        tmp_path: Path) -> None:
+    first = make_wheel(tmp_path, "a", "1.0")
+    make_wheel(tmp_path, "b", "1.0")
+    assert update_index(tmp_path).files_read == 2
+
+    again = update_index(tmp_path)
+    assert (again.files_read, again.files_reused, again.pages_written) == (0, 2, 0)
+
+    stat = first.stat()
+    os.utime(first, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert (update_index(tmp_path).files_read, update_index(tmp_path).files_read) == (1, 0)
+
+    make_wheel(tmp_path, "b", "2.0")
+    added = update_index(tmp_path)
+    assert (added.files_read, added.files_reused, added.files) == (1, 2, 3)
+    assert "b-2.0-py3-none-any.whl" in (tmp_path / "b" / "index.html").read_text()
+
+    full = update_index(tmp_path, full=True)
+    assert (full.files_read, full.files_reused) == (3, 0)
+
+
+def test_a_deleted_sidecar_makes_its_wheel_read_again(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "a", "1.0")
+    update_index(tmp_path)
+    (tmp_path / f"{wheel.name}.metadata").unlink()
+
+    assert update_index(tmp_path).files_read == 1
+    assert (tmp_path / f"{wheel.name}.metadata").is_file()
+
+
+def test_pages_of_projects_whose_files_are_gone_are_removed(tmp_path: Path) -> None:
+    gone = make_wheel(tmp_path, "gone", "1.0")
+    make_wheel(tmp_path, "kept", "1.0")
+    update_index(tmp_path)
+    gone.unlink()
+
+    result = update_index(tmp_path)
+
+    assert result.pages_removed == 1
+    assert not (tmp_path / "gone").exists()
+    assert not (tmp_path / f"{gone.name}.metadata").exists()
+    assert "gone" not in (tmp_path / "index.html").read_text()
+    assert (tmp_path / "kept" / "index.html").is_file()
+
+
+def test_files_that_are_not_distributions_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    make_wheel(tmp_path, "good", "1.0")
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "not-a-wheel.whl").write_bytes(b"x")
+    (tmp_path / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    (tmp_path / ".hidden").write_text("pip's and ours")
+
+    result = update_index(tmp_path)
+
+    assert result.files == 1
+    text = "\n".join(result.warnings)
+    assert len(result.warnings) == 3, text
+    assert "notes.txt: not a wheel or sdist" in text
+    assert "not-a-wheel.whl: not a valid distribution file name" in text
+    assert "broken-1.0-py3-none-any.whl: cannot read it" in text
+    assert "broken" not in (tmp_path / "index.html").read_text()
+
+
+def test_a_missing_directory_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserMessageError, match=r"does not exist: create it"):
+        update_index(tmp_path / "nope")
+
+
+def test_list_projects_groups_versions(tmp_path: Path) -> None:
+    make_wheel(tmp_path, "Foo_Bar", "1.10")
+    make_wheel(tmp_path, "foo_bar", "1.9")
+    make_sdist(tmp_path, "foo.bar", "1.9")
+    (tmp_path / "stray.txt").write_text("")
+
+    (project,) = list_projects(tmp_path)
+
+    assert project.name == "foo-bar"
+    assert project.versions == ("1.9", "1.10")
+    assert len(project.files) == 3
+
+
+# --- atomicity and the lock ---------------------------------------------------------
+
+# The update renames, in order: 3 sidecars, the pages of a, b and c, the root page,
+# the state file. Failing at each kind of rename covers every step.
+@pytest.mark.parametrize("fail_at", [1, 3, 4, 6, 7, 8])
+def test_an_interrupted_update_leaves_each_page_old_or_new_and_no_temporaries(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    old = pages(tmp_path)
+    make_wheel(tmp_path, "a", "2.0")
+    make_wheel(tmp_path, "b", "2.0")
+    make_wheel(tmp_path, "c", "1.0")
+
+    real_replace = os.replace
+    calls = 0
+
+    def interrupted(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            raise KeyboardInterrupt  # what Ctrl-C raises, between two renames
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(tmp_path)
+    monkeypatch.setattr(os, "replace", real_replace)
+
+    after_crash = pages(tmp_path)
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
+    # Whatever the pages say holds: at worst new files or pages are not linked yet.
+    assert {p.kind for p in check_mirror(tmp_path).problems} <= {"orphan", "unlisted"}
+    recovered = update_index(tmp_path)
+    new = pages(tmp_path)
+    for name, content in after_crash.items():
+        assert content in (old.get(name), new[name]), name
+    assert recovered.files == 5
+    assert recovered.files_read >= 3  # the state file was written last, so not yet
+
+
+def test_a_held_lock_makes_a_second_run_fail_clearly(tmp_path: Path) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    waited: list[bool] = []
+
+    with FileLock(tmp_path / LOCK_FILE), pytest.raises(UserMessageError) as caught:
+        update_index(tmp_path, lock_timeout=0.2, on_wait=lambda: waited.append(True))
+
+    message = str(caught.value)
+    assert "another dockerpypi is updating" in message
+    assert "wait for it to finish" in message
+    assert "\n" not in message
+    assert waited == [True]
+    assert not (tmp_path / STATE_FILE).exists()
+    assert update_index(tmp_path).files == 1  # released: the next run goes through
+
+
+def test_a_mirror_that_cannot_be_locked_is_a_clear_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    update_index(tmp_path)
+
+    def refused(self: FileLock, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(FileLock, "acquire", refused)  # as on a read-only mirror
+    with pytest.raises(UserMessageError, match=r"\(Permission denied\): make .* writable"):
+        update_index(tmp_path)
+    assert check_mirror(tmp_path).ok  # reading needs no lock it cannot take
+
+
+# --- the real installers -------------------------------------------------------------
+
+def _installer_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env.update(PIP_CONFIG_FILE=os.devnull, UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never",
+               PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", HOME=str(home))
+    return env
+
+
+@pytest.mark.slow
+def test_pip_and_uv_install_from_the_generated_index(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    make_wheel(mirror, "App_Pkg", "1.0", requires=["Lib.Dep>=1"])
+    make_wheel(mirror, "Lib_Dep", "1.0", requires_python=">=3.8,<4")
+    # Newer, but for no Python there is: the escaped attribute must be honoured. (Not
+    # an upper bound such as "<3": uv ignores those by design.)
+    make_wheel(mirror, "Lib_Dep", "2.0", requires_python=">=99")
+    update_index(mirror)
+    env = _installer_env(tmp_path)
+    uv = str(ROOT / ".venv" / "bin" / "uv")
+    index = f"file://{mirror}"
+
+    installs = {
+        "pip": [sys.executable, "-m", "pip", "--python", "{python}", "install",
+                "--no-cache-dir", "--index-url", index, "app-pkg"],
+        "uv": [uv, "pip", "install", "--python", "{python}", "--no-cache",
+               "--index-url", index, "app-pkg"],
+    }
+    for installer, command in installs.items():
+        venv = tmp_path / f"venv-{installer}"
+        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+                       env=env, check=True, capture_output=True)
+        python = str(venv / "bin" / "python")
+        done = subprocess.run([part.format(python=python) for part in command], env=env,
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, f"{installer}: {done.stdout}{done.stderr}"
+        versions = subprocess.run(
+            [python, "-c", "import app_pkg, lib_dep; print(app_pkg.__version__, "
+                           "lib_dep.__version__)"],
+            env=env, capture_output=True, text=True, check=True).stdout.split()
+        assert versions == ["1.0", "1.0"], installer
