@@ -165,6 +165,7 @@ def _build_served(given: DockerArgs, settings: Settings, secrets: list[str],
         shown = served_settings(settings, "http://127.0.0.1:PORT/")
         return _run_build(given, shown, secrets, None, docker=docker, env=env, dry_run=True)
     with serving(mirror_dir) as url:
+        click.echo(f"dockerpypi: serving {mirror_dir} at {url} for this build", err=True)
         return _run_build(given, served_settings(settings, url), secrets, None, docker=docker,
                           env=env, dry_run=False)
 

@@ -181,3 +181,14 @@ def base_image(docker_engine: Any) -> str:
         unavailable(f"base image {name} is not on the engine and cannot be pulled "
                     "(../shared/engine/up makes it; DOCKERPYPI_TEST_BASE_IMAGE picks another)")
     return name
+
+
+@pytest.fixture(scope="session")
+def uv_binary() -> Path:
+    """The host's uv (a test dependency), for images that install with uv."""
+    import shutil
+    import sys
+
+    found = shutil.which("uv", path=str(Path(sys.executable).parent))
+    assert found, "uv is a test dependency: pip install -e '.[test]'"
+    return Path(found)

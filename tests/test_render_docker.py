@@ -8,18 +8,16 @@ each package came from, and scanned to show the mirror left no trace.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from support.docker import buildx_build, plain_docker_build, run_in_image, scan_image, unique_tag
+from support.docker import buildx_build, plain_docker_build, scan_image, unique_tag
+from support.dockerfiles import installed, write_dockerfile
 from support.server import ServedURL
-from support.wheels import module_name
 
 from dockerpypi.render import MIRROR_STAGE, config_files
 from dockerpypi.settings import resolve_settings
@@ -31,42 +29,6 @@ USER = "dockerpypi-builder"
 PASSWORD = "s3cret@#:/%+word"  # every character that needs quoting in a URL
 
 
-def dockerpypi(*args: str, cwd: Path | None = None) -> str:
-    """Run the real CLI, as a user would, and return what it printed."""
-    result = subprocess.run([sys.executable, "-m", "dockerpypi", *args], cwd=cwd,
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-@pytest.fixture(scope="module")
-def uv_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A build context holding the host's uv, copied in as the official uv image is."""
-    found = shutil.which("uv", path=str(Path(sys.executable).parent))
-    assert found, "uv is a test dependency: pip install -e '.[test]'"
-    context = tmp_path_factory.mktemp("uv-binary")
-    shutil.copy2(found, context / "uv")
-    return context
-
-
-def write_dockerfile(context: Path, base_image: str, installer: str, *,
-                     user: int | None = None, requirements: tuple[str, ...] = ()) -> Path:
-    """A Dockerfile made of dockerpypi's own output around a minimal image."""
-    (context / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
-    lines = [dockerpypi("render", "stage"), f"FROM {base_image}\n"]
-    if installer == "uv":
-        lines.append("COPY --from=uv-binary /uv /usr/local/bin/uv\n")
-    render_args = ["render", "--installer", installer]
-    if user is not None:
-        lines.append(f"RUN python3 -m venv /opt/venv && chown -R {user}:{user} /opt/venv\n"
-                     f"ENV PATH=/opt/venv/bin:$PATH\nUSER {user}\n")
-        render_args += ["--uid", str(user)]
-    lines.append(dockerpypi(*render_args))
-    dockerfile = context / "Dockerfile"
-    dockerfile.write_text("".join(lines))
-    return dockerfile
-
-
 def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | None,
           environ: Mapping[str, str], requirements: tuple[str, ...], uv_binary: Path,
           user: int | None = None, check: bool = True,
@@ -74,7 +36,8 @@ def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | Non
     """Render, write the secrets, build; return the image tag and the build result."""
     context = tmp_path / "context"
     context.mkdir(parents=True, exist_ok=True)
-    write_dockerfile(context, base_image, installer, user=user, requirements=requirements)
+    write_dockerfile(context, base_image, installer, user=user, requirements=requirements,
+                     uv_binary=uv_binary)
     settings = resolve_settings({}, environ=environ, context_dir=context)
     secrets_dir = tmp_path / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
@@ -83,7 +46,7 @@ def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | Non
         path = secrets_dir / file.secret_id
         path.write_text(file.content)
         secrets[file.secret_id] = path
-    contexts: dict[str, Path] = {"uv-binary": uv_binary}
+    contexts: dict[str, Path] = {}
     if mirror is not None:
         contexts[MIRROR_STAGE] = mirror
     needs_host = any(m.hostname == "127.0.0.1" for m in settings.indexes)
@@ -91,19 +54,6 @@ def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | Non
     result = buildx_build(context, tag=tag, build_contexts=contexts, secrets=secrets,
                           network="host" if needs_host else None, check=check)
     return tag, result
-
-
-def installed(image: str, *packages: str) -> dict[str, tuple[str, str]]:
-    """{package: (version, origin)} as the image itself reports them."""
-    code = "; ".join(f"import {module_name(p)} as m; print({p!r}, m.__version__, m.MIRROR_ORIGIN)"
-                     for p in packages)
-    status, output = run_in_image(image, ["python3", "-c", code])
-    assert status == 0, output
-    found = {}
-    for line in output.splitlines():
-        name, version, origin = line.split()
-        found[name] = (version, origin)
-    return found
 
 
 def assert_no_trace(image: str, *needles: str) -> None:

@@ -1,0 +1,89 @@
+"""`dockerpypi build` on a real engine: each transport, pip and uv, and the example.
+
+This file is also what CI runs on Docker 20.10, where the automatic choice is
+the HTTP transport (no named build contexts there); on current engines the
+automatic choice is the named context, and the HTTP transport is forced.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support.docker import LABELS, run_in_image, scan_image, unique_tag
+from support.dockerfiles import installed, write_dockerfile
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def dockerpypi_build(ours: list[str], docker: list[str]) -> subprocess.CompletedProcess[str]:
+    """The real CLI; the image gets the test labels so that cleanup finds it."""
+    labels = [arg for key, value in LABELS.items() for arg in ("--label", f"{key}={value}")]
+    command = [sys.executable, "-m", "dockerpypi", "build", *ours, *labels, *docker]
+    return subprocess.run(command, capture_output=True, text=True, check=False, timeout=600)
+
+
+@pytest.mark.parametrize("transport", ["auto", "http"])
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_build_installs_from_the_mirror_through_each_transport(
+    transport: str, installer: str, tmp_path: Path, base_image: str,
+    make_mirror: Callable[..., Path], uv_binary: Path,
+) -> None:
+    mirror = make_mirror([
+        {"name": "dockerpypi-alpha", "version": "1.0.7"},
+        {"name": "dockerpypi-app", "version": "3.1", "requires": ["dockerpypi-alpha>=1"]},
+    ], origin="local-mirror")
+    context = tmp_path / "context"
+    context.mkdir()
+    write_dockerfile(context, base_image, installer, requirements=("dockerpypi-app",),
+                     uv_binary=uv_binary)
+    tag = unique_tag(f"build-{installer}-{transport}")
+    result = dockerpypi_build(
+        ["--offline", "--mirror-dir", str(mirror), "--transport", transport],
+        ["--no-cache", "--progress=plain", "-t", tag, "--load", str(context)])
+    assert result.returncode == 0, result.stderr[-4000:]
+    needles = ["file:///tmp/pypi"]
+    if transport == "http":
+        assert "transport http: asked for with --transport http" in result.stderr
+    served = re.search(r"serving \S+ at (http://127\.0\.0\.1:\d+/)", result.stderr)
+    if served:
+        needles.append(served.group(1))
+    assert installed(tag, "dockerpypi-app", "dockerpypi-alpha") == {
+        "dockerpypi-app": ("3.1", "local-mirror"), "dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    findings = scan_image(tag, needles)
+    assert findings == [], "\n".join(findings)
+
+
+def test_the_example_builds_from_the_mirror_and_runs_as_non_root(
+    base_image: str, make_mirror: Callable[..., Path],
+) -> None:
+    # The real example, its real requirements file; the mirror holds a
+    # stand-in wheel of the same name and version, made here (no network).
+    pinned = (EXAMPLES / "requirements.txt").read_text().split()[-1]
+    name, version = pinned.split("==")
+    mirror = make_mirror([f"{name}=={version}"], origin="example-mirror")
+    tag = unique_tag("example")
+    result = dockerpypi_build(
+        ["--offline", "--mirror-dir", str(mirror)],
+        ["--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, "--load", str(EXAMPLES)])
+    assert result.returncode == 0, result.stderr[-4000:]
+    status, output = run_in_image(tag, [])
+    assert (status, output.strip()) == (0, f"{name} {version}")
+    status, output = run_in_image(tag, ["id", "-u"])
+    assert output.strip() == "10001"
+    findings = scan_image(tag, ["file:///tmp/pypi"])
+    assert findings == [], "\n".join(findings)
+
+
+def test_a_failed_build_returns_dockers_code(tmp_path: Path, base_image: str) -> None:
+    (tmp_path / "Dockerfile").write_text(f"FROM {base_image}\nRUN exit 3\n")
+    result = dockerpypi_build(["--offline", "--mirror-dir", str(tmp_path)],
+                              ["--progress=plain", "-t", unique_tag("failing"), str(tmp_path)])
+    assert result.returncode != 0
+    assert "exit code: 3" in result.stderr
