@@ -131,6 +131,8 @@ def test_dry_run_prints_the_command_redacted_and_writes_nothing(
         capsys: pytest.CaptureFixture[str], tmpdir_env: Path, context: Path) -> None:
     code, out, err = dockerpypi(
         capsys, "build", "--dry-run", "--index-url", MIRROR,
+        # (a mirror directory that exists would add its context first)
+        "--mirror-dir", str(context / "no-mirror"),
         "--build-arg", f"PIP_INDEX_URL=https://builder:{QUOTED}@127.0.0.1:8080/simple/",
         "--build-arg", f"TOKEN={PASSWORD}", "-t", "app", str(context))
     assert code == 0, err
