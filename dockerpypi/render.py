@@ -185,6 +185,44 @@ def config_files(settings: Settings, *, redact: bool = False) -> list[ConfigFile
 _CONTEXT_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
 
 
+# The shell text that sources the env file, first thing in a build step.
+# run.Dockerfile.j2 spells the same text (tests/test_inject.py checks that).
+ENV_PREFIX = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
+
+
+@dataclass(frozen=True)
+class CacheMount:
+    """The cache mount of one installer: its id, where it is mounted, what points there."""
+
+    id: str
+    target: str
+    variables: tuple[str, ...]
+
+
+def cache_mount(installer: str, uid: int | None) -> CacheMount:
+    """pip or uv's cache for a step, kept out of the image in a cache mount."""
+    target = f"{CACHE_ROOT}/{installer}"
+    variables = (f"PIP_CACHE_DIR={target}",) if installer == "pip" else (
+        f"UV_CACHE_DIR={target}",
+        # The cache is another file system than the target: uv would try
+        # hard links, warn, and copy anyway.
+        "UV_LINK_MODE=copy",
+    )
+    return CacheMount(f"dockerpypi-{installer}-{uid or 0}", target, variables)
+
+
+def owner_options(uid: int | None, gid: int | None) -> str:
+    """The ``,uid=…,gid=…`` mount options for a non-root step ("" for root); gid defaults to uid."""
+    if uid is None:
+        return ""
+    return f",uid={uid},gid={uid if gid is None else gid}"
+
+
+def secret_mounts() -> list[tuple[str, str]]:
+    """(secret id, target) of every file a step may get; a secret not supplied is skipped."""
+    return [(_FILES[name][0], _target(name)) for name in _FILES]
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What shapes a rendered ``RUN`` step (never a URL or a credential)."""
@@ -246,21 +284,9 @@ def render_run(options: RunOptions) -> str:
     else:
         raise UsageError("nothing to install: give --requirements FILE or a command after --")
 
-    gid = options.gid if options.gid is not None else options.uid
-    owner = "" if options.uid is None else f",uid={options.uid},gid={gid}"
-    secrets = [{"id": _FILES[name][0], "target": _target(name)} for name in _FILES]
-    cache_dir = f"{CACHE_ROOT}/{options.installer}"
-    variables = [f"PIP_CACHE_DIR={cache_dir}"] if options.installer == "pip" else [
-        f"UV_CACHE_DIR={cache_dir}",
-        # The cache is another file system than the target: uv would try
-        # hard links, warn, and copy anyway.
-        "UV_LINK_MODE=copy",
-    ]
-    cache = {
-        "id": f"dockerpypi-{options.installer}-{options.uid or 0}",
-        "target": cache_dir,
-        "variables": variables,
-    }
+    owner = owner_options(options.uid, options.gid)
+    secrets = [{"id": secret_id, "target": target} for secret_id, target in secret_mounts()]
+    cache = cache_mount(options.installer, options.uid)
     return _render(
         "run.Dockerfile.j2",
         stage=MIRROR_STAGE,

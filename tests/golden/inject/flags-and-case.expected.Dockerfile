@@ -1,0 +1,37 @@
+# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+FROM scratch AS pypi-mirror
+
+from python:3.11-slim as base
+# dockerpypi --inject: mirror, secrets and cache added for this step
+run --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    --network=host --security=insecure \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    pip install --no-cache-dir requests
+  # dockerpypi --inject: mirror, secrets and cache added for this step
+  RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+      --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+      --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+      --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+      --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+      --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+      --mount=type=ssh \
+      --mount=type=secret,id=netrc,target=/root/.netrc \
+      if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+      export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+      pip install private-pkg
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    test -f requirements.txt || pip install -r requirements.in; echo done

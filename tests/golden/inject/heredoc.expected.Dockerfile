@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1
+# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+FROM scratch AS pypi-mirror
+
+FROM python:3.11-slim
+# dockerpypi --inject: mirror, secrets and cache added for this step
+# dockerpypi --inject: the heredoc script sources the mirror settings in its first lines
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    <<EOF
+if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi;
+export PIP_CACHE_DIR=/var/cache/dockerpypi/pip;
+set -eux
+pip install --no-cache-dir flask
+python -c "import flask"
+EOF
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    <<EOT bash
+  set -e
+  pip install gunicorn
+EOT
+# dockerpypi --inject: mirror, secrets and cache added for this step
+# dockerpypi --inject: the heredoc script sources the mirror settings in its first lines
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    <<-EOF
+	#!/usr/bin/env bash
+if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi;
+export PIP_CACHE_DIR=/var/cache/dockerpypi/pip;
+	pip install uvicorn
+	EOF
+COPY <<EOF /app/install.txt
+RUN pip install this-is-data-not-an-instruction
+EOF
+RUN <<EOF
+#!/usr/bin/env python3
+print("no installer called here")
+EOF
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    cat <<'EOF' > /app/setup.sh && sh /app/setup.sh
+pip install -r /app/requirements.txt
+EOF

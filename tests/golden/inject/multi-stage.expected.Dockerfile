@@ -1,0 +1,51 @@
+# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+FROM scratch AS pypi-mirror
+
+FROM python:3.11 AS builder
+WORKDIR /src
+COPY . .
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    pip wheel --wheel-dir /wheels -r requirements.txt \
+ && pip3.11 download --dest /sdists build
+
+FROM python:3.11-slim AS runtime
+COPY --from=builder /wheels /wheels
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    pip install --no-index --find-links=/wheels /wheels/* && rm -rf /wheels
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    sh -c 'python3 -m pip install gunicorn'
+FROM runtime AS test
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    pip3 install pytest

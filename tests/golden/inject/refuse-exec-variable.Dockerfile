@@ -1,0 +1,3 @@
+FROM python:3.11
+ARG PACKAGE=requests
+RUN ["pip", "install", "$PACKAGE"]

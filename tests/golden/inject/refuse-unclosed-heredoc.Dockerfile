@@ -1,0 +1,3 @@
+FROM python:3.11
+RUN <<EOF
+pip install requests

@@ -1,0 +1,30 @@
+# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+FROM scratch AS pypi-mirror
+
+FROM python:3.11
+WORKDIR /build
+COPY . .
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    pip install build && python3 -m build --wheel --outdir /dist
+
+FROM python:3.11-slim
+COPY --from=1 /dist /dist
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
+    --mount=type=bind,from=1,source=/dist,target=/mnt/dist \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    pip install /mnt/dist/*.whl

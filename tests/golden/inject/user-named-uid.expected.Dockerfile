@@ -1,0 +1,18 @@
+# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+FROM scratch AS pypi-mirror
+
+FROM python:3.11-slim
+RUN useradd --create-home app
+USER app
+WORKDIR /home/app
+# dockerpypi --inject: mirror, secrets and cache added for this step
+RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
+    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env,uid=1000,gid=1000,mode=0400 \
+    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,uid=1000,gid=1000,mode=0400 \
+    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=1000,gid=1000,mode=0400 \
+    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=1000,gid=1000,mode=0400 \
+    --mount=type=cache,id=dockerpypi-pip-1000,target=/var/cache/dockerpypi/pip,uid=1000,gid=1000 \
+    --mount=type=cache,id=dockerpypi-uv-1000,target=/var/cache/dockerpypi/uv,uid=1000,gid=1000 \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
+    export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
+    pip install --user requests && uv pip install --user httpx
