@@ -58,6 +58,11 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
               help="Print the docker command (credentials as ***) instead of running it; "
                    "no secret file is written.")
 @click.option("--verbose", is_flag=True, help="Show the docker command on standard error.")
+@click.option("--inject", is_flag=True,
+              help="Build a copy of a Dockerfile not written for dockerpypi, with the mirror "
+                   "added to every RUN that calls pip or uv (your file is not changed).")
+@click.option("--uid", type=click.IntRange(min=0),
+              help="With --inject: the uid of a named USER, who must read the secrets.")
 @click.option("--transport", type=click.Choice(["auto", "context", "http"]), default="auto",
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "
@@ -66,7 +71,7 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
                 metavar="[DOCKER BUILD OPTIONS] PATH")
 @click.pass_context
 def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, verbose: bool,
-          transport: str, **kwargs: Any) -> None:
+          transport: str, inject: bool, uid: int | None, **kwargs: Any) -> None:
     """Run `docker buildx build` with the mirror and its settings supplied.
 
     \b
@@ -93,8 +98,44 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     secrets = credential_strings(settings)
     debug = bool(ctx.find_root().params.get("debug"))
     with _logging_to_stderr(verbose or debug):
-        code = _build(given, settings, secrets, dry_run=dry_run, transport=transport)
+        if inject:
+            with _injected(given, settings, uid) as injected:
+                code = _build(injected, settings, secrets, dry_run=dry_run, transport=transport)
+        else:
+            code = _build(given, settings, secrets, dry_run=dry_run, transport=transport)
     ctx.exit(code)
+
+
+@contextmanager
+def _injected(given: DockerArgs, settings: Settings, uid: int | None) -> Iterator[DockerArgs]:
+    """The user's arguments pointing at an injected copy of their Dockerfile."""
+    from . import _runner
+    from .build import dockerfile_path, parse_docker_args, with_dockerfile
+    from .errors import UsageError
+    from .inject import inject
+
+    source = dockerfile_path(given)
+    if source is None:
+        raise UsageError("--inject needs a Dockerfile on disk: give -f FILE or a local build "
+                         "context, not - or a URL")
+    try:
+        # newline="" keeps CRLF files as they are (inject preserves them)
+        with source.open(encoding="utf-8", newline="") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
+                         "build context") from None
+    result = inject(text, mount_point=settings.mount_point.value, uid=uid)
+    for note in result.notes:
+        warn(note)
+    with _runner.private_files({"Dockerfile": result.text}) as written:
+        # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
+        # first: keep the user's, if they have one.
+        ignore = source.with_name(source.name + ".dockerignore")
+        if ignore.is_file():
+            target = written["Dockerfile"].with_name("Dockerfile.dockerignore")
+            target.write_bytes(ignore.read_bytes())
+        yield parse_docker_args(with_dockerfile(given, written["Dockerfile"]))
 
 
 def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str | None], ...]

@@ -220,3 +220,23 @@ def served_settings(settings: Settings, url: str) -> Settings:
     mirrors = tuple(served if mirror.url.rstrip("/") == local else mirror
                     for mirror in settings.mirrors.value)
     return replace(settings, mirrors=replace(settings.mirrors, value=mirrors))
+
+
+def dockerfile_path(given: DockerArgs) -> Path | None:
+    """The Dockerfile the build reads: ``-f`` (from the current directory), else PATH/Dockerfile."""
+    files = given.values("--file")
+    if files:
+        return None if files[-1] == "-" else Path(files[-1])
+    if given.local_path is None:
+        return None
+    return Path(given.local_path) / "Dockerfile"
+
+
+def with_dockerfile(given: DockerArgs, path: Path) -> list[str]:
+    """The user's arguments with the Dockerfile replaced by ``path`` (for ``--inject``).
+
+    Appended rather than substituted: docker's flag parser keeps the last
+    value of a repeated ``--file``, and the user's own ``-f`` may sit inside a
+    cluster of short options (``-qf x``) that is best left untouched.
+    """
+    return [*given.args, "--file", str(path)]

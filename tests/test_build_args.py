@@ -232,3 +232,17 @@ def test_redact_hides_known_secrets_anywhere_and_keeps_the_rest() -> None:
     assert "src=/tmp/d/env" in shown  # secret file paths are fine to show
     assert "base=docker-image://alpine@sha256:0123" in shown  # a digest, no user name
     assert shown.startswith("docker buildx build --build-arg")
+
+
+def test_inject_points_docker_at_the_copy_and_finds_the_original(tmp_path: Path) -> None:
+    from dockerpypi.build import dockerfile_path, with_dockerfile
+
+    given = parse_docker_args(["-qf", "ci/Dockerfile", "-t", "app", "."])
+    assert dockerfile_path(given) == Path("ci/Dockerfile")
+    copy = tmp_path / "Dockerfile"
+    # docker keeps the last --file, whatever cluster the user's -f sits in
+    assert with_dockerfile(given, copy) == ["-qf", "ci/Dockerfile", "-t", "app", ".",
+                                            "--file", str(copy)]
+    assert dockerfile_path(parse_docker_args(["-t", "app", "ctx"])) == Path("ctx/Dockerfile")
+    assert dockerfile_path(parse_docker_args(["-f", "-", "."])) is None
+    assert dockerfile_path(parse_docker_args(["-"])) is None

@@ -87,3 +87,23 @@ def test_a_failed_build_returns_dockers_code(tmp_path: Path, base_image: str) ->
                               ["--progress=plain", "-t", unique_tag("failing"), str(tmp_path)])
     assert result.returncode != 0
     assert "exit code: 3" in result.stderr
+
+
+def test_inject_builds_a_dockerfile_not_written_for_dockerpypi(
+    tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+) -> None:
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    dockerfile = tmp_path / "Dockerfile"
+    original = (f"FROM {base_image}\n"
+                "RUN python3 -m venv /opt/venv && \\\n"
+                "    /opt/venv/bin/pip install --no-cache-dir dockerpypi-alpha\n"
+                "ENV PATH=/opt/venv/bin:$PATH\n")
+    dockerfile.write_text(original)
+    tag = unique_tag("inject")
+    result = dockerpypi_build(["--offline", "--mirror-dir", str(mirror), "--inject"],
+                              ["--progress=plain", "-t", tag, "--load", str(tmp_path)])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert dockerfile.read_text() == original  # the user's file is never touched
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    findings = scan_image(tag, ["file:///tmp/pypi"])
+    assert findings == [], "\n".join(findings)
