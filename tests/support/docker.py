@@ -358,7 +358,11 @@ def _scan_layer(blob: IO[bytes], needles: list[bytes]) -> Iterator[str]:
                 continue  # a deletion marker; the deleted file is reported in its own layer
             if name in CONFIG_FILE_NAMES:
                 yield f"/{path}: installer config file"
-            elif any(path == d or path.startswith(d + "/") for d in SCRATCH_DIRS):
+            elif not entry.isdir() and any(path.startswith(d + "/") for d in SCRATCH_DIRS):
+                # Directories alone are not reported: BuildKit before about
+                # 0.12 (Docker 20.10) leaves the empty mount points of a RUN
+                # step (/tmp/pypi, /run/dockerpypi) in its layer. Anything in
+                # them is a file, and reported.
                 yield f"/{path}: left in a dockerpypi scratch directory"
             hits = [n for n in needles if n in path.encode()]
             if entry.isfile() and entry.size <= MAX_READ:
