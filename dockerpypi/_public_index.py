@@ -10,7 +10,6 @@ working, the import is the fallback.
 
 from __future__ import annotations
 
-import ast
 import functools
 import importlib.util
 from pathlib import Path
@@ -19,6 +18,7 @@ _CONSTANT = "PYPI_SIMPLE_ENDPOINT"
 
 
 def _read_constant(source: str) -> str | None:
+    import ast  # here, not at the top: only the default public index needs it
     """The string the module-level ``PYPI_SIMPLE_ENDPOINT`` ends up holding.
 
     As when the module runs, the last top-level assignment wins; if that one is

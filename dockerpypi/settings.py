@@ -24,10 +24,15 @@ from ._public_index import public_index_url
 from ._urls import MirrorURL, parse_mirror_url
 from .errors import SettingsError
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+
+def _tomllib() -> Any:
+    # Imported where a file is read: most calls read none, and the import is a
+    # noticeable share of the CLI's start-up.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    return tomllib
 
 T = TypeVar("T")
 
@@ -304,12 +309,13 @@ def _load_file_table(context_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     for path, nested in ((own, False), (pyproject, True)):
         if not path.is_file():
             continue
+        toml = _tomllib()
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = toml.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
             raise SettingsError(f"cannot read {path}: {exc}; fix its permissions or remove it") \
                 from None
-        except tomllib.TOMLDecodeError as exc:
+        except toml.TOMLDecodeError as exc:
             raise SettingsError(f"{path} is not valid TOML ({exc}): fix the file") from None
         if nested:
             tool = data.get("tool", {})
