@@ -60,11 +60,10 @@ def config(as_json: bool, **kwargs: Any) -> None:
         }
         click.echo(json.dumps(data, indent=2))
         return
-    width = max(len(str(row["name"])) for row in rows)
+    width = max(len(row["name"]) for row in rows)
     for row in rows:
-        click.echo(f"{str(row['name']).ljust(width)}  {row['shown']}  ({row['source']})")
-        overridden: list[dict[str, str]] = row["overridden"]  # type: ignore[assignment]
-        for override in overridden:
+        click.echo(f"{row['name'].ljust(width)}  {row['shown']}  ({row['source']})")
+        for override in row["overridden"]:
             click.echo(f"{'':{width}}    overrides {override['source']}: {override['value']}")
     click.echo(f"{'indexes'.ljust(width)}  " + " ".join(str(m) for m in settings.indexes))
 

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypedDict, TypeVar
 
 from . import _dib
 from ._public_index import public_index_url
@@ -443,9 +443,19 @@ def resolve_settings(
     return Settings(**resolved, warnings=tuple(warnings))
 
 
-def describe(settings: Settings) -> list[dict[str, object]]:
+class SettingRow(TypedDict):
+    """One row of ``config``: also its ``--json`` shape."""
+
+    name: str
+    value: object
+    shown: str
+    source: str
+    overridden: list[dict[str, str]]
+
+
+def describe(settings: Settings) -> list[SettingRow]:
     """Rows for ``config``: name, shown value, source, overridden values."""
-    rows: list[dict[str, object]] = []
+    rows: list[SettingRow] = []
     for name in _FIELDS:
         sourced: Sourced[Any] = getattr(settings, name)
         value = sourced.value
