@@ -210,10 +210,12 @@ _config_file_command("env", "Print the shell file a build step sources to select
 
 def _add_commands() -> None:
     from ._build_cli import build
+    from ._devpi_cli import devpi
     from ._mirror_cli import mirror
 
     cli.add_command(build)
     cli.add_command(mirror)
+    cli.add_command(devpi)
 
 
 _add_commands()
