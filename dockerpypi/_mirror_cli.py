@@ -1,4 +1,4 @@
-"""``dockerpypi mirror``: fill, index, check and list the local mirror directory.
+"""``dockerpypi mirror``: fill, index, check, list and serve the local mirror directory.
 
 Only click is imported here at the top; each command imports its module when
 it runs, so other commands do not pay for packaging, filelock or rich.
@@ -156,16 +156,36 @@ def _progress(plan: DownloadPlan, quiet: bool) -> tuple[Callable[[str], None] | 
     return on_line, status
 
 
-def _mode_line(mode: str, platforms: tuple[str, ...], python_version: str | None) -> str:
+def _mode_line(plan: DownloadPlan, platforms: tuple[str, ...],
+               python_version: str | None) -> str:
     from .mirror.fill import MODE_HOST
 
-    if mode == MODE_HOST:
+    if plan.image is not None:
+        files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
+        return (f"mode: {plan.mode} (pip runs inside it: the image's own Python, platform "
+                f"and environment markers; {files})")
+    if plan.mode == MODE_HOST:
         # The files fit this machine; an image on another Python or libc needs the tags.
         here = f"{sys.version_info.major}.{sys.version_info.minor}"
         return (f"mode: host (wheels for this machine's Python {here} and platform; give "
-                "--python-version and --platform to fetch for another image)")
+                "--image, or --python-version and --platform, to fetch for another image)")
     return (f"mode: target tags (Python {python_version or 'of this machine'}, platforms "
             f"{', '.join(platforms) or 'of this machine'}; wheels only)")
+
+
+def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
+                            tag_options: dict[str, object]) -> None:
+    from .errors import UsageError
+
+    if image is None:
+        if labels:
+            raise UsageError("--label labels the container of --image: give --image IMAGE, "
+                             "or drop --label")
+        return
+    given = [name for name, value in tag_options.items() if value]
+    if given:
+        raise UsageError(f"--image resolves for the image's own Python and platform: drop "
+                         f"{', '.join(given)} (they are for downloading without --image)")
 
 
 @mirror.command("add")
@@ -186,24 +206,38 @@ def _mode_line(mode: str, platforms: tuple[str, ...], python_version: str | None
               help="Wheels only, or sdists too (default: wheels only with target tags).")
 @click.option("--offline/--online", default=None,
               help="Offline: the configured mirrors only, never the public index.")
+@click.option("--image", metavar="IMAGE",
+              help="Resolve and download inside this image (docker run, host network): "
+                   "exact for its Python, platform, environment markers and sdists.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+              help="With --image: a label for the temporary container; repeat for more.")
 @_mirror_dir_options
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 python_version: str | None, platforms: tuple[str, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
-                only_binary: bool | None, offline: bool | None, mirror_dir: str | None,
-                context_dir: Path | None, quiet: bool, as_json: bool) -> None:
+                only_binary: bool | None, offline: bool | None, image: str | None,
+                labels: tuple[str, ...], mirror_dir: str | None, context_dir: Path | None,
+                quiet: bool, as_json: bool) -> None:
     """Download packages and their dependencies into the mirror, then index it.
+
+    The host's pip does the work, for this machine or for the target tags
+    given; with --image, the image's own pip does it (the mirror directory
+    and requirements files are mounted into a temporary container).
 
     \b
     dockerpypi mirror add -r requirements.txt
+    dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ._urls import parse_mirror_url
     from .mirror.fill import TargetTags, fill_mirror, plan_download, remote_indexes
 
+    _refuse_image_conflicts(image, labels, {
+        "--python-version": python_version, "--platform": platforms,
+        "--implementation": implementation, "--abi": abis})
     settings = _settings(mirror_dir, context_dir, offline)
     if index_urls:
         indexes = tuple(parse_mirror_url(url, origin="--index-url") for url in index_urls)
@@ -211,14 +245,24 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         public = settings.public_index.value if settings.uses_public_index else None
         indexes = remote_indexes(settings.mirrors.value, public)
     root = settings.mirror_dir.value
-    plan = plan_download(
-        root, packages, [path.resolve() for path in requirement_files], indexes=indexes,
-        tags=TargetTags(python_version, platforms, implementation, abis),
-        only_binary=only_binary, retries=settings.retries.value, timeout=settings.timeout.value)
+    files = [path.resolve() for path in requirement_files]
+    if image is not None:
+        from .mirror.image import plan_image_download, requirement_closure
+
+        plan = plan_image_download(
+            root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
+            retries=settings.retries.value, timeout=settings.timeout.value,
+            mounted_files=requirement_closure(files), labels=labels)
+    else:
+        plan = plan_download(
+            root, packages, files, indexes=indexes,
+            tags=TargetTags(python_version, platforms, implementation, abis),
+            only_binary=only_binary, retries=settings.retries.value,
+            timeout=settings.timeout.value)
     quiet = quiet or as_json
     if not quiet:
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
-        click.echo(_mode_line(plan.mode, platforms, python_version), err=True)
+        click.echo(_mode_line(plan, platforms, python_version), err=True)
     on_line, running = _progress(plan, quiet)
     with running:
         result = fill_mirror(plan, on_line=on_line, on_wait=None if quiet else _waiting(root))
@@ -233,3 +277,71 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(f"+ {name}")
     added = f"added {len(result.added)} files" if result.added else "nothing new to add"
     click.echo(f"{added} in {result.seconds:.1f}s; {_index_summary(result.index)}")
+
+
+def _serving_url(url: str, host: str) -> str:
+    """The URL to give installers: a wildcard address is reached on loopback here."""
+    if host in ("", "0.0.0.0", "::"):
+        port = url.rstrip("/").rpartition(":")[2]
+        return f"http://127.0.0.1:{port}/"
+    return url
+
+
+@mirror.command("serve")
+@_mirror_dir_options
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="The address to listen on (0.0.0.0: every address of this machine).")
+@click.option("--port", type=click.IntRange(0, 65535), default=3141, show_default=True,
+              help="The port to listen on (0: any free port).")
+@click.option("--verbose", is_flag=True, help="Log every request on standard error.")
+def serve_command(mirror_dir: str | None, context_dir: Path | None, host: str, port: int,
+                  verbose: bool) -> None:
+    """Serve the mirror directory read-only over HTTP until Ctrl-C.
+
+    Prints the index URL on standard output. Builds use it as any HTTP mirror:
+
+    \b
+    dockerpypi mirror serve --port 3141 &
+    dockerpypi build --offline --index-url http://127.0.0.1:3141/ -t app .
+    """
+    import threading
+    import time
+
+    from ._runner import _signals_handled
+    from ._serve import MirrorServer
+    from .mirror.index import PAGE
+
+    root = _settings(mirror_dir, context_dir).mirror_dir.value
+    if not root.is_dir():
+        raise UserMessageError(f"mirror directory {root} does not exist: fill it with "
+                               "`dockerpypi mirror add PACKAGE` first")
+    if not (root / PAGE).is_file():
+        raise UserMessageError(f"{root} has no {PAGE}, so it is no index yet: run "
+                               "`dockerpypi mirror index` (or `dockerpypi mirror add PACKAGE`)")
+    try:
+        server = MirrorServer(root, host, port, quiet=not verbose)
+    except OSError as exc:
+        raise UserMessageError(f"cannot listen on {host} port {port} ({exc.strerror or exc}): "
+                               "choose another --port or --host") from None
+    url = _serving_url(server.url, host)
+    listening = f" (listening on {server.url})" if url != server.url else ""
+    stopped: list[int] = []
+    thread = threading.Thread(target=server.serve_forever, name="dockerpypi-mirror-serve",
+                              daemon=True)
+    # The handlers go in before the URL is printed: whoever reads the URL may
+    # stop the server at once, and that is a clean stop (exit 0).
+    with _signals_handled(lambda signum, frame: stopped.append(signum)):
+        thread.start()
+        try:
+            click.echo(url)
+            click.echo(f"dockerpypi: serving {root} read-only at {url}{listening}; "
+                       "Ctrl-C stops", err=True)
+            while not stopped and thread.is_alive():
+                time.sleep(0.1)
+        finally:
+            server.close()
+            thread.join(timeout=5)
+    if not stopped:
+        raise UserMessageError(f"the server at {url} stopped unexpectedly: run "
+                               "`dockerpypi mirror serve` again")
+    click.echo("dockerpypi: stopped serving", err=True)

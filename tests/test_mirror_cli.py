@@ -234,3 +234,203 @@ def test_add_fetches_for_target_tags_from_an_upstream_with_credentials(
                                           "lib_dep-1.0-py3-none-any.whl"]
     assert [p.name for p in list_projects(mirror)] == ["app", "lib-dep"]
     assert check_mirror(mirror).ok
+
+
+# --- mirror add --image: docker's command line, as a pure function --------------------
+
+IMAGE = "python:3.12-slim"
+
+
+def test_image_mode_runs_pip_inside_the_image_as_the_invoking_user(tmp_path: Path) -> None:
+    from dockerpypi.mirror.fill import MODE_IMAGE
+    from dockerpypi.mirror.image import plan_image_download
+
+    requirements = tmp_path / "reqs" / "requirements.txt"
+    nested = tmp_path / "reqs" / "base.txt"
+    indexes = [url("http://127.0.0.1:8080/simple/"), PUBLIC]
+    plan = plan_image_download(tmp_path / "mirror", ["numpy<3"], [requirements], image=IMAGE,
+                               indexes=indexes, retries=2, user=(1000, 1001),
+                               mounted_files=[requirements, nested],
+                               labels=["team=ml"], docker="/bin/docker", environ={"HOME": "/h"})
+
+    mounted = "/dockerpypi-requirements" + str(requirements)
+    assert plan.argv == (
+        "/bin/docker", "run", "--rm", "--init", "--network=host", "--user=1000:1001",
+        f"--mount=type=bind,source={tmp_path / 'mirror'},target=/dockerpypi-mirror",
+        f"--mount=type=bind,source={requirements},target={mounted},readonly",
+        f"--mount=type=bind,source={nested},target=/dockerpypi-requirements{nested},readonly",
+        "--env=PIP_CONFIG_FILE=/dev/null", "--env=HOME=/tmp", "--label=team=ml",
+        "--entrypoint=python3", IMAGE, "-m", "pip", "download", "--no-cache-dir",
+        "--dest", "/dockerpypi-mirror", "--disable-pip-version-check", "--no-input",
+        "--progress-bar", "off", "--retries", "2", "--trusted-host", "127.0.0.1",
+        "--index-url", "http://127.0.0.1:8080/simple/", "--extra-index-url", PUBLIC.url,
+        "--requirement", mounted, "numpy<3")
+    assert plan.mode == f"{MODE_IMAGE} {IMAGE}"
+    assert plan.image == IMAGE
+    assert plan.env == {"HOME": "/h", "PIP_CONFIG_FILE": os.devnull}
+
+
+def test_image_mode_passes_credentials_by_name_only(tmp_path: Path) -> None:
+    from dockerpypi.mirror.image import plan_image_download
+
+    indexes = [url("https://me:p%40ss@private.example/simple/"), PUBLIC]
+    plan = plan_image_download(tmp_path, ["x"], [], image=IMAGE, indexes=indexes,
+                               user=(0, 0), environ={"PIP_INDEX_URL": "http://evil/"})
+
+    assert not [arg for arg in plan.argv if "p@ss" in arg or "p%40ss" in arg]
+    assert "--env=PIP_INDEX_URL" in plan.argv
+    assert "--env=PIP_EXTRA_INDEX_URL" in plan.argv
+    assert "--index-url" not in plan.argv
+    assert plan.env["PIP_INDEX_URL"] == "https://me:p%40ss@private.example/simple/"
+    assert plan.env["PIP_EXTRA_INDEX_URL"] == PUBLIC.url
+    assert set(plan.secrets) == {"p@ss", "p%40ss"}
+
+
+def test_image_mode_quotes_mount_paths_and_allows_wheels_only(tmp_path: Path) -> None:
+    from dockerpypi.mirror.image import plan_image_download
+
+    mirror = tmp_path / 'odd,"name'
+    plan = plan_image_download(mirror, ["x"], [], image=IMAGE, indexes=[PUBLIC], user=(1, 1),
+                               only_binary=True, environ={})
+    assert f'--mount=type=bind,"source={tmp_path}/odd,""name",target=/dockerpypi-mirror' \
+        in plan.argv
+    assert "--only-binary=:all:" in plan.argv
+
+
+@pytest.mark.parametrize(("image", "indexes", "message"), [
+    ("--privileged", [PUBLIC], "is not an image name"),
+    ("", [PUBLIC], "is not an image name"),
+    (IMAGE, [url("file:///srv/wheels")], "serve it with `dockerpypi mirror serve`"),
+    (IMAGE, [], "no index to download from"),
+])
+def test_image_mode_refuses_what_the_container_cannot_do(
+        tmp_path: Path, image: str, indexes: list[MirrorURL], message: str) -> None:
+    from dockerpypi.mirror.image import plan_image_download
+
+    with pytest.raises(UsageError, match=message):
+        plan_image_download(tmp_path, ["x"], [], image=image, indexes=indexes, environ={})
+
+
+def test_requirement_closure_follows_nested_files(tmp_path: Path) -> None:
+    from dockerpypi.mirror.image import requirement_closure
+
+    top = tmp_path / "app" / "requirements.txt"
+    top.parent.mkdir()
+    (tmp_path / "common").mkdir()
+    top.write_text("# -r commented.txt\n-r ../common/base.txt  # shared\n"
+                   "--constraint=constraints.txt\n-r \\\n  continued.txt\n"
+                   "-r https://example.invalid/remote.txt\n-c missing.txt\nrequests>=2\n")
+    (tmp_path / "common" / "base.txt").write_text("-rmore.txt\n-r ../app/requirements.txt\n")
+    (tmp_path / "common" / "more.txt").write_text("idna\n")
+    (top.parent / "constraints.txt").write_text("requests<3\n")
+    (top.parent / "continued.txt").write_text("")
+    (top.parent / "commented.txt").write_text("")
+
+    assert requirement_closure([top]) == (
+        top, tmp_path / "common" / "base.txt", top.parent / "constraints.txt",
+        top.parent / "continued.txt", tmp_path / "common" / "more.txt")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--image", IMAGE, "--platform", "manylinux_2_28_x86_64", "--abi", "cp312"],
+     "--image resolves for the image's own Python and platform: drop --platform, --abi"),
+    (["--image", IMAGE, "--python-version", "3.12"], "drop --python-version"),
+    (["--label", "a=b"], "--label labels the container of --image"),
+])
+def test_add_refuses_image_with_target_tags_with_exit_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        args: list[str], message: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["mirror", "add", "x", "--index-url", "http://h/", "--mirror-dir",
+                        str(tmp_path), *args], capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+FAKE_DOCKER = """#!{python}
+import json, os, sys
+with open(os.environ["FAKE_DOCKER_LOG"], "w") as log:
+    json.dump({{"argv": sys.argv[1:], "index": os.environ.get("PIP_INDEX_URL")}}, log)
+print("Saved /dockerpypi-mirror/nothing.whl")
+"""
+
+
+def test_add_with_image_runs_docker_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text(FAKE_DOCKER.format(python=sys.executable))
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DOCKER_LOG", str(tmp_path / "log.json"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "requirements.txt").write_text("-c constraints.txt\napp\n")
+    (tmp_path / "constraints.txt").write_text("app<2\n")
+
+    code, out, err = run(["mirror", "add", "-r", "requirements.txt", "--image", IMAGE,
+                          "--label", "k=v", "--index-url", "http://me:s3cret@127.0.0.1:9/",
+                          "--mirror-dir", "m"], capsys)
+
+    assert code == 0, err
+    assert f"mode: image {IMAGE} (pip runs inside it" in err
+    assert "s3cret" not in out + err
+    logged = json.loads((tmp_path / "log.json").read_text())
+    assert logged["index"] == "http://me:s3cret@127.0.0.1:9/"
+    assert "s3cret" not in " ".join(logged["argv"])
+    assert f"--user={os.getuid()}:{os.getgid()}" in logged["argv"]
+    assert "--label=k=v" in logged["argv"]
+    for name in ("requirements.txt", "constraints.txt"):
+        assert (f"--mount=type=bind,source={tmp_path / name},"
+                f"target=/dockerpypi-requirements{tmp_path / name},readonly") in logged["argv"]
+    assert "nothing new to add" in out
+    assert (tmp_path / "m" / "index.html").is_file()
+
+
+@pytest.mark.parametrize(("code", "output", "message"), [
+    (125, "docker: Error response from daemon: No such image: nope:1.",
+     "docker could not run nope:1 (exit 125): docker: Error response from daemon: No such "
+     "image: nope:1.; check the image name and that the Docker engine runs"),
+    (127, 'exec: "python3": executable file not found in $PATH: unknown.',
+     "nope:1 has no python3 on its PATH"),
+    (1, "/usr/bin/python3: No module named pip", "nope:1 has no pip"),
+    (1, "ERROR: No matching distribution found for x", "pip download failed (exit 1): No "
+     "matching distribution found for x"),
+])
+def test_image_failures_say_whose_they_are(tmp_path: Path, code: int, output: str,
+                                           message: str) -> None:
+    script = f"print({output!r}); raise SystemExit({code})"
+    plan = DownloadPlan(tmp_path, (sys.executable, "-c", script), dict(os.environ),
+                        "image nope:1", (), (), image="nope:1")
+    with pytest.raises(UserMessageError) as caught:
+        run_download(plan)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_missing_docker_is_named(tmp_path: Path) -> None:
+    plan = DownloadPlan(tmp_path, (str(tmp_path / "no-docker"), "run"), {}, "image x", (), (),
+                        image="x")
+    with pytest.raises(UserMessageError, match="no-docker was not found: install Docker"):
+        run_download(plan)
+
+
+# --- mirror serve: refusals (serving itself: test_mirror_serve.py) -------------------
+
+def test_serve_refuses_a_mirror_that_is_not_there_or_not_indexed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["mirror", "serve", "--mirror-dir", "missing"], capsys)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "does not exist" in err
+    assert "`dockerpypi mirror add PACKAGE`" in err
+
+    make_wheel(tmp_path / "unindexed", "demo", "1.0")
+    code, _, err = run(["mirror", "serve", "--mirror-dir", "unindexed"], capsys)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "has no index.html" in err
+    assert "`dockerpypi mirror index`" in err

@@ -5,6 +5,7 @@ index protocol, credential form and platform tag); dockerpypi only builds its
 command line, isolates it from the machine's pip configuration, and indexes
 what it saved. With target tags (``--platform`` and friends) pip picks wheels
 for the image instead of for this machine, which it allows only for wheels.
+:mod:`.image` runs the same ``pip download`` inside the image itself.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_inde
 
 MODE_HOST = "host"
 MODE_TARGET = "target tags"
+MODE_IMAGE = "image"  # shown as "image NAME"
 _PYTHON_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
 
 
@@ -66,6 +68,7 @@ class DownloadPlan:
     mode: str
     indexes: tuple[str, ...]  # credentials redacted, for display
     secrets: tuple[str, ...]  # scrubbed from pip's output, should it ever echo them
+    image: str | None = None  # pip runs inside this image (``docker run``)
 
     @property
     def shown(self) -> str:
@@ -111,7 +114,7 @@ def pip_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _secrets(indexes: Iterable[MirrorURL]) -> tuple[str, ...]:
+def secrets_of(indexes: Iterable[MirrorURL]) -> tuple[str, ...]:
     found: list[str] = []
     for mirror in indexes:
         credentials = mirror.credentials
@@ -122,6 +125,63 @@ def _secrets(indexes: Iterable[MirrorURL]) -> tuple[str, ...]:
         if raw:
             found += [raw, quote(raw, safe="")]
     return tuple(dict.fromkeys(found))
+
+
+def check_request(packages: Sequence[str], requirement_files: Sequence[object], *,
+                  indexes: Sequence[MirrorURL], tags: TargetTags,
+                  only_binary: bool | None) -> None:
+    """Refuse, with a UsageError, a download pip could not do."""
+    if not packages and not requirement_files:
+        raise UsageError("nothing to add: name packages (dockerpypi mirror add requests) "
+                         "or give -r requirements.txt")
+    if not indexes:
+        raise UsageError("no index to download from: give --index-url URL, configure an "
+                         "http(s) mirror (DOCKERPYPI_MIRRORS), or drop --offline")
+    if tags.given and only_binary is False:
+        raise UsageError("pip downloads for target tags (--platform, --python-version, "
+                         "--implementation, --abi) only as wheels: drop --allow-sdist")
+    if tags.python_version and not _PYTHON_VERSION.fullmatch(tags.python_version):
+        raise UsageError(f"--python-version {tags.python_version!r} is not a version: "
+                         "write it as 3.12")
+
+
+def pip_download_args(dest: str, packages: Sequence[str], requirement_files: Sequence[str], *,
+                      indexes: Sequence[MirrorURL], tags: TargetTags,
+                      only_binary: bool | None, retries: int | None,
+                      timeout: float | None) -> tuple[list[str], dict[str, str]]:
+    """pip's words from ``download`` on, and the variables that carry credentials.
+
+    Paths are given as pip will see them (``dest`` and ``requirement_files``
+    may be paths inside a container). With credentials, every index goes in
+    the variables, never in the words.
+    """
+    args = ["download", "--dest", dest,
+            "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
+    if only_binary or (only_binary is None and tags.given):
+        args.append("--only-binary=:all:")
+    args += tags.args()
+    if retries is not None:
+        args += ["--retries", str(retries)]
+    if timeout is not None:
+        args += ["--timeout", f"{timeout:g}"]
+    for host in dict.fromkeys(m.hostname for m in indexes if m.is_plain_http and m.hostname):
+        args += ["--trusted-host", host]  # pip refuses plain http otherwise
+    variables: dict[str, str] = {}
+    if any(m.credentials is not None for m in indexes):
+        # In argv a password is readable by every local user (ps, /proc/*/cmdline);
+        # a process's environment only by its owner. pip reads both the same way.
+        variables["PIP_INDEX_URL"] = indexes[0].with_credentials()
+        if len(indexes) > 1:
+            variables["PIP_EXTRA_INDEX_URL"] = " ".join(m.with_credentials()
+                                                        for m in indexes[1:])
+    else:
+        args += ["--index-url", indexes[0].url]
+        for mirror in indexes[1:]:
+            args += ["--extra-index-url", mirror.url]
+    for path in requirement_files:
+        args += ["--requirement", path]
+    args += packages
+    return args, variables
 
 
 def plan_download(
@@ -143,45 +203,16 @@ def plan_download(
     the host (pip can build those here, not for another platform).
     """
     tags = tags or TargetTags()
-    if not packages and not requirement_files:
-        raise UsageError("nothing to add: name packages (dockerpypi mirror add requests) "
-                         "or give -r requirements.txt")
-    if not indexes:
-        raise UsageError("no index to download from: give --index-url URL, configure an "
-                         "http(s) mirror (DOCKERPYPI_MIRRORS), or drop --offline")
-    if tags.given and only_binary is False:
-        raise UsageError("pip downloads for target tags (--platform, --python-version, "
-                         "--implementation, --abi) only as wheels: drop --allow-sdist")
-    if tags.python_version and not _PYTHON_VERSION.fullmatch(tags.python_version):
-        raise UsageError(f"--python-version {tags.python_version!r} is not a version: "
-                         "write it as 3.12")
-    argv = [python, "-m", "pip", "download", "--dest", str(mirror_dir),
-            "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
-    if only_binary or (only_binary is None and tags.given):
-        argv.append("--only-binary=:all:")
-    argv += tags.args()
-    if retries is not None:
-        argv += ["--retries", str(retries)]
-    if timeout is not None:
-        argv += ["--timeout", f"{timeout:g}"]
-    for host in dict.fromkeys(m.hostname for m in indexes if m.is_plain_http and m.hostname):
-        argv += ["--trusted-host", host]  # pip refuses plain http otherwise
+    check_request(packages, requirement_files, indexes=indexes, tags=tags,
+                  only_binary=only_binary)
+    args, credentials = pip_download_args(
+        str(mirror_dir), packages, [str(path) for path in requirement_files], indexes=indexes,
+        tags=tags, only_binary=only_binary, retries=retries, timeout=timeout)
     env = pip_environment(os.environ if environ is None else environ)
-    if any(m.credentials is not None for m in indexes):
-        # In argv a password is readable by every local user (ps, /proc/*/cmdline);
-        # a process's environment only by its owner. pip reads both the same way.
-        env["PIP_INDEX_URL"] = indexes[0].with_credentials()
-        if len(indexes) > 1:
-            env["PIP_EXTRA_INDEX_URL"] = " ".join(m.with_credentials() for m in indexes[1:])
-    else:
-        argv += ["--index-url", indexes[0].url]
-        for mirror in indexes[1:]:
-            argv += ["--extra-index-url", mirror.url]
-    for path in requirement_files:
-        argv += ["--requirement", str(path)]
-    argv += packages
-    return DownloadPlan(mirror_dir, tuple(argv), env, MODE_TARGET if tags.given else MODE_HOST,
-                        tuple(str(m) for m in indexes), _secrets(indexes))
+    env.update(credentials)
+    return DownloadPlan(mirror_dir, (python, "-m", "pip", *args), env,
+                        MODE_TARGET if tags.given else MODE_HOST,
+                        tuple(str(m) for m in indexes), secrets_of(indexes))
 
 
 def scrub(line: str, secrets: Iterable[str]) -> str:
@@ -190,23 +221,52 @@ def scrub(line: str, secrets: Iterable[str]) -> str:
     return line
 
 
-def _failure(python: str, code: int, tail: Iterable[str]) -> UserMessageError:
+def _last_reason(lines: Sequence[str]) -> str:
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    return (errors or list(lines) or ["no output"])[-1]
+
+
+def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageError | None:
+    """docker's own failures (125-127), told apart from pip's."""
+    if code == 125:  # docker run itself failed: no engine, no such image, bad option
+        return UserMessageError(f"docker could not run {image} (exit 125): "
+                                f"{_last_reason(lines)}; check the image name and that the "
+                                "Docker engine runs")
+    if code in (126, 127) or any("executable file not found" in line for line in lines):
+        return UserMessageError(f"{image} has no python3 on its PATH, which `mirror add "
+                                "--image` runs: choose an image with Python, or drop --image")
+    if any(line.endswith("No module named pip") for line in lines):
+        return UserMessageError(f"{image} has no pip, which `mirror add --image` runs: "
+                                "choose an image with pip, or drop --image")
+    return None
+
+
+def _failure(plan: DownloadPlan, code: int, tail: Iterable[str]) -> UserMessageError:
     lines = [line.strip() for line in tail if line.strip()]
+    if plan.image is not None:
+        found = _image_failure(plan.image, code, lines)
+        if found is not None:
+            return found
+    python = plan.argv[0]
     if any(line.endswith("No module named pip") for line in lines):
         return UserMessageError(f"{python} has no pip, which `mirror add` runs: install it "
                                 f"with `{python} -m ensurepip`")
-    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
-    reason = (errors or lines or ["no output"])[-1]
-    return UserMessageError(f"pip download failed (exit {code}): {reason}; fix the requirement "
-                            "or the index and run again")
+    return UserMessageError(f"pip download failed (exit {code}): {_last_reason(lines)}; fix "
+                            "the requirement or the index and run again")
 
 
 def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = None) -> None:
     """Run pip, handing each output line (credentials scrubbed) to ``on_line``."""
     tail: deque[str] = deque(maxlen=40)
-    with subprocess.Popen(plan.argv, env=dict(plan.env), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          errors="replace") as process:
+    try:
+        process = subprocess.Popen(plan.argv, env=dict(plan.env), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                   errors="replace")
+    except FileNotFoundError:
+        hint = ("install Docker, or put docker on PATH" if plan.image is not None
+                else "check the Python that runs dockerpypi")
+        raise UserMessageError(f"{plan.argv[0]} was not found: {hint}") from None
+    with process:
         assert process.stdout is not None
         try:
             for raw in process.stdout:
@@ -218,7 +278,7 @@ def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = Non
             process.terminate()
             raise
     if process.returncode != 0:
-        raise _failure(plan.argv[0], process.returncode, tail)
+        raise _failure(plan, process.returncode, tail)
 
 
 def _snapshot(mirror_dir: Path) -> dict[str, tuple[int, int]]:
