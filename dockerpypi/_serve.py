@@ -10,6 +10,7 @@ directories, and showing dot-files (the index state and the lock).
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 from collections.abc import Iterator
 from functools import partial
@@ -56,13 +57,20 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
+
 class MirrorServer:
     """A running server; ``url`` is its base URL, ending in a slash."""
 
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0, *,
                  quiet: bool = True) -> None:
         handler = type("Handler", (_MirrorHandler,), {"quiet": quiet})
-        self._server = ThreadingHTTPServer((host, port), partial(handler, directory=str(root)))
+        # ThreadingHTTPServer listens on IPv4 unless told otherwise.
+        server_class = _IPv6Server if ":" in host else ThreadingHTTPServer
+        self._server = server_class((host.strip("[]"), port),
+                                    partial(handler, directory=str(root)))
         self._server.daemon_threads = True
         bound_host, bound_port = self._server.server_address[:2]
         text = bound_host.decode() if isinstance(bound_host, bytes) else str(bound_host)

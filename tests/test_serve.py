@@ -49,3 +49,17 @@ def test_refuses_what_an_index_must_not_do(mirror: Path, path: str, method: str)
         status, _, body = fetch(url + path, method)
         assert status in (404, 501)
         assert b"root:" not in body
+
+
+def test_serves_on_ipv6_loopback(mirror: Path) -> None:
+    import socket
+
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        pytest.skip("this machine has no IPv6 loopback")
+    with serving(mirror, host="::1") as url:
+        assert url.startswith("http://[::1]:")
+        assert fetch(url + "demo/")[0] == 200
