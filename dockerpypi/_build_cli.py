@@ -67,11 +67,15 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "
                    "served on 127.0.0.1 for engines without named contexts.")
+@click.option("--verify", is_flag=True,
+              help="Then look through the image for traces of the mirror (`dockerpypi "
+                   "verify`) and exit 1 if there are any; needs -t NAME and --load (or the "
+                   "docker driver).")
 @click.argument("docker_args", nargs=-1, type=click.UNPROCESSED,
                 metavar="[DOCKER BUILD OPTIONS] PATH")
 @click.pass_context
 def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, verbose: bool,
-          transport: str, inject: bool, uid: int | None, **kwargs: Any) -> None:
+          transport: str, inject: bool, uid: int | None, verify: bool, **kwargs: Any) -> None:
     """Run `docker buildx build` with the mirror and its settings supplied.
 
     \b
@@ -97,13 +101,71 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
         warn(warning)
     secrets = credential_strings(settings)
     debug = bool(ctx.find_root().params.get("debug"))
+    verified = _verify_target(given, dry_run=dry_run) if verify else None
     with _logging_to_stderr(verbose or debug):
         if inject:
             with _injected(given, settings, uid) as injected:
                 code = _build(injected, settings, secrets, dry_run=dry_run, transport=transport)
         else:
             code = _build(given, settings, secrets, dry_run=dry_run, transport=transport)
+    if verified is not None and code == 0:
+        code = _verify_built(verified, given, settings)
     ctx.exit(code)
+
+
+def _verify_target(given: DockerArgs, *, dry_run: bool) -> str:
+    """The image ``--verify`` will read once the build is done; refuse what cannot work."""
+    from .errors import UsageError
+
+    if dry_run:
+        raise UsageError("--verify checks the image a build made, and --dry-run builds none: "
+                         "drop one of them")
+    tags = given.values("--tag")
+    if not tags:
+        raise UsageError("--verify needs the image's name: add -t NAME to the docker options")
+    if not _loads_image(given):
+        raise UsageError("--verify reads the image from the engine, and this build does not "
+                         "put it there: add --load")
+    return tags[0]
+
+
+def _loads_image(given: DockerArgs) -> bool:
+    """Whether the built image lands in the engine's image store."""
+    import csv
+
+    for name, value in given.options:
+        if name == "--load" and (value is None or value.lower() in ("true", "1")):
+            return True
+    to_engine = []
+    for spec in given.values("--output"):
+        fields = dict(field.partition("=")[::2] for field in next(csv.reader([spec]), []))
+        kind = fields.get("type") or ("local" if "=" not in spec else "")  # `-o DIR`, `-o -`
+        if kind == "docker" and "dest" not in fields:
+            return True
+        to_engine.append(kind in ("image", "registry"))
+    if to_engine and not any(to_engine):
+        return False  # only files or directories are written
+    # The docker driver keeps what it builds (no output, or an image output) in the engine.
+    from .engine import probe_engine
+
+    return probe_engine().driver in (None, "docker")
+
+
+def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
+    """``dockerpypi verify`` on the image just built; 1 when it keeps a trace of the mirror."""
+    from ._verify_cli import failure_message, run_verify
+    from .verify import report_lines, summary
+
+    metadata = given.values("--metadata-file")
+    result, needles = run_verify(settings, image,
+                                 metadata_file=Path(metadata[-1]) if metadata else None)
+    for line in report_lines(result, needles):
+        click.echo(f"dockerpypi: verify: {line}", err=True)
+    click.echo(f"dockerpypi: verify: {summary(result)}", err=True)
+    if result.clean:
+        return 0
+    click.echo(f"dockerpypi: error: {failure_message(result)}", err=True)
+    return 1
 
 
 @contextmanager

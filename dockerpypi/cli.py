@@ -211,11 +211,15 @@ _config_file_command("env", "Print the shell file a build step sources to select
 def _add_commands() -> None:
     from ._build_cli import build
     from ._devpi_cli import devpi
+    from ._doctor_cli import doctor
     from ._mirror_cli import mirror
+    from ._verify_cli import verify
 
     cli.add_command(build)
     cli.add_command(mirror)
     cli.add_command(devpi)
+    cli.add_command(verify)
+    cli.add_command(doctor)
 
 
 _add_commands()

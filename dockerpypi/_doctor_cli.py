@@ -1,0 +1,45 @@
+"""``dockerpypi doctor``: the command line of :mod:`dockerpypi.doctor`.
+
+Only click is imported at the top (see cli.py).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ._options import settings_from, settings_options, warn
+
+
+@click.command("doctor")
+@settings_options
+@click.option("--url-timeout", type=click.FloatRange(min=0.1, max=120), default=5.0,
+              show_default=True, metavar="SECONDS",
+              help="How long to wait for each mirror URL to answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> None:
+    """Check that builds can get the mirror: engine, builder, mirror directory, mirror URLs.
+
+    Every check prints ok, note or fail; each failure comes with its fix.
+    Credentials are sent to their mirror, never printed. Exit 1 when a check
+    fails, 0 when all is well.
+    """
+    from .doctor import report_lines, run_doctor
+    from .errors import UserMessageError
+
+    settings = settings_from(kwargs)
+    for warning in settings.warnings:
+        warn(warning)
+    report = run_doctor(settings, timeout=url_timeout)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+    else:
+        for line in report_lines(report):
+            click.echo(line)
+    failures = report.failures
+    if failures:
+        names = ", ".join(check.name for check in failures)
+        raise UserMessageError(f"{len(failures)} check{'s' if len(failures) > 1 else ''} "
+                               f"failed ({names}): apply the fixes shown above")

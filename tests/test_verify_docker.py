@@ -1,0 +1,262 @@
+"""The leak matrix: real builds, each followed by `dockerpypi verify`, which must find nothing.
+
+The dimensions are combined so that each appears at least once in a handful
+of builds: pip and uv; root and a non-root USER; single- and multi-stage; a
+local mirror, the HTTP transport and a mirror behind basic auth whose
+password holds ``@ # : / % +``; an ``--inject`` build; ``build --verify``;
+and the buildx metadata file (with max-mode provenance where the builder
+can make it). Every image is also run, to show the packages came from the
+mirror: a clean image that installed nothing would prove nothing.
+
+The negative controls leak on purpose, one way each, and `dockerpypi verify`
+must name where.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from support.docker import LABELS, buildx_build, unique_tag
+from support.dockerfiles import dockerpypi as render
+from support.dockerfiles import installed, write_dockerfile
+from support.server import ServedURL
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+USER = "dockerpypi-builder"
+PASSWORD = "s3cret@#:/%+word"  # every character that needs quoting in a URL
+ENCODED = quote(PASSWORD, safe="")
+NON_ROOT = 10001
+
+
+def cli(*args: str, env: Mapping[str, str], cwd: Path | None = None,
+        ) -> subprocess.CompletedProcess[str]:
+    """The real CLI, as a user runs it; settings come from ``env``."""
+    import os
+
+    return subprocess.run([sys.executable, "-m", "dockerpypi", *args], cwd=cwd,
+                          env={**os.environ, **env}, capture_output=True, text=True,
+                          check=False, timeout=600)
+
+
+def build(ours: list[str], docker: list[str], env: Mapping[str, str],
+          ) -> subprocess.CompletedProcess[str]:
+    labels = [arg for key, value in LABELS.items() for arg in ("--label", f"{key}={value}")]
+    return cli("build", *ours, *labels, "--no-cache", "--progress=plain", *docker, env=env)
+
+
+def assert_clean(image: str, env: Mapping[str, str], *extra: str) -> str:
+    result = cli("verify", image, *extra, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": clean (" in result.stdout, result.stdout
+    return result.stdout
+
+
+def multi_stage_dockerfile(context: Path, base_image: str, installer: str, *,
+                           user: int | None, requirements: tuple[str, ...],
+                           uv_binary: Path) -> None:
+    """A builder stage installs into /opt/venv; the final stage copies only the venv."""
+    (context / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
+    lines = [render("render", "stage"), f"FROM {base_image} AS builder\n"]
+    if installer == "uv":
+        shutil.copy2(uv_binary, context / "uv")
+        lines.append("COPY uv /usr/local/bin/uv\n")
+    lines.append("RUN python3 -m venv /opt/venv" + (f" && chown -R {user}:{user} /opt/venv"
+                                                    if user is not None else "") + "\n")
+    lines.append("ENV PATH=/opt/venv/bin:$PATH\n")
+    args = ["render", "--installer", installer]
+    if user is not None:
+        lines.append(f"USER {user}\n")
+        args += ["--uid", str(user)]
+    lines.append(render(*args))
+    lines.append(f"\nFROM {base_image}\nCOPY --from=builder /opt/venv /opt/venv\n"
+                 "ENV PATH=/opt/venv/bin:$PATH\n" + (f"USER {user}\n" if user else ""))
+    (context / "Dockerfile").write_text("".join(lines))
+
+
+@dataclass(frozen=True)
+class Case:
+    installer: str
+    user: int | None = None
+    multi_stage: bool = False
+    local: bool = True  # the local mirror directory, as file:///tmp/pypi
+    credentialed: bool = False  # an HTTP mirror behind basic auth
+    ours: tuple[str, ...] = ()  # more dockerpypi build options
+    inject: bool = False
+    docker: tuple[str, ...] = field(default=())
+
+
+MATRIX = {
+    "pip-root-local-build--verify": Case("pip", ours=("--verify",)),
+    "uv-nonroot-local+credentialed": Case("uv", user=NON_ROOT, credentialed=True),
+    "pip-nonroot-multistage-credentialed": Case("pip", user=NON_ROOT, multi_stage=True,
+                                                local=False, credentialed=True),
+    "uv-root-multistage-http-transport": Case("uv", multi_stage=True,
+                                              ours=("--transport", "http")),
+    "pip-inject-credentialed": Case("pip", inject=True, credentialed=True),
+}
+
+
+@pytest.mark.parametrize("case", list(MATRIX.values()), ids=list(MATRIX))
+def test_build_then_verify_is_clean(
+    case: Case, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    http_mirror: Callable[..., ServedURL], uv_binary: Path,
+) -> None:
+    mirrors: list[str] = []
+    expected: dict[str, tuple[str, str]] = {}
+    env = {"DOCKERPYPI_OFFLINE": "1", "DOCKERPYPI_RETRIES": "0"}
+    local = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    env["DOCKERPYPI_MIRROR_DIR"] = str(local)
+    if case.local:
+        mirrors.append("file:///tmp/pypi")
+        expected["dockerpypi-alpha"] = ("1.0.7", "local-mirror")
+    server = None
+    if case.credentialed:
+        server = http_mirror(["dockerpypi-beta==2.5"], origin="private", username=USER,
+                             password=PASSWORD)
+        mirrors.append(server.replace("http://", f"http://{USER}:{ENCODED}@"))
+        expected["dockerpypi-beta"] = ("2.5", "private")
+    env["DOCKERPYPI_MIRRORS"] = " ".join(mirrors)
+    requirements = tuple(expected)
+
+    context = tmp_path / "context"
+    context.mkdir()
+    if case.inject:
+        (context / "Dockerfile").write_text(
+            f"FROM {base_image}\n"
+            "RUN python3 -m venv /opt/venv && \\\n"
+            f"    /opt/venv/bin/pip install --no-cache-dir {' '.join(requirements)}\n"
+            "ENV PATH=/opt/venv/bin:$PATH\n")
+    elif case.multi_stage:
+        multi_stage_dockerfile(context, base_image, case.installer, user=case.user,
+                               requirements=requirements, uv_binary=uv_binary)
+    else:
+        write_dockerfile(context, base_image, case.installer, user=case.user,
+                         requirements=requirements, uv_binary=uv_binary)
+    tag = unique_tag(f"leak-{case.installer}")
+    ours = [*case.ours, *(["--inject"] if case.inject else [])]
+    result = build(ours, ["-t", tag, "--load", *case.docker, str(context)], env)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert installed(tag, *requirements) == expected
+    if server is not None:
+        assert 200 in server.statuses()  # the credentials from the secret were accepted
+    for secret in (PASSWORD, ENCODED):
+        assert secret not in result.stdout + result.stderr
+
+    extra = []
+    served = re.search(r"serving \S+ at http://(127\.0\.0\.1:\d+)/", result.stderr)
+    if served:  # the HTTP transport's own URL, gone with the build
+        extra += ["--needle", served.group(1)]
+    if "--verify" in case.ours:
+        assert f"dockerpypi: verify: {tag}: clean (" in result.stderr, result.stderr[-3000:]
+    report = assert_clean(tag, env, *extra)
+    if case.credentialed:
+        assert "credential of mirror" in report
+        assert PASSWORD not in report
+        assert ENCODED not in report
+
+
+def test_metadata_file_and_provenance_are_clean(
+    tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+) -> None:
+    """`--provenance=mode=max` where the builder supports attestations, else the metadata file.
+
+    With the docker driver and the classic image store (Engine 26 here),
+    buildx refuses every attestation ("Attestation is not supported for the
+    docker driver"), with --load, --output type=oci, type=local and
+    type=tar alike, and buildx 0.13 records no provenance in the metadata
+    file. What that builder can give is the metadata file itself; the
+    scanner's handling of max-mode provenance is tested on documents in
+    test_verify.py.
+    """
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    env = {"DOCKERPYPI_OFFLINE": "1", "DOCKERPYPI_MIRROR_DIR": str(mirror)}
+    context = tmp_path / "context"
+    context.mkdir()
+    write_dockerfile(context, base_image, "pip", requirements=("dockerpypi-alpha",))
+    metadata = tmp_path / "metadata.json"
+    tag = unique_tag("leak-provenance")
+    with_provenance = build([], ["--provenance=mode=max", "--metadata-file", str(metadata),
+                                 "-t", tag, "--load", str(context)], env)
+    if with_provenance.returncode != 0:
+        assert "Attestation is not supported for the docker driver" in with_provenance.stderr, \
+            with_provenance.stderr[-3000:]
+        result = build([], ["--metadata-file", str(metadata), "-t", tag, "--load",
+                            str(context)], env)
+        assert result.returncode == 0, result.stderr[-4000:]
+    recorded = json.loads(metadata.read_text())
+    assert recorded["containerimage.config.digest"].startswith("sha256:")
+    if with_provenance.returncode == 0:
+        assert any(key.startswith("buildx.build.provenance") for key in recorded), recorded
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    report = assert_clean(tag, env, "--metadata-file", str(metadata))
+    assert "note:" not in report  # the metadata file describes this very image
+
+
+# --- negative controls ------------------------------------------------------------------
+
+
+LEAKS = {
+    # What each Dockerfile does wrong, and a line `verify` must print about it.
+    "arg": ("ARG PIP_INDEX_URL\nRUN python3 -c pass\n",
+            [r"^history step \d+ \(RUN \|1 PIP_INDEX_URL=http://\*\*\*@127\.0\.0\.1:9/ "
+             r".*\): created_by: sets PIP_INDEX_URL",
+             r"^history step \d+ .*: created_by: contains credential of mirror 1$"]),
+    "env": ("ENV UV_INDEX_URL=${URL}\n",
+            [r"^config: Env UV_INDEX_URL: sets a variable that points an installer at an index$",
+             r"^config: Env UV_INDEX_URL: contains credential of mirror 1$",
+             r"^config: Env UV_INDEX_URL: contains mirror 1 \(http://127\.0\.0\.1:\d+/\)$"]),
+    "copied-pip-conf": ("COPY pip.conf /etc/pip.conf\n",
+                        [r"^layer 2/2 \(step 2: COPY pip\.conf /etc/pip\.conf.*\): /etc/pip\.conf"
+                         r": installer config file that selects an index$",
+                         r"^layer 2/2 .*: /etc/pip\.conf: contains credential of mirror 1$"]),
+    "leftover-mirror-file": ("RUN mkdir -p /tmp/pypi /run/dockerpypi && echo x > "
+                             "/tmp/pypi/leftover.txt && touch /run/dockerpypi/pip.conf\n",
+                             [r"^layer 2/2 \(step 2: RUN .*\): /tmp/pypi/leftover\.txt: file left "
+                              r"under /tmp/pypi, which only a build step may use$",
+                              r"^layer 2/2 .*: /run/dockerpypi/pip\.conf: empty stub file left "
+                              r"at a secret mount target$"]),
+}
+
+
+@pytest.mark.parametrize("leak", list(LEAKS))
+def test_verify_catches_an_image_that_leaks_on_purpose(
+    leak: str, tmp_path: Path, base_image: str,
+) -> None:
+    url = f"http://{USER}:{ENCODED}@127.0.0.1:9/"
+    steps, expected = LEAKS[leak]
+    (tmp_path / "pip.conf").write_text(f"[global]\nindex-url = {url}\n")
+    (tmp_path / "Dockerfile").write_text(f"FROM {base_image}\n{steps}".replace("${URL}", url))
+    tag = unique_tag(f"leaky-{leak}")
+    env = {"DOCKERPYPI_MIRRORS": url, "DOCKERPYPI_OFFLINE": "1"}
+    if leak == "env":
+        # `build --verify` fails the build on the same report
+        built = build(["--verify"], ["-t", tag, "--load", str(tmp_path)], env)
+        assert built.returncode == 1, built.stderr[-3000:]
+        said = [line.removeprefix("dockerpypi: verify: ") for line in built.stderr.splitlines()
+                if line.startswith("dockerpypi: verify: ")]
+        for pattern in expected:
+            assert any(re.search(pattern, line) for line in said), (pattern, built.stderr)
+        assert built.stderr.splitlines()[-1].startswith(f"dockerpypi: error: {tag} keeps ")
+    else:
+        buildx_build(tmp_path, tag=tag, build_args={"PIP_INDEX_URL": url} if leak == "arg"
+                     else {})
+
+    result = cli("verify", tag, env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for pattern in expected:
+        assert any(re.search(pattern, line) for line in lines), (pattern, result.stdout)
+    assert not any(line.startswith("layer 1/") for line in lines), result.stdout  # the base
+    assert f"{tag} keeps" in result.stderr
+    for secret in (PASSWORD, ENCODED):
+        assert secret not in result.stdout + result.stderr
