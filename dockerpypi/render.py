@@ -133,10 +133,10 @@ def render_uv_toml(settings: Settings, *, redact: bool = False) -> str:
         indexes.append({"name": f"mirror-{position}", "url": _url(mirror, redact)})
     if settings.uses_public_index:
         indexes.append({"name": "public", "url": _url(settings.public_index.value, redact)})
-    # uv's offline mode forbids every network request; it is only safe when
-    # every index is a local directory.
-    offline = settings.offline.value and all(m.is_local for m in settings.indexes)
-    return _render("uv.toml.j2", indexes=indexes, offline=offline)
+    # Offline needs nothing more: the public index is simply absent. uv's own
+    # `offline = true` would add no safety and make uv blame its cache, not
+    # the mirror, for a missing package.
+    return _render("uv.toml.j2", indexes=indexes)
 
 
 def render_pydistutils(settings: Settings, *, redact: bool = False) -> str:
@@ -165,7 +165,8 @@ def render_env(settings: Settings) -> str:
     if settings.easy_install.value:
         # setuptools' distutils reads this file after the usual ones.
         exports.append(("DIST_EXTRA_CONFIG", _target("pydistutils")))
-    return _render("env.sh.j2", unset=_SHADOWING_VARIABLES, exports=exports)
+    return _render("env.sh.j2", unset=_SHADOWING_VARIABLES, exports=exports,
+                   indexes=[str(index) for index in settings.indexes])
 
 
 def config_files(settings: Settings, *, redact: bool = False) -> list[ConfigFile]:

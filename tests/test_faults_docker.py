@@ -146,13 +146,7 @@ def test_a_mirror_that_drops_connections_is_retried_per_the_setting(
         assert log == [f"dropped {page}"], log  # asked once, never again
 
 
-UV_NAMES_NO_INDEX = pytest.mark.xfail(strict=True, reason=(
-    "uv's message names the package but not the index; with the uv.toml that dockerpypi "
-    "writes for a local-only offline mirror (offline = true) it even blames the cache: "
-    "'dockerpypi-missing was not found in the cache ... the network was disabled'"))
-
-
-@pytest.mark.parametrize("installer", ["pip", pytest.param("uv", marks=UV_NAMES_NO_INDEX)])
+@pytest.mark.parametrize("installer", ["pip", "uv"])
 def test_offline_a_package_missing_from_the_mirror_is_named_with_the_mirror(
     installer: str, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
     uv_binary: Path,

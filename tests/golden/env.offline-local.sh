@@ -2,6 +2,8 @@
 # sources it, so these variables exist for that one step and never in the image.
 # Index variables baked into the base image would override the files below.
 unset PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_NO_INDEX PIP_TRUSTED_HOST UV_INDEX_URL UV_EXTRA_INDEX_URL UV_DEFAULT_INDEX UV_INDEX UV_NO_INDEX UV_INDEX_STRATEGY UV_NO_CONFIG
+# uv's errors do not name the index they looked in: say it once, for the log.
+echo 'dockerpypi: indexes for this step: file:///tmp/pypi' >&2
 export PIP_CONFIG_FILE=/run/dockerpypi/pip.conf
 export UV_CONFIG_FILE=/run/dockerpypi/uv.toml
 export DIST_EXTRA_CONFIG=/run/dockerpypi/pydistutils.cfg
