@@ -94,6 +94,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
 
     given = parse_docker_args(docker_args)
     _refuse_misplaced_options(ctx, given.options)
+    _refuse_missing_inputs(given)
     if kwargs["context_dir"] is None and given.local_path and Path(given.local_path).is_dir():
         kwargs["context_dir"] = Path(given.local_path)
     settings = settings_from(kwargs)
@@ -198,6 +199,20 @@ def _injected(given: DockerArgs, settings: Settings, uid: int | None) -> Iterato
             target = written["Dockerfile"].with_name("Dockerfile.dockerignore")
             target.write_bytes(ignore.read_bytes())
         yield parse_docker_args(with_dockerfile(given, written["Dockerfile"]))
+
+
+def _refuse_missing_inputs(given: DockerArgs) -> None:
+    """Say so before anything runs when the build context or Dockerfile is not there."""
+    from .build import dockerfile_path
+    from .errors import UsageError
+
+    if given.local_path is not None and not Path(given.local_path).is_dir():
+        raise UsageError(f"the build context {given.local_path} is not a directory: end the "
+                         "command with the directory to build, such as .")
+    dockerfile = dockerfile_path(given)
+    if dockerfile is not None and not dockerfile.is_file():
+        raise UsageError(f"there is no Dockerfile at {dockerfile}: give -f FILE, or add a "
+                         "Dockerfile to the build context")
 
 
 def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str | None], ...]

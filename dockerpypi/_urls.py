@@ -86,12 +86,15 @@ def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
                             "or http://mirror.example/simple/, or unset it")
     if any(ch.isspace() for ch in text):
         raise SettingsError(f"{origin} holds white space inside the URL: give one URL per setting")
+    # A password typed as is (p@ss#word) splits the URL in the wrong places.
+    hint = ("; percent-encode @ # / : % in a user name or password (%40 %23 %2F %3A %25)"
+            if "@" in text else "")
     try:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         raise SettingsError(f"{origin} is not a valid URL (bad host or port): "
-                            "write it as scheme://host[:port]/path") from None
+                            f"write it as scheme://host[:port]/path{hint}") from None
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
         # Without "://" what urlsplit calls the scheme may be the user name of a
@@ -108,9 +111,10 @@ def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
                                 "write file:///absolute/path")
         return MirrorURL(urlunsplit(("file", "", parts.path, "", "")))
     if not parts.hostname:
-        raise SettingsError(f"{origin} has no host: write {scheme}://host[:port]/path")
+        raise SettingsError(f"{origin} has no host: write {scheme}://host[:port]/path{hint}")
     if parts.query or parts.fragment:
-        raise SettingsError(f"{origin} has a query or fragment: an index URL is scheme://host/path")
+        raise SettingsError(f"{origin} has a query or fragment: an index URL is "
+                            f"scheme://host/path{hint}")
     credentials = None
     # A bare "@" (http://@host/) carries no credentials at all.
     if parts.username or parts.password is not None:

@@ -235,6 +235,12 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("dockerpypi: interrupted", err=True)
         sys.exit(130)
+    except click.UsageError as exc:
+        # One line, like every other error; click's own form takes three.
+        where = exc.ctx.command_path if exc.ctx is not None else "dockerpypi"
+        click.echo(f"dockerpypi: error: {exc.format_message()} (see `{where} --help`)",
+                   err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -150,10 +150,11 @@ def test_dry_run_prints_the_command_redacted_and_writes_nothing(
 def test_click_does_not_eat_letters_of_docker_short_options(
         capsys: pytest.CaptureFixture[str], context: Path) -> None:
     # -v or -h of our own would be taken out of these clusters.
+    dockerfile = f"-f{context / 'Dockerfile'}"  # docker reads -f from the current directory
     code, out, err = dockerpypi(capsys, "build", "--dry-run", "--offline", "-tmy/hub:dev-v",
-                                "-fDockerfile", str(context))
+                                dockerfile, str(context))
     assert code == 0, err
-    assert out.rstrip().endswith(f"-tmy/hub:dev-v -fDockerfile {context}")
+    assert out.rstrip().endswith(f"-tmy/hub:dev-v {dockerfile} {context}")
 
 
 def test_help_shows_the_docker_part(capsys: pytest.CaptureFixture[str]) -> None:

@@ -178,3 +178,12 @@ def test_malformed_url_names_the_setting_and_hides_the_password(raw: str, says: 
     assert says in message
     assert SECRET not in message
     assert "tokenuser" not in message
+
+
+@pytest.mark.parametrize("raw", ["http://user:p#ss@host/simple/", "http://user:p@ss@host:x/",
+                                 "https://user:a/b@host/simple/"])
+def test_unencoded_password_gets_a_hint_and_is_not_echoed(raw: str) -> None:
+    with pytest.raises(SettingsError, match="percent-encode @ # / :") as caught:
+        parse_mirror_url(raw, origin="DIB_PYPI_MIRROR_URL")
+    assert "p#ss" not in str(caught.value)
+    assert "p@ss" not in str(caught.value)
