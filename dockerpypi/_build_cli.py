@@ -251,8 +251,13 @@ def _build(given: DockerArgs, settings: Settings, secrets: list[str], *, dry_run
         return _build_served(given, settings, secrets, mirror_dir, docker=docker, env=env,
                              dry_run=dry_run)
     _warn_about_network(settings, given.network)
-    return _run_build(given, settings, secrets, mirror_dir, docker=docker, env=env,
-                      dry_run=dry_run)
+    from .subset import mirror_context
+
+    # Only what the build can need travels (hard links, removed afterwards).
+    with mirror_context(given, mirror_dir, dry_run=dry_run,
+                        echo=lambda line: click.echo(f"dockerpypi: {line}", err=True)) as sent:
+        return _run_build(given, settings, secrets, sent, docker=docker, env=env,
+                          dry_run=dry_run)
 
 
 def _transport(requested: str, *, dry_run: bool) -> Transport:

@@ -167,7 +167,9 @@ class _Checker:
     def unlisted_pages(self, listed: set[str]) -> None:
         """Project pages the root does not link: an installer still finds them, so check them."""
         for path in sorted(self.root.iterdir()):
-            if path.is_dir() and path.name not in listed and (path / PAGE).is_file():
+            # (dot directories are dockerpypi's own: a build's subset, for one)
+            if (path.is_dir() and not path.name.startswith(".") and path.name not in listed
+                    and (path / PAGE).is_file()):
                 self.problem("unlisted", f"{path.name}/{PAGE}",
                              f"is not linked from {PAGE}: {_REINDEX}")
                 self.check_page(path.name)

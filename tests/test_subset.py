@@ -1,0 +1,444 @@
+"""Sending a build only the part of the mirror it can need (dockerpypi/subset.py).
+
+The mirrors are generated wheels, indexed by dockerpypi itself; a wheel for
+another platform is the same zip under a tagged file name (the index reads
+only its METADATA). One test builds on the real engine.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from support.docker import LABELS, unique_tag
+from support.dockerfiles import installed
+from support.wheels import make_wheel, module_name
+
+from dockerpypi import subset
+from dockerpypi.build import parse_docker_args
+from dockerpypi.cli import main
+from dockerpypi.mirror.index import list_projects, update_index
+from dockerpypi.render import RunOptions, render_run, render_stage
+
+X86 = ("x86_64",)
+PY311 = ((3, 11),)
+
+
+def wheel(root: Path, name: str, version: str, tag: str = "py3-none-any", **kwargs: Any) -> Path:
+    """A generated wheel, under the file name of ``tag``."""
+    made = make_wheel(root.with_name(f"{root.name}-made"), name, version, **kwargs)
+    root.mkdir(exist_ok=True)
+    target = root / f"{module_name(name)}-{version}-{tag}.whl"
+    made.replace(target)
+    return target
+
+
+def sdist(root: Path, name: str, version: str) -> Path:
+    """A minimal sdist: a tar.gz with PKG-INFO."""
+    base = f"{module_name(name)}-{version}"
+    target = root / f"{base}.tar.gz"
+    data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    with tarfile.open(target, "w:gz") as archive:
+        info = tarfile.TarInfo(f"{base}/PKG-INFO")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    return target
+
+
+def indexed(root: Path) -> Path:
+    result = update_index(root)
+    assert not result.warnings, result.warnings
+    return root
+
+
+def roots(*lines: str) -> list[tuple[Requirement, str]]:
+    return [(Requirement(line), "requirements.txt") for line in lines]
+
+
+def names(selection: subset.Selection) -> set[str]:
+    return {f.filename for f in selection.files}
+
+
+@pytest.fixture
+def web_mirror(tmp_path: Path) -> Path:
+    """An app with ranged, platform, Python, and extra dependencies, and files it never needs."""
+    root = tmp_path / "mirror"
+    wheel(root, "app", "1.0", requires=[
+        "lib>=1",
+        "winonly; sys_platform == 'win32'",
+        "backport; python_version < '3.11'",
+        "fancy-dep; extra == 'fancy'",
+        "arm-helper; platform_machine == 'aarch64'",
+    ])
+    wheel(root, "lib", "0.5")
+    wheel(root, "lib", "1.0", requires=["leaf"])
+    wheel(root, "lib", "2.0", requires=["leaf>=2"])
+    wheel(root, "leaf", "1.0")
+    wheel(root, "leaf", "2.0")
+    for name in ("winonly", "backport", "fancy-dep", "arm-helper", "unrelated"):
+        wheel(root, name, "1.0")
+    return indexed(root)
+
+
+# --- the closure ---------------------------------------------------------------
+
+def test_every_version_a_resolver_may_try_is_sent_and_nothing_else(web_mirror: Path) -> None:
+    selection = subset.select(web_mirror, roots("app"), X86, pythons=PY311)
+    assert names(selection) == {
+        "app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl", "lib-2.0-py3-none-any.whl",
+        "leaf-1.0-py3-none-any.whl", "leaf-2.0-py3-none-any.whl"}
+    assert selection.total_files == 11
+    assert selection.pythons == PY311
+
+
+def test_markers_are_evaluated_for_the_target(web_mirror: Path) -> None:
+    # Every CPython the mirror serves: 3.10 needs the backport, so it is sent.
+    wide = names(subset.select(web_mirror, roots("app"), X86))
+    assert "backport-1.0-py3-none-any.whl" in wide
+    assert "winonly-1.0-py3-none-any.whl" not in wide
+    assert "arm_helper-1.0-py3-none-any.whl" not in wide
+    arm = names(subset.select(web_mirror, roots("app"), ("aarch64",), pythons=PY311))
+    assert "arm_helper-1.0-py3-none-any.whl" in arm
+    # A marker on the requirement line itself.
+    assert names(subset.select(web_mirror, roots("app; sys_platform == 'darwin'", "leaf==1.0"),
+                               X86, pythons=PY311)) == {"leaf-1.0-py3-none-any.whl"}
+
+
+def test_markers_on_what_cannot_be_known_from_outside_send_the_dependency(
+        tmp_path: Path) -> None:
+    # The image's patch level is unknown here: a dependency for one patch
+    # release must travel, or an offline build in that image fails.
+    make_wheel(tmp_path, "patchy", "1.0",
+               requires=['exact-dep; python_full_version == "3.11.2"',
+                         'never-dep; python_version < "3.0"'])
+    make_wheel(tmp_path, "exact-dep", "1.0")
+    make_wheel(tmp_path, "never-dep", "1.0")
+    update_index(tmp_path)
+    sent = names(subset.select(tmp_path, roots("patchy"), X86, pythons=PY311))
+    assert "exact_dep-1.0-py3-none-any.whl" in sent
+    assert "never_dep-1.0-py3-none-any.whl" not in sent
+
+
+def test_extras_bring_their_dependencies(web_mirror: Path) -> None:
+    plain = names(subset.select(web_mirror, roots("app"), X86, pythons=PY311))
+    fancy = names(subset.select(web_mirror, roots("app[fancy]"), X86, pythons=PY311))
+    assert fancy - plain == {"fancy_dep-1.0-py3-none-any.whl"}
+
+
+def test_the_image_python_and_machine_come_from_the_binary_wheels(tmp_path: Path) -> None:
+    root = tmp_path / "mirror"
+    wheel(root, "app", "1.0", requires=["numeric>=1", "backport; python_version < '3.11'"])
+    wheel(root, "backport", "1.0")
+    # Filled for CPython 3.11 on two machines; an abi3 wheel fits 3.8 and later.
+    for tag in ("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+                "cp311-cp311-manylinux_2_28_aarch64", "cp311-cp311-win_amd64",
+                "cp311-cp311-macosx_11_0_arm64"):
+        wheel(root, "numeric", "1.0", tag, requires=["speedups"])
+    wheel(root, "speedups", "1.0", "cp38-abi3-manylinux_2_17_x86_64")
+    wheel(root, "speedups", "1.0", "cp38-abi3-musllinux_1_2_aarch64")
+    indexed(root)
+    selection = subset.select(root, roots("app"), X86)
+    assert selection.pythons == PY311  # the only CPython the mirror can serve numeric to
+    assert names(selection) == {
+        "app-1.0-py3-none-any.whl",
+        "numeric-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+        "speedups-1.0-cp38-abi3-manylinux_2_17_x86_64.whl"}
+    arm = names(subset.select(root, roots("app"), ("aarch64",)))
+    assert "numeric-1.0-cp311-cp311-manylinux_2_28_aarch64.whl" in arm
+    assert "speedups-1.0-cp38-abi3-musllinux_1_2_aarch64.whl" in arm
+    both = subset.select(root, roots("app"), ("x86_64", "aarch64"))
+    assert len(both.files) == 5
+
+
+@pytest.mark.parametrize("python", [(3, 8), (3, 11), (3, 13)])
+def test_tag_rules_agree_with_packaging(python: tuple[int, int]) -> None:
+    platforms = [f"manylinux_2_{minor}_x86_64" for minor in range(40, 4, -1)] + [
+        "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64",
+        "musllinux_1_2_x86_64", "linux_x86_64"]
+    abi = f"cp{python[0]}{python[1]}"
+    expected = {*cpython_tags(python, [abi], platforms), *compatible_tags(python, abi, platforms)}
+    candidates = {Tag(interpreter, abi_tag, platform)
+                  for interpreter in ("cp38", "cp310", "cp311", "cp312", "cp313", "py3", "py2",
+                                      "py38", "py311", "py312", "pp310")
+                  for abi_tag in ("cp38", "cp311", "cp313", "cp313t", "abi3", "none")
+                  for platform in ("any", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
+                                   "manylinux_2_28_aarch64", "musllinux_1_2_x86_64",
+                                   "linux_x86_64", "win_amd64", "macosx_11_0_x86_64")}
+    assert expected & candidates
+    for tag in candidates:
+        assert subset.tag_fits(tag, python, "x86_64") == (tag in expected), tag
+
+
+@pytest.mark.parametrize(("lines", "reason"), [
+    (("ghost",), "no wheel of ghost"),
+    (("app", "lib>=3"), "no wheel of lib>=3"),
+    (("built",), "built 1.0 is only an sdist"),
+])
+def test_what_the_mirror_cannot_serve_from_wheels_sends_it_whole(
+        web_mirror: Path, lines: tuple[str, ...], reason: str) -> None:
+    sdist(web_mirror, "built", "1.0")
+    indexed(web_mirror)
+    with pytest.raises(subset.CannotTell, match=re.escape(reason)):
+        subset.select(web_mirror, roots(*lines), X86, pythons=PY311)
+
+
+def test_an_unindexed_or_stale_mirror_is_sent_whole(tmp_path: Path, web_mirror: Path) -> None:
+    bare = tmp_path / "bare"
+    wheel(bare, "app", "1.0")
+    with pytest.raises(subset.CannotTell, match="no usable dockerpypi index"):
+        subset.select(bare, roots("app"), X86)
+    (web_mirror / "leaf-2.0-py3-none-any.whl").write_bytes(b"changed since it was indexed")
+    with pytest.raises(subset.CannotTell, match=re.escape("out of date for leaf-2.0")):
+        subset.select(web_mirror, roots("app"), X86, pythons=PY311)
+
+
+# --- requirements files and Dockerfiles ------------------------------------------
+
+def test_requirements_files_are_read_as_pip_reads_them() -> None:
+    text = ("# pinned\n"
+            "lib==1.0 \\\n    --hash=sha256:aaaa \\\n    --hash sha256:bbbb\n"
+            "--prefer-binary\n"
+            "app[fancy]>=1 ; python_version >= \"3.8\"  # why\n"
+            "\n")
+    found = subset.parse_requirements(text, "requirements.txt")
+    assert [str(r) for r in found] == ["lib==1.0", 'app[fancy]>=1; python_version >= "3.8"']
+
+
+@pytest.mark.parametrize("line", [
+    "-r other.txt", "-c constraints.txt", "--index-url http://127.0.0.1/simple/", "-e .",
+    ".", "./src/pkg", "app @ file:///wheels/app-1.0-py3-none-any.whl",
+    "app-1.0-py3-none-any.whl", "app==${VERSION}", "app --config-settings=x=y",
+])
+def test_requirements_that_are_not_names_from_an_index_send_it_whole(line: str) -> None:
+    with pytest.raises(subset.CannotTell, match=re.escape("requirements.txt line 2")):
+        subset.parse_requirements(f"lib\n{line}\n", "requirements.txt")
+
+
+def _dockerfile(*steps: str) -> str:
+    return render_stage() + "FROM python\n" + "".join(steps)
+
+
+def test_the_steps_dockerpypi_renders_are_understood() -> None:
+    text = _dockerfile(
+        render_run(RunOptions()),
+        render_run(RunOptions(installer="uv", requirements="requirements/prod.txt", uid=1000)),
+        "RUN apt-get update\n")
+    assert subset._dockerfile_steps(text) == (["requirements.txt", "requirements/prod.txt"],
+                                              set())
+    crlf = text.replace("\n", "\r\n")
+    assert subset._dockerfile_steps(crlf)[0] == ["requirements.txt", "requirements/prod.txt"]
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    (_dockerfile(render_run(RunOptions(command=("pip", "install", "numpy<3")))),
+     "custom command"),
+    (_dockerfile(render_run(RunOptions()).replace(
+        "python3 -m pip install", "python3 -m pip install --no-index")), "custom command"),
+    (_dockerfile("RUN pip install numpy\n"), "no RUN step installs a requirements file"),
+    (_dockerfile(render_run(RunOptions()), "COPY --from=pypi-mirror / /wheels\n"),
+     "COPY uses pypi-mirror"),
+    (_dockerfile(render_run(RunOptions()), "FROM pypi-mirror AS copy\n"), "FROM pypi-mirror"),
+    ("# syntax=example.org/frontend:1\n" + _dockerfile(render_run(RunOptions())),
+     "the frontend example.org/frontend:1"),
+])
+def test_dockerfiles_it_cannot_follow_send_it_whole(text: str, reason: str) -> None:
+    with pytest.raises(subset.CannotTell, match=re.escape(reason)):
+        subset._dockerfile_steps(text)
+
+
+def test_the_machines_come_from_the_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(subset, "builder_platform", lambda builder: "linux/amd64")
+    given = parse_docker_args(["--platform", "linux/arm64,linux/amd64/v3", "."])
+    assert subset.target_machines(given, []) == ("aarch64", "x86_64")
+    plain = parse_docker_args(["."])
+    assert subset.target_machines(plain, []) == ("x86_64",)
+    assert subset.target_machines(plain, ["$BUILDPLATFORM", "linux/arm/v7"]) == (
+        "x86_64", "armv7l")
+    for platform in ("windows/amd64", "linux/mips64le"):
+        with pytest.raises(subset.CannotTell, match="not one dockerpypi knows"):
+            subset.target_machines(parse_docker_args(["--platform", platform, "."]), [])
+    with pytest.raises(subset.CannotTell, match="cannot evaluate"):
+        subset.target_machines(plain, ["$MY_PLATFORM"])
+
+
+# --- the directory -------------------------------------------------------------
+
+def test_the_subset_is_hard_links_with_pages_pip_installs_from(
+        web_mirror: Path, tmp_path: Path) -> None:
+    selection = subset.select(web_mirror, roots("app"), X86, pythons=PY311)
+    directory = subset.write_subset(web_mirror, selection)
+    assert directory.parent == web_mirror
+    assert directory.name.startswith(subset.SUBSET_PREFIX)
+    assert directory.stat().st_mode & 0o777 == 0o755
+    for name in names(selection):
+        assert (directory / name).stat().st_ino == (web_mirror / name).stat().st_ino
+        assert (directory / f"{name}.metadata").is_file()
+    assert sorted(p.name for p in directory.iterdir() if p.is_dir()) == ["app", "leaf", "lib"]
+    # The mirror's own tools do not see it.
+    assert update_index(web_mirror).pages_written == 0
+    assert [p.name for p in list_projects(web_mirror)] == [
+        "app", "arm-helper", "backport", "fancy-dep", "leaf", "lib", "unrelated", "winonly"]
+    # The host's pip resolves from it alone, as the build step will.
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--index-url", directory.as_uri(), "--report", "-", "app"],
+        capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    chosen = {item["metadata"]["name"]: item["metadata"]["version"]
+              for item in json.loads(done.stdout)["install"]}
+    assert chosen == {"app": "1.0", "lib": "2.0", "leaf": "2.0"}
+
+
+def test_copies_where_links_fail(web_mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(source: Path, target: Path) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", no_links)
+    selection = subset.select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
+    directory = subset.write_subset(web_mirror, selection)
+    copied = directory / "leaf-1.0-py3-none-any.whl"
+    assert copied.read_bytes() == (web_mirror / copied.name).read_bytes()
+    assert copied.stat().st_ino != (web_mirror / copied.name).stat().st_ino
+
+
+@pytest.fixture
+def context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(subset, "builder_platform", lambda builder: "linux/amd64")
+    directory = tmp_path / "ctx"
+    directory.mkdir()
+    (directory / "Dockerfile").write_text(_dockerfile(render_run(RunOptions())))
+    (directory / "requirements.txt").write_text("app\n")
+    return directory
+
+
+def test_the_subset_is_removed_however_the_build_ends(web_mirror: Path, context: Path) -> None:
+    lines: list[str] = []
+    given = parse_docker_args(["-t", "app", str(context)])
+    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+        assert sent is not None
+        assert sent.parent == web_mirror
+        assert (sent / "lib-2.0-py3-none-any.whl").is_file()
+    assert not sent.exists()
+    assert len(lines) == 1
+    assert re.fullmatch(r"sending 6 of 11 mirror files \([\d.]+ kB of [\d.]+ kB\) for CPython 3\.8 "
+                        r"to 3\.15 on x86_64", lines[0])
+    with pytest.raises(KeyboardInterrupt), \
+            subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+        raise KeyboardInterrupt
+    assert sent is not None
+    assert not sent.exists()
+    assert not [p for p in web_mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)]
+
+
+def test_sigterm_during_the_build_removes_the_subset(web_mirror: Path, context: Path) -> None:
+    script = f"""
+import os, signal
+from pathlib import Path
+from dockerpypi import subset
+from dockerpypi.build import parse_docker_args
+subset.builder_platform = lambda builder: "linux/amd64"
+given = parse_docker_args([{str(context)!r}])
+with subset.mirror_context(given, Path({str(web_mirror)!r}), dry_run=False, echo=print) as sent:
+    print("SENT", sent, flush=True)
+    os.kill(os.getpid(), signal.SIGTERM)
+    print("not reached", flush=True)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 128 + signal.SIGTERM, done.stderr
+    sent = Path(done.stdout.split("SENT ", 1)[1].split()[0])
+    assert sent.parent == web_mirror
+    assert "not reached" not in done.stdout
+    assert not sent.exists()
+
+
+def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
+        web_mirror: Path, context: Path) -> None:
+    lines: list[str] = []
+    given = parse_docker_args([str(context)])
+    with subset.mirror_context(given, web_mirror, dry_run=True, echo=lines.append) as sent:
+        assert sent == web_mirror / ".dockerpypi-subset-XXXXXXXX"
+    assert lines[-1].startswith("would send 6 of 11 mirror files")
+    (context / "requirements.txt").write_text("-e .\n")
+    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+        assert sent == web_mirror
+    assert lines[-1] == ("sending the whole mirror: requirements.txt line 1: the option -e may "
+                         "bring files dockerpypi cannot follow")
+    own = parse_docker_args(["--build-context", "pypi-mirror=/elsewhere", str(context)])
+    with subset.mirror_context(own, web_mirror, dry_run=False, echo=lines.append) as sent:
+        assert sent == web_mirror  # plan_build keeps the user's context
+    assert len(lines) == 2
+    assert sorted(p.name for p in web_mirror.iterdir() if p.name.startswith(".")) == [
+        ".dockerpypi-index.json", ".dockerpypi.lock"]
+
+
+def test_leftovers_of_a_killed_build_are_removed_later(web_mirror: Path) -> None:
+    old = web_mirror / f"{subset.SUBSET_PREFIX}old"
+    new = web_mirror / f"{subset.SUBSET_PREFIX}new"
+    for directory in (old, new):
+        (directory / "app").mkdir(parents=True)
+    os.utime(old, (0, 0))
+    subset.remove_stale(web_mirror)
+    assert not old.exists()
+    assert new.exists()
+
+
+def test_build_dry_run_shows_the_subset(web_mirror: Path, context: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["build", "--dry-run", "--offline", "--mirror-dir", str(web_mirror),
+              "--platform=linux/amd64", "-t", "app", str(context)])
+    out, err = capsys.readouterr()
+    assert exited.value.code == 0, err
+    assert f"--build-context pypi-mirror={web_mirror}/.dockerpypi-subset-XXXXXXXX " in out
+    assert "dockerpypi: would send 6 of 11 mirror files" in err
+
+
+# --- on the engine -------------------------------------------------------------
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_real_build_gets_only_the_subset(
+        tmp_path: Path, base_image: str, make_mirror: Callable[..., Path]) -> None:
+    padding = os.urandom(4_000_000)  # incompressible, so the transfer shows it
+    mirror = make_mirror([
+        {"name": "dockerpypi-alpha", "version": "1.0.7"},
+        {"name": "dockerpypi-app", "version": "3.1",
+         "requires": ["dockerpypi-alpha>=1", "dockerpypi-win; sys_platform == 'win32'"]},
+        {"name": "dockerpypi-win", "version": "1.0"},
+        {"name": "dockerpypi-padding", "version": "1.0", "files": {"blob.bin": padding}},
+    ], origin="subset-mirror")
+    update_index(mirror)  # the state the subset is read from
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "requirements.txt").write_text("dockerpypi-app\n")
+    (context / "Dockerfile").write_text(
+        render_stage() + f"FROM {base_image}\nRUN python3 -m venv /opt/venv\n"
+        "ENV PATH=/opt/venv/bin:$PATH\n" + render_run(RunOptions()))
+    tag = unique_tag("subset")
+    labels = [arg for key, value in LABELS.items() for arg in ("--label", f"{key}={value}")]
+    result = subprocess.run(
+        [sys.executable, "-m", "dockerpypi", "build", "--offline", "--mirror-dir", str(mirror),
+         *labels, "--no-cache", "--progress=plain", "-t", tag, "--load", str(context)],
+        capture_output=True, text=True, check=False, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "dockerpypi: sending 2 of 4 mirror files" in result.stderr
+    sent = [float(size) * {"B": 1, "kB": 1e3, "MB": 1e6}[unit] for size, unit in
+            re.findall(r"transferring pypi-mirror: ([\d.]+)(B|kB|MB)", result.stderr)]
+    assert sent, result.stderr[-4000:]
+    assert max(sent) < 100_000  # the padding stayed home
+    assert installed(tag, "dockerpypi-app", "dockerpypi-alpha") == {
+        "dockerpypi-app": ("3.1", "subset-mirror"), "dockerpypi-alpha": ("1.0.7", "subset-mirror")}
+    assert not [p for p in mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)]
