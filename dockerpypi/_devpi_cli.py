@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._options import warn
+from ._options import context_option, warn
 
 if TYPE_CHECKING:
     from .devpi import ServerStatus
@@ -32,9 +32,7 @@ def _location_options(func: F) -> F:
         click.option("--mirror-dir", metavar="DIR",
                      help="The local mirror directory, whose sibling is the default "
                           "--serverdir."),
-        click.option("--context", "context_dir", metavar="DIR",
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Where dockerpypi.toml or pyproject.toml is read (default: .)."),
+        context_option,
     ]
     for option in reversed(options):
         func = option(func)

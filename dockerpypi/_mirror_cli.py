@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._options import warn
+from ._options import context_option, warn
 from .errors import UserMessageError
 
 if TYPE_CHECKING:
@@ -26,9 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _mirror_dir_options(func: F) -> F:
-    func = click.option("--context", "context_dir", metavar="DIR",
-                        type=click.Path(file_okay=False, path_type=Path),
-                        help="Where dockerpypi.toml or pyproject.toml is read (default: .).")(func)
+    func = context_option(func)
     return click.option("--mirror-dir", metavar="DIR",
                         help="The local mirror directory (default: the configured one).")(func)
 

@@ -18,6 +18,12 @@ def warn(message: str) -> None:
     click.echo(f"dockerpypi: warning: {message}", err=True)
 
 
+# Where the settings file is looked for; every command that reads settings has it.
+context_option = click.option(
+    "--context", "context_dir", metavar="DIR", type=click.Path(file_okay=False, path_type=Path),
+    help="Where dockerpypi.toml or pyproject.toml is read (default: .).")
+
+
 def settings_options(func: F) -> F:
     """The options that feed :func:`dockerpypi.settings.resolve_settings`."""
     options = [
@@ -40,9 +46,7 @@ def settings_options(func: F) -> F:
                      help="Installers to write configuration for (default: pip and uv)."),
         click.option("--easy-install/--no-easy-install", default=None,
                      help="Also write the legacy .pydistutils.cfg."),
-        click.option("--context", "context_dir", metavar="DIR",
-                     type=click.Path(file_okay=False, path_type=Path),
-                     help="Where dockerpypi.toml or pyproject.toml is read (default: .)."),
+        context_option,
     ]
     for option in reversed(options):
         func = option(func)

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from . import __version__
-from ._options import settings_from, settings_options, warn
+from ._options import context_option, settings_from, settings_options, warn
 from .errors import DockerPypiError, UsageError, exit_code_for
 
 
@@ -97,9 +97,7 @@ class _RenderGroup(click.Group):
 @click.option("--gid", type=click.IntRange(min=0), help="Group of the secrets and cache "
                                                         "(default: the uid).")
 @click.option("--mount-point", metavar="PATH", help="Where the step sees the local mirror.")
-@click.option("--context", "context_dir", metavar="DIR",
-              type=click.Path(file_okay=False, path_type=Path),
-              help="Where dockerpypi.toml or pyproject.toml is read (default: .).")
+@context_option
 @click.pass_context
 def render(ctx: click.Context, installer: str, requirements: str | None, uid: int | None,
            gid: int | None, mount_point: str | None, context_dir: Path | None) -> None:
