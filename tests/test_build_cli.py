@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_main
 
 from dockerpypi import _runner
-from dockerpypi.cli import main
 from dockerpypi.errors import UserMessageError
 
 PASSWORD = "p@ss#w:rd/%+"
@@ -118,11 +118,7 @@ def context(tmp_path: Path) -> Path:
 
 def dockerpypi(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     """Run the CLI in this process: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exited:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
+    return run_main(list(args), capsys)
 
 
 # --- dry runs -----------------------------------------------------------------

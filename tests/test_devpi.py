@@ -22,22 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.cli import run_main as run
 
 from dockerpypi import devpi
 from dockerpypi._urls import MirrorURL, parse_mirror_url
-from dockerpypi.cli import main
 from dockerpypi.errors import UserMessageError
 from dockerpypi.settings import resolve_settings
 
 UPSTREAM = "http://index.example/simple/"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def free_port() -> int:

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from support.cli import run_main as run
 from support.server import ServedURL
 from test_mirror_index import make_wheel
 
 from dockerpypi._urls import MirrorURL, parse_mirror_url
-from dockerpypi.cli import main
 from dockerpypi.errors import UsageError, UserMessageError
 from dockerpypi.mirror.check import check_mirror
 from dockerpypi.mirror.fill import (
@@ -35,14 +35,6 @@ TARGET = TargetTags("3.12", ("manylinux_2_28_x86_64", "manylinux2014_x86_64"), "
 
 def url(raw: str) -> MirrorURL:
     return parse_mirror_url(raw, origin="test")
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exited:
-        main(args)
-    out, err = capsys.readouterr()
-    code = exited.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 # --- pip's command line, as a pure function -----------------------------------------
