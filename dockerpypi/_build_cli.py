@@ -298,9 +298,10 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
                env: dict[str, str] | None, dry_run: bool) -> int:
     from . import _runner
     from .build import plan_build
-    from .render import config_files
+    from .render import config_files, uv_cache_pays
 
-    files = config_files(settings)
+    files = config_files(settings, uv_cache=mirror_dir is None or
+                         uv_cache_pays(settings, _names_sent(mirror_dir)))
     if dry_run:
         # The real directory does not exist yet: show where it would be.
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
@@ -314,6 +315,20 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
         argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
                           docker=docker)
         return _runner.run(argv, secrets=secrets, env=env)
+
+
+def _names_sent(mirror_dir: Path) -> list[str]:
+    """The file names of the mirror directory the build is sent.
+
+    A dry run names a subset directory that was never written: the mirror
+    it would come from stands in for it.
+    """
+    for directory in (mirror_dir, mirror_dir.parent):
+        try:
+            return [entry.name for entry in directory.iterdir()]
+        except OSError:
+            continue
+    return []
 
 
 def _mirror_dir(settings: Settings, build_contexts: list[str]) -> Path | None:

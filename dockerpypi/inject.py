@@ -359,7 +359,8 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
         if own.strip():
             out.append(f"{inner}{own.strip()} {escape}")
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
-    prefix = [render.ENV_PREFIX, f"export {' '.join(plan.exports)};"]
+    # The cache variables come first: the env file may override them (see render_env).
+    prefix = [f"export {' '.join(plan.exports)};", render.ENV_PREFIX]
     if plan.exec_words is not None:  # the JSON array was the rest of the instruction
         tail = [command_indent + plan.exec_words]
     else:

@@ -17,7 +17,7 @@ import json
 import math
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -148,8 +148,12 @@ def render_pydistutils(settings: Settings, *, redact: bool = False) -> str:
     )
 
 
-def render_env(settings: Settings) -> str:
-    """The shell file a build step sources to select the other files for itself."""
+def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
+    """The shell file a build step sources to select the other files for itself.
+
+    ``uv_cache=False`` (see :func:`uv_cache_pays`) turns uv's cache mount off
+    for the step: the file is sourced after the cache variables are set.
+    """
     exports: list[tuple[str, str]] = []
     installers = settings.installers.value
     if "pip" in installers:
@@ -166,12 +170,32 @@ def render_env(settings: Settings) -> str:
         # setuptools' distutils reads this file after the usual ones.
         exports.append(("DIST_EXTRA_CONFIG", _target("pydistutils")))
     return _render("env.sh.j2", unset=_SHADOWING_VARIABLES, exports=exports,
-                   indexes=[str(index) for index in settings.indexes])
+                   indexes=[str(index) for index in settings.indexes],
+                   uv_cache=uv_cache or "uv" not in installers)
 
 
-def config_files(settings: Settings, *, redact: bool = False) -> list[ConfigFile]:
+# What a source distribution's file name ends with (PEP 625 and the older forms).
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar", ".tar.xz")
+
+
+def uv_cache_pays(settings: Settings, mirror_files: Iterable[str]) -> bool:
+    """Whether uv's cache mount can save a step anything.
+
+    Not when every index is the local mirror and the mirror (``mirror_files``,
+    the names of what the step is sent) holds no source distribution: then
+    there is nothing to download and nothing to build, and unpacking the
+    wheels again beats copying them out of the cache mount (the benchmark's
+    warm uv build took twice as long with the cache as without).
+    """
+    if not settings.indexes or not all(index.is_local for index in settings.indexes):
+        return True
+    return any(name.endswith(_SDIST_SUFFIXES) for name in mirror_files)
+
+
+def config_files(settings: Settings, *, redact: bool = False,
+                 uv_cache: bool = True) -> list[ConfigFile]:
     """Every temporary file a build step gets, as build secrets."""
-    texts = {"env": render_env(settings)}
+    texts = {"env": render_env(settings, uv_cache=uv_cache)}
     if "pip" in settings.installers.value:
         texts["pip-conf"] = render_pip_conf(settings, redact=redact)
     if "uv" in settings.installers.value:

@@ -107,3 +107,36 @@ def test_inject_builds_a_dockerfile_not_written_for_dockerpypi(
     assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
     findings = scan_image(tag, ["file:///tmp/pypi"])
     assert findings == [], "\n".join(findings)
+
+
+@pytest.mark.parametrize("sdist", [False, True])
+def test_uv_leaves_its_cache_alone_when_the_local_wheels_are_all_there_is(
+    sdist: bool, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    uv_binary: Path,
+) -> None:
+    from dockerpypi.render import RunOptions, render_run, render_stage
+
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    if sdist:  # something uv might build: its cache would pay then
+        (mirror / "dockerpypi-beta-1.0.tar.gz").write_bytes(b"")
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "requirements.txt").write_text("dockerpypi-alpha\n")
+    (context / "uv").write_bytes(uv_binary.read_bytes())
+    (context / "uv").chmod(0o755)
+    install = ('uv pip install --python "$(command -v python3)" '
+               '-r /run/dockerpypi/requirements/requirements.txt')
+    step = render_run(RunOptions(installer="uv", command=(
+        "sh", "-c", f'{install} && echo "uv-cache=${{UV_NO_CACHE:-on}}"')))
+    (context / "Dockerfile").write_text(
+        f"{render_stage()}FROM {base_image}\nCOPY uv /usr/local/bin/uv\n{step}")
+    tag = unique_tag("build-uv-cache")
+    result = dockerpypi_build(["--offline", "--mirror-dir", str(mirror)],
+                              ["--no-cache", "--progress=plain", "-t", tag, "--load",
+                               str(context)])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    # Served over HTTP (Docker 20.10), uv downloads: its cache pays again.
+    served = "transport http" in result.stderr
+    expected = "uv-cache=on" if sdist or served else "uv-cache=1"
+    assert expected in result.stderr, result.stderr[-4000:]

@@ -165,6 +165,34 @@ def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
     assert out == "/run/dockerpypi/pip.conf|3|1|unset"
 
 
+
+@pytest.mark.parametrize(("environ", "files", "pays"), [
+    ({"DIB_OFFLINE": "1"}, ["a-1.0-py3-none-any.whl", "a"], False),
+    ({"DIB_OFFLINE": "1"}, ["a-1.0-py3-none-any.whl", "b-2.0.tar.gz"], True),  # uv builds b
+    ({"DIB_OFFLINE": "1"}, ["c-1.0.zip"], True),
+    ({}, ["a-1.0-py3-none-any.whl"], True),  # the public index: downloads to keep
+    ({"DOCKERPYPI_MIRRORS": "http://127.0.0.1:3141/simple/", "DIB_OFFLINE": "1"},
+     ["a-1.0-py3-none-any.whl"], True),  # served over HTTP: downloads too
+])
+def test_uv_cache_pays_only_for_downloads_and_builds(tmp_path: Path, environ: dict[str, str],
+                                                     files: list[str], pays: bool) -> None:
+    assert render.uv_cache_pays(settings(tmp_path, **environ), files) is pays
+
+
+def test_env_file_turns_uv_cache_off_after_the_step_set_it(tmp_path: Path) -> None:
+    import subprocess
+    resolved = settings(tmp_path, DIB_OFFLINE="1")
+    assert "UV_NO_CACHE" not in render.render_env(resolved)
+    env_text = render.render_env(resolved, uv_cache=False)
+    # The step exports its cache variables first, then sources the file.
+    script = ("export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy\n" + env_text +
+              '\nprintf "%s|%s" "${UV_NO_CACHE-unset}" "${UV_LINK_MODE-unset}"\n')
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out == "1|unset"  # uv's default link mode: hard links within the step
+    pip_only = settings(tmp_path, DIB_OFFLINE="1", DOCKERPYPI_INSTALLERS="pip")
+    assert "UV_NO_CACHE" not in render.render_env(pip_only, uv_cache=False)
+
+
 RUN_CASES = {
     "pip-default": render.RunOptions(),
     "uv-nonroot": render.RunOptions(installer="uv", requirements="reqs/prod.txt", uid=10001),

@@ -10,6 +10,6 @@ RUN --mount=type=bind,from=pypi-mirror,target=/srv/wheels,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=1000,gid=100,mode=0400 \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=1000,gid=100,mode=0400 \
     --mount=type=cache,id=dockerpypi-pip-1000,target=/var/cache/dockerpypi/pip,uid=1000,gid=100 \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     python3 -m pip install -r /run/dockerpypi/requirements/requirements.txt

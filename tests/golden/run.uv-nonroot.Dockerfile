@@ -10,6 +10,6 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=10001,gid=10001,mode=0400 \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=10001,gid=10001,mode=0400 \
     --mount=type=cache,id=dockerpypi-uv-10001,target=/var/cache/dockerpypi/uv,uid=10001,gid=10001 \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     uv pip install --python "$(command -v python3)" -r /run/dockerpypi/requirements/prod.txt

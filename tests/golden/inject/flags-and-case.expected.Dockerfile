@@ -10,8 +10,8 @@ run --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --network=host --security=insecure \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install --no-cache-dir requests
   # dockerpypi --inject: mirror, secrets and cache added for this step
   RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
@@ -22,8 +22,8 @@ run --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
       --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
       --mount=type=ssh \
       --mount=type=secret,id=netrc,target=/root/.netrc \
-      if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
       export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+      if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
       pip install private-pkg
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
@@ -32,6 +32,6 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     test -f requirements.txt || pip install -r requirements.in; echo done

@@ -12,8 +12,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     <<EOF
-if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi;
 export PIP_CACHE_DIR=/var/cache/dockerpypi/pip;
+if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi;
 set -eux
 pip install --no-cache-dir flask
 python -c "import flask"
@@ -25,8 +25,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     <<EOT bash
   set -e
   pip install gunicorn
@@ -41,8 +41,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     <<-EOF
 	#!/usr/bin/env bash
-if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi;
 export PIP_CACHE_DIR=/var/cache/dockerpypi/pip;
+if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi;
 	pip install uvicorn
 	EOF
 COPY <<EOF /app/install.txt
@@ -59,8 +59,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     cat <<'EOF' > /app/setup.sh && sh /app/setup.sh
 pip install -r /app/requirements.txt
 EOF

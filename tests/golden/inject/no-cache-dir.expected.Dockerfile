@@ -11,8 +11,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install --no-cache-dir -r requirements.txt
 COPY . .
 CMD [ "python", "./your-daemon-or-script.py" ]

@@ -10,8 +10,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install poetry poetry-plugin-export
 COPY ./pyproject.toml ./poetry.lock* /tmp/
 RUN poetry export -f requirements.txt --output requirements.txt --without-hashes
@@ -26,8 +26,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install --no-cache-dir --upgrade -r /code/requirements.txt
 COPY ./app /code/app
 CMD ["fastapi", "run", "app/main.py", "--port", "80"]

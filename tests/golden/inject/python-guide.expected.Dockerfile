@@ -40,8 +40,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,target=/root/.cache/pip \
     --mount=type=bind,source=requirements.txt,target=requirements.txt \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     python -m pip install -r requirements.txt
 
 # Switch to the non-privileged user to run the application.

@@ -12,6 +12,6 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,mode=0444 \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,mode=0444 \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,mode=0444 \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install --user requests && uv pip install --user httpx

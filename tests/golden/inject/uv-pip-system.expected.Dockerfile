@@ -11,8 +11,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     uv pip install --system -r requirements.txt
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
@@ -22,6 +22,6 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install uv-dynamic-versioning && uv --quiet tool install ruff

@@ -16,8 +16,8 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
     --mount=type=bind,source=pyproject.toml,target=pyproject.toml \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     uv sync --frozen --no-install-project --no-dev
 ADD . /app
 # dockerpypi --inject: mirror, secrets and cache added for this step
@@ -28,7 +28,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     --mount=type=cache,target=/root/.cache/uv \
-    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
+    if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     uv sync --frozen --no-dev
 ENV PATH="/app/.venv/bin:$PATH"
