@@ -87,8 +87,9 @@ class _RenderGroup(click.Group):
 
 
 @cli.group(cls=_RenderGroup, invoke_without_command=True)
-@click.option("--installer", type=click.Choice(["pip", "uv"]), default="pip", show_default=True,
-              help="The installer the step runs.")
+@click.option("--installer", type=click.Choice(["auto", "pip", "uv"]), default="auto",
+              show_default=True,
+              help="The installer the step runs; auto: uv if the image has it, else pip.")
 @click.option("-r", "--requirements", metavar="FILE",
               help="Requirements file in the build context [default: requirements.txt, "
                    "unless a command follows --].")

@@ -252,7 +252,7 @@ def secret_mounts() -> list[tuple[str, str]]:
 class RunOptions:
     """What shapes a rendered ``RUN`` step (never a URL or a credential)."""
 
-    installer: str = "pip"
+    installer: str = "auto"  # one of INSTALLERS
     requirements: str | None = "requirements.txt"
     command: tuple[str, ...] = ()
     uid: int | None = None
@@ -268,14 +268,22 @@ def _check_context_path(path: str) -> str:
     return str(pure)
 
 
+# What `render --installer` accepts: "auto" runs uv when the image has it, pip otherwise.
+INSTALLERS = ("auto", "pip", "uv")
+
+
 def _default_command(installer: str, requirements: str) -> str:
     quoted = shlex.quote(requirements)
+    # `--python` with the python3 on PATH installs into an activated virtual
+    # environment, or into the system interpreter without one (`--system`
+    # would skip the virtual environment), as `python3 -m pip` does.
+    uv = f'uv pip install --python "$(command -v python3)" -r {quoted}'
+    pip = f"python3 -m pip install -r {quoted}"
     if installer == "uv":
-        # `--python` with the python3 on PATH installs into an activated
-        # virtual environment, or into the system interpreter without one
-        # (`--system` would skip the virtual environment).
-        return f'uv pip install --python "$(command -v python3)" -r {quoted}'
-    return f"python3 -m pip install -r {quoted}"
+        return uv
+    if installer == "auto":
+        return f"if command -v uv >/dev/null 2>&1; then {uv}; else {pip}; fi"
+    return pip
 
 
 def _regenerate_command(options: RunOptions) -> str:
@@ -295,8 +303,9 @@ def _regenerate_command(options: RunOptions) -> str:
 
 def render_run(options: RunOptions) -> str:
     """A ``RUN`` step that installs with the mirror, for appending to a Dockerfile."""
-    if options.installer not in ("pip", "uv"):
-        raise UsageError(f"--installer {options.installer!r} is not supported: use pip or uv")
+    if options.installer not in INSTALLERS:
+        raise UsageError(f"--installer {options.installer!r} is not supported: use "
+                         + ", ".join(INSTALLERS))
     requirements = None
     if options.requirements:
         source = _check_context_path(options.requirements)
@@ -311,7 +320,14 @@ def render_run(options: RunOptions) -> str:
 
     owner = owner_options(options.uid, options.gid)
     secrets = [{"id": secret_id, "target": target} for secret_id, target in secret_mounts()]
-    cache = cache_mount(options.installer, options.uid)
+    installers: tuple[str, ...] = (options.installer,)
+    if options.installer == "auto":
+        # The caches of the installers the step calls: both for the default
+        # command, which picks one when it runs.
+        from .inject import installers_called
+
+        called = installers_called(command) if options.command else []
+        installers = tuple(called) or ("pip", "uv")
     return _render(
         "run.Dockerfile.j2",
         stage=MIRROR_STAGE,
@@ -320,7 +336,7 @@ def render_run(options: RunOptions) -> str:
         secrets=secrets,
         # Secrets are 0400 root by default: a non-root USER could not read them.
         secret_owner=owner + (",mode=0400" if owner else ""),
-        cache=cache,
+        caches=[cache_mount(installer, options.uid) for installer in installers],
         cache_owner=owner,
         env_file=ENV_FILE,
         command=command,

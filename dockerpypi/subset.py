@@ -69,7 +69,7 @@ from packaging.version import InvalidVersion, Version
 
 from .errors import UserMessageError
 from .mirror import index as _index
-from .render import MIRROR_STAGE, STEP_DIR, _default_command
+from .render import INSTALLERS, MIRROR_STAGE, STEP_DIR, _default_command
 
 if TYPE_CHECKING:
     from .build import DockerArgs
@@ -175,14 +175,19 @@ def _step_sources(where: str, command: str, mounts: list[dict[str, str]],
                 raise CannotTell(f"{where}: the requirements mount {source or '(no source)'} "
                                  "is not a plain file of the build context")
             requirements[target] = str(path)
-    words = " ".join(command.split())
+    rest = " ".join(command.split())
     prefix = " ".join(ENV_PREFIX.split())
-    rest = words.removeprefix(prefix).strip()
-    if rest.startswith("export ") and ";" in rest:
-        rest = rest.split(";", 1)[1].strip()
+    # The cache exports and the env file, in either order (steps rendered
+    # before 0.2 source the file first).
+    sourced = False
+    for _ in range(2):
+        if rest.startswith(prefix):
+            rest, sourced = rest.removeprefix(prefix).strip(), True
+        elif rest.startswith("export ") and ";" in rest:
+            rest = rest.split(";", 1)[1].strip()
     defaults = {" ".join(_default_command(installer, target).split()): source
-                for target, source in requirements.items() for installer in ("pip", "uv")}
-    if heredoc or not words.startswith(prefix) or rest not in defaults:
+                for target, source in requirements.items() for installer in INSTALLERS}
+    if heredoc or not sourced or rest not in defaults:
         raise CannotTell(f"{where}: a step with a custom command installs from the mirror")
     return [defaults[rest]]
 

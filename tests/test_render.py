@@ -194,7 +194,8 @@ def test_env_file_turns_uv_cache_off_after_the_step_set_it(tmp_path: Path) -> No
 
 
 RUN_CASES = {
-    "pip-default": render.RunOptions(),
+    "auto-default": render.RunOptions(),
+    "pip-default": render.RunOptions(installer="pip"),
     "uv-nonroot": render.RunOptions(installer="uv", requirements="reqs/prod.txt", uid=10001),
     "custom-command": render.RunOptions(requirements=None,
                                         command=("pip", "install", "numpy<3")),
@@ -231,3 +232,8 @@ def test_requirements_outside_the_context_are_refused(bad: str) -> None:
 def test_nothing_to_install_is_refused() -> None:
     with pytest.raises(UsageError, match="nothing to install"):
         render.render_run(render.RunOptions(requirements=None))
+
+
+def test_the_example_carries_the_step_render_writes() -> None:
+    example = (Path(__file__).resolve().parent.parent / "examples" / "Dockerfile").read_text()
+    assert render.render_run(render.RunOptions()).lstrip("\n") in example

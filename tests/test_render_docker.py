@@ -30,7 +30,7 @@ PASSWORD = "s3cret@#:/%+word"  # every character that needs quoting in a URL
 
 
 def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | None,
-          environ: Mapping[str, str], requirements: tuple[str, ...], uv_binary: Path,
+          environ: Mapping[str, str], requirements: tuple[str, ...], uv_binary: Path | None,
           user: int | None = None, check: bool = True,
           ) -> tuple[str, subprocess.CompletedProcess[str]]:
     """Render, write the secrets, build; return the image tag and the build result."""
@@ -145,4 +145,21 @@ def test_the_same_dockerfile_builds_with_plain_docker_build(
     tag = unique_tag("render-plain")
     result = plain_docker_build(context, tag=tag)
     assert "Requirement already satisfied: pip" in result.stdout
+    assert_no_trace(tag, "file:///tmp/pypi")
+
+
+@pytest.mark.parametrize("image_has_uv", [True, False])
+def test_auto_runs_uv_when_the_image_has_it_and_pip_otherwise(
+    image_has_uv: bool, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    uv_binary: Path,
+) -> None:
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    tag, result = build(tmp_path, base_image, "auto", mirror=mirror,
+                        environ={"DIB_OFFLINE": "1"}, requirements=("dockerpypi-alpha",),
+                        uv_binary=uv_binary if image_has_uv else None)
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    # Each installer's own way of saying it installed the package.
+    said_by_uv = "+ dockerpypi-alpha==1.0.7" in result.stdout
+    said_by_pip = "Successfully installed dockerpypi-alpha-1.0.7" in result.stdout
+    assert (said_by_uv, said_by_pip) == (image_has_uv, not image_has_uv), result.stdout[-3000:]
     assert_no_trace(tag, "file:///tmp/pypi")

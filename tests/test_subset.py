@@ -241,6 +241,15 @@ def test_the_steps_dockerpypi_renders_are_understood() -> None:
     assert subset._dockerfile_steps(crlf)[0] == ["requirements.txt", "requirements/prod.txt"]
 
 
+
+def test_steps_rendered_before_the_exports_came_first_are_understood() -> None:
+    # dockerpypi 0.1 sourced the env file before exporting the cache variables.
+    step = render_run(RunOptions(installer="pip")).split("\n")
+    sourcing = next(i for i, line in enumerate(step) if line.strip().startswith("if [ -f"))
+    assert step[sourcing - 1].strip().startswith("export ")  # today's order
+    step[sourcing - 1], step[sourcing] = step[sourcing], step[sourcing - 1]
+    assert subset._dockerfile_steps(_dockerfile("\n".join(step)))[0] == ["requirements.txt"]
+
 @pytest.mark.parametrize(("text", "reason"), [
     (_dockerfile(render_run(RunOptions(command=("pip", "install", "numpy<3")))),
      "custom command"),

@@ -31,6 +31,8 @@ def write_dockerfile(context: Path, base_image: str, installer: str, *,
     lines = [dockerpypi("render", "stage"), f"FROM {base_image}\n"]
     if installer == "uv":
         assert uv_binary is not None, "a uv build needs the uv_binary fixture"
+    # With --installer auto the image has uv when uv_binary is given.
+    if uv_binary is not None and installer in ("uv", "auto"):
         shutil.copy2(uv_binary, context / "uv")
         lines.append("COPY uv /usr/local/bin/uv\n")
     render_args = ["render", "--installer", installer]
