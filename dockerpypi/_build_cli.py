@@ -63,6 +63,9 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
                    "added to every RUN that calls pip or uv (your file is not changed).")
 @click.option("--uid", type=click.IntRange(min=0),
               help="With --inject: the uid of a named USER, who must read the secrets.")
+@click.option("--prefer-uv", is_flag=True,
+              help="With --inject: a step that is one plain `pip install` runs `uv pip "
+                   "install` instead when the image has uv (pip otherwise).")
 @click.option("--transport", type=click.Choice(["auto", "context", "http"]), default="auto",
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "
@@ -75,7 +78,8 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
                 metavar="[DOCKER BUILD OPTIONS] PATH")
 @click.pass_context
 def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, verbose: bool,
-          transport: str, inject: bool, uid: int | None, verify: bool, **kwargs: Any) -> None:
+          transport: str, inject: bool, uid: int | None, prefer_uv: bool, verify: bool,
+          **kwargs: Any) -> None:
     """Run `docker buildx build` with the mirror and its settings supplied.
 
     \b
@@ -92,6 +96,11 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     """
     from .build import credential_strings, parse_docker_args
 
+    if prefer_uv and not inject:
+        from .errors import UsageError
+
+        raise UsageError("--prefer-uv rewrites steps of --inject: add --inject, or render "
+                         "steps that pick uv themselves (dockerpypi render)")
     given = parse_docker_args(docker_args)
     _refuse_misplaced_options(ctx, given.options)
     _refuse_missing_inputs(given)
@@ -105,7 +114,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     verified = _verify_target(given, dry_run=dry_run) if verify else None
     with _logging_to_stderr(verbose or debug):
         if inject:
-            with _injected(given, settings, uid) as injected:
+            with _injected(given, settings, uid, prefer_uv=prefer_uv) as injected:
                 code = _build(injected, settings, secrets, dry_run=dry_run, transport=transport)
         else:
             code = _build(given, settings, secrets, dry_run=dry_run, transport=transport)
@@ -170,7 +179,8 @@ def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
 
 
 @contextmanager
-def _injected(given: DockerArgs, settings: Settings, uid: int | None) -> Iterator[DockerArgs]:
+def _injected(given: DockerArgs, settings: Settings, uid: int | None, *,
+              prefer_uv: bool) -> Iterator[DockerArgs]:
     """The user's arguments pointing at an injected copy of their Dockerfile."""
     from . import _runner
     from .build import dockerfile_path, parse_docker_args, with_dockerfile
@@ -188,7 +198,7 @@ def _injected(given: DockerArgs, settings: Settings, uid: int | None) -> Iterato
     except OSError as error:
         raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
                          "build context") from None
-    result = inject(text, mount_point=settings.mount_point.value, uid=uid)
+    result = inject(text, mount_point=settings.mount_point.value, uid=uid, prefer_uv=prefer_uv)
     for note in result.notes:
         warn(note)
     with _runner.private_files({"Dockerfile": result.text}) as written:

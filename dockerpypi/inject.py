@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from . import render
 from .errors import UsageError
+from .prefer_uv import prefer_uv as _uv_form
 from .settings import DEFAULT_MOUNT_POINT
 
 COMMENT = "# dockerpypi --inject: mirror, secrets and cache added for this step"
@@ -32,6 +33,8 @@ _EXEC_COMMENT = ("# dockerpypi --inject: exec form rewritten as shell form (same
                  "so the step can source the mirror settings")
 _HEREDOC_COMMENT = ("# dockerpypi --inject: the heredoc script sources the mirror settings "
                     "in its first lines")
+_UV_COMMENT = ("# dockerpypi --inject --prefer-uv: uv installs when the image has it, "
+               "else the pip call as written")
 _STAGE = ["# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror",
           f"FROM scratch AS {render.MIRROR_STAGE}", ""]
 _INDENT = "    "  # as in `dockerpypi render`
@@ -124,6 +127,7 @@ class _Plan:
     exports: list[str]
     exec_words: str | None  # exec form: the shell-form command replacing it
     in_heredoc: int | None  # RUN <<EOF: index of the line to put the prefix before
+    replacement: str | None = None  # --prefer-uv: the command replacing the step's own
 
 
 def _split_flags(args: str) -> tuple[list[str], str]:
@@ -233,7 +237,7 @@ def _under(path: str, directory: str) -> bool:
 
 
 def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
-          uid: int | None, notes: list[str]) -> _Plan | None:
+          uid: int | None, notes: list[str], uv: bool = False) -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
     flags, command = _split_flags(instruction.args)
@@ -260,6 +264,18 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
                                  f"dockerpypi mounts {ours}: move that mount elsewhere"
                                  + (" or choose another --mount-point"
                                     if ours == mount_point else ""))
+    replacement = None
+    if uv and "pip" in installers and "uv" not in installers:
+        if instruction.heredocs:
+            notes.append(f"{where}: kept pip: --prefer-uv does not rewrite heredocs")
+        else:
+            choice = _uv_form(shlex.join(words) if words is not None else command)
+            if choice.command is None:
+                notes.append(f"{where}: kept pip: {choice.kept}")
+            else:
+                replacement = choice.command
+                installers = installers_called(replacement)
+                notes.append(f"{where}: pip install runs with uv when the image has uv")
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
                          "dockerpypi needs to source its settings: use sh or bash for this stage")
@@ -320,7 +336,9 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
                      "users for this step and no cache; write USER <uid> or pass --uid")
     if words is not None:
         notes.append(f"{where}: exec-form RUN rewritten as shell form with the same words")
-    return _Plan(instruction, comments, flags_out, exports, exec_words, in_heredoc)
+    if replacement is not None:
+        comments.append(_UV_COMMENT)
+    return _Plan(instruction, comments, flags_out, exports, exec_words, in_heredoc, replacement)
 
 
 def _command_start(lines: list[str], instruction: _Instruction, escape: str) -> tuple[int, int]:
@@ -361,7 +379,9 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     # The cache variables come first: the env file may override them (see render_env).
     prefix = [f"export {' '.join(plan.exports)};", render.ENV_PREFIX]
-    if plan.exec_words is not None:  # the JSON array was the rest of the instruction
+    if plan.replacement is not None:  # the whole command, continuations joined
+        tail = [command_indent + plan.replacement]
+    elif plan.exec_words is not None:  # the JSON array was the rest of the instruction
         tail = [command_indent + plan.exec_words]
     else:
         tail = [command_indent + lines[k][col:], *lines[k + 1: ins.end]]
@@ -385,12 +405,14 @@ def _shift_stage_numbers(lines: list[str], instruction: _Instruction, escape: st
 
 
 def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
-           uid: int | None = None) -> InjectResult:
+           uid: int | None = None, prefer_uv: bool = False) -> InjectResult:
     """``text`` with the mirror, secrets and cache in every RUN that calls pip or uv.
 
     ``uid`` is the uid of steps whose USER the text does not give as a number
     (no USER, or a named one), as ``dockerpypi render --uid``. The output keeps
     the input's line endings (CRLF too, when the file is read with newline="").
+    ``prefer_uv`` runs a step that is one plain ``pip install`` with uv when
+    the image has uv (:mod:`.prefer_uv`).
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -437,7 +459,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
                                            for flag in flags):
             numbered.append(ins)
         if verb == "RUN" and (plan := _plan(ins, lines, stage, mount_point=mount_point, uid=uid,
-                                            notes=notes)):
+                                            notes=notes, uv=prefer_uv)):
             if first_from is None:
                 raise UsageError(f"line {ins.first + 1}: RUN before any FROM: this is not a "
                                  "Dockerfile BuildKit would build")

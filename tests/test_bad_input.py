@@ -121,6 +121,8 @@ CASES: dict[str, Case | object] = {
         ("build", "--offline", "-t", "app", "no-such-context"), 2,
         "the build context no-such-context is not a directory"),
     "unknown-choice": Case(("render", "--installer", "pipx"), 2, "--installer"),
+    "prefer-uv-without-inject": Case(("build", "--prefer-uv", "--offline", "-t", "app", "ctx"),
+                                     2, "--prefer-uv rewrites steps of --inject: add --inject"),
     # no engine
     "build-without-engine": Case(("build", "--offline", "-t", "app", "ctx"), 1,
                                  "no Docker engine answers (Cannot connect to the Docker "

@@ -140,3 +140,37 @@ def test_uv_leaves_its_cache_alone_when_the_local_wheels_are_all_there_is(
     served = "transport http" in result.stderr
     expected = "uv-cache=on" if sdist or served else "uv-cache=1"
     assert expected in result.stderr, result.stderr[-4000:]
+
+
+@pytest.mark.parametrize("image_has_uv", [True, False])
+def test_inject_prefer_uv_installs_with_uv_only_where_the_image_has_it(
+    image_has_uv: bool, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+    uv_binary: Path,
+) -> None:
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    context = tmp_path / "context"
+    context.mkdir()
+    lines = [f"FROM {base_image}\n", "RUN python3 -m venv /opt/venv\n",
+             "ENV PATH=/opt/venv/bin:$PATH\n"]
+    if image_has_uv:
+        (context / "uv").write_bytes(uv_binary.read_bytes())
+        (context / "uv").chmod(0o755)
+        lines.insert(1, "COPY uv /usr/local/bin/uv\n")
+    plain = "".join([*lines, "RUN pip install --no-cache-dir dockerpypi-alpha\n"])
+    (context / "Dockerfile").write_text(plain)
+    tag = unique_tag("inject-prefer-uv")
+    result = dockerpypi_build(["--offline", "--mirror-dir", str(mirror), "--inject",
+                               "--prefer-uv"],
+                              ["--progress=plain", "-t", tag, "--load", str(context)])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "pip install runs with uv when the image has uv" in result.stderr
+    assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    said_by_uv = "+ dockerpypi-alpha==1.0.7" in result.stderr
+    said_by_pip = "Successfully installed dockerpypi-alpha-1.0.7" in result.stderr
+    assert (said_by_uv, said_by_pip) == (image_has_uv, not image_has_uv), result.stderr[-3000:]
+    # uv compiled the bytecode, as pip does: the image is the same either way.
+    status, output = run_in_image(tag, ["sh", "-c", "ls /opt/venv/lib/python3*/site-packages/"
+                                                    "dockerpypi_alpha/__pycache__"])
+    assert status == 0, output
+    assert ".pyc" in output
+    assert (context / "Dockerfile").read_text() == plain

@@ -30,6 +30,7 @@ SUCCESSES = [case for case in CASES if not case.startswith("refuse-")]
 OPTIONS: dict[str, dict[str, Any]] = {
     "user-named-uid": {"uid": 1000},
     "mount-point": {"mount_point": "/srv/wheels"},
+    "prefer-uv": {"prefer_uv": True},
 }
 
 
