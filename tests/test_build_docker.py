@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.docker import LABELS, run_in_image, scan_image, unique_tag
-from support.dockerfiles import installed, write_dockerfile
+from support.dockerfiles import copy_uv, installed, write_dockerfile
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -122,14 +122,13 @@ def test_uv_leaves_its_cache_alone_when_the_local_wheels_are_all_there_is(
     context = tmp_path / "context"
     context.mkdir()
     (context / "requirements.txt").write_text("dockerpypi-alpha\n")
-    (context / "uv").write_bytes(uv_binary.read_bytes())
-    (context / "uv").chmod(0o755)
+    uv = copy_uv(context, uv_binary)
     install = ('uv pip install --python "$(command -v python3)" '
                '-r /run/dockerpypi/requirements/requirements.txt')
     step = render_run(RunOptions(installer="uv", command=(
         "sh", "-c", f'{install} && echo "uv-cache=${{UV_NO_CACHE:-on}}"')))
     (context / "Dockerfile").write_text(
-        f"{render_stage()}FROM {base_image}\nCOPY uv /usr/local/bin/uv\n{step}")
+        f"{render_stage()}FROM {base_image}\n{uv}{step}")
     tag = unique_tag("build-uv-cache")
     result = dockerpypi_build(["--offline", "--mirror-dir", str(mirror)],
                               ["--no-cache", "--progress=plain", "-t", tag, "--load",
@@ -153,15 +152,14 @@ def test_inject_prefer_uv_installs_with_uv_only_where_the_image_has_it(
     lines = [f"FROM {base_image}\n", "RUN python3 -m venv /opt/venv\n",
              "ENV PATH=/opt/venv/bin:$PATH\n"]
     if image_has_uv:
-        (context / "uv").write_bytes(uv_binary.read_bytes())
-        (context / "uv").chmod(0o755)
-        lines.insert(1, "COPY uv /usr/local/bin/uv\n")
+        lines.insert(1, copy_uv(context, uv_binary))
     plain = "".join([*lines, "RUN pip install --no-cache-dir dockerpypi-alpha\n"])
     (context / "Dockerfile").write_text(plain)
     tag = unique_tag("inject-prefer-uv")
     result = dockerpypi_build(["--offline", "--mirror-dir", str(mirror), "--inject",
                                "--prefer-uv"],
-                              ["--progress=plain", "-t", tag, "--load", str(context)])
+                              ["--no-cache", "--progress=plain", "-t", tag, "--load",
+                               str(context)])
     assert result.returncode == 0, result.stderr[-4000:]
     assert "pip install runs with uv when the image has uv" in result.stderr
     assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}

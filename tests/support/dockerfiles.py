@@ -19,6 +19,12 @@ def dockerpypi(*args: str, cwd: Path | None = None) -> str:
     return result.stdout
 
 
+def copy_uv(context: Path, uv_binary: Path) -> str:
+    """Put the host's uv in the build context; return the line that copies it in."""
+    shutil.copy2(uv_binary, context / "uv")
+    return "COPY uv /usr/local/bin/uv\n"
+
+
 def write_dockerfile(context: Path, base_image: str, installer: str, *,
                      user: int | None = None, requirements: tuple[str, ...] = (),
                      uv_binary: Path | None = None) -> Path:
@@ -33,8 +39,7 @@ def write_dockerfile(context: Path, base_image: str, installer: str, *,
         assert uv_binary is not None, "a uv build needs the uv_binary fixture"
     # With --installer auto the image has uv when uv_binary is given.
     if uv_binary is not None and installer in ("uv", "auto"):
-        shutil.copy2(uv_binary, context / "uv")
-        lines.append("COPY uv /usr/local/bin/uv\n")
+        lines.append(copy_uv(context, uv_binary))
     render_args = ["render", "--installer", installer]
     if user is not None:
         lines.append(f"RUN python3 -m venv /opt/venv && chown -R {user}:{user} /opt/venv\n"
