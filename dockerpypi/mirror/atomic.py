@@ -4,7 +4,7 @@ Each file is written to a temporary name, flushed to disk and renamed into
 place. The flush (fsync) is what makes the rename safe across a power cut, and
 one at a time it is also slow: a first index of 10,000 wheels writes 10,000
 metadata files, and each fsync waits for its own journal commit. ``write_all``
-therefore writes and flushes a batch on a few threads, whose fsyncs the file
+therefore writes and flushes the files on a few threads, whose fsyncs the file
 system commits together, and only then renames the files, in the given order.
 """
 
@@ -18,7 +18,6 @@ from pathlib import Path
 
 TEMP_SUFFIX = ".dockerpypi-tmp"
 _THREADS = 16  # waiting on the disk, not the CPU: more than the cores
-_BATCH = 256  # open temporary files at a time, well under the usual limit of 1024
 
 
 def _temporary(target: Path, directory: Path) -> tuple[int, Path]:
@@ -53,22 +52,26 @@ def write_all(writes: Sequence[tuple[Path, bytes]], directory: Path) -> None:
     file system as every path (the mirror's root, for its pages). On any
     error or interrupt, the files not yet renamed are removed.
     """
-    made: list[tuple[Path, Path]] = []
+    # Made on the threads too: creating a file waits for the journal as well.
+    made: list[Path | None] = [None] * len(writes)
+
+    def make(number: int) -> None:
+        path, data = writes[number]
+        fd, made[number] = _temporary(path, directory)
+        _fill(fd, data)
+
     renamed = 0
     try:
         with ThreadPoolExecutor(min(_THREADS, len(writes) or 1)) as pool:
-            for start in range(0, len(writes), _BATCH):
-                batch = []
-                for path, data in writes[start:start + _BATCH]:
-                    fd, temporary = _temporary(path, directory)
-                    made.append((temporary, path))
-                    batch.append((fd, data))
-                for _ in pool.map(lambda job: _fill(*job), batch):
-                    pass  # re-raises the first failure
-        for temporary, path in made:
+            for _ in pool.map(make, range(len(writes))):
+                pass  # re-raises the first failure
+        for temporary, (path, _) in zip(made, writes, strict=True):
+            assert temporary is not None  # every job ran
             temporary.replace(path)
             renamed += 1
     except BaseException:
-        for temporary, _ in made[renamed:]:
-            temporary.unlink(missing_ok=True)
+        # After an interrupt the pool has still run every job it had queued.
+        for temporary in made[renamed:]:
+            if temporary is not None:
+                temporary.unlink(missing_ok=True)
         raise

@@ -8,8 +8,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from packaging.metadata import parse_email
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -64,15 +64,33 @@ def is_index_file(filename: str) -> bool:
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
+        return _sha256_of_handle(handle)
+
+
+def _sha256_of_handle(handle: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(_CHUNK), b""):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
-def wheel_metadata(path: Path, project: str) -> bytes:
-    with zipfile.ZipFile(path) as archive:
+def read_distribution(path: Path, is_wheel: bool, project: str) -> tuple[str, bytes | None]:
+    """The file's sha256 and its core metadata (None for an sdist without PKG-INFO).
+
+    One open for both: on a first index of many small files the opening costs
+    more than the reading.
+    """
+    with path.open("rb") as handle:
+        digest = _sha256_of_handle(handle)
+        handle.seek(0)
+        if is_wheel:
+            return digest, wheel_metadata(handle, project)
+        return digest, sdist_metadata(path.name, handle)
+
+
+def wheel_metadata(wheel: Path | BinaryIO, project: str) -> bytes:
+    with zipfile.ZipFile(wheel) as archive:
         found = [n for n in archive.namelist()
                  if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
         if len(found) > 1:  # a wheel that vendors another's dist-info: take its own
@@ -83,26 +101,31 @@ def wheel_metadata(path: Path, project: str) -> bytes:
         return archive.read(found[0])
 
 
-def sdist_metadata(path: Path) -> bytes | None:
+def sdist_metadata(filename: str, handle: BinaryIO) -> bytes | None:
     def is_pkg_info(name: str) -> bool:
         name = name.removeprefix("./")
         return name.count("/") == 1 and name.endswith("/PKG-INFO")
 
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
+    if filename.endswith(".zip"):
+        with zipfile.ZipFile(handle) as archive:
             names = [n for n in archive.namelist() if is_pkg_info(n)]
             return archive.read(names[0]) if names else None
-    with tarfile.open(path, "r:gz") as tar:
+    with tarfile.open(fileobj=handle, mode="r:gz") as tar:
         for member in tar:  # streams: PKG-INFO is usually near the start
             if member.isfile() and is_pkg_info(member.name):
-                handle = tar.extractfile(member)
-                return handle.read() if handle is not None else None
+                content = tar.extractfile(member)
+                return content.read() if content is not None else None
     return None  # very old sdists have none; they are indexed without Requires-Python
 
 
 def requires_python(metadata: bytes | None) -> str | None:
     if metadata is None:
         return None
-    raw, _ = parse_email(metadata)
+    from packaging.metadata import parse_email  # only runs that read files need it
+
+    # Only the headers: the body is the description, often most of the file,
+    # and parsing it took a first index of many wheels longer than the hashing.
+    ends = [end for end in (metadata.find(b"\n\n"), metadata.find(b"\n\r\n")) if end >= 0]
+    raw, _ = parse_email(metadata[:min(ends) + 1] if ends else metadata)
     value = raw.get("requires_python")
     return (value.strip() or None) if isinstance(value, str) else None

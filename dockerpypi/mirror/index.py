@@ -34,8 +34,8 @@ from .distfile import (
     Unreadable,
     is_index_file,
     parse_distribution,
+    read_distribution,
     requires_python,
-    sdist_metadata,
     sha256_of,
     wheel_metadata,
 )
@@ -155,13 +155,8 @@ def _list(root: Path) -> _Listing:
 
 
 def _read(root: Path, dist: Distribution, stat: os.stat_result) -> tuple[IndexedFile, bytes | None]:
-    path = root / dist.filename
     try:
-        digest = sha256_of(path)
-        if dist.is_wheel:
-            metadata: bytes | None = wheel_metadata(path, dist.project)
-        else:
-            metadata = sdist_metadata(path)
+        digest, metadata = read_distribution(root / dist.filename, dist.is_wheel, dist.project)
     except ARCHIVE_ERRORS as exc:
         raise Unreadable(f"{type(exc).__name__}: {exc}") from None
     sidecar = metadata if dist.is_wheel else None
