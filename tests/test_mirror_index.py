@@ -21,7 +21,7 @@ from filelock import FileLock
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror import index as index_module
 from dockerpypi.mirror.check import check_mirror
-from dockerpypi.mirror.distfile import Distribution
+from dockerpypi.mirror.distfile import Distribution, requires_python
 from dockerpypi.mirror.index import (
     LOCK_FILE,
     STATE_FILE,
@@ -273,7 +273,21 @@ def test_the_state_survives_and_describes_what_was_read(tmp_path: Path) -> None:
         "foo-bar", "1.0", wheel.stat().st_size, sha256(wheel), ">=3.9")
     assert entry.metadata_sha256 == sha256(tmp_path / f"{wheel.name}.metadata")
     assert state[sdist.name].metadata_sha256 is None
+    written = (tmp_path / STATE_FILE).stat().st_ino
     assert update_index(tmp_path).files_read == 0
+    assert (tmp_path / STATE_FILE).stat().st_ino == written  # nothing changed: not rewritten
+
+
+@pytest.mark.parametrize(("metadata", "expected"), [
+    (b"Name: a\nRequires-Python: >=3.8\n\nRequires-Python: <3\n", ">=3.8"),
+    (b"Name: a\r\nRequires-Python:  >=3.9 \r\n\r\nbody\r\n", ">=3.9"),
+    (b"Name: a\n\nRequires-Python: >=3.8\n", None),  # in the description, not a header
+    (b"Name: a\nRequires-Python:\n", None),
+    (None, None),
+])
+def test_requires_python_is_read_from_the_headers_only(
+        metadata: bytes | None, expected: str | None) -> None:
+    assert requires_python(metadata) == expected
 
 
 def test_a_changed_file_is_read_again_and_its_page_rewritten(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ from .distfile import (
     wheel_metadata,
 )
 from .pages import project_page, root_page
-from .state import STATE_FILE, IndexedFile, load_state, save_state
+from .state import STATE_FILE, IndexedFile, load_state, read_state, save_state
 
 # What the rest of dockerpypi imports from here; the modules above hold each part.
 __all__ = [
@@ -298,7 +298,7 @@ def update_index(mirror_dir: Path, *, full: bool = False,
     warnings: list[str] = []
     with mirror_lock(root, lock_timeout, on_wait):
         listing = _list(root)
-        previous = {} if full else load_state(root, warnings)
+        previous, current = ({}, False) if full else read_state(root, warnings)
         scan = _scan(root, listing, previous, warnings)
         by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
         for indexed in scan.files.values():
@@ -308,7 +308,8 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         # page that links them, and only then removals and the state.
         write_all([*scan.sidecars, *pages], root)
         removed = _remove_stale(root, listing, set(by_project), scan.files)
-        save_state(root, scan.files)
+        if scan.files != previous or not current:  # else the same bytes: not written again
+            save_state(root, scan.files)
     files = len(scan.files)
     return IndexResult(root, len(by_project), files, len(scan.read), files - len(scan.read),
                        len(pages), removed, tuple(warnings), time.monotonic() - started)

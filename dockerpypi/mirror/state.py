@@ -47,17 +47,22 @@ def _optional_str(value: object) -> str | None:
     raise TypeError("not a string")
 
 
-def _entry(name: str, raw: object) -> IndexedFile:
-    """One version 2 entry: ``[size, mtime_ns, sha256, requires_python, metadata_sha256,
-    project, version]``; TypeError or ValueError when it is not that."""
-    if not isinstance(raw, list) or len(raw) != 7:
-        raise TypeError("not an entry")
-    size, mtime_ns, sha256, requires, metadata, project, version = raw
-    if not (type(size) is int and type(mtime_ns) is int and isinstance(sha256, str)
-            and isinstance(project, str) and isinstance(version, str)):
-        raise TypeError("not an entry")
-    return IndexedFile(name, cast(NormalizedName, project), version, size, mtime_ns, sha256,
-                       _optional_str(requires), _optional_str(metadata))
+def _entries(raw_files: dict[str, object]) -> dict[str, IndexedFile]:
+    """Version 2 entries: ``[size, mtime_ns, sha256, requires_python, metadata_sha256,
+    project, version]``; one that is not that is left out. (One loop, no call per
+    entry: this runs on every re-index, over every file of the mirror.)"""
+    files: dict[str, IndexedFile] = {}
+    for name, raw in raw_files.items():
+        if type(raw) is not list or len(raw) != 7:
+            continue
+        size, mtime_ns, sha256, requires, metadata, project, version = raw
+        if (type(size) is int and type(mtime_ns) is int and type(sha256) is str
+                and type(project) is str and type(version) is str
+                and (requires is None or type(requires) is str)
+                and (metadata is None or type(metadata) is str)):
+            files[name] = IndexedFile(name, cast(NormalizedName, project), version, size,
+                                      mtime_ns, sha256, requires, metadata)
+    return files
 
 
 def _old_entry(name: str, raw: object) -> IndexedFile:
@@ -73,33 +78,33 @@ def _old_entry(name: str, raw: object) -> IndexedFile:
 def load_state(root: Path, warnings: list[str]) -> dict[str, IndexedFile]:
     """The entries of the state file; empty (every file is read again) when there is none
     usable. An unreadable file adds a warning; a damaged entry is just left out."""
-    path = root / STATE_FILE
+    return read_state(root, warnings)[0]
+
+
+def read_state(root: Path, warnings: list[str]) -> tuple[dict[str, IndexedFile], bool]:
+    """The entries, and whether the file is in this version's format (else it must be
+    written again even when nothing changed)."""
     try:
-        data = json.loads(path.read_bytes())
+        data = json.loads((root / STATE_FILE).read_bytes())
     except FileNotFoundError:
-        return {}
+        return {}, False
     except (OSError, ValueError) as exc:
         warnings.append(f"{STATE_FILE} is unreadable ({exc}); every file was read again")
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    version = data.get("version")
+        return {}, False
+    version = data.get("version") if isinstance(data, dict) else None
+    raw_files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(raw_files, dict) or (version != _STATE_VERSION
+                                           and version not in _OLD_VERSIONS):
+        return {}, False  # another format: read everything once
     if version == _STATE_VERSION:
-        parse = _entry
-    elif version in _OLD_VERSIONS:
-        parse = _old_entry
-    else:
-        return {}  # another format: read everything once
-    raw_files = data.get("files")
-    if not isinstance(raw_files, dict):
-        return {}
+        return _entries(raw_files), True
     files: dict[str, IndexedFile] = {}
     for name, raw in raw_files.items():
         try:
-            files[name] = parse(name, raw)
+            files[name] = _old_entry(name, raw)
         except (ValueError, KeyError, TypeError):
             continue  # that file is simply read again
-    return files
+    return files, False
 
 
 def save_state(root: Path, files: dict[str, IndexedFile]) -> None:
