@@ -3,18 +3,18 @@
 Each file is written to a temporary name, flushed to disk and renamed into
 place. The flush (fsync) is what makes the rename safe across a power cut, and
 one at a time it is also slow: a first index of 10,000 wheels writes 10,000
-metadata files, and each fsync waits for its own journal commit. ``write_all``
-therefore writes and flushes the files on a few threads, whose fsyncs the file
-system commits together, and only then renames the files, in the given order.
+metadata files, and each fsync waits for its own journal commit. A ``Batch``
+therefore writes and flushes its files on a few threads, whose fsyncs the file
+system commits together, and only then renames them, in the order given.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import TracebackType
 
 TEMP_SUFFIX = ".dockerpypi-tmp"
 _THREADS = 16  # waiting on the disk, not the CPU: more than the cores
@@ -45,33 +45,44 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_all(writes: Sequence[tuple[Path, bytes]], directory: Path) -> None:
-    """Replace each path by its data, renaming in the order given.
+class Batch:
+    """Files written and flushed on threads as they are added, renamed by ``commit``.
 
-    The temporary files are made in ``directory``, which must be on the same
-    file system as every path (the mirror's root, for its pages). On any
-    error or interrupt, the files not yet renamed are removed.
+    Use it as a context manager: on an error or interrupt, the files not yet
+    renamed are removed once the threads are done. The temporary files are
+    made in ``directory``, which must be on the same file system as every
+    path (the mirror's root, for its pages). The writing overlaps whatever
+    the caller does meanwhile, such as reading the next distribution.
     """
-    # Made on the threads too: creating a file waits for the journal as well.
-    made: list[Path | None] = [None] * len(writes)
 
-    def make(number: int) -> None:
-        path, data = writes[number]
-        fd, made[number] = _temporary(path, directory)
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._pool = ThreadPoolExecutor(_THREADS, thread_name_prefix="dockerpypi-write")
+        self._jobs: list[tuple[Path, Future[Path]]] = []
+        self._made: list[Path] = []  # appended on the threads, as each is created
+
+    def add(self, path: Path, data: bytes) -> None:
+        self._jobs.append((path, self._pool.submit(self._make, path, data)))
+
+    def _make(self, path: Path, data: bytes) -> Path:
+        # Made on the threads too: creating a file waits for the journal as well.
+        fd, temporary = _temporary(path, self._directory)
+        self._made.append(temporary)
         _fill(fd, data)
+        return temporary
 
-    renamed = 0
-    try:
-        with ThreadPoolExecutor(min(_THREADS, len(writes) or 1)) as pool:
-            for _ in pool.map(make, range(len(writes))):
-                pass  # re-raises the first failure
-        for temporary, (path, _) in zip(made, writes, strict=True):
-            assert temporary is not None  # every job ran
-            temporary.replace(path)
-            renamed += 1
-    except BaseException:
-        # After an interrupt the pool has still run every job it had queued.
-        for temporary in made[renamed:]:
-            if temporary is not None:
+    def commit(self) -> None:
+        """Rename every file into place, in the order they were added."""
+        for path, job in self._jobs:
+            job.result().replace(path)  # re-raises a failure to write
+        self._jobs = []
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        self._pool.shutdown(wait=True)  # after an interrupt: every queued job still runs
+        if kind is not None:
+            for temporary in self._made:  # the renamed ones are no longer there
                 temporary.unlink(missing_ok=True)
-        raise

@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import UserMessageError
-from .atomic import TEMP_SUFFIX, write_all, write_atomic
+from .atomic import TEMP_SUFFIX, Batch, write_atomic
 from .distfile import (
     ARCHIVE_ERRORS,
     METADATA_SUFFIX,
@@ -184,14 +184,13 @@ def _differs(path: Path, data: bytes) -> bool:
 class _Scan:
     files: dict[str, IndexedFile]
     read: tuple[IndexedFile, ...]  # the files read in this run (new or changed)
-    sidecars: tuple[tuple[Path, bytes], ...]  # to write: new or different
 
 
 def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-          warnings: list[str]) -> _Scan:
+          warnings: list[str], batch: Batch) -> _Scan:
+    """Every distribution, read when new or changed; their sidecars go to ``batch``."""
     files: dict[str, IndexedFile] = {}
     read: list[IndexedFile] = []
-    sidecars: list[tuple[Path, bytes]] = []
     for entry in listing.files:
         name = entry.name
         stat = entry.stat()
@@ -216,10 +215,10 @@ def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
         sidecar_path = root / (name + METADATA_SUFFIX)
         if sidecar is not None and (sidecar_path.name not in listing.sidecars
                                     or _differs(sidecar_path, sidecar)):
-            sidecars.append((sidecar_path, sidecar))
+            batch.add(sidecar_path, sidecar)
         files[name] = indexed
         read.append(indexed)
-    return _Scan(files, tuple(read), tuple(sidecars))
+    return _Scan(files, tuple(read))
 
 
 # --- the update ------------------------------------------------------------------------
@@ -296,17 +295,19 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         raise UserMessageError(f"mirror directory {root} does not exist: create it, or fill it "
                                "with `dockerpypi mirror add PACKAGE`")
     warnings: list[str] = []
-    with mirror_lock(root, lock_timeout, on_wait):
+    with mirror_lock(root, lock_timeout, on_wait), Batch(root) as batch:
         listing = _list(root)
         previous, current = ({}, False) if full else read_state(root, warnings)
-        scan = _scan(root, listing, previous, warnings)
+        scan = _scan(root, listing, previous, warnings, batch)
         by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
         for indexed in scan.files.values():
             by_project[indexed.project].append(indexed)
         pages = _pages_to_write(root, listing, previous, scan, by_project)
-        # Order matters for readers: sidecars, then project pages, then the root
-        # page that links them, and only then removals and the state.
-        write_all([*scan.sidecars, *pages], root)
+        # Order matters for readers: sidecars (added while scanning), then project
+        # pages, then the root page that links them, and only then removals and the state.
+        for path, page in pages:
+            batch.add(path, page)
+        batch.commit()
         removed = _remove_stale(root, listing, set(by_project), scan.files)
         if scan.files != previous or not current:  # else the same bytes: not written again
             save_state(root, scan.files)
