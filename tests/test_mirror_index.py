@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import re
 import subprocess
@@ -18,7 +19,9 @@ import pytest
 from filelock import FileLock
 
 from dockerpypi.errors import UserMessageError
+from dockerpypi.mirror import index as index_module
 from dockerpypi.mirror.check import check_mirror
+from dockerpypi.mirror.distfile import Distribution, requires_python
 from dockerpypi.mirror.index import (
     LOCK_FILE,
     STATE_FILE,
@@ -26,6 +29,7 @@ from dockerpypi.mirror.index import (
     list_projects,
     update_index,
 )
+from dockerpypi.mirror.state import load_state
 
 ROOT = Path(__file__).resolve().parent.parent
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip dates: the same arguments give the same bytes
@@ -213,6 +217,189 @@ def test_list_projects_groups_versions(tmp_path: Path) -> None:
     assert project.name == "foo-bar"
     assert project.versions == ("1.9", "1.10")
     assert len(project.files) == 3
+
+
+# --- the state file and incremental runs ----------------------------------------------
+
+def _parsed_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The file names the next update parses."""
+    names: list[str] = []
+    real = index_module.parse_distribution
+
+    def recording(filename: str) -> Distribution:
+        names.append(filename)
+        return real(filename)
+
+    monkeypatch.setattr(index_module, "parse_distribution", recording)
+    return names
+
+
+def test_a_reindex_after_adding_parses_and_reads_only_the_new_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for project in ("a", "b", "c"):
+        make_wheel(tmp_path, project, "1.0")
+    update_index(tmp_path)
+    # A rewrite is a rename of a new file: the inode tells, whatever the clock.
+    untouched = {name: (tmp_path / name).stat().st_ino for name in pages(tmp_path)}
+    parsed = _parsed_names(monkeypatch)
+    added = make_wheel(tmp_path, "b", "2.0")
+
+    result = update_index(tmp_path)
+
+    assert parsed == [added.name]
+    assert (result.files_read, result.files_reused, result.pages_written) == (1, 3, 1)
+    assert added.name in (tmp_path / "b" / "index.html").read_text()
+    for name in ("index.html", "a/index.html", "c/index.html"):  # not written again
+        assert (tmp_path / name).stat().st_ino == untouched[name], name
+
+    make_wheel(tmp_path, "d", "1.0")  # a new project: its page and the root page
+    assert update_index(tmp_path).pages_written == 2
+    assert '<a href="d/">d</a>' in (tmp_path / "index.html").read_text()
+    assert check_mirror(tmp_path).ok
+
+
+def test_the_state_survives_and_describes_what_was_read(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "Foo_Bar", "1.0", requires_python=">=3.9")
+    sdist = make_sdist(tmp_path, "foo.bar", "0.9")
+    update_index(tmp_path)
+
+    warnings: list[str] = []
+    state = load_state(tmp_path, warnings)
+
+    assert warnings == []
+    assert set(state) == {wheel.name, sdist.name}
+    entry = state[wheel.name]
+    assert (entry.project, entry.version, entry.size, entry.sha256, entry.requires_python) == (
+        "foo-bar", "1.0", wheel.stat().st_size, sha256(wheel), ">=3.9")
+    assert entry.metadata_sha256 == sha256(tmp_path / f"{wheel.name}.metadata")
+    assert state[sdist.name].metadata_sha256 is None
+    written = (tmp_path / STATE_FILE).stat().st_ino
+    assert update_index(tmp_path).files_read == 0
+    assert (tmp_path / STATE_FILE).stat().st_ino == written  # nothing changed: not rewritten
+
+
+@pytest.mark.parametrize(("metadata", "expected"), [
+    (b"Name: a\nRequires-Python: >=3.8\n\nRequires-Python: <3\n", ">=3.8"),
+    (b"Name: a\r\nRequires-Python:  >=3.9 \r\n\r\nbody\r\n", ">=3.9"),
+    (b"Name: a\n\nRequires-Python: >=3.8\n", None),  # in the description, not a header
+    (b"Name: a\nRequires-Python:\n", None),
+    (None, None),
+])
+def test_requires_python_is_read_from_the_headers_only(
+        metadata: bytes | None, expected: str | None) -> None:
+    assert requires_python(metadata) == expected
+
+
+def test_a_changed_file_is_read_again_and_its_page_rewritten(tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "a", "1.0", requires_python=">=3.8")
+    update_index(tmp_path)
+    make_wheel(tmp_path, "a", "1.0", requires_python=">=3.10")  # same name, new content
+
+    result = update_index(tmp_path)
+
+    assert result.files_read == 1
+    page = (tmp_path / "a" / "index.html").read_text()
+    assert f"#sha256={sha256(wheel)}" in page
+    assert 'data-requires-python="&gt;=3.10"' in page
+    assert (tmp_path / f"{wheel.name}.metadata").read_bytes() == wheel_metadata(wheel)
+    assert check_mirror(tmp_path).ok
+
+
+def test_a_removed_version_leaves_its_project_page(tmp_path: Path) -> None:
+    old = make_wheel(tmp_path, "a", "1.0")
+    new = make_wheel(tmp_path, "a", "2.0")
+    update_index(tmp_path)
+    old.unlink()
+
+    result = update_index(tmp_path)
+
+    assert (result.files, result.files_read, result.pages_written) == (1, 0, 1)
+    page = (tmp_path / "a" / "index.html").read_text()
+    assert old.name not in page
+    assert new.name in page
+    assert not (tmp_path / f"{old.name}.metadata").exists()
+    assert check_mirror(tmp_path).ok
+
+
+def test_pages_deleted_by_hand_are_written_again(tmp_path: Path) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    (tmp_path / "a" / "index.html").unlink()
+    (tmp_path / "index.html").unlink()
+
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written) == (0, 2)
+    assert check_mirror(tmp_path).ok
+
+
+@pytest.mark.parametrize(("content", "warned"), [
+    (b"{not json", True),
+    (b"\xff\xfe", True),
+    (b"[1, 2]", False),
+    (b'{"version": 99, "files": {}}', False),  # a format from a later dockerpypi
+    (b'{"version": 2, "files": []}', False),
+])
+def test_a_corrupt_or_foreign_state_file_is_rebuilt(
+        tmp_path: Path, content: bytes, warned: bool) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    (tmp_path / STATE_FILE).write_bytes(content)
+
+    result = update_index(tmp_path)
+
+    assert result.files_read == 2
+    assert bool(result.warnings) == warned
+    assert update_index(tmp_path).files_read == 0  # the rebuilt state is usable
+
+
+def test_a_damaged_entry_makes_only_its_file_read_again(tmp_path: Path) -> None:
+    damaged = make_wheel(tmp_path, "a", "1.0")
+    make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    data = json.loads((tmp_path / STATE_FILE).read_text())
+    data["files"][damaged.name][0] = "not a size"
+    (tmp_path / STATE_FILE).write_text(json.dumps(data))
+
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.warnings) == (1, ())
+
+
+def test_a_state_file_of_version_1_is_taken_over_without_reading_again(
+        tmp_path: Path) -> None:
+    wheel = make_wheel(tmp_path, "Foo_Bar", "1.0", requires_python=">=3.8")
+    make_sdist(tmp_path, "foo.bar", "0.9")
+    update_index(tmp_path)
+    state = load_state(tmp_path, [])
+    # The indented format of the first release: no project or version per file.
+    (tmp_path / STATE_FILE).write_text(json.dumps({"version": 1, "files": {
+        name: {"size": f.size, "mtime_ns": f.mtime_ns, "sha256": f.sha256,
+               "requires_python": f.requires_python, "metadata_sha256": f.metadata_sha256}
+        for name, f in state.items()}}, indent=1))
+
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written, result.warnings) == (0, 0, ())
+    assert load_state(tmp_path, []) == state
+    assert json.loads((tmp_path / STATE_FILE).read_text())["version"] == 2
+    assert state[wheel.name].project == "foo-bar"
+
+
+def test_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    update_index(tmp_path)
+    left = [tmp_path / f".index.html.x1{TEMP_SUFFIX}",
+            tmp_path / "a" / f".index.html.x2{TEMP_SUFFIX}"]  # where older versions made them
+    for path in left:
+        path.write_text("half")
+    make_wheel(tmp_path, "a", "2.0")
+
+    update_index(tmp_path)
+
+    assert [p for p in left if p.exists()] == []
 
 
 # --- atomicity and the lock ---------------------------------------------------------

@@ -1,85 +1,62 @@
 """A PEP 503 simple index over the mirror directory, updated incrementally.
 
-Every page links its files relatively (``../<file>#sha256=...``) so the same
-tree works as ``--index-url file://<dir>`` and served over HTTP at any path.
-Only new or changed files are read: a state file remembers, per file name,
-the size and mtime it had when it was hashed. Every write is a temporary file
-renamed into place, in an order that never lets a page link something that is
-not there yet, and the whole update runs under a lock file.
+Only new or changed files are read: the state file (:mod:`.state`) remembers,
+per file name, the size and mtime it had when it was hashed, and only the
+pages of projects whose files changed are written again (the root page only
+when the set of projects changed). Every write is a temporary file renamed
+into place (:mod:`.atomic`), in an order that never lets a page link
+something that is not there yet, and the whole update runs under a lock file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import html
-import json
 import os
-import tarfile
-import tempfile
 import time
-import zipfile
-import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 from filelock import FileLock, Timeout
-from packaging.metadata import parse_email
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
-from packaging.version import InvalidVersion, Version
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
 from ..errors import UserMessageError
+from .atomic import TEMP_SUFFIX, Batch, write_atomic
+from .distfile import (
+    ARCHIVE_ERRORS,
+    METADATA_SUFFIX,
+    PAGE,
+    SDIST_SUFFIXES,
+    Distribution,
+    Unreadable,
+    is_index_file,
+    parse_distribution,
+    read_distribution,
+    requires_python,
+    sha256_of,
+    wheel_metadata,
+)
+from .pages import project_page, root_page
+from .state import STATE_FILE, IndexedFile, load_state, read_state, save_state
 
-STATE_FILE = ".dockerpypi-index.json"
+# What the rest of dockerpypi imports from here; the modules above hold each part.
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE", "SDIST_SUFFIXES",
+    "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult", "IndexedFile", "Project",
+    "is_index_file", "list_projects", "mirror_lock", "parse_distribution", "project_page",
+    "root_page", "sha256_of", "update_index", "write_atomic",
+]
+# The names dockerpypi.subset reaches for, as they were spelt before the split.
+_load_state = load_state
+_wheel_metadata = wheel_metadata
+_ARCHIVE_ERRORS = ARCHIVE_ERRORS
+_Unreadable = Unreadable
+
 LOCK_FILE = ".dockerpypi.lock"
-PAGE = "index.html"
-METADATA_SUFFIX = ".metadata"  # PEP 658: "<file>.metadata" next to the file
-TEMP_SUFFIX = ".dockerpypi-tmp"
 DEFAULT_LOCK_TIMEOUT = 600.0  # long enough to wait out a `mirror add` that is indexing
-SDIST_SUFFIXES = (".tar.gz", ".zip")
-_STATE_VERSION = 1  # bump when pages change shape, so every mirror is reindexed once
-_CHUNK = 1 << 20
-# What a damaged or foreign archive can raise while its metadata is read.
-_ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error,
-                   KeyError, ValueError)
-
-_HTML = ('<!DOCTYPE html>\n<html>\n<head>\n'
-         '<meta name="pypi:repository-version" content="1.0">\n'
-         '<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n{links}</body>\n</html>\n')
-
-
-@dataclass(frozen=True)
-class Distribution:
-    """What a distribution's file name says."""
-
-    filename: str
-    project: NormalizedName
-    version: str
-    is_wheel: bool
-
-
-@dataclass(frozen=True)
-class IndexedFile:
-    """One distribution as the index links it."""
-
-    filename: str
-    project: NormalizedName
-    version: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    requires_python: str | None
-    metadata_sha256: str | None  # of the PEP 658 sidecar; wheels only
 
 
 @dataclass(frozen=True)
@@ -108,194 +85,7 @@ class IndexResult:
         }
 
 
-class _Unreadable(Exception):
-    """A distribution whose contents cannot be read; it stays out of the index."""
-
-
-# --- file names ------------------------------------------------------------------
-
-def parse_distribution(filename: str) -> Distribution:
-    """Project and version from a wheel or sdist name; ValueError says why not."""
-    try:
-        if filename.endswith(".whl"):
-            name, version, _, _ = parse_wheel_filename(filename)
-            return Distribution(filename, name, str(version), True)
-        if filename.endswith(SDIST_SUFFIXES):
-            name, sdist_version = parse_sdist_filename(filename)
-            return Distribution(filename, name, str(sdist_version), False)
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion) as exc:
-        raise ValueError(f"not a valid distribution file name ({exc})") from None
-    raise ValueError("not a wheel or sdist (.whl, .tar.gz, .zip)")
-
-
-def is_index_file(filename: str) -> bool:
-    """Files the index itself writes (or pip leaves hidden): never distributions."""
-    return (filename.startswith(".") or filename == PAGE
-            or filename.endswith(".whl" + METADATA_SUFFIX))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-# --- reading a distribution's metadata ---------------------------------------
-
-def _wheel_metadata(path: Path, project: str) -> bytes:
-    with zipfile.ZipFile(path) as archive:
-        found = [n for n in archive.namelist()
-                 if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-        if len(found) > 1:  # a wheel that vendors another's dist-info: take its own
-            found = [n for n in found
-                     if canonicalize_name(n.split("/")[0][:-10].rpartition("-")[0]) == project]
-        if len(found) != 1:
-            raise _Unreadable("its .dist-info/METADATA is missing or ambiguous")
-        return archive.read(found[0])
-
-
-def _sdist_metadata(path: Path) -> bytes | None:
-    def is_pkg_info(name: str) -> bool:
-        name = name.removeprefix("./")
-        return name.count("/") == 1 and name.endswith("/PKG-INFO")
-
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if is_pkg_info(n)]
-            return archive.read(names[0]) if names else None
-    with tarfile.open(path, "r:gz") as tar:
-        for member in tar:  # streams: PKG-INFO is usually near the start
-            if member.isfile() and is_pkg_info(member.name):
-                handle = tar.extractfile(member)
-                return handle.read() if handle is not None else None
-    return None  # very old sdists have none; they are indexed without Requires-Python
-
-
-def _requires_python(metadata: bytes | None) -> str | None:
-    if metadata is None:
-        return None
-    raw, _ = parse_email(metadata)
-    value = raw.get("requires_python")
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _read(root: Path, dist: Distribution, stat: os.stat_result) -> tuple[IndexedFile, bytes | None]:
-    path = root / dist.filename
-    try:
-        digest = sha256_of(path)
-        if dist.is_wheel:
-            metadata: bytes | None = _wheel_metadata(path, dist.project)
-        else:
-            metadata = _sdist_metadata(path)
-    except _ARCHIVE_ERRORS as exc:
-        raise _Unreadable(f"{type(exc).__name__}: {exc}") from None
-    sidecar = metadata if dist.is_wheel else None
-    indexed = IndexedFile(
-        filename=dist.filename,
-        project=dist.project,
-        version=dist.version,
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
-        sha256=digest,
-        requires_python=_requires_python(metadata),
-        metadata_sha256=hashlib.sha256(sidecar).hexdigest() if sidecar is not None else None,
-    )
-    return indexed, sidecar
-
-
-# --- writing -------------------------------------------------------------------------
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` by ``data`` so that readers see the old or the new file, whole."""
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                     suffix=TEMP_SUFFIX)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())  # the rename must not land before the data
-        # mkstemp makes 0600; a build step running as a non-root USER must read pages.
-        Path(temporary).chmod(0o644)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _write_if_changed(path: Path, data: bytes) -> int:
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == data:
-            return 0
-    write_atomic(path, data)
-    return 1
-
-
-def _page(title: str, links: Iterable[str]) -> bytes:
-    escaped = html.escape(title)
-    return _HTML.format(title=escaped, links="".join(links)).encode("utf-8")
-
-
-def _anchor(attrs: list[tuple[str, str]], text: str) -> str:
-    # Attribute values are escaped: "<4,>=3.8" must not end the tag (PEP 503).
-    rendered = " ".join(f'{key}="{html.escape(value)}"' for key, value in attrs)
-    return f"<a {rendered}>{html.escape(text)}</a><br>\n"
-
-
-def _file_link(indexed: IndexedFile) -> str:
-    attrs = [("href", f"../{quote(indexed.filename)}#sha256={indexed.sha256}")]
-    if indexed.requires_python:
-        attrs.append(("data-requires-python", indexed.requires_python))
-    if indexed.metadata_sha256:
-        # PEP 714 renamed the attribute; older pip reads only the first name.
-        value = f"sha256={indexed.metadata_sha256}"
-        attrs += [("data-dist-info-metadata", value), ("data-core-metadata", value)]
-    return _anchor(attrs, indexed.filename)
-
-
-def project_page(project: str, files: Iterable[IndexedFile]) -> bytes:
-    ordered = sorted(files, key=lambda f: f.filename)
-    return _page(f"Links for {project}", (_file_link(f) for f in ordered))
-
-
-def root_page(projects: Iterable[str]) -> bytes:
-    return _page("Simple index", (_anchor([("href", f"{quote(p)}/")], p) for p in sorted(projects)))
-
-
-# --- state ---------------------------------------------------------------------------
-
-def _load_state(root: Path, warnings: list[str]) -> dict[str, IndexedFile]:
-    try:
-        data = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        warnings.append(f"{STATE_FILE} is unreadable ({exc}); every file was read again")
-        return {}
-    if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
-        return {}  # another format: read everything once
-    files: dict[str, IndexedFile] = {}
-    for name, raw in dict(data.get("files") or {}).items():
-        try:
-            dist = parse_distribution(name)
-            files[name] = IndexedFile(name, dist.project, dist.version, int(raw["size"]),
-                                      int(raw["mtime_ns"]), str(raw["sha256"]),
-                                      raw.get("requires_python"), raw.get("metadata_sha256"))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue  # a damaged entry: that file is simply read again
-    return files
-
-
-def _save_state(root: Path, files: dict[str, IndexedFile]) -> None:
-    entries = {name: {"size": f.size, "mtime_ns": f.mtime_ns, "sha256": f.sha256,
-                      "requires_python": f.requires_python, "metadata_sha256": f.metadata_sha256}
-               for name, f in sorted(files.items())}
-    data = {"version": _STATE_VERSION, "files": entries}
-    write_atomic(root / STATE_FILE, json.dumps(data, indent=1).encode("utf-8"))
-
-
-# --- the update ----------------------------------------------------------------------
+# --- the lock --------------------------------------------------------------------------
 
 @contextlib.contextmanager
 def mirror_lock(root: Path, timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -332,68 +122,163 @@ def mirror_lock(root: Path, timeout: float = DEFAULT_LOCK_TIMEOUT,
             lock.release()
 
 
-def _scan(root: Path, previous: dict[str, IndexedFile],
-          warnings: list[str]) -> tuple[dict[str, IndexedFile], int]:
-    files: dict[str, IndexedFile] = {}
-    read = 0
+# --- reading the directory -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Listing:
+    """The mirror's top level, from one pass of os.scandir."""
+
+    files: list[os.DirEntry[str]]  # what may be distributions, by name
+    sidecars: frozenset[str]
+    directories: list[os.DirEntry[str]]
+
+
+def _list(root: Path) -> _Listing:
+    files: list[os.DirEntry[str]] = []
+    directories: list[os.DirEntry[str]] = []
+    sidecars: set[str] = set()
     with os.scandir(root) as entries:
-        found = sorted((e for e in entries if not is_index_file(e.name)), key=lambda e: e.name)
-    for entry in found:
-        if not entry.is_file():
+        for entry in entries:
+            name = entry.name
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                # Of a run that was killed (never of a live one: we hold the lock).
+                with contextlib.suppress(OSError):
+                    Path(entry.path).unlink()
+            elif name.endswith(".whl" + METADATA_SUFFIX):
+                sidecars.add(name)
+            elif entry.is_dir(follow_symlinks=False):
+                directories.append(entry)
+            elif not is_index_file(name) and entry.is_file():
+                files.append(entry)
+    files.sort(key=lambda e: e.name)
+    return _Listing(files, frozenset(sidecars), directories)
+
+
+def _read(root: Path, dist: Distribution, stat: os.stat_result) -> tuple[IndexedFile, bytes | None]:
+    try:
+        digest, metadata = read_distribution(root / dist.filename, dist.is_wheel, dist.project)
+    except ARCHIVE_ERRORS as exc:
+        raise Unreadable(f"{type(exc).__name__}: {exc}") from None
+    sidecar = metadata if dist.is_wheel else None
+    indexed = IndexedFile(
+        filename=dist.filename,
+        project=dist.project,
+        version=dist.version,
+        size=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+        sha256=digest,
+        requires_python=requires_python(metadata),
+        metadata_sha256=hashlib.sha256(sidecar).hexdigest() if sidecar is not None else None,
+    )
+    return indexed, sidecar
+
+
+def _differs(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() != data
+    except OSError:
+        return True
+
+
+@dataclass(frozen=True)
+class _Scan:
+    files: dict[str, IndexedFile]
+    read: tuple[IndexedFile, ...]  # the files read in this run (new or changed)
+
+
+def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
+          warnings: list[str], batch: Batch) -> _Scan:
+    """Every distribution, read when new or changed; their sidecars go to ``batch``."""
+    files: dict[str, IndexedFile] = {}
+    read: list[IndexedFile] = []
+    for entry in listing.files:
+        name = entry.name
+        stat = entry.stat()
+        known = previous.get(name)
+        if (known is not None and known.size == stat.st_size
+                and known.mtime_ns == stat.st_mtime_ns
+                and (known.metadata_sha256 is None
+                     or name + METADATA_SUFFIX in listing.sidecars)):
+            files[name] = known  # unchanged: its name is not even parsed again
             continue
         try:
-            dist = parse_distribution(entry.name)
+            dist = parse_distribution(name)
         except ValueError as exc:
-            warnings.append(f"skipped {entry.name}: {exc}")
-            continue
-        stat = entry.stat()
-        known = previous.get(entry.name)
-        if (known is not None and (known.size, known.mtime_ns) == (stat.st_size, stat.st_mtime_ns)
-                and (known.metadata_sha256 is None
-                     or (root / (entry.name + METADATA_SUFFIX)).is_file())):
-            files[entry.name] = known
+            warnings.append(f"skipped {name}: {exc}")
             continue
         try:
             indexed, sidecar = _read(root, dist, stat)
-        except _Unreadable as exc:
-            warnings.append(f"skipped {entry.name}: cannot read it ({exc}); "
+        except Unreadable as exc:
+            warnings.append(f"skipped {name}: cannot read it ({exc}); "
                             "delete it or download it again")
             continue
-        if sidecar is not None:  # before any page links it
-            _write_if_changed(root / (entry.name + METADATA_SUFFIX), sidecar)
-        files[entry.name] = indexed
-        read += 1
-    return files, read
+        sidecar_path = root / (name + METADATA_SUFFIX)
+        if sidecar is not None and (sidecar_path.name not in listing.sidecars
+                                    or _differs(sidecar_path, sidecar)):
+            batch.add(sidecar_path, sidecar)
+        files[name] = indexed
+        read.append(indexed)
+    return _Scan(files, tuple(read))
 
 
-def _remove_stale(root: Path, projects: set[str], files: dict[str, IndexedFile]) -> int:
+# --- the update ------------------------------------------------------------------------
+
+def _remove_old_temporaries(directory: Path) -> None:
+    """Temporaries of a killed run of a version that made them next to the page."""
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    Path(entry.path).unlink()
+
+
+def _pages_to_write(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
+                    scan: _Scan, by_project: dict[NormalizedName, list[IndexedFile]]
+                    ) -> list[tuple[Path, bytes]]:
+    """The pages whose content changes: of the projects that gained, lost or changed a
+    file, or whose page is missing; and the root page if the set of projects changed."""
+    changed = {f.project for f in scan.read}
+    changed.update(f.project for name, f in previous.items() if name not in scan.files)
+    directories = {entry.name for entry in listing.directories}
+    changed.update(p for p in by_project
+                   if p not in directories or not (root / p / PAGE).is_file())
+    writes: list[tuple[Path, bytes]] = []
+    for project in sorted(changed):
+        files = by_project.get(project)
+        if files is None:
+            continue  # gone: its page is removed later
+        directory = root / project
+        directory.mkdir(exist_ok=True)
+        _remove_old_temporaries(directory)
+        page = project_page(project, files)
+        if _differs(directory / PAGE, page):
+            writes.append((directory / PAGE, page))
+    if (by_project.keys() != {f.project for f in previous.values()}
+            or not (root / PAGE).is_file()):
+        page = root_page(by_project)
+        if _differs(root / PAGE, page):
+            writes.append((root / PAGE, page))
+    return writes
+
+
+def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
+                  files: dict[str, IndexedFile]) -> int:
     """Drop pages of projects with no files left, and sidecars of gone wheels."""
     removed = 0
-    with os.scandir(root) as entries:
-        found = list(entries)
-    for entry in found:
+    for entry in listing.directories:
         name = entry.name
-        if entry.is_dir(follow_symlinks=False):
+        if name not in projects and name == canonicalize_name(name):
             page = Path(entry.path) / PAGE
-            if (name not in projects and name == canonicalize_name(name)
-                    and page.is_file()):
+            if page.is_file():
                 page.unlink()
                 removed += 1
                 with contextlib.suppress(OSError):  # it may hold other things: keep them
                     Path(entry.path).rmdir()
-        elif name.endswith(".whl" + METADATA_SUFFIX):
-            wheel = files.get(name.removesuffix(METADATA_SUFFIX))
-            if wheel is None or wheel.metadata_sha256 is None:
-                Path(entry.path).unlink()
+    for name in listing.sidecars:
+        wheel = files.get(name.removesuffix(METADATA_SUFFIX))
+        if wheel is None or wheel.metadata_sha256 is None:
+            (root / name).unlink(missing_ok=True)
     return removed
-
-
-def _remove_temporaries(root: Path) -> None:
-    """Temporary files of a run that was killed (never of a live one: we hold the lock)."""
-    for pattern in (f".*{TEMP_SUFFIX}", f"*/.*{TEMP_SUFFIX}"):
-        for path in root.glob(pattern):
-            with contextlib.suppress(OSError):
-                path.unlink()
 
 
 def update_index(mirror_dir: Path, *, full: bool = False,
@@ -401,8 +286,8 @@ def update_index(mirror_dir: Path, *, full: bool = False,
                  on_wait: Callable[[], None] | None = None) -> IndexResult:
     """Bring the index pages of ``mirror_dir`` up to date with its files.
 
-    ``full`` ignores the state file and reads every file again; ``on_wait`` is
-    called if another run holds the lock.
+    ``full`` ignores the state file and reads every file again (and compares
+    every page); ``on_wait`` is called if another run holds the lock.
     """
     started = time.monotonic()
     root = Path(mirror_dir)
@@ -410,25 +295,25 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         raise UserMessageError(f"mirror directory {root} does not exist: create it, or fill it "
                                "with `dockerpypi mirror add PACKAGE`")
     warnings: list[str] = []
-    with mirror_lock(root, lock_timeout, on_wait):
-        _remove_temporaries(root)
-        previous = {} if full else _load_state(root, warnings)
-        files, read = _scan(root, previous, warnings)
-        by_project: dict[str, list[IndexedFile]] = defaultdict(list)
-        for indexed in files.values():
+    with mirror_lock(root, lock_timeout, on_wait), Batch(root) as batch:
+        listing = _list(root)
+        previous, current = ({}, False) if full else read_state(root, warnings)
+        scan = _scan(root, listing, previous, warnings, batch)
+        by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
+        for indexed in scan.files.values():
             by_project[indexed.project].append(indexed)
-        written = 0
-        # Order matters for readers: sidecars (above), then project pages, then
-        # the root page that links them, and only then removals and the state.
-        for project, project_files in sorted(by_project.items()):
-            (root / project).mkdir(exist_ok=True)
-            written += _write_if_changed(root / project / PAGE,
-                                         project_page(project, project_files))
-        written += _write_if_changed(root / PAGE, root_page(by_project))
-        removed = _remove_stale(root, set(by_project), files)
-        _save_state(root, files)
-    return IndexResult(root, len(by_project), len(files), read, len(files) - read, written,
-                       removed, tuple(warnings), time.monotonic() - started)
+        pages = _pages_to_write(root, listing, previous, scan, by_project)
+        # Order matters for readers: sidecars (added while scanning), then project
+        # pages, then the root page that links them, and only then removals and the state.
+        for path, page in pages:
+            batch.add(path, page)
+        batch.commit()
+        removed = _remove_stale(root, listing, set(by_project), scan.files)
+        if scan.files != previous or not current:  # else the same bytes: not written again
+            save_state(root, scan.files)
+    files = len(scan.files)
+    return IndexResult(root, len(by_project), files, len(scan.read), files - len(scan.read),
+                       len(pages), removed, tuple(warnings), time.monotonic() - started)
 
 
 # --- listing -------------------------------------------------------------------------
@@ -447,12 +332,13 @@ def list_projects(mirror_dir: Path) -> tuple[Project, ...]:
         raise UserMessageError(f"mirror directory {root} does not exist: fill it with "
                                "`dockerpypi mirror add PACKAGE`")
     grouped: dict[NormalizedName, list[Distribution]] = defaultdict(list)
-    for path in root.iterdir():
-        if is_index_file(path.name) or not path.is_file():
-            continue
-        with contextlib.suppress(ValueError):
-            dist = parse_distribution(path.name)
-            grouped[dist.project].append(dist)
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if is_index_file(entry.name) or not entry.is_file():
+                continue
+            with contextlib.suppress(ValueError):
+                dist = parse_distribution(entry.name)
+                grouped[dist.project].append(dist)
     return tuple(
         Project(name,
                 tuple(sorted({d.version for d in dists}, key=Version)),

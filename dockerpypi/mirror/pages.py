@@ -1,0 +1,48 @@
+"""The PEP 503 pages: a root page of projects, and one page of file links per project.
+
+Links are relative (``../<file>#sha256=...``) so that the same tree works as
+``--index-url file://<dir>`` and served over HTTP at any path.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from urllib.parse import quote
+
+from .state import IndexedFile
+
+_HTML = ('<!DOCTYPE html>\n<html>\n<head>\n'
+         '<meta name="pypi:repository-version" content="1.0">\n'
+         '<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n{links}</body>\n</html>\n')
+
+
+def _page(title: str, links: Iterable[str]) -> bytes:
+    escaped = html.escape(title)
+    return _HTML.format(title=escaped, links="".join(links)).encode("utf-8")
+
+
+def _anchor(attrs: list[tuple[str, str]], text: str) -> str:
+    # Attribute values are escaped: "<4,>=3.8" must not end the tag (PEP 503).
+    rendered = " ".join(f'{key}="{html.escape(value)}"' for key, value in attrs)
+    return f"<a {rendered}>{html.escape(text)}</a><br>\n"
+
+
+def _file_link(indexed: IndexedFile) -> str:
+    attrs = [("href", f"../{quote(indexed.filename)}#sha256={indexed.sha256}")]
+    if indexed.requires_python:
+        attrs.append(("data-requires-python", indexed.requires_python))
+    if indexed.metadata_sha256:
+        # PEP 714 renamed the attribute; older pip reads only the first name.
+        value = f"sha256={indexed.metadata_sha256}"
+        attrs += [("data-dist-info-metadata", value), ("data-core-metadata", value)]
+    return _anchor(attrs, indexed.filename)
+
+
+def project_page(project: str, files: Iterable[IndexedFile]) -> bytes:
+    ordered = sorted(files, key=lambda f: f.filename)
+    return _page(f"Links for {project}", (_file_link(f) for f in ordered))
+
+
+def root_page(projects: Iterable[str]) -> bytes:
+    return _page("Simple index", (_anchor([("href", f"{quote(p)}/")], p) for p in sorted(projects)))
