@@ -7,8 +7,11 @@ Layout (one directory serves pip, uv, ``--find-links`` and plain HTTP)::
     <mirror>/index.html                  PEP 503 root page
     <mirror>/<project>/index.html        links ``../<file>#sha256=...``
 
-Each job is a module of its own (:mod:`.index`, :mod:`.fill`, :mod:`.check`),
-imported only by the command that needs it so the CLI stays quick to start.
+Each job is a module of its own, imported only by the command that needs it
+so the CLI stays quick to start: :mod:`.index` (the update, under the lock)
+with :mod:`.distfile` (names, hashes, metadata), :mod:`.state` (what was
+indexed), :mod:`.pages` (the HTML) and :mod:`.atomic` (writes); :mod:`.fill`
+and :mod:`.image`; :mod:`.check`.
 """
 
 from __future__ import annotations
