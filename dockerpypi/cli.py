@@ -98,17 +98,22 @@ class _RenderGroup(click.Group):
 @click.option("--gid", type=click.IntRange(min=0), help="Group of the secrets and cache "
                                                         "(default: the uid).")
 @click.option("--mount-point", metavar="PATH", help="Where the step sees the local mirror.")
+@click.option("--secrets", is_flag=True,
+              help="Take the step's settings from build secrets, not from the "
+                   "dockerpypi-config build context: for mirror URLs with credentials, and "
+                   "for Docker 20.10 (slower: BuildKit holds such a step back ~2 s).")
 @context_option
 @click.pass_context
 def render(ctx: click.Context, installer: str, requirements: str | None, uid: int | None,
-           gid: int | None, mount_point: str | None, context_dir: Path | None) -> None:
+           gid: int | None, mount_point: str | None, secrets: bool,
+           context_dir: Path | None) -> None:
     """Print Dockerfile lines that install from the mirror (append them with >>).
 
     \b
     dockerpypi render >> Dockerfile
     dockerpypi render --installer uv -r requirements/prod.txt >> Dockerfile
     dockerpypi render -- pip install 'numpy<3' >> Dockerfile
-    dockerpypi render stage      # the line to put at the top of the Dockerfile
+    dockerpypi render stage      # the stages to put at the top of the Dockerfile
     """
     command: tuple[str, ...] = ctx.meta.get("dockerpypi.command", ())
     if ctx.invoked_subcommand is not None:
@@ -124,6 +129,7 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
     settings = resolve_settings({"mount_point": mount_point}, context_dir=context_dir)
     options = RunOptions(
         installer=installer,
+        config="secrets" if secrets else "context",
         requirements=requirements if (requirements or command) else "requirements.txt",
         command=command,
         uid=uid,

@@ -35,8 +35,7 @@ _HEREDOC_COMMENT = ("# dockerpypi --inject: the heredoc script sources the mirro
                     "in its first lines")
 _UV_COMMENT = ("# dockerpypi --inject --prefer-uv: uv installs when the image has it, "
                "else the pip call as written")
-_STAGE = ["# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror",
-          f"FROM scratch AS {render.MIRROR_STAGE}", ""]
+_STAGE_COMMENT = "# dockerpypi --inject: `dockerpypi build` fills {} with the mirror{}"
 _INDENT = "    "  # as in `dockerpypi render`
 
 # --- what an installer call is ----------------------------------------------
@@ -237,7 +236,8 @@ def _under(path: str, directory: str) -> bool:
 
 
 def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
-          uid: int | None, notes: list[str], uv: bool = False) -> _Plan | None:
+          uid: int | None, notes: list[str], uv: bool = False,
+          config: str = "context") -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
     flags, command = _split_flags(instruction.args)
@@ -249,8 +249,9 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
         return None
     mounts = [_mount_options(flag) for flag in flags if flag.startswith("--mount=")]
     env_secret = next(i for i, target in render.secret_mounts() if target == render.ENV_FILE)
-    if (any(m["type"] == "secret" and m.get("id") == env_secret for m in mounts)
-            and render.ENV_PREFIX in f"{command}\n{bodies}"):
+    if (any((m["type"] == "secret" and m.get("id") == env_secret)
+            or (m["type"] == "bind" and m.get("from", "").lower() == render.CONFIG_STAGE)
+            for m in mounts) and render.ENV_PREFIX in f"{command}\n{bodies}"):
         notes.append(f"{where}: already set up for dockerpypi, left as it is")
         return None
     for mount in mounts:
@@ -319,8 +320,12 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
     # image, at the cost of speed).
     secret_owner = owner + ",mode=0400" if owner else ("" if known else ",mode=0444")
     flags_out = [f"--mount=type=bind,from={render.MIRROR_STAGE},target={mount_point},readonly"]
-    flags_out += [f"--mount=type=secret,id={secret_id},target={target}{secret_owner}"
-                  for secret_id, target in render.secret_mounts()]
+    if config == "context":  # as render writes it (rw: see render_run)
+        flags_out.append(f"--mount=type=bind,from={render.CONFIG_STAGE},"
+                         f"target={render.STEP_DIR},rw")
+    else:
+        flags_out += [f"--mount=type=secret,id={secret_id},target={target}{secret_owner}"
+                      for secret_id, target in render.secret_mounts()]
     exports: list[str] = []
     for installer in installers:
         if known:
@@ -391,28 +396,30 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
     return out + [f"{command_indent}{line} {escape}" for line in prefix] + tail
 
 
-def _shift_stage_numbers(lines: list[str], instruction: _Instruction, escape: str) -> bool:
-    """Add 1 to stage numbers in --from=N and --mount=...,from=N: a stage now comes first."""
+def _shift_stage_numbers(lines: list[str], instruction: _Instruction, escape: str,
+                         by: int) -> bool:
+    """Add ``by`` to stage numbers in --from=N and --mount=...,from=N: stages now come first."""
     k, col = _command_start(lines, instruction, escape)
     changed = False
     for j in range(instruction.first, k + 1):
         end = col if j == k else len(lines[j])
         flags = re.sub(r"((?:^|[\s,=])(?:--)?from=)(\d+)(?=[\s,]|$)",
-                       lambda m: f"{m.group(1)}{int(m.group(2)) + 1}", lines[j][:end])
+                       lambda m: f"{m.group(1)}{int(m.group(2)) + by}", lines[j][:end])
         changed |= flags != lines[j][:end]
         lines[j] = flags + lines[j][end:]
     return changed
 
 
-def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
-           uid: int | None = None, prefer_uv: bool = False) -> InjectResult:
+def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None = None,
+           prefer_uv: bool = False, config: str = "context") -> InjectResult:
     """``text`` with the mirror, secrets and cache in every RUN that calls pip or uv.
 
     ``uid`` is the uid of steps whose USER the text does not give as a number
     (no USER, or a named one), as ``dockerpypi render --uid``. The output keeps
     the input's line endings (CRLF too, when the file is read with newline="").
     ``prefer_uv`` runs a step that is one plain ``pip install`` with uv when
-    the image has uv (:mod:`.prefer_uv`).
+    the image has uv (:mod:`.prefer_uv`). ``config`` is where the steps take
+    their settings from, as ``render.RunOptions.config``.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -438,7 +445,8 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
     plans: list[_Plan] = []
     stages: dict[str, _Stage] = {}
     stage = _Stage()
-    has_mirror_stage, first_from = False, None
+    named: set[str] = set()
+    first_from = None
     numbered: list[_Instruction] = []  # may name a stage by number
     for position, ins in enumerate(instructions):
         verb, (flags, rest) = ins.keyword.upper(), _split_flags(ins.args)
@@ -448,7 +456,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
                 stages else _Stage()
             if len(words) >= 3 and words[1].lower() == "as":
                 stages[words[2].lower()] = stage
-                has_mirror_stage |= words[2].lower() == render.MIRROR_STAGE
+                named.add(words[2].lower())
             if first_from is None:
                 first_from = position
         elif verb == "USER":
@@ -459,7 +467,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
                                            for flag in flags):
             numbered.append(ins)
         if verb == "RUN" and (plan := _plan(ins, lines, stage, mount_point=mount_point, uid=uid,
-                                            notes=notes, uv=prefer_uv)):
+                                            notes=notes, uv=prefer_uv, config=config)):
             if first_from is None:
                 raise UsageError(f"line {ins.first + 1}: RUN before any FROM: this is not a "
                                  "Dockerfile BuildKit would build")
@@ -472,26 +480,32 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT,
 
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
-    if not has_mirror_stage:
+    wanted = [render.MIRROR_STAGE, *([render.CONFIG_STAGE] if config == "context" else [])]
+    missing = [name for name in wanted if name not in named]
+    if missing:
         assert first_from is not None
         from_ins = instructions[first_from]
         floor = instructions[first_from - 1].end if first_from else start
         insert_at = from_ins.first
         while insert_at > floor and lines[insert_at - 1].lstrip().startswith("#"):
             insert_at -= 1  # keep the comments above the first FROM with it
-        notes.append(f"added the {render.MIRROR_STAGE} stage before line {insert_at + 1}")
+        shown = " and ".join(missing) + (" stages" if len(missing) > 1 else " stage")
+        notes.append(f"added the {shown} before line {insert_at + 1}")
         for ins in numbered:
-            if _shift_stage_numbers(lines, ins, escape):
+            if _shift_stage_numbers(lines, ins, escape, len(missing)):
                 changed.append(ins.first + 1)
-                notes.append(f"line {ins.first + 1}: stage number in from= raised by one, "
-                             f"as the {render.MIRROR_STAGE} stage now comes first")
+                notes.append(f"line {ins.first + 1}: stage number in from= raised by "
+                             f"{len(missing)}, as the {shown} now come first")
 
     replaced = {plan.instruction.first: plan for plan in plans}
     out: list[str] = []
     i = 0
     while i < len(lines):
         if i == insert_at:
-            out += _STAGE
+            out += [_STAGE_COMMENT.format(
+                        "these stages" if len(missing) > 1 else "this stage",
+                        " and its settings" if render.CONFIG_STAGE in missing else ""),
+                    *(f"FROM scratch AS {name}" for name in missing), ""]
         if i in replaced:
             out += _rewrite(lines, replaced[i], escape)
             i = replaced[i].instruction.end

@@ -29,6 +29,16 @@ from .errors import UsageError
 from .settings import DEFAULT_MOUNT_POINT, Settings
 
 MIRROR_STAGE = "pypi-mirror"
+# The stage a step bind-mounts its settings from (at STEP_DIR), when they do
+# not come as build secrets: see RunOptions.config.
+CONFIG_STAGE = "dockerpypi-config"
+# Where the step's settings come from: the CONFIG_STAGE build context, or
+# build secrets. BuildKit (Engine 26) holds back a RUN with a secret mount
+# that follows another step by about two seconds, mounted or not, so the
+# context is the default; secrets remain for mirrors whose URLs carry
+# credentials (a build context stays in the builder's cache) and for engines
+# without named build contexts (Docker 20.10).
+CONFIG_FORMS = ("context", "secrets")
 # Everything dockerpypi mounts into a build step, apart from the mirror itself.
 STEP_DIR = "/run/dockerpypi"
 ENV_FILE = f"{STEP_DIR}/env"
@@ -253,6 +263,7 @@ class RunOptions:
     """What shapes a rendered ``RUN`` step (never a URL or a credential)."""
 
     installer: str = "auto"  # one of INSTALLERS
+    config: str = "context"  # one of CONFIG_FORMS
     requirements: str | None = "requirements.txt"
     command: tuple[str, ...] = ()
     uid: int | None = None
@@ -288,6 +299,8 @@ def _default_command(installer: str, requirements: str) -> str:
 
 def _regenerate_command(options: RunOptions) -> str:
     words = ["dockerpypi", "render", "--installer", options.installer]
+    if options.config == "secrets":
+        words.append("--secrets")
     if options.requirements and (options.command or options.requirements != "requirements.txt"):
         words += ["--requirements", options.requirements]
     if options.mount_point != DEFAULT_MOUNT_POINT:
@@ -318,8 +331,12 @@ def render_run(options: RunOptions) -> str:
     else:
         raise UsageError("nothing to install: give --requirements FILE or a command after --")
 
+    if options.config not in CONFIG_FORMS:
+        raise UsageError(f"settings from {options.config!r} are not supported: use "
+                         + " or ".join(CONFIG_FORMS))
     owner = owner_options(options.uid, options.gid)
-    secrets = [{"id": secret_id, "target": target} for secret_id, target in secret_mounts()]
+    secrets = [{"id": secret_id, "target": target} for secret_id, target in secret_mounts()
+               ] if options.config == "secrets" else []
     installers: tuple[str, ...] = (options.installer,)
     if options.installer == "auto":
         # The caches of the installers the step calls: both for the default
@@ -332,6 +349,10 @@ def render_run(options: RunOptions) -> str:
         "run.Dockerfile.j2",
         stage=MIRROR_STAGE,
         mount_point=options.mount_point,
+        # rw: the requirements file is mounted inside it, which needs a mount
+        # point there; what the step writes is thrown away with the step.
+        config_stage=CONFIG_STAGE if options.config == "context" else None,
+        step_dir=STEP_DIR,
         requirements=requirements,
         secrets=secrets,
         # Secrets are 0400 root by default: a non-root USER could not read them.
@@ -345,9 +366,22 @@ def render_run(options: RunOptions) -> str:
 
 
 def render_stage(*, syntax: str | None = None) -> str:
-    """The empty ``pypi-mirror`` stage that lets plain ``docker build`` work."""
-    return _render("stage.Dockerfile.j2", stage=MIRROR_STAGE, syntax=syntax,
+    """The empty ``pypi-mirror`` and ``dockerpypi-config`` stages that let plain
+    ``docker build`` work."""
+    return _render("stage.Dockerfile.j2", stage=MIRROR_STAGE, config_stage=CONFIG_STAGE,
+                   syntax=syntax,
                    regenerate="dockerpypi render stage" + (" --syntax" if syntax else ""))
+
+
+def config_context(files: Sequence[ConfigFile]) -> dict[str, str]:
+    """The files of the CONFIG_STAGE build context: relative path -> text.
+
+    ``requirements/`` holds a placeholder because a step mounts its
+    requirements file inside STEP_DIR, and a mount point must exist.
+    """
+    context = {PurePosixPath(file.target).name: file.content for file in files}
+    context["requirements/.keep"] = ""
+    return context
 
 
 def secret_ids() -> Sequence[str]:

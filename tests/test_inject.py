@@ -10,6 +10,7 @@ then read the diff.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import re
 from collections.abc import Callable
@@ -31,6 +32,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "user-named-uid": {"uid": 1000},
     "mount-point": {"mount_point": "/srv/wheels"},
     "prefer-uv": {"prefer_uv": True},
+    "secrets-form": {"config": "secrets"},
 }
 
 
@@ -75,7 +77,8 @@ def test_injecting_twice_is_injecting_once(case: str) -> None:
     twice = inject(once.text, **OPTIONS.get(case, {}))
     assert twice.text == once.text
     assert twice.changed_lines == []
-    assert from_lines(original) <= from_lines(once.text) <= from_lines(original) + 1
+    # at most the two stages dockerpypi adds
+    assert from_lines(original) <= from_lines(once.text) <= from_lines(original) + 2
     # every comment announces a RUN right below it (after dockerpypi's other comments)
     lines = once.text.splitlines()
     for n, line in enumerate(lines):
@@ -95,13 +98,16 @@ def test_a_file_without_installers_is_returned_as_it_is() -> None:
 def test_changed_lines_and_notes_say_what_happened() -> None:
     result = inject(source("stage-numbers"))
     assert result.changed_lines == [4, 7, 8]  # two RUN steps and the COPY --from=0
-    assert "added the pypi-mirror stage before line 1" in result.notes
-    assert "COPY --from=1 /dist /dist" in result.text
-    assert "--mount=type=bind,from=1,source=/dist,target=/mnt/dist" in result.text
+    assert "added the pypi-mirror and dockerpypi-config stages before line 1" in result.notes
+    assert "COPY --from=2 /dist /dist" in result.text
+    assert "--mount=type=bind,from=2,source=/dist,target=/mnt/dist" in result.text
+    secrets = inject(source("stage-numbers"), config="secrets")
+    assert "added the pypi-mirror stage before line 1" in secrets.notes
+    assert "COPY --from=1 /dist /dist" in secrets.text
     assert inject(source("exec-form")).notes == [
         "line 2: exec-form RUN rewritten as shell form with the same words",
         "line 3: exec-form RUN rewritten as shell form with the same words",
-        "added the pypi-mirror stage before line 1"]
+        "added the pypi-mirror and dockerpypi-config stages before line 1"]
     assert "line 11: already set up for dockerpypi, left as it is" in \
         inject(source("already-rendered")).notes
 
@@ -109,11 +115,11 @@ def test_changed_lines_and_notes_say_what_happened() -> None:
 def test_the_injected_mounts_are_the_ones_render_writes() -> None:
     # render.py is the one source of mount strings and of the prefix: an
     # injected step must carry exactly what `dockerpypi render` puts in its own.
-    for uid in (None, 1000):
-        rendered = render.render_run(render.RunOptions(requirements=None, uid=uid,
+    for uid, config in itertools.product((None, 1000), render.CONFIG_FORMS):
+        rendered = render.render_run(render.RunOptions(requirements=None, uid=uid, config=config,
                                                        command=("pip", "install", "x")))
         injected = inject("FROM python\n" + ("" if uid is None else f"USER {uid}\n")
-                          + "RUN pip install x\n").text
+                          + "RUN pip install x\n", config=config).text
         wanted = {line.strip() for line in rendered.splitlines()
                   if line.strip().startswith(("--mount", "if [", "export", "RUN --mount"))}
         got = {line.strip() for line in injected.splitlines()
@@ -125,7 +131,8 @@ def test_the_injected_mounts_are_the_ones_render_writes() -> None:
 def test_mount_point_and_uid_are_parameters() -> None:
     text = inject("FROM python\nRUN pip install x\n", mount_point="/srv/wheels", uid=42).text
     assert "--mount=type=bind,from=pypi-mirror,target=/srv/wheels,readonly" in text
-    assert "target=/run/dockerpypi/env,uid=42,gid=42,mode=0400" in text
+    secrets = inject("FROM python\nRUN pip install x\n", uid=42, config="secrets").text
+    assert "target=/run/dockerpypi/env,uid=42,gid=42,mode=0400" in secrets
     assert "--mount=type=cache,id=dockerpypi-pip-42,target=/var/cache/dockerpypi/pip,uid=42" \
         in text
     # a numeric USER in the text wins over the parameter, root included
@@ -136,14 +143,18 @@ def test_mount_point_and_uid_are_parameters() -> None:
 
 
 def test_a_named_user_gets_readable_secrets_and_no_cache() -> None:
-    result = inject(source("user-named"))
+    result = inject(source("user-named"), config="secrets")
     assert "target=/run/dockerpypi/env,mode=0444 \\" in result.text
     assert "type=cache" not in result.text
     assert "export PIP_NO_CACHE_DIR=1 UV_NO_CACHE=1; \\" in result.text
     assert any("USER app is a name" in note and "--uid" in note for note in result.notes)
-    with_uid = inject(source("user-named"), uid=1000).text
+    with_uid = inject(source("user-named"), uid=1000, config="secrets").text
     assert "mode=0444" not in with_uid
     assert "target=/run/dockerpypi/env,uid=1000,gid=1000,mode=0400" in with_uid
+    # The settings context is readable by every user: no secret to open up.
+    context = inject(source("user-named")).text
+    assert "type=secret" not in context
+    assert f"from={render.CONFIG_STAGE},target=/run/dockerpypi,rw \\" in context
 
 
 def test_crlf_and_a_byte_order_mark_are_kept() -> None:

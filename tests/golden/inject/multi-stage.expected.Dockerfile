@@ -1,15 +1,13 @@
-# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+# dockerpypi --inject: `dockerpypi build` fills these stages with the mirror and its settings
 FROM scratch AS pypi-mirror
+FROM scratch AS dockerpypi-config
 
 FROM python:3.11 AS builder
 WORKDIR /src
 COPY . .
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -20,20 +18,14 @@ FROM python:3.11-slim AS runtime
 COPY --from=builder /wheels /wheels
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install --no-index --find-links=/wheels /wheels/* && rm -rf /wheels
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -41,10 +33,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 FROM runtime AS test
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \

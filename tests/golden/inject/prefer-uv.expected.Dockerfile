@@ -1,15 +1,13 @@
-# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+# dockerpypi --inject: `dockerpypi build` fills these stages with the mirror and its settings
 FROM scratch AS pypi-mirror
+FROM scratch AS dockerpypi-config
 
 # --prefer-uv: plain pip install steps run uv when the image has it.
 FROM python:3.12-slim
 # dockerpypi --inject: mirror, secrets and cache added for this step
 # dockerpypi --inject --prefer-uv: uv installs when the image has it, else the pip call as written
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
@@ -18,10 +16,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 # dockerpypi --inject: mirror, secrets and cache added for this step
 # dockerpypi --inject --prefer-uv: uv installs when the image has it, else the pip call as written
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
@@ -30,10 +25,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 # dockerpypi --inject: mirror, secrets and cache added for this step
 # dockerpypi --inject --prefer-uv: uv installs when the image has it, else the pip call as written
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
@@ -41,20 +33,14 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     if command -v uv >/dev/null 2>&1; then uv pip install --python /opt/venv/bin/python --prerelease allow flask; else /opt/venv/bin/pip install --no-compile --pre flask; fi
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
     pip install --user httpx
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -63,10 +49,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 # dockerpypi --inject: exec form rewritten as shell form (same words), so the step can source the mirror settings
 # dockerpypi --inject --prefer-uv: uv installs when the image has it, else the pip call as written
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
@@ -74,10 +57,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     if command -v uv >/dev/null 2>&1; then uv pip install --python "$(command -v python3)" --compile-bytecode six; else pip install six; fi
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \

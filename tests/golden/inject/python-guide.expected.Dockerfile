@@ -5,8 +5,9 @@
 # https://docs.docker.com/go/dockerfile-reference/
 
 ARG PYTHON_VERSION=3.11
-# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+# dockerpypi --inject: `dockerpypi build` fills these stages with the mirror and its settings
 FROM scratch AS pypi-mirror
+FROM scratch AS dockerpypi-config
 
 FROM python:${PYTHON_VERSION}-slim AS base
 
@@ -33,10 +34,7 @@ RUN adduser \
 # into this layer.
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     --mount=type=cache,target=/root/.cache/pip \
     --mount=type=bind,source=requirements.txt,target=requirements.txt \

@@ -1,5 +1,6 @@
-# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+# dockerpypi --inject: `dockerpypi build` fills these stages with the mirror and its settings
 FROM scratch AS pypi-mirror
+FROM scratch AS dockerpypi-config
 
 FROM python:3.11-slim AS base
 RUN python3 -m venv /opt/venv && chown -R 1000:1000 /opt/venv
@@ -7,10 +8,7 @@ ENV PATH=/opt/venv/bin:$PATH
 USER 1000
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env,uid=1000,gid=1000,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,uid=1000,gid=1000,mode=0400 \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=1000,gid=1000,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=1000,gid=1000,mode=0400 \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-1000,target=/var/cache/dockerpypi/pip,uid=1000,gid=1000 \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -18,10 +16,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 USER 1000:100
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env,uid=1000,gid=100,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,uid=1000,gid=100,mode=0400 \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=1000,gid=100,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=1000,gid=100,mode=0400 \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-uv-1000,target=/var/cache/dockerpypi/uv,uid=1000,gid=100 \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -29,10 +24,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 USER root
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-0,target=/var/cache/dockerpypi/pip \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -42,10 +34,7 @@ FROM base AS child
 USER 10001
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env,uid=10001,gid=10001,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,uid=10001,gid=10001,mode=0400 \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=10001,gid=10001,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=10001,gid=10001,mode=0400 \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-10001,target=/var/cache/dockerpypi/pip,uid=10001,gid=10001 \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
@@ -53,10 +42,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 FROM child
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env,uid=10001,gid=10001,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,uid=10001,gid=10001,mode=0400 \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=10001,gid=10001,mode=0400 \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg,uid=10001,gid=10001,mode=0400 \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-pip-10001,target=/var/cache/dockerpypi/pip,uid=10001,gid=10001 \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \

@@ -1,5 +1,6 @@
-# dockerpypi --inject: `dockerpypi build` fills this stage with the mirror
+# dockerpypi --inject: `dockerpypi build` fills these stages with the mirror and its settings
 FROM scratch AS pypi-mirror
+FROM scratch AS dockerpypi-config
 
 FROM python:3.12-slim-bookworm
 COPY --from=ghcr.io/astral-sh/uv:0.5 /uv /uvx /bin/
@@ -8,10 +9,7 @@ ENV UV_COMPILE_BYTECODE=1
 # Install the dependencies first, then the project.
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,source=uv.lock,target=uv.lock \
@@ -22,10 +20,7 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
 ADD . /app
 # dockerpypi --inject: mirror, secrets and cache added for this step
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
-    --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env \
-    --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf \
-    --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml \
-    --mount=type=secret,id=dockerpypi-pydistutils-cfg,target=/run/dockerpypi/pydistutils.cfg \
+    --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=cache,id=dockerpypi-uv-0,target=/var/cache/dockerpypi/uv \
     --mount=type=cache,target=/root/.cache/uv \
     export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
