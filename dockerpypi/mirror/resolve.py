@@ -89,7 +89,7 @@ def find_uv(environ: Mapping[str, str] | None = None) -> str | None:
 
 
 def choose_resolver(asked: str, *, image: str | None, tags: TargetTags,
-                    uv: Callable[[], str | None] = find_uv) -> ResolverChoice:
+                    uv: Callable[[], str | None] | None = None) -> ResolverChoice:
     """uv when it can do the job (``asked`` "auto" or "uv"), pip otherwise.
 
     Asked for uv by name and unable to use it is an error; by default it is a
@@ -109,7 +109,7 @@ def choose_resolver(asked: str, *, image: str | None, tags: TargetTags,
         if asked == "uv":
             raise UsageError(f"--resolver uv: {exc}; use --resolver pip") from None
         return ResolverChoice("pip", note=f"{exc}: pip resolves instead")
-    binary = uv()
+    binary = (uv or find_uv)()
     if binary is None:
         if asked == "uv":
             raise UserMessageError("--resolver uv: uv was not found (neither the uv package "
