@@ -186,9 +186,12 @@ def test_uvs_error_report_becomes_one_line() -> None:
     lines = ["Resolved 2 packages", "\u00d7 No solution found when resolving dependencies:",
              "\u2570\u2500\u25b6 Because nope was not found in the package registry, your "
              "requirements are unsatisfiable."]
-    assert _reason(lines) == ("No solution found when resolving dependencies:: Because nope "
+    assert _reason(lines) == ("No solution found when resolving dependencies: Because nope "
                               "was not found in the package registry, your requirements are "
-                              "unsatisfiable.")
+                              "unsatisfiable")
+    # uv's plain form, when its output is not a terminal
+    assert _reason(["error: No solution found", "  cause: Because x was not found."]) == (
+        "No solution found: Because x was not found")
 
 
 # --- downloading ------------------------------------------------------------------

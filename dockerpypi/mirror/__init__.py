@@ -7,7 +7,8 @@ Layout (one directory serves pip, uv, ``--find-links`` and plain HTTP)::
     <mirror>/index.html                  PEP 503 root page
     <mirror>/<project>/index.html        links ``../<file>#sha256=...``
 
-Each job is a module of its own (:mod:`.index`, :mod:`.fill`, :mod:`.check`),
+Each job is a module of its own (:mod:`.index`, :mod:`.fill` with uv's
+:mod:`.resolve`, :mod:`.targets` and :mod:`.download`, :mod:`.check`),
 imported only by the command that needs it so the CLI stays quick to start.
 """
 

@@ -207,9 +207,11 @@ def _reason(lines: Sequence[str]) -> str:
     for line in lines[start:]:
         if line.startswith("Usage:"):
             break  # after a usage error uv prints its whole synopsis
-        words.append(line.strip(_BOX).removeprefix("error: ").removeprefix("Caused by: ")
-                     .strip())
-    return ": ".join(word for word in words if word) or "no output"
+        word = line.strip(_BOX)
+        for prefix in ("error: ", "Caused by: ", "cause: "):
+            word = word.removeprefix(prefix)
+        words.append(word.strip().rstrip(":"))
+    return ": ".join(word for word in words if word).rstrip(".") or "no output"
 
 
 def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[str, Any]:
