@@ -18,8 +18,10 @@ from ._options import context_option, warn
 from .errors import UserMessageError
 
 if TYPE_CHECKING:
-    from .mirror.fill import DownloadPlan
+    from ._urls import MirrorURL
+    from .mirror.fill import DownloadPlan, TargetTags
     from .mirror.index import IndexResult
+    from .mirror.resolve import UvPlan
     from .settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,8 +136,9 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
                    f"checked in {result.seconds:.2f}s")
 
 
-def _progress(plan: DownloadPlan, quiet: bool) -> tuple[Callable[[str], None] | None, Any]:
-    """A line handler for pip's output, and a context to run the download in."""
+def _progress(plan: DownloadPlan | UvPlan,
+              quiet: bool) -> tuple[Callable[[str], None] | None, Any]:
+    """A line handler for the resolver's output, and a context to run the download in."""
     import contextlib
 
     if quiet:
@@ -145,16 +148,17 @@ def _progress(plan: DownloadPlan, quiet: bool) -> tuple[Callable[[str], None] | 
     from rich.console import Console
     from rich.markup import escape
 
-    status = Console(stderr=True).status("pip download: starting")
+    label = "pip download" if plan.resolver == "pip" else "uv resolves, dockerpypi downloads"
+    status = Console(stderr=True).status(f"{label}: starting")
 
     def on_line(line: str) -> None:
         if line.strip():
-            status.update(f"pip download: {escape(line.strip()[:100])}")
+            status.update(f"{label}: {escape(line.strip()[:100])}")
 
     return on_line, status
 
 
-def _mode_line(plan: DownloadPlan, platforms: tuple[str, ...],
+def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
                python_version: str | None) -> str:
     from .mirror.fill import MODE_HOST
 
@@ -169,6 +173,31 @@ def _mode_line(plan: DownloadPlan, platforms: tuple[str, ...],
                 "--image, or --python-version and --platform, to fetch for another image)")
     return (f"mode: target tags (Python {python_version or 'of this machine'}, platforms "
             f"{', '.join(platforms) or 'of this machine'}; wheels only)")
+
+
+def _resolver_line(plan: DownloadPlan | UvPlan, note: str | None) -> str:
+    if plan.resolver == "uv":
+        return "resolver: uv (dockerpypi downloads the files it chose, in parallel)"
+    return f"resolver: pip download{f' ({note})' if note else ''}"
+
+
+def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list[Path], *,
+               indexes: tuple[MirrorURL, ...], tags: TargetTags, only_binary: bool | None,
+               retries: int | None, timeout: float | None
+               ) -> tuple[DownloadPlan | UvPlan, str | None]:
+    """uv's plan or pip's, with the reason pip was taken when uv was the default."""
+    from .mirror.fill import plan_download
+    from .mirror.resolve import choose_resolver, plan_uv
+
+    # pip's plan checks the request (and is cheap): the same refusals either way.
+    pip_plan = plan_download(root, packages, files, indexes=indexes, tags=tags,
+                             only_binary=only_binary, retries=retries, timeout=timeout)
+    choice = choose_resolver(resolver, image=None, tags=tags)
+    if choice.name == "pip":
+        return pip_plan, choice.note
+    return plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
+                   only_binary=only_binary, mode=pip_plan.mode, secrets=pip_plan.secrets,
+                   retries=retries, timeout=timeout), None
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
@@ -209,6 +238,11 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                    "exact for its Python, platform, environment markers and sdists.")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
               help="With --image: a label for the temporary container; repeat for more.")
+@click.option("--resolver", type=click.Choice(["auto", "uv", "pip"]), default="auto",
+              show_default=True,
+              help="Who resolves: uv (dockerpypi then downloads in parallel) or pip download; "
+                   "auto takes uv when it is installed and can target the tags, and pip "
+                   "with --image.")
 @_mirror_dir_options
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -216,13 +250,15 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 python_version: str | None, platforms: tuple[str, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
                 only_binary: bool | None, offline: bool | None, image: str | None,
-                labels: tuple[str, ...], mirror_dir: str | None, context_dir: Path | None,
-                quiet: bool, as_json: bool) -> None:
+                labels: tuple[str, ...], resolver: str, mirror_dir: str | None,
+                context_dir: Path | None, quiet: bool, as_json: bool) -> None:
     """Download packages and their dependencies into the mirror, then index it.
 
-    The host's pip does the work, for this machine or for the target tags
-    given; with --image, the image's own pip does it (the mirror directory
-    and requirements files are mounted into a temporary container).
+    uv resolves and dockerpypi downloads the files in parallel, checking their
+    hashes, for this machine or for the target tags given (pip download does
+    it when uv is missing or cannot target the tags, or with --resolver pip).
+    With --image, the image's own pip does it (the mirror directory and
+    requirements files are mounted into a temporary container).
 
     \b
     dockerpypi mirror add -r requirements.txt
@@ -231,7 +267,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         --implementation cp --abi cp312
     """
     from ._urls import parse_mirror_url
-    from .mirror.fill import TargetTags, fill_mirror, plan_download, remote_indexes
+    from .mirror.fill import TargetTags, fill_mirror, remote_indexes
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
@@ -244,23 +280,27 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         indexes = remote_indexes(settings.mirrors.value, public)
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
+    tags = TargetTags(python_version, platforms, implementation, abis)
+    plan: DownloadPlan | UvPlan
     if image is not None:
         from .mirror.image import plan_image_download, requirement_closure
+        from .mirror.resolve import choose_resolver
 
+        choose_resolver(resolver, image=image, tags=tags)  # refuses --resolver uv
         plan = plan_image_download(
             root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
             retries=settings.retries.value, timeout=settings.timeout.value,
             mounted_files=requirement_closure(files), labels=labels)
+        note = None
     else:
-        plan = plan_download(
-            root, packages, files, indexes=indexes,
-            tags=TargetTags(python_version, platforms, implementation, abis),
-            only_binary=only_binary, retries=settings.retries.value,
-            timeout=settings.timeout.value)
+        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
+                                only_binary=only_binary, retries=settings.retries.value,
+                                timeout=settings.timeout.value)
     quiet = quiet or as_json
     if not quiet:
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
         click.echo(_mode_line(plan, platforms, python_version), err=True)
+        click.echo(_resolver_line(plan, note), err=True)
     on_line, running = _progress(plan, quiet)
     with running:
         result = fill_mirror(plan, on_line=on_line, on_wait=None if quiet else _waiting(root))

@@ -11,7 +11,8 @@ Each job is a module of its own, imported only by the command that needs it
 so the CLI stays quick to start: :mod:`.index` (the update, under the lock)
 with :mod:`.distfile` (names, hashes, metadata), :mod:`.state` (what was
 indexed), :mod:`.pages` (the HTML) and :mod:`.atomic` (writes); :mod:`.fill`
-and :mod:`.image`; :mod:`.check`.
+with uv's :mod:`.resolve`, :mod:`.targets` and :mod:`.download`, or pip in
+the image (:mod:`.image`); :mod:`.check`.
 """
 
 from __future__ import annotations

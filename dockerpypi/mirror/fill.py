@@ -1,11 +1,15 @@
-"""Fill the mirror with ``pip download``: packages and all their dependencies.
+"""Fill the mirror: packages and all their dependencies, then the index.
 
-The host's pip does the resolving and downloading (it already knows every
-index protocol, credential form and platform tag); dockerpypi only builds its
-command line, isolates it from the machine's pip configuration, and indexes
-what it saved. With target tags (``--platform`` and friends) pip picks wheels
-for the image instead of for this machine, which it allows only for wheels.
-:mod:`.image` runs the same ``pip download`` inside the image itself.
+Two resolvers can do it. By default uv resolves (:mod:`.resolve`) and
+dockerpypi downloads the files it chose, in parallel (:mod:`.download`).
+The other is ``pip download``, built here: the host's pip does the resolving
+and downloading (it knows every index protocol, credential form and platform
+tag); dockerpypi builds its command line, isolates it from the machine's pip
+configuration, and indexes what it saved. It is used when uv is missing or
+cannot be told the target, and for :mod:`.image`, which runs the same
+``pip download`` inside the image itself. With target tags (``--platform``
+and friends) either picks wheels for the image instead of for this machine,
+which pip allows only for wheels.
 """
 
 from __future__ import annotations
@@ -20,42 +24,21 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from .._urls import MirrorURL
 from ..errors import UsageError, UserMessageError
 from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_index
+from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
+
+if TYPE_CHECKING:
+    from .resolve import UvPlan
 
 MODE_HOST = "host"
 MODE_TARGET = "target tags"
 MODE_IMAGE = "image"  # shown as "image NAME"
 _PYTHON_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
-
-
-@dataclass(frozen=True)
-class TargetTags:
-    """pip's ``--python-version/--platform/--implementation/--abi``: the image's tags."""
-
-    python_version: str | None = None
-    platforms: tuple[str, ...] = ()
-    implementation: str | None = None
-    abis: tuple[str, ...] = ()
-
-    @property
-    def given(self) -> bool:
-        return bool(self.python_version or self.platforms or self.implementation or self.abis)
-
-    def args(self) -> list[str]:
-        args: list[str] = []
-        if self.python_version:
-            args += ["--python-version", self.python_version]
-        for platform in self.platforms:
-            args += ["--platform", platform]
-        if self.implementation:
-            args += ["--implementation", self.implementation]
-        for abi in self.abis:
-            args += ["--abi", abi]
-        return args
 
 
 @dataclass(frozen=True)
@@ -69,6 +52,7 @@ class DownloadPlan:
     indexes: tuple[str, ...]  # credentials redacted, for display
     secrets: tuple[str, ...]  # scrubbed from pip's output, should it ever echo them
     image: str | None = None  # pip runs inside this image (``docker run``)
+    resolver: str = "pip"
 
     @property
     def shown(self) -> str:
@@ -78,6 +62,7 @@ class DownloadPlan:
 @dataclass(frozen=True)
 class FillResult:
     mode: str
+    resolver: str  # "pip" or "uv"
     indexes: tuple[str, ...]
     command: str
     added: tuple[str, ...]
@@ -87,6 +72,7 @@ class FillResult:
     def to_json(self) -> dict[str, object]:
         return {
             "mode": self.mode,
+            "resolver": self.resolver,
             "indexes": list(self.indexes),
             "command": self.command,
             "added": list(self.added),
@@ -290,16 +276,36 @@ def _snapshot(mirror_dir: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def fill_mirror(plan: DownloadPlan, *, on_line: Callable[[str], None] | None = None,
+def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None) -> tuple[str, ...]:
+    from .download import Downloader
+    from .resolve import choose_files, run_uv
+
+    lock = run_uv(plan, on_line)
+    picks = choose_files(lock, plan.supported, allow_sdist=plan.allow_sdist)
+    downloader = Downloader(plan.mirror_dir, auth=dict(plan.auth), timeout=plan.timeout,
+                            retries=plan.retries, secrets=plan.secrets)
+    saved = None if on_line is None else (lambda name: on_line(f"Saved {name}"))
+    return tuple(sorted(downloader.fetch_all(picks, saved)))
+
+
+def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] | None = None,
                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
                 on_wait: Callable[[], None] | None = None) -> FillResult:
-    """Download what ``plan`` names into the mirror, then update the index."""
+    """Download what ``plan`` names into the mirror, then update the index.
+
+    ``plan`` is pip's (:func:`plan_download`, :func:`.image.plan_image_download`),
+    which downloads itself, or uv's (:func:`.resolve.plan_uv`), whose files
+    dockerpypi downloads.
+    """
     started = time.monotonic()
     plan.mirror_dir.mkdir(parents=True, exist_ok=True)
-    before = _snapshot(plan.mirror_dir)
-    run_download(plan, on_line)
-    after = _snapshot(plan.mirror_dir)
-    added = tuple(sorted(name for name, seen in after.items() if before.get(name) != seen))
+    if isinstance(plan, DownloadPlan):
+        before = _snapshot(plan.mirror_dir)
+        run_download(plan, on_line)
+        after = _snapshot(plan.mirror_dir)
+        added = tuple(sorted(name for name, seen in after.items() if before.get(name) != seen))
+    else:
+        added = _fetch_with_uv(plan, on_line)
     index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait)
-    return FillResult(plan.mode, plan.indexes, scrub(plan.shown, plan.secrets), added, index,
-                      time.monotonic() - started)
+    return FillResult(plan.mode, plan.resolver, plan.indexes, scrub(plan.shown, plan.secrets),
+                      added, index, time.monotonic() - started)
