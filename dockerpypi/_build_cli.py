@@ -7,10 +7,12 @@ processes and secret files in _runner.py.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from ._options import settings_from, settings_options, warn
 if TYPE_CHECKING:
     from .build import DockerArgs
     from .engine import Transport
+    from .inject import InjectResult
     from .settings import Settings
 
 # dockerpypi's options come first and everything from the first word click
@@ -113,11 +116,9 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     debug = bool(ctx.find_root().params.get("debug"))
     verified = _verify_target(given, dry_run=dry_run) if verify else None
     with _logging_to_stderr(verbose or debug):
-        if inject:
-            with _injected(given, settings, uid, prefer_uv=prefer_uv) as injected:
-                code = _build(injected, settings, secrets, dry_run=dry_run, transport=transport)
-        else:
-            code = _build(given, settings, secrets, dry_run=dry_run, transport=transport)
+        injecting = _read_for_injection(given, settings, uid, prefer_uv) if inject else None
+        code = _build(given, settings, secrets, dry_run=dry_run, transport=transport,
+                      injecting=injecting)
     if verified is not None and code == 0:
         code = _verify_built(verified, given, settings)
     ctx.exit(code)
@@ -178,14 +179,27 @@ def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
     return 1
 
 
-@contextmanager
-def _injected(given: DockerArgs, settings: Settings, uid: int | None, *,
-              prefer_uv: bool) -> Iterator[DockerArgs]:
-    """The user's arguments pointing at an injected copy of their Dockerfile."""
-    from . import _runner
-    from .build import dockerfile_path, parse_docker_args, with_dockerfile
+@dataclass(frozen=True)
+class _Injecting:
+    """--inject: the user's Dockerfile as read, and the options."""
+
+    source: Path
+    text: str
+    uid: int | None
+    prefer_uv: bool
+
+    def result(self, settings: Settings, config: str) -> InjectResult:
+        from .inject import inject
+
+        return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
+                      prefer_uv=self.prefer_uv, config=config)
+
+
+def _read_for_injection(given: DockerArgs, settings: Settings, uid: int | None,
+                        prefer_uv: bool) -> _Injecting:
+    """The user's Dockerfile, checked now: a file inject refuses is said before docker is asked."""
+    from .build import dockerfile_path
     from .errors import UsageError
-    from .inject import inject
 
     source = dockerfile_path(given)
     if source is None:
@@ -198,9 +212,25 @@ def _injected(given: DockerArgs, settings: Settings, uid: int | None, *,
     except OSError as error:
         raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
                          "build context") from None
-    result = inject(text, mount_point=settings.mount_point.value, uid=uid, prefer_uv=prefer_uv)
+    injecting = _Injecting(source, text, uid, prefer_uv)
+    injecting.result(settings, "context")  # raises what inject refuses
+    return injecting
+
+
+@contextmanager
+def _injected(given: DockerArgs, settings: Settings, injecting: _Injecting | None,
+              config: str) -> Iterator[DockerArgs]:
+    """The user's arguments pointing at an injected copy of their Dockerfile (if injecting)."""
+    from . import _runner
+    from .build import parse_docker_args, with_dockerfile
+
+    if injecting is None:
+        yield given
+        return
+    result = injecting.result(settings, config)
     for note in result.notes:
         warn(note)
+    source = injecting.source
     with _runner.private_files({"Dockerfile": result.text}) as written:
         # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
         # first: keep the user's, if they have one.
@@ -238,13 +268,28 @@ def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str 
 
 
 def _build(given: DockerArgs, settings: Settings, secrets: list[str], *, dry_run: bool,
-           transport: str) -> int:
-    from .build import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV
-    from .render import MIRROR_STAGE
-
+           transport: str, injecting: _Injecting | None) -> int:
     mirror_dir = _mirror_dir(settings, given.build_contexts)
     chosen = _transport(transport, dry_run=dry_run)
     click.echo(f"dockerpypi: transport {chosen.kind}: {chosen.reason}", err=True)
+    # The step settings travel as the dockerpypi-config build context where
+    # they can: a step that mounts secrets waits ~2 s in BuildKit. Never when a
+    # URL carries credentials (a context stays in the builder's cache), nor
+    # without named contexts.
+    config = "context" if chosen.kind == "context" and not secrets else "secrets"
+    with _injected(given, settings, injecting, config) as built:
+        return _build_with(built, settings, secrets, mirror_dir, chosen, config,
+                           dry_run=dry_run)
+
+
+def _build_with(given: DockerArgs, settings: Settings, secrets: list[str],
+                mirror_dir: Path | None, chosen: Transport, config: str, *,
+                dry_run: bool) -> int:
+    from .build import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV
+    from .render import MIRROR_STAGE
+
+    if config == "secrets":
+        _refuse_steps_reading_the_config_stage(given, credentials=bool(secrets))
     docker = DOCKER_BUILD if chosen.use_buildx else LEGACY_BUILD
     env = None if chosen.use_buildx else LEGACY_ENV
     if chosen.kind == "http":
@@ -267,7 +312,38 @@ def _build(given: DockerArgs, settings: Settings, secrets: list[str], *, dry_run
     with mirror_context(given, mirror_dir, dry_run=dry_run,
                         echo=lambda line: click.echo(f"dockerpypi: {line}", err=True)) as sent:
         return _run_build(given, settings, secrets, sent, docker=docker, env=env,
-                          dry_run=dry_run)
+                          dry_run=dry_run, config=config)
+
+
+def _reads_config_stage(given: DockerArgs) -> bool | None:
+    """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
+    from .build import dockerfile_path
+    from .render import CONFIG_STAGE
+
+    source = dockerfile_path(given)
+    try:
+        text = source.read_text(encoding="utf-8", errors="replace") if source else None
+    except OSError:
+        text = None
+    if text is None:  # stdin, a URL, or unreadable (docker will say why)
+        return None
+    return re.search(rf"\bfrom={re.escape(CONFIG_STAGE)}\b", text, re.IGNORECASE) is not None
+
+
+def _refuse_steps_reading_the_config_stage(given: DockerArgs, *, credentials: bool) -> None:
+    """Say so when the Dockerfile's steps want the settings context this build cannot send."""
+    from .build import dockerfile_path
+    from .errors import UsageError
+    from .render import CONFIG_STAGE
+
+    if not _reads_config_stage(given):
+        return
+    source = dockerfile_path(given)
+    why = ("a mirror URL carries credentials, which dockerpypi passes only as build secrets"
+           if credentials else "this engine has no named build contexts")
+    raise UsageError(f"{source}: its steps read their settings from the {CONFIG_STAGE} "
+                     f"build context, but {why}: render them again with `dockerpypi render "
+                     "--secrets`")
 
 
 def _transport(requested: str, *, dry_run: bool) -> Transport:
@@ -305,25 +381,31 @@ def _build_served(given: DockerArgs, settings: Settings, secrets: list[str],
 
 def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
                mirror_dir: Path | None, *, docker: tuple[str, ...],
-               env: dict[str, str] | None, dry_run: bool) -> int:
+               env: dict[str, str] | None, dry_run: bool, config: str = "secrets") -> int:
+    """Write the settings (secrets, and the config context for ``config="context"``), build."""
     from . import _runner
     from .build import plan_build
-    from .render import config_files, uv_cache_pays
+    from .render import config_context, config_files, uv_cache_pays
 
     files = config_files(settings, uv_cache=mirror_dir is None or
                          uv_cache_pays(settings, _names_sent(mirror_dir)))
+    # Secrets as well: steps rendered with --secrets (or before 0.2) read those.
+    tree = (config_context(files)
+            if config == "context" and _reads_config_stage(given) is not False else None)
     if dry_run:
         # The real directory does not exist yet: show where it would be.
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
         argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
+                          config_dir=placeholder / _runner.TREE if tree else None,
                           docker=docker)
         prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
         click.echo(prefix + _runner.shell_command(argv, secrets))
         return 0
-    with _runner.private_files({f.secret_id: f.content for f in files}) as written:
+    with _runner.private_files({f.secret_id: f.content for f in files}, tree=tree) as written:
+        config_dir = written.pop(_runner.TREE, None)
         argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
-                          docker=docker)
+                          config_dir=config_dir, docker=docker)
         return _runner.run(argv, secrets=secrets, env=env)
 
 

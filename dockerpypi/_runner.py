@@ -115,9 +115,32 @@ def _interruption(signum: int) -> BaseException:
     return SystemExit(_exit_code(signum))
 
 
+# The key and directory name of private_files' readable tree.
+TREE = "context"
+
+
+def _write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)  # whatever the umask
+    for name, text in files.items():
+        path = root / name
+        for parent in reversed(path.relative_to(root).parents[:-1]):
+            (root / parent).mkdir(mode=0o755, exist_ok=True)
+            (root / parent).chmod(0o755)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)
+    return root
+
+
 @contextmanager
-def private_files(contents: Mapping[str, str]) -> Iterator[dict[str, Path]]:
+def private_files(contents: Mapping[str, str], *,
+                  tree: Mapping[str, str] | None = None) -> Iterator[dict[str, Path]]:
     """Write each ``name: text`` to a file only its owner can read; yield ``name: path``.
+
+    ``tree`` (relative path: text) is written as a directory any user can
+    read (0755, files 0644), yielded as ``TREE``: a build context whose files
+    a non-root build step reads. It sits inside the private directory, so on
+    this machine only its owner reaches it.
 
     The directory (0700) and files (0600) are removed when the block ends,
     however it ends: SIGINT or SIGTERM become exceptions that unwind through
@@ -144,6 +167,8 @@ def private_files(contents: Mapping[str, str]) -> Iterator[dict[str, Path]]:
                     os.fchmod(handle.fileno(), 0o600)  # whatever the umask
                     handle.write(text)
                 paths[name] = path
+            if tree is not None:
+                paths[TREE] = _write_tree(directory / TREE, tree)
             yield paths
         finally:
             cleaning = True

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from ._urls import MirrorURL
 from .errors import UsageError
-from .render import MIRROR_STAGE
+from .render import CONFIG_STAGE, MIRROR_STAGE
 from .settings import Settings
 
 DOCKER_BUILD = ("docker", "buildx", "build")
@@ -185,20 +185,24 @@ def plan_build(
     *,
     secret_files: Mapping[str, Path],
     mirror_dir: Path | None,
+    config_dir: Path | None = None,
     docker: Sequence[str] = DOCKER_BUILD,
 ) -> list[str]:
     """The full ``docker buildx build`` argv that gives the build its mirror.
 
     ``secret_files`` maps each secret id to the file holding it; ``mirror_dir``
     is the local mirror, or None when there is none (the Dockerfile's empty
-    ``pypi-mirror`` stage is then used). What the user already gave wins: their
-    own ``--build-context pypi-mirror=...``, a ``--secret`` with one of our ids,
-    and any ``--network``.
+    ``pypi-mirror`` stage is then used); ``config_dir`` the step settings as
+    the ``dockerpypi-config`` context (None: as secrets only). What the user
+    already gave wins: their own ``--build-context pypi-mirror=...``, a
+    ``--secret`` with one of our ids, and any ``--network``.
     """
     given = parse_docker_args(docker_args)
     ours: list[str] = []
     if mirror_dir is not None and MIRROR_STAGE not in given.build_contexts:
         ours += ["--build-context", f"{MIRROR_STAGE}={mirror_dir}"]
+    if config_dir is not None and CONFIG_STAGE not in given.build_contexts:
+        ours += ["--build-context", f"{CONFIG_STAGE}={config_dir}"]
     for secret_id, path in secret_files.items():
         if secret_id not in given.secret_ids:
             ours += ["--secret", f"id={secret_id},{_csv_field(f'src={path}')}"]
