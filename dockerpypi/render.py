@@ -20,13 +20,15 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._urls import MirrorURL
 from .errors import UsageError
 from .settings import DEFAULT_MOUNT_POINT, Settings
+
+if TYPE_CHECKING:
+    import jinja2
 
 MIRROR_STAGE = "pypi-mirror"
 # Everything dockerpypi mounts into a build step, apart from the mirror itself.
@@ -80,29 +82,133 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)
 
 
+# What the compiled templates depend on besides their source: a cached
+# compilation made under other options must not be reused.
+_ENVIRONMENT_OPTIONS: dict[str, Any] = {
+    "keep_trailing_newline": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "autoescape": False,  # config files and Dockerfiles, not HTML
+}
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
+    # jinja2 is imported here, not at the top: `dockerpypi --version` and the
+    # commands that render nothing should not pay for it.
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_template_dirs()),
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # config files and Dockerfiles, not HTML
+        bytecode_cache=_bytecode_cache(),
+        **_ENVIRONMENT_OPTIONS,
     )
     env.filters["toml_string"] = _toml_string
     env.filters["sh_quote"] = shlex.quote
     return env
 
 
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in the user's cache directory between runs.
+
+    Compiling the templates is a large share of a `dockerpypi render`; jinja2
+    checks each cached compilation against the template's source (and this
+    against the options above and jinja2's version), so an edited template is
+    compiled again. An unwritable cache directory only means no cache.
+    """
+    import contextlib
+    import hashlib
+
+    import jinja2
+
+    from ._cache import ensure_cache_dir
+
+    directory = ensure_cache_dir("templates")
+    if directory is None:
+        return None
+    salt = f"{jinja2.__version__} {sorted(_ENVIRONMENT_OPTIONS.items())}"
+
+    class _Cache(jinja2.FileSystemBytecodeCache):
+        def get_source_checksum(self, source: str) -> str:
+            return hashlib.sha1(f"{salt}\n{source}".encode(), usedforsecurity=False).hexdigest()
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            # Read-only or full: the next run compiles again.
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    return _Cache(str(directory), "%s.jinja2-cache")
+
+
+# The templates whose output holds no secret: the Dockerfile lines depend on
+# structure alone. Their renderings are kept in the user's cache directory, so
+# that a repeated `dockerpypi render` does not import jinja2 at all (the
+# largest part of its start-up). The config files carry credentials and are
+# never kept.
+_KEPT_TEMPLATES = frozenset({"run.Dockerfile.j2", "stage.Dockerfile.j2"})
+_KEPT_FILE = "renders.json"
+
+
 def _render(template: str, **context: object) -> str:
+    context = {"version": __version__, **context}
+    key = _kept_key(template, context) if template in _KEPT_TEMPLATES else None
+    if key is not None:
+        from ._cache import memo_get
+
+        kept = memo_get(_KEPT_FILE, key)
+        if kept is not None:
+            return kept
+    text = _render_now(template, context)
+    if key is not None:
+        from ._cache import memo_put
+
+        memo_put(_KEPT_FILE, key, text)
+    return text
+
+
+def _render_now(template: str, context: dict[str, object]) -> str:
+    import jinja2
+
     try:
         loaded = _environment().get_template(template)
     except jinja2.TemplateNotFound:
         raise UsageError(f"template {template} is missing from the installation "
                          f"(looked in {', '.join(_template_dirs()) or 'nowhere'}): "
                          "reinstall dockerpypi") from None
-    return loaded.render(version=__version__, **context)
+    return loaded.render(**context)
+
+
+def _kept_key(template: str, context: dict[str, object]) -> str | None:
+    """What a kept rendering depends on, as one string; None when that cannot be told.
+
+    The context, and the state of everything that turns it into text: the
+    template files, this module (the environment and its filters), jinja2 and
+    MarkupSafe as installed, and Python. Files are compared by size and
+    modification time: editing, reinstalling or upgrading any of them changes
+    the key, and a changed key is simply a miss.
+    """
+    import importlib.util
+    import sys
+
+    files = [Path(__file__)]
+    for directory in _template_dirs():
+        files += sorted(Path(directory).glob("*.j2"))
+    for package in ("jinja2", "markupsafe"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            return None
+        files.append(Path(spec.origin))
+    stamps = []
+    for path in files:
+        try:
+            status = path.stat()
+        except OSError:
+            return None
+        stamps.append((str(path), status.st_mtime_ns, status.st_size))
+    text = json.dumps([template, context, stamps, sys.version], sort_keys=True, default=repr)
+    # A repr that shows an address changes every run: keeping it would only fill the file.
+    return None if " at 0x" in text else text
 
 
 def _url(mirror: MirrorURL, redact: bool) -> str:
