@@ -270,9 +270,16 @@ def builder_platform(builder: str | None) -> str:
             if key.strip() == "Platforms" and value.strip():
                 return value.split(",")[0].strip()
     else:
-        out = _ask_docker(["docker", "version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"])
-        if out and out.strip() != "/":
-            return out.strip()
+        # What the transport's probe learnt already (and may have kept from an
+        # earlier build): no second question to the engine.
+        from .engine import current_engine
+
+        try:
+            platform = current_engine().server_platform
+        except UserMessageError:
+            platform = None
+        if platform:
+            return platform
     raise CannotTell("docker did not say which platform the builder builds for")
 
 
