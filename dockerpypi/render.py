@@ -144,15 +144,17 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 # The templates whose output holds no secret: the Dockerfile lines depend on
 # structure alone. Their renderings are kept in the user's cache directory, so
 # that a repeated `dockerpypi render` does not import jinja2 at all (the
-# largest part of its start-up). The config files carry credentials and are
-# never kept.
+# largest part of its start-up). The config files are kept the same way only
+# when no URL in the settings carries credentials (``keep``): a password must
+# never land in a cache file.
 _KEPT_TEMPLATES = frozenset({"run.Dockerfile.j2", "stage.Dockerfile.j2"})
 _KEPT_FILE = "renders.json"
 
 
-def _render(template: str, **context: object) -> str:
+def _render(template: str, keep: bool = False, **context: object) -> str:
     context = {"version": __version__, **context}
-    key = _kept_key(template, context) if template in _KEPT_TEMPLATES else None
+    keep = keep or template in _KEPT_TEMPLATES
+    key = _kept_key(template, context) if keep else None
     if key is not None:
         from ._cache import memo_get
 
@@ -165,6 +167,12 @@ def _render(template: str, **context: object) -> str:
 
         memo_put(_KEPT_FILE, key, text)
     return text
+
+
+def _no_credentials(settings: Settings) -> bool:
+    """Whether no index URL of ``settings``, used or not, carries credentials."""
+    return all(index.credentials is None
+               for index in (*settings.mirrors.value, settings.public_index.value))
 
 
 def _render_now(template: str, context: dict[str, object]) -> str:
@@ -225,6 +233,7 @@ def render_pip_conf(settings: Settings, *, redact: bool = False) -> str:
     indexes = settings.indexes
     return _render(
         "pip.conf.j2",
+        keep=_no_credentials(settings),
         index_url=_url(indexes[0], redact),
         extra_index_urls=[_url(m, redact) for m in indexes[1:]],
         trusted_hosts=settings.trusted_hosts,
@@ -242,13 +251,14 @@ def render_uv_toml(settings: Settings, *, redact: bool = False) -> str:
     # Offline needs nothing more: the public index is simply absent. uv's own
     # `offline = true` would add no safety and make uv blame its cache, not
     # the mirror, for a missing package.
-    return _render("uv.toml.j2", indexes=indexes)
+    return _render("uv.toml.j2", keep=_no_credentials(settings), indexes=indexes)
 
 
 def render_pydistutils(settings: Settings, *, redact: bool = False) -> str:
     mirror = settings.easy_install_index
     return _render(
         "pydistutils.cfg.j2",
+        keep=_no_credentials(settings),
         index_url=_url(mirror, redact),
         allow_hosts=mirror.netloc if not mirror.is_local else "",
     )
@@ -271,8 +281,8 @@ def render_env(settings: Settings) -> str:
     if settings.easy_install.value:
         # setuptools' distutils reads this file after the usual ones.
         exports.append(("DIST_EXTRA_CONFIG", _target("pydistutils")))
-    return _render("env.sh.j2", unset=_SHADOWING_VARIABLES, exports=exports,
-                   indexes=[str(index) for index in settings.indexes])
+    return _render("env.sh.j2", keep=_no_credentials(settings), unset=_SHADOWING_VARIABLES,
+                   exports=exports, indexes=[str(index) for index in settings.indexes])
 
 
 def config_files(settings: Settings, *, redact: bool = False) -> list[ConfigFile]:

@@ -134,16 +134,32 @@ def test_an_unusable_cache_directory_only_costs_time(
     assert blocker.read_text() == ""
 
 
-def test_config_files_are_never_kept(tmp_path: Path, fresh_environment: None) -> None:
+def test_config_files_with_credentials_are_never_kept(fresh_environment: None) -> None:
     from dockerpypi.settings import resolve_settings
 
     secret = "s3cret-for-the-cache-test"
-    settings = resolve_settings({"mirrors": f"http://user:{secret}@127.0.0.1:3141/simple/"})
-    texts = [config.content for config in render.config_files(settings)]
-    assert any(secret in text for text in texts)
+    # Credentials in a mirror, and in a public index that is not even used (offline).
+    for mirrors, public, shown in (
+            (f"http://user:{secret}@127.0.0.1:3141/simple/", None, True),
+            ("http://127.0.0.1:3141/simple/", f"https://{secret}@idx.test/s/", False)):
+        settings = resolve_settings({"mirrors": mirrors, "public_index": public,
+                                     "easy_install": True, "offline": True})
+        texts = [config.content for config in render.config_files(settings)]
+        assert any(secret in text for text in texts) == shown
     for path in _cache.cache_dir().rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
+    assert not (_cache.cache_dir() / render._KEPT_FILE).exists()
+
+
+def test_config_files_without_credentials_are_kept(fresh_environment: None) -> None:
+    from dockerpypi.settings import resolve_settings
+
+    settings = resolve_settings({"mirrors": "http://127.0.0.1:3141/simple/",
+                                 "easy_install": True})
+    files = render.config_files(settings)
+    assert sorted(kept().values()) == sorted(config.content for config in files)
+    assert render.config_files(settings) == files
 
 
 def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
