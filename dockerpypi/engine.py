@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from packaging.version import InvalidVersion, Version
 
@@ -144,11 +144,10 @@ def current_engine() -> EngineInfo:
     key = _engine_cache.fingerprint()
     if key is not None:
         kept = _engine_cache.load(key)
-        if kept is not None:
-            try:
-                return EngineInfo(**kept)
-            except TypeError:  # written by another version of this class
-                pass
+        # Exactly this class's fields: an answer written by another version of
+        # it is asked again, not completed with defaults.
+        if kept is not None and set(kept) == {field.name for field in fields(EngineInfo)}:
+            return EngineInfo(**kept)
     info = probe_engine()
     if key is not None and info.driver in _engine_cache.KEPT_DRIVERS:
         _engine_cache.store(key, asdict(info))
