@@ -31,7 +31,7 @@ elif args[:2] == ["buildx", "version"]:
     print("github.com/docker/buildx v0.13.1 fake")
 elif args[:2] == ["buildx", "inspect"]:
     print("Name: default\\nDriver: docker\\nBuildKit version: v0.13.2\\n"
-          "Platforms: linux/arm64, linux/arm/v7")
+          "Platforms: linux/riscv64, linux/arm64")
 """
 
 
@@ -156,7 +156,7 @@ def test_a_docker_context_in_the_config_file_has_no_key(
 def test_the_probe_asks_everything_and_reads_the_platforms(setup: dict[str, Path]) -> None:
     info = engine.probe_engine()
     assert info == EngineInfo("26.1.5", "v0.13.1", "docker", "v0.13.2", "linux/arm64",
-                              "linux/arm64")
+                              "linux/riscv64")
     assert probes(setup) == 1
 
 
@@ -232,3 +232,19 @@ def test_a_builder_outside_the_engine_is_not_kept(
     assert engine.current_engine() == remote
     assert len(calls) == 2
     assert not (_cache.cache_dir() / _engine_cache.CACHE_FILE).exists()
+
+
+def test_the_subset_takes_the_platform_from_the_probe(
+        setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockerpypi import subset
+
+    # The engine's own platform, unless BUILDX_BUILDER picks a builder: then that one's.
+    assert subset.builder_platform(None) == "linux/arm64"
+    monkeypatch.setenv("BUILDX_BUILDER", "cross")
+    assert subset.builder_platform(None) == "linux/riscv64"
+    assert probes(setup) == 2  # the variable is part of the key
+    assert subset.builder_platform(None) == "linux/riscv64"
+    assert probes(setup) == 2
+    # A --builder of the build's own is asked about by name.
+    assert subset.builder_platform("named") == "linux/riscv64"
+    assert "buildx inspect named" in setup["calls"].read_text()
