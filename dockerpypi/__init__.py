@@ -6,11 +6,29 @@ may change.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from ._urls import Credentials, MirrorURL
-from .errors import DockerPypiError, SettingsError, UsageError, UserMessageError
-from .settings import Settings, Sourced, resolve_settings
+if TYPE_CHECKING:
+    from ._urls import Credentials, MirrorURL
+    from .errors import DockerPypiError, SettingsError, UsageError, UserMessageError
+    from .settings import Settings, Sourced, resolve_settings
+
+# Each public name and the module that defines it. They are imported on first
+# use (PEP 562) rather than here: every `dockerpypi` command imports this
+# package, and `dockerpypi --version` should not pay for the settings.
+_PUBLIC = {
+    "Credentials": "_urls",
+    "MirrorURL": "_urls",
+    "DockerPypiError": "errors",
+    "SettingsError": "errors",
+    "UsageError": "errors",
+    "UserMessageError": "errors",
+    "Settings": "settings",
+    "Sourced": "settings",
+    "resolve_settings": "settings",
+}
 
 __all__ = [
     "Credentials",
@@ -24,3 +42,18 @@ __all__ = [
     "__version__",
     "resolve_settings",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

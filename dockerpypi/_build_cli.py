@@ -157,9 +157,9 @@ def _loads_image(given: DockerArgs) -> bool:
     if to_engine and not any(to_engine):
         return False  # only files or directories are written
     # The docker driver keeps what it builds (no output, or an image output) in the engine.
-    from .engine import probe_engine
+    from .engine import current_engine
 
-    return probe_engine().driver in (None, "docker")
+    return current_engine().driver in (None, "docker")
 
 
 def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
@@ -347,11 +347,11 @@ def _refuse_steps_reading_the_config_stage(given: DockerArgs, *, credentials: bo
 
 
 def _transport(requested: str, *, dry_run: bool) -> Transport:
-    from .engine import Transport, choose_transport, probe_engine
+    from .engine import Transport, choose_transport, current_engine
     from .errors import UserMessageError
 
     try:
-        info = probe_engine()
+        info = current_engine()
     except UserMessageError as error:
         if not dry_run:
             raise

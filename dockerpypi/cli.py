@@ -6,13 +6,8 @@ errors into exit codes (through :func:`dockerpypi.errors.exit_code_for`).
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +17,56 @@ from . import __version__
 from ._options import context_option, settings_from, settings_options, warn
 from .errors import DockerPypiError, UsageError, exit_code_for
 
+# Start-up time is part of what this module is judged on (`dockerpypi render`
+# runs in every Dockerfile edit loop): anything beyond click is imported
+# inside the command that needs it.
 
-@dataclass
+
 class _State:
-    debug: bool = False
+    """What the group's options tell the entry point (a plain class: the
+    dataclasses module would add its import to every start)."""
+
+    def __init__(self) -> None:
+        self.debug = False
 
 
 # --- the group ----------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Commands kept in modules of their own, as "module:attribute". They are
+# imported only when run or listed (click's LazyGroup pattern), so that
+# `dockerpypi render` does not pay for `build` or `mirror`.
+_LAZY_COMMANDS = {
+    "build": "._build_cli:build",
+    "devpi": "._devpi_cli:devpi",
+    "doctor": "._doctor_cli:doctor",
+    "mirror": "._mirror_cli:mirror",
+    "verify": "._verify_cli:verify",
+}
+
+
+class _LazyGroup(click.Group):
+    """A group whose commands from :data:`_LAZY_COMMANDS` load on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LAZY_COMMANDS:
+            self.add_command(_load_command(cmd_name), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+def _load_command(name: str) -> click.Command:
+    import importlib
+
+    module_name, _, attribute = _LAZY_COMMANDS[name].partition(":")
+    command = getattr(importlib.import_module(module_name, __package__), attribute)
+    if not isinstance(command, click.Command):  # a wrong table entry: a bug of ours
+        raise TypeError(f"{_LAZY_COMMANDS[name]} is not a click command")
+    return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dockerpypi")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 @click.pass_obj
@@ -46,6 +82,8 @@ def cli(state: _State, debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def config(as_json: bool, **kwargs: Any) -> None:
     """Show the resolved settings and where each came from."""
+    import json
+
     from .settings import describe
 
     settings = settings_from(kwargs)
@@ -151,6 +189,9 @@ def render_stage_command(syntax: str | None) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable by its owner only."""
+    import os
+    import tempfile
+
     path = path.expanduser()
     if path.is_dir():
         raise UsageError(f"{path} is a directory: give a file name to -o")
@@ -208,28 +249,6 @@ _config_file_command("pydistutils", "Print the legacy .pydistutils.cfg of a buil
 _config_file_command("env", "Print the shell file a build step sources to select the others.")
 
 
-# --- commands kept in modules of their own -------------------------------------
-# Each such module imports only click at the top and its heavy parts inside the
-# command, so that `dockerpypi render` stays quick to start.
-
-
-def _add_commands() -> None:
-    from ._build_cli import build
-    from ._devpi_cli import devpi
-    from ._doctor_cli import doctor
-    from ._mirror_cli import mirror
-    from ._verify_cli import verify
-
-    cli.add_command(build)
-    cli.add_command(mirror)
-    cli.add_command(devpi)
-    cli.add_command(verify)
-    cli.add_command(doctor)
-
-
-_add_commands()
-
-
 # --- entry point ----------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> None:
@@ -251,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except DockerPypiError as exc:
         if state.debug:
+            import traceback
+
             traceback.print_exc()
         click.echo(f"dockerpypi: error: {exc}", err=True)
         sys.exit(exit_code_for(exc))

@@ -11,8 +11,10 @@ Two transports carry the local mirror into a build step:
   ``docker`` without buildx get. The same Dockerfile works with both: the
   ``pypi-mirror`` stage is then simply empty.
 
-The probe runs two quick docker commands once per ``dockerpypi build``; the
-decision itself (:func:`choose_transport`) is pure.
+The probe asks docker three quick questions at once; ``dockerpypi build``
+keeps the answer between runs (:mod:`dockerpypi._engine_cache`) until
+something about the engine or the CLI changes. The decision itself
+(:func:`choose_transport`) is pure.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from packaging.version import InvalidVersion, Version
 
@@ -37,6 +39,8 @@ class EngineInfo:
     buildx_version: str | None  # None: no buildx plugin
     driver: str | None  # the selected builder's driver
     buildkit_version: str | None  # as the builder reports it (may be "v0.0.0+unknown")
+    server_platform: str | None = None  # the engine's own, "linux/amd64"
+    builder_platform: str | None = None  # the selected builder's first platform
 
     @property
     def server(self) -> Version | None:
@@ -62,47 +66,92 @@ def _version(text: str | None) -> Version | None:
         return None
 
 
-def _run(argv: list[str]) -> subprocess.CompletedProcess[str] | None:
+# Each question is a process start and a round trip to the engine, about a
+# tenth of a second: they go out together, and are waited for this long.
+_TIMEOUT = 30
+
+
+def _start(argv: list[str]) -> subprocess.Popen[str] | None:
     try:
-        return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, text=True)
     except FileNotFoundError:
         return None
-    except subprocess.TimeoutExpired:
+
+
+def _finish(process: subprocess.Popen[str] | None) -> subprocess.CompletedProcess[str] | None:
+    if process is None:
         return None
+    try:
+        out, err = process.communicate(timeout=_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        return None
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def probe_engine(builder: str | None = None) -> EngineInfo:
     """Ask docker about the engine and the builder; raise if no engine answers."""
-    version = _run(["docker", "version", "--format", "{{json .}}"])
+    started = [
+        _start(["docker", "version", "--format", "{{json .}}"]),
+        _start(["docker", "buildx", "version"]),
+        _start(["docker", "buildx", "inspect", *([builder] if builder else [])]),
+    ]
+    version, buildx, inspect = (_finish(process) for process in started)
     if version is None:
         raise UserMessageError("docker is not installed or not on PATH: install Docker "
                                "(Engine 20.10 or later) and try again")
-    server = None
+    server = platform = None
     try:
-        data = json.loads(version.stdout or "{}")
-        server = (data.get("Server") or {}).get("Version")
-    except json.JSONDecodeError:
+        data = (json.loads(version.stdout or "{}") or {}).get("Server") or {}
+        server = data.get("Version")
+        if data.get("Os") and data.get("Arch"):
+            platform = f"{data['Os']}/{data['Arch']}"
+    except (json.JSONDecodeError, AttributeError):
         pass
     if not server:
         detail = (version.stderr.strip().splitlines() or ["no answer"])[-1]
         raise UserMessageError(f"no Docker engine answers ({detail}): start the engine, "
                                "or point DOCKER_HOST at one")
-    buildx = _run(["docker", "buildx", "version"])
     buildx_version = None
     if buildx is not None and buildx.returncode == 0:
         words = buildx.stdout.split()
         buildx_version = words[1] if len(words) > 1 else "unknown"
-    driver = buildkit = None
-    if buildx_version:
-        inspect = _run(["docker", "buildx", "inspect", *([builder] if builder else [])])
-        if inspect is not None and inspect.returncode == 0:
-            for line in inspect.stdout.splitlines():
-                key, _, value = line.partition(":")
-                if key.strip() == "Driver" and driver is None:
-                    driver = value.strip()
-                elif key.strip() == "BuildKit version" and buildkit is None:
-                    buildkit = value.strip()
-    return EngineInfo(server, buildx_version, driver, buildkit)
+    driver = buildkit = platforms = None
+    # Asked at once with the others; it means something only with buildx there.
+    if buildx_version and inspect is not None and inspect.returncode == 0:
+        for line in inspect.stdout.splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "Driver" and driver is None:
+                driver = value.strip()
+            elif key.strip() == "BuildKit version" and buildkit is None:
+                buildkit = value.strip()
+            elif key.strip() == "Platforms" and platforms is None and value.strip():
+                platforms = value.split(",")[0].strip()
+    return EngineInfo(server, buildx_version, driver, buildkit, platform, platforms)
+
+
+def current_engine() -> EngineInfo:
+    """:func:`probe_engine` for the selected builder, or its answer kept from an earlier run.
+
+    The kept answer is used only while nothing that could change it has
+    changed (see :mod:`dockerpypi._engine_cache`); otherwise docker is asked
+    again, and the new answer kept.
+    """
+    from . import _engine_cache
+
+    key = _engine_cache.fingerprint()
+    if key is not None:
+        kept = _engine_cache.load(key)
+        # Exactly this class's fields: an answer written by another version of
+        # it is asked again, not completed with defaults.
+        if kept is not None and set(kept) == {field.name for field in fields(EngineInfo)}:
+            return EngineInfo(**kept)
+    info = probe_engine()
+    if key is not None and info.driver in _engine_cache.KEPT_DRIVERS:
+        _engine_cache.store(key, asdict(info))
+    return info
 
 
 def choose_transport(info: EngineInfo, requested: str = "auto") -> Transport:

@@ -20,13 +20,15 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from ._urls import MirrorURL
 from .errors import UsageError
 from .settings import DEFAULT_MOUNT_POINT, Settings
+
+if TYPE_CHECKING:
+    import jinja2
 
 MIRROR_STAGE = "pypi-mirror"
 # The stage a step bind-mounts its settings from (at STEP_DIR), when they do
@@ -90,29 +92,141 @@ def _toml_string(value: str) -> str:
     return json.dumps(value)
 
 
+# What the compiled templates depend on besides their source: a cached
+# compilation made under other options must not be reused.
+_ENVIRONMENT_OPTIONS: dict[str, Any] = {
+    "keep_trailing_newline": True,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "autoescape": False,  # config files and Dockerfiles, not HTML
+}
+
+
 @functools.cache
 def _environment() -> jinja2.Environment:
+    # jinja2 is imported here, not at the top: `dockerpypi --version` and the
+    # commands that render nothing should not pay for it.
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(_template_dirs()),
         undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # config files and Dockerfiles, not HTML
+        bytecode_cache=_bytecode_cache(),
+        **_ENVIRONMENT_OPTIONS,
     )
     env.filters["toml_string"] = _toml_string
     env.filters["sh_quote"] = shlex.quote
     return env
 
 
-def _render(template: str, **context: object) -> str:
+def _bytecode_cache() -> jinja2.BytecodeCache | None:
+    """Compiled templates kept in the user's cache directory between runs.
+
+    Compiling the templates is a large share of a `dockerpypi render`; jinja2
+    checks each cached compilation against the template's source (and this
+    against the options above and jinja2's version), so an edited template is
+    compiled again. An unwritable cache directory only means no cache.
+    """
+    import contextlib
+    import hashlib
+
+    import jinja2
+
+    from ._cache import ensure_cache_dir
+
+    directory = ensure_cache_dir("templates")
+    if directory is None:
+        return None
+    salt = f"{jinja2.__version__} {sorted(_ENVIRONMENT_OPTIONS.items())}"
+
+    class _Cache(jinja2.FileSystemBytecodeCache):
+        def get_source_checksum(self, source: str) -> str:
+            return hashlib.sha1(f"{salt}\n{source}".encode(), usedforsecurity=False).hexdigest()
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            # Read-only or full: the next run compiles again.
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    return _Cache(str(directory), "%s.jinja2-cache")
+
+
+# The templates whose output holds no secret: the Dockerfile lines depend on
+# structure alone. Their renderings are kept in the user's cache directory, so
+# that a repeated `dockerpypi render` does not import jinja2 at all (the
+# largest part of its start-up). The config files are kept the same way only
+# when no URL in the settings carries credentials (``keep``): a password must
+# never land in a cache file.
+_KEPT_TEMPLATES = frozenset({"run.Dockerfile.j2", "stage.Dockerfile.j2"})
+_KEPT_FILE = "renders.json"
+
+
+def _render(template: str, keep: bool = False, **context: object) -> str:
+    context = {"version": __version__, **context}
+    keep = keep or template in _KEPT_TEMPLATES
+    key = _kept_key(template, context) if keep else None
+    if key is not None:
+        from ._cache import memo_get
+
+        kept = memo_get(_KEPT_FILE, key)
+        if kept is not None:
+            return kept
+    text = _render_now(template, context)
+    if key is not None:
+        from ._cache import memo_put
+
+        memo_put(_KEPT_FILE, key, text)
+    return text
+
+
+def _no_credentials(settings: Settings) -> bool:
+    """Whether no index URL of ``settings``, used or not, carries credentials."""
+    return all(index.credentials is None
+               for index in (*settings.mirrors.value, settings.public_index.value))
+
+
+def _render_now(template: str, context: dict[str, object]) -> str:
+    import jinja2
+
     try:
         loaded = _environment().get_template(template)
     except jinja2.TemplateNotFound:
         raise UsageError(f"template {template} is missing from the installation "
                          f"(looked in {', '.join(_template_dirs()) or 'nowhere'}): "
                          "reinstall dockerpypi") from None
-    return loaded.render(version=__version__, **context)
+    return loaded.render(**context)
+
+
+def _kept_key(template: str, context: dict[str, object]) -> str | None:
+    """What a kept rendering depends on, as one string; None when that cannot be told.
+
+    The context, and the state of everything that turns it into text: the
+    template files, this module (the environment and its filters), jinja2 and
+    MarkupSafe as installed, and Python. Files are compared by size and
+    modification time: editing, reinstalling or upgrading any of them changes
+    the key, and a changed key is simply a miss.
+    """
+    import importlib.util
+    import sys
+
+    files = [Path(__file__)]
+    for directory in _template_dirs():
+        files += sorted(Path(directory).glob("*.j2"))
+    for package in ("jinja2", "markupsafe"):
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            return None
+        files.append(Path(spec.origin))
+    stamps = []
+    for path in files:
+        try:
+            status = path.stat()
+        except OSError:
+            return None
+        stamps.append((str(path), status.st_mtime_ns, status.st_size))
+    text = json.dumps([template, context, stamps, sys.version], sort_keys=True, default=repr)
+    # A repr that shows an address changes every run: keeping it would only fill the file.
+    return None if " at 0x" in text else text
 
 
 def _url(mirror: MirrorURL, redact: bool) -> str:
@@ -129,6 +243,7 @@ def render_pip_conf(settings: Settings, *, redact: bool = False) -> str:
     indexes = settings.indexes
     return _render(
         "pip.conf.j2",
+        keep=_no_credentials(settings),
         index_url=_url(indexes[0], redact),
         extra_index_urls=[_url(m, redact) for m in indexes[1:]],
         trusted_hosts=settings.trusted_hosts,
@@ -146,13 +261,14 @@ def render_uv_toml(settings: Settings, *, redact: bool = False) -> str:
     # Offline needs nothing more: the public index is simply absent. uv's own
     # `offline = true` would add no safety and make uv blame its cache, not
     # the mirror, for a missing package.
-    return _render("uv.toml.j2", indexes=indexes)
+    return _render("uv.toml.j2", keep=_no_credentials(settings), indexes=indexes)
 
 
 def render_pydistutils(settings: Settings, *, redact: bool = False) -> str:
     mirror = settings.easy_install_index
     return _render(
         "pydistutils.cfg.j2",
+        keep=_no_credentials(settings),
         index_url=_url(mirror, redact),
         allow_hosts=mirror.netloc if not mirror.is_local else "",
     )
@@ -179,8 +295,8 @@ def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
     if settings.easy_install.value:
         # setuptools' distutils reads this file after the usual ones.
         exports.append(("DIST_EXTRA_CONFIG", _target("pydistutils")))
-    return _render("env.sh.j2", unset=_SHADOWING_VARIABLES, exports=exports,
-                   indexes=[str(index) for index in settings.indexes],
+    return _render("env.sh.j2", keep=_no_credentials(settings), unset=_SHADOWING_VARIABLES,
+                   exports=exports, indexes=[str(index) for index in settings.indexes],
                    uv_cache=uv_cache or "uv" not in installers)
 
 

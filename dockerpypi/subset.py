@@ -267,17 +267,27 @@ def _ask_docker(argv: list[str]) -> str | None:
 
 def builder_platform(builder: str | None) -> str:
     """The platform the builder builds for by default (its first platform)."""
-    builder = builder or os.environ.get("BUILDX_BUILDER")
-    if builder:
+    if builder:  # --builder: another builder than the one the transport's probe asked about
         out = _ask_docker(["docker", "buildx", "inspect", builder])
         for line in (out or "").splitlines():
             key, _, value = line.partition(":")
             if key.strip() == "Platforms" and value.strip():
                 return value.split(",")[0].strip()
     else:
-        out = _ask_docker(["docker", "version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"])
-        if out and out.strip() != "/":
-            return out.strip()
+        # What the transport's probe learnt already (and may have kept from an
+        # earlier build): no second question to the engine. Its `buildx
+        # inspect` asked about BUILDX_BUILDER's builder, when that is set.
+        from .engine import current_engine
+
+        try:
+            info = current_engine()
+        except UserMessageError:
+            info = None
+        if info is not None:
+            platform = (info.builder_platform if os.environ.get("BUILDX_BUILDER")
+                        else info.server_platform)
+            if platform:
+                return platform
     raise CannotTell("docker did not say which platform the builder builds for")
 
 

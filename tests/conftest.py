@@ -77,6 +77,20 @@ def isolated_installer_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("UV_PYTHON_DOWNLOADS", "never")
 
 
+@pytest.fixture(autouse=True)
+def isolated_cache_dir(tmp_path_factory: pytest.TempPathFactory,
+                       monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache directory of the test's own for dockerpypi (and the CLIs it starts).
+
+    dockerpypi keeps compiled templates and the engine probe in the user's
+    cache; a test must neither read what an earlier run left there nor leave
+    anything in the real one.
+    """
+    directory = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(directory))
+    return directory
+
+
 # --- wheels and indexes -----------------------------------------------------
 
 

@@ -24,7 +24,9 @@ CREDENTIALED = f"http://builder:{quote(PASSWORD, safe='')}@127.0.0.1:3141/root/p
 
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None,
         ) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ["PATH"], "HOME": str(cwd)}
+    # dockerpypi's cache (compiled templates) beside cwd: cwd is checked for debris.
+    base = {"PATH": os.environ["PATH"], "HOME": str(cwd),
+            "XDG_CACHE_HOME": str(cwd.with_name(cwd.name + "-cache"))}
     return subprocess.run([sys.executable, "-m", "dockerpypi", *args], cwd=cwd,
                           env={**base, **(env or {})}, capture_output=True, text=True,
                           check=False)

@@ -1,0 +1,170 @@
+"""What keeps the command line quick to start: commands loaded when used, and
+Dockerfile renderings kept in the user's cache directory.
+
+No test here times anything (benchmarks/run.py does); they check that the
+shortcuts give the same answers as the long way, and when they are not taken.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.cli import run_main
+
+from dockerpypi import _cache, render
+from dockerpypi.cli import cli
+
+COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
+
+
+@pytest.fixture
+def fresh_environment() -> Iterator[None]:
+    """Forget the jinja2 environment, whose loader and cache are read once a process."""
+    render._environment.cache_clear()
+    yield
+    render._environment.cache_clear()
+
+
+def imported_after(tmp_path: Path, *runs: list[str]) -> set[str]:
+    """The modules loaded once the CLI has run each of ``runs`` in one new process."""
+    script = (
+        "import json, sys\n"
+        "from dockerpypi.cli import main\n"
+        f"for argv in {runs!r}:\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, check=True, timeout=60)
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+# --- commands loaded when used --------------------------------------------------
+
+def test_every_command_is_listed_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(["--help"], capsys)
+    assert code == 0
+    listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
+    assert listed == COMMANDS
+    for name in sorted(COMMANDS):
+        code, out, err = run_main([name, "--help"], capsys)
+        assert code == 0, err
+        assert f"dockerpypi {name}" in out
+    assert run_main(["no-such-command"], capsys)[0] == 2
+
+
+def test_commands_have_their_own_help_text(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_main(["--help"], capsys)
+    lines = {line.split()[0]: line for line in out.split("Commands:")[1].splitlines()
+             if line.strip()}
+    for name in ("build", "mirror", "verify"):
+        command = cli.get_command(None, name)  # type: ignore[arg-type]
+        assert command is not None
+        assert command.get_short_help_str(limit=20)[:10] in lines[name]
+
+
+def test_version_and_render_import_nothing_heavy(tmp_path: Path) -> None:
+    version = imported_after(tmp_path, ["--version"])
+    assert not {"jinja2", "dockerpypi.settings", "dockerpypi._build_cli"} & version
+    # The second render finds the first one's text kept: jinja2 is not needed.
+    rendered = imported_after(tmp_path, ["render"], ["render", "stage"])
+    imported_after(tmp_path, ["render"], ["render", "stage"])
+    again = imported_after(tmp_path, ["render"], ["render", "stage"])
+    assert "jinja2" in rendered
+    heavy = {"jinja2", "docker", "rich", "pypi_simple", "packaging", "http.server",
+             "dockerpypi._build_cli", "dockerpypi._mirror_cli", "dockerpypi.subset"}
+    assert not heavy & again
+
+
+# --- Dockerfile renderings kept ---------------------------------------------------
+
+def kept() -> dict[str, str]:
+    data: dict[str, str] = json.loads((_cache.cache_dir() / render._KEPT_FILE).read_text())
+    return data
+
+
+def test_a_kept_rendering_is_used_until_its_inputs_change(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_environment: None) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(Path(render._template_dirs()[0]), templates)
+    monkeypatch.setattr(render, "_template_dirs", lambda: [str(templates)])
+    options = render.RunOptions()
+    first = render.render_run(options)
+    entries = kept()
+    assert list(entries.values()) == [first]
+    # Prove the kept text is what comes back: mark it.
+    key = next(iter(entries))
+    _cache.write_cache_file(render._KEPT_FILE, json.dumps({key: "kept\n"}).encode())
+    assert render.render_run(options) == "kept\n"
+    # Other options are another key.
+    assert render.render_run(render.RunOptions(installer="uv")) != "kept\n"
+    # An edited template is another key, and is rendered again.
+    stage = templates / "run.Dockerfile.j2"
+    stage.write_text(stage.read_text() + "# edited\n")
+    render._environment.cache_clear()
+    assert render.render_run(options) == first + "# edited\n"
+
+
+def test_a_broken_cache_file_is_a_miss(fresh_environment: None) -> None:
+    expected = render.render_stage()
+    for broken in (b"{not json", b"[1, 2]", b'{"key": 3}', b"\xff\xfe"):
+        (_cache.cache_dir() / render._KEPT_FILE).write_bytes(broken)
+        assert render.render_stage() == expected
+        assert list(kept().values()) == [expected]  # and written afresh
+
+
+def test_an_unusable_cache_directory_only_costs_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_environment: None) -> None:
+    expected = render.render_run(render.RunOptions(uid=1000))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no directory can be made
+    render._environment.cache_clear()
+    assert render.render_run(render.RunOptions(uid=1000)) == expected
+    assert render.render_run(render.RunOptions(uid=1000)) == expected
+    assert blocker.read_text() == ""
+
+
+def test_config_files_with_credentials_are_never_kept(fresh_environment: None) -> None:
+    from dockerpypi.settings import resolve_settings
+
+    secret = "s3cret-for-the-cache-test"
+    # Credentials in a mirror, and in a public index that is not even used (offline).
+    for mirrors, public, shown in (
+            (f"http://user:{secret}@127.0.0.1:3141/simple/", None, True),
+            ("http://127.0.0.1:3141/simple/", f"https://{secret}@idx.test/s/", False)):
+        settings = resolve_settings({"mirrors": mirrors, "public_index": public,
+                                     "easy_install": True, "offline": True})
+        texts = [config.content for config in render.config_files(settings)]
+        assert any(secret in text for text in texts) == shown
+    for path in _cache.cache_dir().rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert not (_cache.cache_dir() / render._KEPT_FILE).exists()
+
+
+def test_config_files_without_credentials_are_kept(fresh_environment: None) -> None:
+    from dockerpypi.settings import resolve_settings
+
+    settings = resolve_settings({"mirrors": "http://127.0.0.1:3141/simple/",
+                                 "easy_install": True})
+    files = render.config_files(settings)
+    assert sorted(kept().values()) == sorted(config.content for config in files)
+    assert render.config_files(settings) == files
+
+
+def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
+    assert _cache.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert _cache.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
+    assert _cache.cache_dir().is_absolute()
