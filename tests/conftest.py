@@ -198,6 +198,18 @@ def base_image(docker_engine: Any) -> str:
 
 
 @pytest.fixture(scope="session")
+def named_contexts(docker_engine: Any) -> bool:
+    """Whether `dockerpypi build` can send named build contexts to this engine.
+
+    Not on Docker 20.10 (the HTTP transport): steps there take their settings
+    from secrets (`render --secrets`).
+    """
+    from dockerpypi.engine import choose_transport, probe_engine
+
+    return choose_transport(probe_engine()).kind == "context"
+
+
+@pytest.fixture(scope="session")
 def uv_binary() -> Path:
     """The host's uv (a test dependency), for images that install with uv."""
     import shutil

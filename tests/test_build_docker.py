@@ -33,7 +33,7 @@ def dockerpypi_build(ours: list[str], docker: list[str]) -> subprocess.Completed
 @pytest.mark.parametrize("installer", ["pip", "uv"])
 def test_build_installs_from_the_mirror_through_each_transport(
     transport: str, installer: str, tmp_path: Path, base_image: str,
-    make_mirror: Callable[..., Path], uv_binary: Path,
+    make_mirror: Callable[..., Path], uv_binary: Path, named_contexts: bool,
 ) -> None:
     mirror = make_mirror([
         {"name": "dockerpypi-alpha", "version": "1.0.7"},
@@ -41,8 +41,9 @@ def test_build_installs_from_the_mirror_through_each_transport(
     ], origin="local-mirror")
     context = tmp_path / "context"
     context.mkdir()
+    # Without named contexts the settings can only come as secrets.
     write_dockerfile(context, base_image, installer, requirements=("dockerpypi-app",),
-                     uv_binary=uv_binary)
+                     uv_binary=uv_binary, secrets=transport == "http" or not named_contexts)
     tag = unique_tag(f"build-{installer}-{transport}")
     result = dockerpypi_build(
         ["--offline", "--mirror-dir", str(mirror), "--transport", transport],
@@ -61,7 +62,7 @@ def test_build_installs_from_the_mirror_through_each_transport(
 
 
 def test_the_example_builds_from_the_mirror_and_runs_as_non_root(
-    base_image: str, make_mirror: Callable[..., Path],
+    base_image: str, make_mirror: Callable[..., Path], named_contexts: bool,
 ) -> None:
     # The real example, its real requirements file; the mirror holds a
     # stand-in wheel of the same name and version, made here (no network).
@@ -72,6 +73,13 @@ def test_the_example_builds_from_the_mirror_and_runs_as_non_root(
     result = dockerpypi_build(
         ["--offline", "--mirror-dir", str(mirror)],
         ["--build-arg", f"BASE_IMAGE={base_image}", "-t", tag, "--load", str(EXAMPLES)])
+    if not named_contexts:  # Docker 20.10: the example's steps want the settings context
+        assert result.returncode == 2
+        assert result.stderr.strip().endswith(
+            "its steps read their settings from the dockerpypi-config build context, but this "
+            "engine has no named build contexts: render them again with `dockerpypi render "
+            "--secrets`"), result.stderr
+        return
     assert result.returncode == 0, result.stderr[-4000:]
     status, output = run_in_image(tag, [])
     assert (status, output.strip()) == (0, f"{name} {version}")
@@ -112,7 +120,7 @@ def test_inject_builds_a_dockerfile_not_written_for_dockerpypi(
 @pytest.mark.parametrize("sdist", [False, True])
 def test_uv_leaves_its_cache_alone_when_the_local_wheels_are_all_there_is(
     sdist: bool, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
-    uv_binary: Path,
+    uv_binary: Path, named_contexts: bool,
 ) -> None:
     from dockerpypi.render import RunOptions, render_run, render_stage
 
@@ -125,7 +133,8 @@ def test_uv_leaves_its_cache_alone_when_the_local_wheels_are_all_there_is(
     uv = copy_uv(context, uv_binary)
     install = ('uv pip install --python "$(command -v python3)" '
                '-r /run/dockerpypi/requirements/requirements.txt')
-    step = render_run(RunOptions(installer="uv", command=(
+    step = render_run(RunOptions(installer="uv", config="context" if named_contexts else "secrets",
+                                 command=(
         "sh", "-c", f'{install} && echo "uv-cache=${{UV_NO_CACHE:-on}}"')))
     (context / "Dockerfile").write_text(
         f"{render_stage()}FROM {base_image}\n{uv}{step}")

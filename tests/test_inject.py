@@ -236,7 +236,9 @@ def test_an_injected_plain_dockerfile_installs_from_the_mirror(
     plain = f"FROM {base_image}\nRUN pip install dockerpypi-alpha\n"
     (context / "Dockerfile").write_text(plain)
     injected = tmp_path / "Dockerfile.injected"  # the user's file stays as it is
-    injected.write_text(inject(plain).text)
+    # The secrets form, built by hand here; `dockerpypi build --inject` (with
+    # the settings context) is tested in test_build_docker.py.
+    injected.write_text(inject(plain, config="secrets").text)
     # 1.0.7 exists only in this mirror: nothing else could have supplied it.
     mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
     secrets = {}

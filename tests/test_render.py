@@ -237,3 +237,4 @@ def test_nothing_to_install_is_refused() -> None:
 def test_the_example_carries_the_step_render_writes() -> None:
     example = (Path(__file__).resolve().parent.parent / "examples" / "Dockerfile").read_text()
     assert render.render_run(render.RunOptions()).lstrip("\n") in example
+    assert render.render_stage() in example

@@ -19,7 +19,8 @@ from support.docker import buildx_build, plain_docker_build, scan_image, unique_
 from support.dockerfiles import installed, write_dockerfile
 from support.server import ServedURL
 
-from dockerpypi.render import MIRROR_STAGE, config_files
+from dockerpypi._runner import TREE, private_files
+from dockerpypi.render import CONFIG_STAGE, MIRROR_STAGE, config_context, config_files
 from dockerpypi.settings import resolve_settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -31,28 +32,27 @@ PASSWORD = "s3cret@#:/%+word"  # every character that needs quoting in a URL
 
 def build(tmp_path: Path, base_image: str, installer: str, *, mirror: Path | None,
           environ: Mapping[str, str], requirements: tuple[str, ...], uv_binary: Path | None,
-          user: int | None = None, check: bool = True,
+          user: int | None = None, check: bool = True, secrets_form: bool = False,
           ) -> tuple[str, subprocess.CompletedProcess[str]]:
-    """Render, write the secrets, build; return the image tag and the build result."""
+    """Render, write the settings (secrets and context), build; return the tag and result."""
     context = tmp_path / "context"
     context.mkdir(parents=True, exist_ok=True)
     write_dockerfile(context, base_image, installer, user=user, requirements=requirements,
-                     uv_binary=uv_binary)
+                     uv_binary=uv_binary, secrets=secrets_form)
     settings = resolve_settings({}, environ=environ, context_dir=context)
-    secrets_dir = tmp_path / "secrets"
-    secrets_dir.mkdir(parents=True, exist_ok=True)
-    secrets = {}
-    for file in config_files(settings):
-        path = secrets_dir / file.secret_id
-        path.write_text(file.content)
-        secrets[file.secret_id] = path
+    files = config_files(settings)
     contexts: dict[str, Path] = {}
     if mirror is not None:
         contexts[MIRROR_STAGE] = mirror
     needs_host = any(m.hostname == "127.0.0.1" for m in settings.indexes)
     tag = unique_tag(f"render-{installer}")
-    result = buildx_build(context, tag=tag, build_contexts=contexts, secrets=secrets,
-                          network="host" if needs_host else None, check=check)
+    # As `dockerpypi build` writes them: secret files, and a readable tree.
+    with private_files({f.secret_id: f.content for f in files},
+                       tree=None if secrets_form else config_context(files)) as written:
+        if not secrets_form:
+            contexts[CONFIG_STAGE] = written.pop(TREE)
+        result = buildx_build(context, tag=tag, build_contexts=contexts, secrets=written,
+                              network="host" if needs_host else None, check=check)
     return tag, result
 
 
@@ -88,8 +88,10 @@ def test_two_mirrors_follow_the_documented_precedence(
     credentialed = second.replace("http://", f"http://{USER}:{quote(PASSWORD, safe='')}@")
     environ = {"DIB_PYPI_MIRROR_URL": "file:///tmp/pypi", "DIB_PYPI_MIRROR_URL_1": credentialed,
                "DIB_OFFLINE": "1", "DIB_PIP_RETRIES": "0"}
+    # Credentials travel only as secrets: the steps are rendered with --secrets.
     tag, _ = build(tmp_path, base_image, installer, mirror=first, environ=environ,
-                   requirements=("dockerpypi-shared", "dockerpypi-beta"), uv_binary=uv_binary)
+                   requirements=("dockerpypi-shared", "dockerpypi-beta"), uv_binary=uv_binary,
+                   secrets_form=True)
     found = installed(tag, "dockerpypi-shared", "dockerpypi-beta")
     # pip merges every index and takes the best version; uv asks the mirrors
     # in order and stops at the first that has the name (first-index).

@@ -27,7 +27,7 @@ def copy_uv(context: Path, uv_binary: Path) -> str:
 
 def write_dockerfile(context: Path, base_image: str, installer: str, *,
                      user: int | None = None, requirements: tuple[str, ...] = (),
-                     uv_binary: Path | None = None) -> Path:
+                     uv_binary: Path | None = None, secrets: bool = False) -> Path:
     """``render stage`` + ``FROM base`` (+ uv, + a non-root venv) + ``render``.
 
     For uv, ``uv_binary`` (the host's uv) is copied in from the build context
@@ -40,7 +40,7 @@ def write_dockerfile(context: Path, base_image: str, installer: str, *,
     # With --installer auto the image has uv when uv_binary is given.
     if uv_binary is not None and installer in ("uv", "auto"):
         lines.append(copy_uv(context, uv_binary))
-    render_args = ["render", "--installer", installer]
+    render_args = ["render", "--installer", installer, *(["--secrets"] if secrets else [])]
     if user is not None:
         lines.append(f"RUN python3 -m venv /opt/venv && chown -R {user}:{user} /opt/venv\n"
                      f"ENV PATH=/opt/venv/bin:$PATH\nUSER {user}\n")
