@@ -181,3 +181,20 @@ def test_inject_prefer_uv_installs_with_uv_only_where_the_image_has_it(
     assert status == 0, output
     assert ".pyc" in output
     assert (context / "Dockerfile").read_text() == plain
+
+
+def test_credentials_refuse_steps_that_read_the_settings_context(
+    tmp_path: Path, base_image: str,
+) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    write_dockerfile(context, base_image, "pip", requirements=("dockerpypi-alpha",))
+    mirror = "http://builder:s3cret@127.0.0.1:9/simple/"  # never reached: refused before
+    result = dockerpypi_build(["--offline", "--index-url", mirror],
+                              ["-t", unique_tag("refused"), str(context)])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().endswith(
+        "its steps read their settings from the dockerpypi-config build context, but a mirror "
+        "URL carries credentials, which dockerpypi passes only as build secrets: render them "
+        "again with `dockerpypi render --secrets`"), result.stderr
+    assert "s3cret" not in result.stderr

@@ -63,7 +63,7 @@ def assert_clean(image: str, env: Mapping[str, str], *extra: str) -> str:
 
 def multi_stage_dockerfile(context: Path, base_image: str, installer: str, *,
                            user: int | None, requirements: tuple[str, ...],
-                           uv_binary: Path) -> None:
+                           uv_binary: Path, secrets: bool) -> None:
     """A builder stage installs into /opt/venv; the final stage copies only the venv."""
     (context / "requirements.txt").write_text("".join(f"{r}\n" for r in requirements))
     lines = [render("render", "stage"), f"FROM {base_image} AS builder\n"]
@@ -73,7 +73,7 @@ def multi_stage_dockerfile(context: Path, base_image: str, installer: str, *,
     lines.append("RUN python3 -m venv /opt/venv" + (f" && chown -R {user}:{user} /opt/venv"
                                                     if user is not None else "") + "\n")
     lines.append("ENV PATH=/opt/venv/bin:$PATH\n")
-    args = ["render", "--installer", installer]
+    args = ["render", "--installer", installer, *(["--secrets"] if secrets else [])]
     if user is not None:
         lines.append(f"USER {user}\n")
         args += ["--uid", str(user)]
@@ -109,7 +109,7 @@ MATRIX = {
 @pytest.mark.parametrize("case", list(MATRIX.values()), ids=list(MATRIX))
 def test_build_then_verify_is_clean(
     case: Case, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
-    http_mirror: Callable[..., ServedURL], uv_binary: Path,
+    http_mirror: Callable[..., ServedURL], uv_binary: Path, named_contexts: bool,
 ) -> None:
     mirrors: list[str] = []
     expected: dict[str, tuple[str, str]] = {}
@@ -130,6 +130,9 @@ def test_build_then_verify_is_clean(
 
     context = tmp_path / "context"
     context.mkdir()
+    # Credentials, and the HTTP transport (no named contexts), need the
+    # settings as secrets; the other cases take them from the settings context.
+    secrets = case.credentialed or "http" in case.ours or not named_contexts
     if case.inject:
         (context / "Dockerfile").write_text(
             f"FROM {base_image}\n"
@@ -138,10 +141,10 @@ def test_build_then_verify_is_clean(
             "ENV PATH=/opt/venv/bin:$PATH\n")
     elif case.multi_stage:
         multi_stage_dockerfile(context, base_image, case.installer, user=case.user,
-                               requirements=requirements, uv_binary=uv_binary)
+                               requirements=requirements, uv_binary=uv_binary, secrets=secrets)
     else:
         write_dockerfile(context, base_image, case.installer, user=case.user,
-                         requirements=requirements, uv_binary=uv_binary)
+                         requirements=requirements, uv_binary=uv_binary, secrets=secrets)
     tag = unique_tag(f"leak-{case.installer}")
     ours = [*case.ours, *(["--inject"] if case.inject else [])]
     result = build(ours, ["-t", tag, "--load", *case.docker, str(context)], env)
