@@ -386,6 +386,9 @@ class Builds:
                   nothing, lambda cache: [], with_dockerpypi=True),
             Build("dockerpypi-uv", "`dockerpypi build`, uv", lambda c: rendered("uv", c), uv,
                   lambda cache: [], with_dockerpypi=True),
+            Build("dockerpypi-uv-secrets", "`dockerpypi build`, uv, settings as secrets "
+                  "(`render --secrets`)", lambda c: rendered("uv", c, config="secrets"), uv,
+                  lambda cache: [], with_dockerpypi=True),
             Build("floor", "uv `--no-index --find-links` from a bind mount", plain("floor"), uv,
                   lambda cache: ["--build-context", f"pypi-mirror={self.mirror}"]),
         ]
@@ -423,11 +426,11 @@ class Builds:
                            check=False)
 
 
-def rendered(installer: str, cache: str) -> str:
+def rendered(installer: str, cache: str, config: str = "context") -> str:
     """What `dockerpypi render` writes, with a cache mount id of the run's own."""
     from dockerpypi.render import RunOptions, render_run, render_stage
 
-    step = render_run(RunOptions(installer=installer))
+    step = render_run(RunOptions(installer=installer, config=config))
     ours = f"id=dockerpypi-{installer}-0,"
     if ours not in step:
         raise Failed(f"the rendered step has no {ours}: update benchmarks/run.py")
@@ -459,6 +462,9 @@ def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
         "and context, so the install step runs with the installer's cache filled",
         "every image is the base image plus a venv holding the packages; the uv builds "
         "also carry the uv binary",
+        "`dockerpypi build` steps take their settings from the `dockerpypi-config` build "
+        "context; with `render --secrets` they mount them as secrets, and BuildKit holds "
+        "such a step back (see the README)",
     ]
     tables["builds"] = table
     with served(builds.mirror) as url:
@@ -486,8 +492,9 @@ def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
 def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> None:
     """``dockerpypi build`` against the ``docker buildx build`` it runs, on a cached build."""
     from dockerpypi import subset
+    from dockerpypi._runner import TREE
     from dockerpypi.build import parse_docker_args
-    from dockerpypi.render import config_files
+    from dockerpypi.render import config_context, config_files
     from dockerpypi.settings import resolve_settings
 
     table = Table("overhead", "What `dockerpypi build` adds to the docker command it runs "
@@ -504,8 +511,13 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
     settings = resolve_settings({"offline": True, "mirror_dir": str(builds.mirror)},
                                 context_dir=context)
     secrets = Path(tempfile.mkdtemp(prefix="tmp-secrets-", dir=builds.work))
-    for config in config_files(settings):
+    files = config_files(settings)
+    for config in files:
         (secrets / config.secret_id).write_text(config.content)
+    for relative, text in config_context(files).items():  # the dockerpypi-config context
+        path = secrets / TREE / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
     docker_args = argv[argv.index("--progress=plain"):]
     requirements, machines = subset.build_requirements(parse_docker_args(docker_args))
     directory = subset.write_subset(builds.mirror, subset.select(builds.mirror, requirements,
@@ -526,7 +538,7 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
     difference = (ours_row.median("time") or 0) - (raw_row.median("time") or 0)
     table.notes.append(f"dockerpypi's own share: {difference:.2f} s (Python start-up, the "
                        "settings, its questions to docker about the engine, the subset, the "
-                       "secret files)")
+                       "settings files)")
 
 
 # --- the large mirror -----------------------------------------------------------
