@@ -246,3 +246,16 @@ def test_inject_points_docker_at_the_copy_and_finds_the_original(tmp_path: Path)
     assert dockerfile_path(parse_docker_args(["-t", "app", "ctx"])) == Path("ctx/Dockerfile")
     assert dockerfile_path(parse_docker_args(["-f", "-", "."])) is None
     assert dockerfile_path(parse_docker_args(["-"])) is None
+
+
+def test_settings_context_is_added_when_given_and_the_users_wins(tmp_path: Path) -> None:
+    argv = plan_build(["."], settings(tmp_path, offline=True), secret_files=SECRETS,
+                      mirror_dir=Path("/m"), config_dir=Path("/t/context"))
+    assert argv[3:7] == ["--build-context", "pypi-mirror=/m",
+                         "--build-context", "dockerpypi-config=/t/context"]
+    assert "--secret" in argv  # steps rendered with --secrets still get theirs
+    mine = ["--build-context", "dockerpypi-config=/mine", "."]
+    argv = plan_build(mine, settings(tmp_path, offline=True), secret_files=SECRETS,
+                      mirror_dir=None, config_dir=Path("/t/context"))
+    assert "dockerpypi-config=/t/context" not in argv
+    assert argv[-3:] == mine

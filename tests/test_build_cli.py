@@ -239,6 +239,19 @@ def test_private_files_are_owner_only_and_removed(tmpdir_env: Path) -> None:
     assert list(tmpdir_env.iterdir()) == []
 
 
+def test_the_settings_tree_is_readable_inside_the_private_directory(tmpdir_env: Path) -> None:
+    tree = {"env": "x", "requirements/.keep": ""}
+    with _runner.private_files({"a": "one"}, tree=tree) as paths:
+        root = paths.pop(_runner.TREE)
+        assert root.parent == paths["a"].parent  # behind the owner-only directory
+        assert root.stat().st_mode & 0o777 == 0o755
+        assert (root / "env").read_text() == "x"
+        assert (root / "env").stat().st_mode & 0o777 == 0o644
+        assert (root / "requirements").stat().st_mode & 0o777 == 0o755
+        assert (root / "requirements" / ".keep").stat().st_mode & 0o777 == 0o644
+    assert list(tmpdir_env.iterdir()) == []
+
+
 def _sigterm_inside_private_files() -> None:
     with _runner.private_files({"a": "x"}):
         os.kill(os.getpid(), signal.SIGTERM)

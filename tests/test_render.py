@@ -196,6 +196,7 @@ def test_env_file_turns_uv_cache_off_after_the_step_set_it(tmp_path: Path) -> No
 RUN_CASES = {
     "auto-default": render.RunOptions(),
     "pip-default": render.RunOptions(installer="pip"),
+    "secrets-nonroot": render.RunOptions(config="secrets", uid=10001),
     "uv-nonroot": render.RunOptions(installer="uv", requirements="reqs/prod.txt", uid=10001),
     "custom-command": render.RunOptions(requirements=None,
                                         command=("pip", "install", "numpy<3")),
