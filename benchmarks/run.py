@@ -644,7 +644,7 @@ def bench_fill(work: Path, dir2pi: Path, repeats: int, log: Path,
     from dockerpypi._public_index import public_index_url
 
     table = Table("fill", f"Filling a mirror with the requirement set "
-                          f"({len(requirement_names())} distributions, pip's HTTP cache warm)",
+                          f"({len(requirement_names())} distributions, pip's and uv's caches warm)",
                   [("time", "s")], floor="`pip download` alone")
     tables["fill"] = table
     cache = work / "pip-http-cache"
