@@ -365,3 +365,22 @@ def test_resolver_uv_with_image_is_refused_with_exit_2(
     assert code == 2
     assert "--image runs pip inside the image: drop --resolver uv" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_downloads_leftover_is_removed_once_it_is_stale(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from dockerpypi.mirror.download import STALE_DOWNLOAD_SECONDS, remove_stale_downloads
+
+    stale = tmp_path / ".six-1.16.0-py2.py3-none-any.whl.abc123.dockerpypi-download"
+    fresh = tmp_path / ".six-1.17.0-py2.py3-none-any.whl.def456.dockerpypi-download"
+    kept = tmp_path / "six-1.16.0-py2.py3-none-any.whl"
+    for path in (stale, fresh, kept):
+        path.write_bytes(b"x")
+    old = time.time() - STALE_DOWNLOAD_SECONDS - 60
+    os.utime(stale, (old, old))
+    os.utime(kept, (old, old))
+    remove_stale_downloads(tmp_path)
+    # Another fill may still be writing the fresh one; finished files are never touched.
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([fresh.name, kept.name])

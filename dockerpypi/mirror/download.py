@@ -14,10 +14,12 @@ connection per file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -37,6 +39,10 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 5  # pip's default
 _CHUNK = 1 << 16
 _TEMP_SUFFIX = ".dockerpypi-download"
+# A temporary download this old was left by a fill that was killed outright
+# (fills do not hold the mirror lock while downloading, so a younger one may
+# be another fill's, still running).
+STALE_DOWNLOAD_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,17 @@ def origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or ""), port
+
+
+def remove_stale_downloads(directory: Path, older_than: float = STALE_DOWNLOAD_SECONDS) -> None:
+    """Remove the temporary files of downloads that were killed outright."""
+    now = time.time()
+    with contextlib.suppress(OSError), os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                        Path(entry.path).unlink()
 
 
 def sha256_file(path: Path) -> str:
@@ -185,6 +202,7 @@ class Downloader:
         and is raised; files already renamed into place stay: they are whole
         and checked, and the next run keeps them.
         """
+        remove_stale_downloads(self.directory)
         todo = [pick for pick in picks if not is_present(self.directory / pick.filename, pick)]
         if not todo:
             return ()
