@@ -520,11 +520,14 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
         path.write_text(text)
     docker_args = argv[argv.index("--progress=plain"):]
     requirements, machines = subset.build_requirements(parse_docker_args(docker_args))
-    directory = subset.write_subset(builds.mirror, subset.select(builds.mirror, requirements,
-                                                                 machines))
+    # The subset the dry run names (its directory is named by what it holds),
+    # kept in the mirror as dockerpypi build keeps it.
+    directory, temporary = subset.write_subset(
+        builds.mirror, subset.select(builds.mirror, requirements, machines))
     try:
-        raw = [re.sub(r"[^,=]*/dockerpypi-XXXXXXXX/", f"{secrets}/", arg).replace(
-            f"{builds.mirror}/{subset.SUBSET_PREFIX}XXXXXXXX", str(directory)) for arg in argv]
+        raw = [re.sub(r"[^,=]*/dockerpypi-XXXXXXXX/", f"{secrets}/", arg) for arg in argv]
+        if f"pypi-mirror={directory}" not in raw:
+            raise Failed(f"the dry run sends another mirror directory than {directory}")
         if "XXXXXXXX" in " ".join(raw):
             raise Failed(f"a placeholder is left in {shlex.join(raw)}")
         ours_row = table.row("`dockerpypi build`")
@@ -533,12 +536,13 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
             ours_row.add("time", run(ours, log=builds.log))
             raw_row.add("time", run(raw, log=builds.log))
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
         shutil.rmtree(secrets, ignore_errors=True)
     difference = (ours_row.median("time") or 0) - (raw_row.median("time") or 0)
     table.notes.append(f"dockerpypi's own share: {difference:.2f} s (Python start-up, the "
-                       "settings, its questions to docker about the engine, the subset, the "
-                       "settings files)")
+                       "settings, its questions to docker about the engine (a kept answer), "
+                       "finding the subset an earlier build chose, the settings files)")
 
 
 # --- the large mirror -----------------------------------------------------------

@@ -306,13 +306,53 @@ def _build_with(given: DockerArgs, settings: Settings, secrets: list[str],
         return _build_served(given, settings, secrets, mirror_dir, docker=docker, env=env,
                              dry_run=dry_run)
     _warn_about_network(settings, given.network)
-    from .subset import mirror_context
-
-    # Only what the build can need travels (hard links, removed afterwards).
-    with mirror_context(given, mirror_dir, dry_run=dry_run,
-                        echo=lambda line: click.echo(f"dockerpypi: {line}", err=True)) as sent:
+    # Only what the build can need travels (hard links, kept for the next build).
+    with _mirror_sent(given, mirror_dir, dry_run=dry_run) as sent:
         return _run_build(given, settings, secrets, sent, docker=docker, env=env,
                           dry_run=dry_run, config=config)
+
+
+def _echo(line: str) -> None:
+    click.echo(f"dockerpypi: {line}", err=True)
+
+
+def _engine_platforms() -> tuple[str | None, ...] | None:
+    """The engine's and its builder's platforms, as the transport's probe learnt them."""
+    from .engine import current_engine
+    from .errors import UserMessageError
+
+    try:
+        info = current_engine()
+    except UserMessageError:
+        return None
+    return info.server_platform, info.builder_platform
+
+
+@contextmanager
+def _mirror_sent(given: DockerArgs, mirror_dir: Path | None, *,
+                 dry_run: bool) -> Iterator[Path | None]:
+    """The pypi-mirror context: the subset an earlier build chose, when nothing it read
+    changed (no import of the subset machinery then), or one chosen now."""
+    from . import _kept_subset
+    from .render import MIRROR_STAGE
+
+    platforms = _engine_platforms()
+    if (mirror_dir is not None and not dry_run and platforms is not None
+            and MIRROR_STAGE not in given.build_contexts):
+        kept = _kept_subset.lookup(given, mirror_dir, platforms)
+        if kept is not None:
+            _echo(f"sending {kept[1]} (as chosen for an earlier build)")
+            yield kept[0]
+            return
+    from .subset import mirror_context
+
+    def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
+        if mirror_dir is not None and platforms is not None:
+            _kept_subset.remember(given, mirror_dir, platforms, sources, directory, summary)
+
+    with mirror_context(given, mirror_dir, dry_run=dry_run, echo=_echo,
+                        remember=remember) as sent:
+        yield sent
 
 
 def _reads_config_stage(given: DockerArgs) -> bool | None:

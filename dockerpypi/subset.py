@@ -40,6 +40,7 @@ cannot satisfy, an index out of date, an unknown platform.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -75,6 +76,13 @@ if TYPE_CHECKING:
     from .build import DockerArgs
 
 SUBSET_PREFIX = ".dockerpypi-subset-"
+# A subset being written (renamed to its final name when whole).
+_WRITING_PREFIX = f"{SUBSET_PREFIX}writing-"
+# Subsets stay for the next build: pruned when unused for this long, or when
+# more than KEEP_LIMIT are and one has not been used for IN_USE_SECONDS.
+KEEP_SECONDS = 7 * 24 * 3600
+KEEP_LIMIT = 16
+IN_USE_SECONDS = 3600
 REQUIREMENTS_DIR = f"{STEP_DIR}/requirements"
 # CPython versions tried when the mirror does not say which one the image has.
 PYTHONS = tuple((3, minor) for minor in range(8, 16))
@@ -635,15 +643,33 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
-def write_subset(root: Path, selection: Selection) -> Path:
-    """A new directory of hard links to the selected files, with their PEP 503 pages.
+def subset_name(selection: Selection) -> str:
+    """The directory name of a subset: what it holds, so an equal choice finds it again."""
+    digest = hashlib.sha256("\n".join(map(repr, selection.files)).encode()).hexdigest()
+    return f"{SUBSET_PREFIX}{digest[:32]}"
+
+
+def write_subset(root: Path, selection: Selection) -> tuple[Path, bool]:
+    """The directory of hard links to the selected files, with their PEP 503 pages.
 
     It is made inside the mirror, as a dot-directory the index and the server
-    ignore, so that links work; where the mirror is read-only, in the
-    temporary directory (links, or copies across file systems).
+    ignore, so that links work, and kept there for the next build that needs
+    the same files (returned at once when it exists; ``remove_stale`` prunes
+    those unused). It is written under a temporary name and renamed when
+    whole, so a directory with the final name is always complete. Where the
+    mirror is read-only it goes to the temporary directory instead (links, or
+    copies across file systems), and the second value, True, says it is the
+    caller's to remove.
     """
+    final = root / subset_name(selection)
+    if final.is_dir():
+        with contextlib.suppress(OSError):
+            os.utime(final)  # in use: the pruning goes by this time
+        return final, False
+    temporary = True
     try:
-        directory = Path(tempfile.mkdtemp(prefix=SUBSET_PREFIX, dir=root))
+        directory = Path(tempfile.mkdtemp(prefix=_WRITING_PREFIX, dir=root))
+        temporary = False
     except OSError:
         directory = Path(tempfile.mkdtemp(prefix=SUBSET_PREFIX.lstrip(".")))
     try:
@@ -662,25 +688,60 @@ def write_subset(root: Path, selection: Selection) -> Path:
             page.chmod(0o644)
         (directory / _index.PAGE).write_bytes(_index.root_page(by_project))
         (directory / _index.PAGE).chmod(0o644)
+        if temporary:
+            return directory, True
+        try:
+            directory.rename(final)
+        except OSError:  # another build wrote it meanwhile: theirs is as good
+            shutil.rmtree(directory, ignore_errors=True)
+            if not final.is_dir():
+                raise
+        return final, False
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    return directory
 
 
-def remove_stale(root: Path, older_than: float = STALE_SECONDS) -> None:
-    """Remove subset directories left by a process that was killed outright."""
+def remove_stale(root: Path, *, now: float | None = None) -> None:
+    """Prune the subsets in ``root``: unused for a week, or not among the most recent.
+
+    A subset in use was touched when its build began, so it is never pruned
+    while the build runs (``KEEP_LIMIT`` recent ones stay, and none younger
+    than an hour goes). Half-written ones of a process killed outright go
+    after a day.
+    """
+    now = time.time() if now is None else now
+    kept: list[tuple[float, str]] = []
     with contextlib.suppress(OSError), os.scandir(root) as entries:
         for entry in entries:
-            if entry.name.startswith(SUBSET_PREFIX) and entry.is_dir(follow_symlinks=False) \
-                    and time.time() - entry.stat().st_mtime > older_than:
-                shutil.rmtree(entry.path, ignore_errors=True)
+            if not entry.name.startswith(SUBSET_PREFIX):
+                continue
+            with contextlib.suppress(OSError):
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                age = now - entry.stat(follow_symlinks=False).st_mtime
+                if entry.name.startswith(_WRITING_PREFIX):
+                    if age > STALE_SECONDS:
+                        shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    kept.append((age, entry.path))
+    kept.sort()
+    for rank, (age, path) in enumerate(kept):
+        if age > KEEP_SECONDS or (rank >= KEEP_LIMIT and age > IN_USE_SECONDS):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 # --- for dockerpypi build ----------------------------------------------------
 
 def build_requirements(given: DockerArgs) -> tuple[list[tuple[Requirement, str]], tuple[str, ...]]:
     """The requirements the build ``given`` installs from the mirror, and its machines."""
+    requirements, machines, _ = _read_build(given)
+    return requirements, machines
+
+
+def _read_build(given: DockerArgs
+                ) -> tuple[list[tuple[Requirement, str]], tuple[str, ...], dict[str, str]]:
+    """:func:`build_requirements`, and the requirements files read (path: text)."""
     from .build import dockerfile_path
 
     path = dockerfile_path(given)
@@ -693,15 +754,17 @@ def build_requirements(given: DockerArgs) -> tuple[list[tuple[Requirement, str]]
         raise CannotTell(f"cannot read {path} ({error})") from None
     sources, from_platforms = _dockerfile_steps(text)
     requirements: list[tuple[Requirement, str]] = []
+    texts: dict[str, str] = {}
     for source in dict.fromkeys(sources):
         try:
             content = (Path(context) / source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise CannotTell(f"cannot read the requirements file {source} ({error})") from None
+        texts[source] = content
         requirements += [(req, source) for req in parse_requirements(content, source)]
     if not requirements:
         raise CannotTell(f"{', '.join(dict.fromkeys(sources))} names no requirement")
-    return requirements, target_machines(given, from_platforms)
+    return requirements, target_machines(given, from_platforms), texts
 
 
 @contextlib.contextmanager
@@ -733,17 +796,25 @@ def _remove(directory: Path) -> None:
             signal.signal(signum, handler)
 
 
-def _selected(given: DockerArgs, mirror_dir: Path, *, dry_run: bool
-              ) -> tuple[Selection, Path | None]:
-    requirements, machines = build_requirements(given)
+@dataclass(frozen=True)
+class _Chosen:
+    selection: Selection
+    directory: Path | None  # None: a dry run, nothing written
+    temporary: bool  # outside the mirror: removed after the build
+    sources: dict[str, str]  # the requirements files read, for the kept answer
+
+
+def _selected(given: DockerArgs, mirror_dir: Path, *, dry_run: bool) -> _Chosen:
+    requirements, machines, sources = _read_build(given)
     if dry_run:
-        return select(mirror_dir, requirements, machines), None
+        return _Chosen(select(mirror_dir, requirements, machines), None, False, sources)
     try:
         # The files and the state that lists them must not change while they are linked.
         with _index.mirror_lock(mirror_dir, _LOCK_TIMEOUT, reading=True):
             selection = select(mirror_dir, requirements, machines)
+            directory, temporary = write_subset(mirror_dir, selection)
             remove_stale(mirror_dir)
-            return selection, write_subset(mirror_dir, selection)
+            return _Chosen(selection, directory, temporary, sources)
     except UserMessageError as error:  # another dockerpypi kept the lock
         raise CannotTell(str(error)) from None
     except OSError as error:  # no room for the links, say
@@ -752,32 +823,41 @@ def _selected(given: DockerArgs, mirror_dir: Path, *, dry_run: bool
 
 @contextlib.contextmanager
 def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, dry_run: bool,
-                   echo: Callable[[str], None]) -> Iterator[Path | None]:
+                   echo: Callable[[str], None],
+                   remember: Callable[[Path, str, dict[str, str]], None] | None = None,
+                   ) -> Iterator[Path | None]:
     """The directory to send as the ``pypi-mirror`` context: a subset, or ``mirror_dir``.
 
     ``echo`` gets one line: what is sent, or why the whole mirror is. The
-    subset is removed when the block ends, however it ends (SIGTERM too).
+    subset stays in the mirror for the next build (``remember`` is told of
+    it: directory, summary, requirements files read); one written outside
+    the mirror is removed when the block ends, however it ends (SIGTERM too).
     Nothing changes when there is no mirror or the user gave the context.
     """
     if mirror_dir is None or MIRROR_STAGE in given.build_contexts:
         yield mirror_dir
         return
     with _signals_unwind():
-        directory: Path | None = None
+        temporary: Path | None = None
         try:
             try:
-                selection, directory = _selected(given, mirror_dir, dry_run=dry_run)
+                chosen = _selected(given, mirror_dir, dry_run=dry_run)
             except CannotTell as reason:
                 echo(f"sending the whole mirror: {reason}")
                 sent: Path = mirror_dir
             else:
-                if directory is None:  # a dry run: where it would be
-                    echo(f"would send {selection.summary()}")
-                    sent = mirror_dir / f"{SUBSET_PREFIX}XXXXXXXX"
+                summary = chosen.selection.summary()
+                if chosen.directory is None:  # a dry run: where it would be
+                    echo(f"would send {summary}")
+                    sent = mirror_dir / subset_name(chosen.selection)
                 else:
-                    echo(f"sending {selection.summary()}")
-                    sent = directory
+                    echo(f"sending {summary}")
+                    sent = chosen.directory
+                    if chosen.temporary:
+                        temporary = sent
+                    elif remember is not None:
+                        remember(sent, summary, chosen.sources)
             yield sent
         finally:
-            if directory is not None:
-                _remove(directory)
+            if temporary is not None:
+                _remove(temporary)

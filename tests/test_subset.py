@@ -11,10 +11,11 @@ import io
 import json
 import os
 import re
-import signal
+import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from support.docker import LABELS, unique_tag
 from support.dockerfiles import installed
 from support.wheels import make_wheel, module_name
 
-from dockerpypi import subset
+from dockerpypi import _kept_subset, subset
 from dockerpypi.build import parse_docker_args
 from dockerpypi.cli import main
 from dockerpypi.mirror.index import list_projects, update_index
@@ -287,9 +288,14 @@ def test_the_machines_come_from_the_platforms(monkeypatch: pytest.MonkeyPatch) -
 def test_the_subset_is_hard_links_with_pages_pip_installs_from(
         web_mirror: Path, tmp_path: Path) -> None:
     selection = subset.select(web_mirror, roots("app"), X86, pythons=PY311)
-    directory = subset.write_subset(web_mirror, selection)
+    directory, temporary = subset.write_subset(web_mirror, selection)
+    assert not temporary
     assert directory.parent == web_mirror
-    assert directory.name.startswith(subset.SUBSET_PREFIX)
+    assert directory.name == subset.subset_name(selection)
+    # The same choice finds the same directory; another choice gets its own.
+    assert subset.write_subset(web_mirror, selection) == (directory, False)
+    other = subset.select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
+    assert subset.write_subset(web_mirror, other)[0] != directory
     assert directory.stat().st_mode & 0o777 == 0o755
     for name in names(selection):
         assert (directory / name).stat().st_ino == (web_mirror / name).stat().st_ino
@@ -316,7 +322,7 @@ def test_copies_where_links_fail(web_mirror: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(os, "link", no_links)
     selection = subset.select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
-    directory = subset.write_subset(web_mirror, selection)
+    directory, _ = subset.write_subset(web_mirror, selection)
     copied = directory / "leaf-1.0-py3-none-any.whl"
     assert copied.read_bytes() == (web_mirror / copied.name).read_bytes()
     assert copied.stat().st_ino != (web_mirror / copied.name).stat().st_ino
@@ -332,45 +338,58 @@ def context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-def test_the_subset_is_removed_however_the_build_ends(web_mirror: Path, context: Path) -> None:
+def test_the_subset_stays_for_the_next_build_and_is_told_to_remember(
+        web_mirror: Path, context: Path) -> None:
     lines: list[str] = []
+    remembered: list[tuple[Path, str, dict[str, str]]] = []
     given = parse_docker_args(["-t", "app", str(context)])
-    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+
+    def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
+        remembered.append((directory, summary, sources))
+
+    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append,
+                               remember=remember) as sent:
         assert sent is not None
         assert sent.parent == web_mirror
         assert (sent / "lib-2.0-py3-none-any.whl").is_file()
-    assert not sent.exists()
+    assert sent.is_dir()  # kept: the next build sends the same directory
     assert len(lines) == 1
     assert re.fullmatch(r"sending 6 of 11 mirror files \([\d.]+ kB of [\d.]+ kB\) for CPython 3\.8 "
                         r"to 3\.15 on x86_64", lines[0])
+    assert remembered == [(sent, lines[0].removeprefix("sending "),
+                           {"requirements.txt": "app\n"})]
     with pytest.raises(KeyboardInterrupt), \
-            subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+            subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as again:
         raise KeyboardInterrupt
-    assert sent is not None
-    assert not sent.exists()
-    assert not [p for p in web_mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)]
+    assert again == sent
+    assert [p.name for p in web_mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)] \
+        == [sent.name]
 
 
-def test_sigterm_during_the_build_removes_the_subset(web_mirror: Path, context: Path) -> None:
-    script = f"""
-import os, signal
-from pathlib import Path
-from dockerpypi import subset
-from dockerpypi.build import parse_docker_args
-subset.builder_platform = lambda builder: "linux/amd64"
-given = parse_docker_args([{str(context)!r}])
-with subset.mirror_context(given, Path({str(web_mirror)!r}), dry_run=False, echo=print) as sent:
-    print("SENT", sent, flush=True)
-    os.kill(os.getpid(), signal.SIGTERM)
-    print("not reached", flush=True)
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert done.returncode == 128 + signal.SIGTERM, done.stderr
-    sent = Path(done.stdout.split("SENT ", 1)[1].split()[0])
-    assert sent.parent == web_mirror
-    assert "not reached" not in done.stdout
-    assert not sent.exists()
+def test_a_subset_outside_a_read_only_mirror_is_removed_however_the_build_ends(
+        web_mirror: Path, context: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_mkdtemp = tempfile.mkdtemp
+
+    def read_only_mirror(*args: Any, **kwargs: Any) -> str:
+        if kwargs.get("dir") == web_mirror:
+            raise PermissionError(13, "Read-only file system")
+        return real_mkdtemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkdtemp", read_only_mirror)
+    given = parse_docker_args([str(context)])
+    seen: list[Path] = []
+
+    def build() -> None:
+        with subset.mirror_context(given, web_mirror, dry_run=False, echo=print) as sent:
+            assert sent is not None
+            assert (sent / "lib-2.0-py3-none-any.whl").is_file()
+            seen.append(sent)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build()
+    assert seen[0].parent != web_mirror
+    assert not seen[0].exists()
 
 
 def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
@@ -378,7 +397,10 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
     lines: list[str] = []
     given = parse_docker_args([str(context)])
     with subset.mirror_context(given, web_mirror, dry_run=True, echo=lines.append) as sent:
-        assert sent == web_mirror / ".dockerpypi-subset-XXXXXXXX"
+        assert sent is not None
+        assert sent.parent == web_mirror  # named by what it would hold
+        assert sent.name.startswith(subset.SUBSET_PREFIX)
+        assert not sent.exists()
     assert lines[-1].startswith("would send 6 of 11 mirror files")
     (context / "requirements.txt").write_text("-e .\n")
     with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
@@ -393,15 +415,28 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
         ".dockerpypi-index.json", ".dockerpypi.lock"]
 
 
-def test_leftovers_of_a_killed_build_are_removed_later(web_mirror: Path) -> None:
-    old = web_mirror / f"{subset.SUBSET_PREFIX}old"
-    new = web_mirror / f"{subset.SUBSET_PREFIX}new"
-    for directory in (old, new):
+def test_unused_subsets_and_leftovers_of_a_killed_build_are_pruned(web_mirror: Path) -> None:
+    now = 10_000_000.0
+    day = 24 * 3600.0
+
+    def made(name: str, age: float) -> Path:
+        directory = web_mirror / f"{subset.SUBSET_PREFIX}{name}"
         (directory / "app").mkdir(parents=True)
-    os.utime(old, (0, 0))
-    subset.remove_stale(web_mirror)
-    assert not old.exists()
-    assert new.exists()
+        os.utime(directory, (now - age, now - age))
+        return directory
+
+    stale_writing = made("writing-killed", 2 * day)
+    fresh_writing = made("writing-now", 60)  # another build is writing it
+    unused = made("unused", 8 * day)
+    recent = [made(f"recent{n:02d}", n * 60) for n in range(subset.KEEP_LIMIT + 2)]
+    subset.remove_stale(web_mirror, now=now)
+    assert not stale_writing.exists()
+    assert fresh_writing.exists()
+    assert not unused.exists()
+    # Past the most recent KEEP_LIMIT, only those not used for an hour go.
+    assert all(d.exists() for d in recent)
+    subset.remove_stale(web_mirror, now=now + 2 * 3600)
+    assert [d.exists() for d in recent] == [True] * subset.KEEP_LIMIT + [False, False]
 
 
 def test_build_dry_run_shows_the_subset(web_mirror: Path, context: Path,
@@ -411,7 +446,8 @@ def test_build_dry_run_shows_the_subset(web_mirror: Path, context: Path,
               "--platform=linux/amd64", "-t", "app", str(context)])
     out, err = capsys.readouterr()
     assert exited.value.code == 0, err
-    assert f"--build-context pypi-mirror={web_mirror}/.dockerpypi-subset-XXXXXXXX " in out
+    assert re.search(rf"--build-context pypi-mirror={re.escape(str(web_mirror))}/"
+                     r"\.dockerpypi-subset-[0-9a-f]{32} ", out)
     assert "dockerpypi: would send 6 of 11 mirror files" in err
 
 
@@ -450,4 +486,88 @@ def test_a_real_build_gets_only_the_subset(
     assert max(sent) < 100_000  # the padding stayed home
     assert installed(tag, "dockerpypi-app", "dockerpypi-alpha") == {
         "dockerpypi-app": ("3.1", "subset-mirror"), "dockerpypi-alpha": ("1.0.7", "subset-mirror")}
-    assert not [p for p in mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)]
+    kept = [p for p in mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)]
+    assert len(kept) == 1  # stays for the next build
+    # The next build finds it again without choosing anew, and sends the same directory.
+    again = subprocess.run(
+        [sys.executable, "-m", "dockerpypi", "build", "--offline", "--mirror-dir", str(mirror),
+         *labels, "--progress=plain", "-t", tag, "--load", str(context)],
+        capture_output=True, text=True, check=False, timeout=600)
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert "dockerpypi: sending 2 of 4 mirror files" in again.stderr
+    assert "(as chosen for an earlier build)" in again.stderr, again.stderr[-4000:]
+    assert [p for p in mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)] == kept
+
+
+# --- the subset an earlier build chose -------------------------------------------
+
+PLATFORMS = ("linux/amd64", "linux/amd64")
+
+
+def _choose_and_keep(given: Any, mirror: Path) -> Path:
+    def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
+        _kept_subset.remember(given, mirror, PLATFORMS, sources, directory, summary)
+
+    with subset.mirror_context(given, mirror, dry_run=False, echo=print,
+                               remember=remember) as sent:
+        assert sent is not None
+        return sent
+
+
+def test_a_kept_subset_is_found_while_nothing_it_read_changed(
+        web_mirror: Path, context: Path) -> None:
+    given = parse_docker_args(["-t", "app", str(context)])
+    assert _kept_subset.lookup(given, web_mirror, PLATFORMS) is None
+    sent = _choose_and_keep(given, web_mirror)
+    found = _kept_subset.lookup(given, web_mirror, PLATFORMS)
+    assert found is not None
+    assert found[0] == sent
+    assert found[1].startswith("6 of 11 mirror files")
+    # Another platform, another Dockerfile path or tag-independent options: not the same key.
+    assert _kept_subset.lookup(given, web_mirror, ("linux/arm64", "linux/arm64")) is None
+    assert _kept_subset.lookup(parse_docker_args(["--platform", "linux/arm64", str(context)]),
+                               web_mirror, PLATFORMS) is None
+
+
+@pytest.mark.parametrize("change", ["requirements", "dockerfile", "mirror", "directory"])
+def test_a_kept_subset_is_not_used_once_something_it_read_changed(
+        web_mirror: Path, context: Path, change: str) -> None:
+    given = parse_docker_args([str(context)])
+    sent = _choose_and_keep(given, web_mirror)
+    if change == "requirements":
+        (context / "requirements.txt").write_text("app\nleaf==1.0\n")
+    elif change == "dockerfile":
+        (context / "Dockerfile").write_text((context / "Dockerfile").read_text() + "RUN true\n")
+    elif change == "mirror":  # a fill or a re-index rewrites the state
+        wheel(web_mirror, "lib", "3.0")
+        update_index(web_mirror)
+    else:
+        shutil.rmtree(sent)
+    assert _kept_subset.lookup(given, web_mirror, PLATFORMS) is None
+
+
+def test_a_build_with_a_kept_subset_does_not_import_the_subset_machinery(
+        web_mirror: Path, context: Path, tmp_path: Path) -> None:
+    script = f"""
+import sys
+from pathlib import Path
+from dockerpypi import _build_cli
+from dockerpypi.build import parse_docker_args
+_build_cli._engine_platforms = lambda: ("linux/amd64", "linux/amd64")
+given = parse_docker_args([{str(context)!r}])
+for round in (1, 2):
+    for name in [m for m in sys.modules if m.startswith(("dockerpypi.subset", "packaging"))]:
+        del sys.modules[name]
+    with _build_cli._mirror_sent(given, Path({str(web_mirror)!r}), dry_run=False) as sent:
+        print(round, sent.name, "dockerpypi.subset" in sys.modules,
+              any(m.startswith("packaging") for m in sys.modules), flush=True)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False, env={**os.environ,
+                                                        "XDG_CACHE_HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    first, second = (line.split() for line in done.stdout.splitlines())
+    assert first[1] == second[1]  # the same directory
+    assert first[2:] == ["True", "True"]
+    assert second[2:] == ["False", "False"], done.stderr
+    assert "(as chosen for an earlier build)" in done.stderr

@@ -1,0 +1,111 @@
+"""The mirror subset of an earlier build, used again when nothing it depends on changed.
+
+Choosing the subset (:mod:`.subset`) reads the Dockerfile, the requirements
+and the mirror's index, and walks the requirements with ``packaging``: about
+half of what ``dockerpypi build`` itself costs. Its result, a directory of
+hard links named by what it holds, stays in the mirror for the next build.
+This module finds it again without importing any of that: the answer is kept
+under a key of everything the choice read, checked before it is used:
+
+- the Dockerfile (path and text) and the build context's path;
+- the requirements files the steps mount (their contents, by sha256);
+- the mirror, and its index state file (inode, size, modification time):
+  any ``mirror add`` or ``mirror index`` changes it;
+- ``--platform``, ``--builder`` and the engine's platforms (the machines);
+- this version of dockerpypi.
+
+A kept answer whose directory is gone is a miss, and the choice is made again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import __version__
+
+if TYPE_CHECKING:
+    from .build import DockerArgs
+
+_KEPT_FILE = "subsets.json"
+# The index state file of a mirror (mirror/state.py's STATE_FILE, spelt out
+# here so that a kept answer needs no import of the index).
+_STATE_FILE = ".dockerpypi-index.json"
+
+
+def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
+         ) -> str | None:
+    from .build import dockerfile_path
+
+    dockerfile = dockerfile_path(given)
+    if dockerfile is None or given.local_path is None:
+        return None
+    try:
+        text = dockerfile.read_bytes()
+        state = (mirror_dir / _STATE_FILE).stat()
+    except OSError:
+        return None
+    return json.dumps([
+        __version__, str(mirror_dir.resolve()), [state.st_ino, state.st_size, state.st_mtime_ns],
+        str(dockerfile.resolve()), hashlib.sha256(text).hexdigest(),
+        str(Path(given.local_path).resolve()), given.values("--platform"),
+        given.values("--builder"), list(engine_platforms),
+    ])
+
+
+def _sha256(path: Path) -> str | None:
+    """Of the text as the subset read it (UTF-8, newlines made \\n)."""
+    try:
+        return hashlib.sha256(path.read_text(encoding="utf-8").encode()).hexdigest()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
+           ) -> tuple[Path, str] | None:
+    """The kept subset directory for this build and its summary line, or None."""
+    from ._cache import memo_get
+
+    key = _key(given, mirror_dir, engine_platforms)
+    kept = memo_get(_KEPT_FILE, key) if key is not None else None
+    if kept is None or given.local_path is None:
+        return None
+    try:
+        entry = json.loads(kept)
+        name, summary, sources = entry["dir"], entry["summary"], entry["sources"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    context = Path(given.local_path)
+    if not isinstance(sources, dict) or any(
+            _sha256(context / relative) != digest for relative, digest in sources.items()):
+        return None
+    directory = mirror_dir / str(name)
+    if "/" in str(name) or not directory.is_dir():
+        return None
+    try:
+        os.utime(directory)  # in use: the clean-up of unused subsets goes by this time
+    except OSError:
+        return None
+    return directory, str(summary)
+
+
+def remember(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...],
+             sources: Mapping[str, str], directory: Path, summary: str) -> None:
+    """Keep ``directory`` (in ``mirror_dir``) as this build's subset.
+
+    ``sources`` maps each requirements file the choice read (relative to the
+    build context) to its text as it was read.
+    """
+    from ._cache import memo_put
+
+    key = _key(given, mirror_dir, engine_platforms)
+    if key is None or directory.parent != mirror_dir:
+        return
+    digests = {relative: hashlib.sha256(text.encode()).hexdigest()
+               for relative, text in sources.items()}
+    memo_put(_KEPT_FILE, key, json.dumps({"dir": directory.name, "summary": summary,
+                                          "sources": digests}))
