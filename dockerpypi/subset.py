@@ -4,7 +4,9 @@ A named build context is transferred whole: with a 2 GB mirror of which a
 build installs 40 MB, the first build on a builder spends most of its time
 copying files no step reads. ``dockerpypi build`` therefore hands the builder a
 directory of hard links to the files the build's requirements can resolve to,
-with PEP 503 pages for just those files, and removes it afterwards.
+with PEP 503 pages for just those files. The directory is named by what it
+holds and stays in the mirror for the next build (:mod:`._kept_subset` finds
+it again without this module); unused ones are pruned.
 
 What the build can need is decided without running an installer:
 
@@ -769,7 +771,7 @@ def _read_build(given: DockerArgs
 
 @contextlib.contextmanager
 def _signals_unwind() -> Iterator[None]:
-    """SIGTERM unwinds (so the subset is removed) instead of ending the process at once."""
+    """SIGTERM unwinds (so a temporary subset is removed) instead of ending the process at once."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
