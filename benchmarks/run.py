@@ -424,6 +424,10 @@ class Builds:
         for tag in dict.fromkeys(self.tags):
             subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True,
                            check=False)
+        # A rebuild under the same tag leaves the previous image untagged: those
+        # carry the run's label too.
+        subprocess.run(["docker", "image", "prune", "--force", "--filter",
+                        f"label={BENCH_LABEL}={self.token}"], capture_output=True, check=False)
 
 
 def rendered(installer: str, cache: str, config: str = "context") -> str:
