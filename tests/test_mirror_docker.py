@@ -8,16 +8,13 @@ uid:gid). The mirror that fills is then built from offline and checked.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import io
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +23,7 @@ from support.docker import LABELS, run_in_image, unique_tag
 from support.dockerfiles import installed, write_dockerfile
 from support.index import write_simple_index
 from support.server import ServedURL, serve_directory
-from support.wheels import make_wheel, module_name, wheel_filename
+from support.wheels import make_wheel, wheel_filename
 
 from dockerpypi.cli import main
 from dockerpypi.mirror.check import check_mirror
@@ -59,42 +56,15 @@ def distributions(mirror: Path) -> set[str]:
     return {p.name for p in mirror.iterdir() if p.is_file() and not is_index_file(p.name)}
 
 
-def tagged_wheel(dest: Path, name: str, version: str, tag: str, *,
-                 requires: Iterable[str] = ()) -> Path:
-    """A wheel for one interpreter/ABI/platform ``tag`` (support's wheels are py3-none-any)."""
-    module = module_name(name)
-    dist_info = f"{module}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
-    metadata += [f"Requires-Dist: {requirement}\n" for requirement in requires]
-    entries = {
-        f"{module}/__init__.py":
-            f'__version__ = "{version}"\nMIRROR_ORIGIN = "{ORIGIN}"\n'.encode(),
-        f"{dist_info}/METADATA": "".join(metadata).encode(),
-        f"{dist_info}/WHEEL": (f"Wheel-Version: 1.0\nGenerator: dockerpypi-tests\n"
-                               f"Root-Is-Purelib: false\nTag: {tag}\n").encode(),
-    }
-    record = ""
-    for path, data in entries.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(data)}\n"
-    entries[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
-    dest.mkdir(parents=True, exist_ok=True)
-    target = dest / f"{module}-{version}-{tag}.whl"
-    with zipfile.ZipFile(target, "w") as archive:
-        for path, data in entries.items():
-            archive.writestr(path, data)
-    return target
-
-
 # --- (a) target tags: the host's pip, another platform -------------------------------
 
 def test_add_for_another_platform_fetches_only_its_files(
         tmp_path: Path, http_mirror: Callable[..., ServedURL]) -> None:
     upstream = tmp_path / "upstream"
     for tag in (AARCH64_CP39, OTHER_TAG):
-        tagged_wheel(upstream, "dpp-native", "1.0", tag,
+        make_wheel(upstream, "dpp-native", "1.0", tag=tag, origin=ORIGIN,
                      requires=["dpp-native-lib>=1", *MARKED_DEPS])
-        tagged_wheel(upstream, "dpp-native-lib", "1.0", tag)
+        make_wheel(upstream, "dpp-native-lib", "1.0", tag=tag, origin=ORIGIN)
     for name in ("dpp-linux-only", "dpp-old-only"):
         make_wheel(upstream, name, "1.0", origin=ORIGIN)
     write_simple_index(upstream)

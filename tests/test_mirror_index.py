@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import json
 import os
-import re
 import subprocess
 import sys
-import tarfile
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from filelock import FileLock
+from support import wheels
 
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror import index as index_module
@@ -32,55 +29,18 @@ from dockerpypi.mirror.index import (
 from dockerpypi.mirror.state import load_state
 
 ROOT = Path(__file__).resolve().parent.parent
-_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip dates: the same arguments give the same bytes
 
 
-# --- tiny distributions, written by hand -----------------------------------------
+# --- tiny distributions -----------------------------------------------------------
 
-def _metadata(name: str, version: str, requires_python: str | None,
-              requires: Iterable[str]) -> str:
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
-    lines += [f"Requires-Dist: {req}" for req in requires]
-    if requires_python is not None:
-        lines.append(f"Requires-Python: {requires_python}")
-    return "\n".join(lines) + "\n"
+def make_wheel(directory: Path, name: str, version: str, **kwargs: Any) -> Path:
+    """support's wheel, its file named with ``name`` as written (``Foo_Bar`` stays)."""
+    return wheels.make_wheel(directory, name, version, spelling=name, **kwargs)
 
 
-def make_wheel(directory: Path, name: str, version: str, *, requires_python: str | None = None,
-               requires: Iterable[str] = ()) -> Path:
-    """``<name>-<version>-py3-none-any.whl`` (name as given, so ``Foo_Bar`` stays)."""
-    module = re.sub(r"[-_.]+", "_", name).lower()
-    dist_info = f"{name}-{version}.dist-info"
-    entries = {
-        f"{module}/__init__.py": f"__version__ = {version!r}\n".encode(),
-        f"{dist_info}/METADATA": _metadata(name, version, requires_python, requires).encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
-                              b"Tag: py3-none-any\n",
-    }
-    record = ""
-    for path, data in entries.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(data)}\n"
-    entries[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path, data in entries.items():
-            archive.writestr(zipfile.ZipInfo(path, date_time=_EPOCH), data)
-    return target
-
-
-def make_sdist(directory: Path, name: str, version: str, *,
-               requires_python: str | None = None) -> Path:
-    """``<name>-<version>.tar.gz`` holding ``<name>-<version>/PKG-INFO``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    target = directory / f"{name}-{version}.tar.gz"
-    data = _metadata(name, version, requires_python, ()).encode()
-    with tarfile.open(target, "w:gz") as archive:
-        info = tarfile.TarInfo(f"{name}-{version}/PKG-INFO")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    return target
+def make_sdist(directory: Path, name: str, version: str, **kwargs: Any) -> Path:
+    """support's sdist, named with ``name`` as written."""
+    return wheels.make_sdist(directory, name, version, spelling=name, **kwargs)
 
 
 def wheel_metadata(path: Path) -> bytes:

@@ -7,14 +7,12 @@ only its METADATA). One test builds on the real engine.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +23,7 @@ from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from support.docker import LABELS, unique_tag
 from support.dockerfiles import installed
-from support.wheels import make_wheel, module_name
+from support.wheels import make_sdist, make_wheel
 
 from dockerpypi import _kept_subset, subset
 from dockerpypi.build import parse_docker_args
@@ -38,24 +36,13 @@ PY311 = ((3, 11),)
 
 
 def wheel(root: Path, name: str, version: str, tag: str = "py3-none-any", **kwargs: Any) -> Path:
-    """A generated wheel, under the file name of ``tag``."""
-    made = make_wheel(root.with_name(f"{root.name}-made"), name, version, **kwargs)
-    root.mkdir(exist_ok=True)
-    target = root / f"{module_name(name)}-{version}-{tag}.whl"
-    made.replace(target)
-    return target
+    """A generated wheel for ``tag``."""
+    return make_wheel(root, name, version, tag=tag, **kwargs)
 
 
 def sdist(root: Path, name: str, version: str) -> Path:
     """A minimal sdist: a tar.gz with PKG-INFO."""
-    base = f"{module_name(name)}-{version}"
-    target = root / f"{base}.tar.gz"
-    data = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-    with tarfile.open(target, "w:gz") as archive:
-        info = tarfile.TarInfo(f"{base}/PKG-INFO")
-        info.size = len(data)
-        archive.addfile(info, io.BytesIO(data))
-    return target
+    return make_sdist(root, name, version)
 
 
 def indexed(root: Path) -> Path:
