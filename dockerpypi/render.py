@@ -200,11 +200,23 @@ def _render_now(template: str, context: dict[str, object]) -> str:
 def _kept_key(template: str, context: dict[str, object]) -> str | None:
     """What a kept rendering depends on, as one string; None when that cannot be told.
 
-    The context, and the state of everything that turns it into text: the
-    template files, this module (the environment and its filters), jinja2 and
-    MarkupSafe as installed, and Python. Files are compared by size and
-    modification time: editing, reinstalling or upgrading any of them changes
-    the key, and a changed key is simply a miss.
+    The context, and the state of everything that turns it into text
+    (:func:`_renderer_stamps`).
+    """
+    stamps = _renderer_stamps()
+    if stamps is None:
+        return None
+    text = json.dumps([template, context, stamps], sort_keys=True, default=repr)
+    # A repr that shows an address changes every run: keeping it would only fill the file.
+    return None if " at 0x" in text else text
+
+
+@functools.cache
+def _renderer_stamps() -> tuple[object, ...] | None:
+    """The template files, this module (the environment and its filters), jinja2 and
+    MarkupSafe as installed, and Python, by size and modification time: editing,
+    reinstalling or upgrading any of them changes the key, and a changed key is
+    simply a miss. Once a process: a build renders several files.
     """
     import importlib.util
     import sys
@@ -217,16 +229,14 @@ def _kept_key(template: str, context: dict[str, object]) -> str | None:
         if spec is None or spec.origin is None:
             return None
         files.append(Path(spec.origin))
-    stamps = []
+    stamps: list[object] = []
     for path in files:
         try:
             status = path.stat()
         except OSError:
             return None
         stamps.append((str(path), status.st_mtime_ns, status.st_size))
-    text = json.dumps([template, context, stamps, sys.version], sort_keys=True, default=repr)
-    # A repr that shows an address changes every run: keeping it would only fill the file.
-    return None if " at 0x" in text else text
+    return (*stamps, sys.version)
 
 
 def _url(mirror: MirrorURL, redact: bool) -> str:

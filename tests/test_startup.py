@@ -25,10 +25,12 @@ COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
 
 @pytest.fixture
 def fresh_environment() -> Iterator[None]:
-    """Forget the jinja2 environment, whose loader and cache are read once a process."""
+    """Forget what render reads once a process: the jinja2 environment, the file stamps."""
     render._environment.cache_clear()
+    render._renderer_stamps.cache_clear()
     yield
     render._environment.cache_clear()
+    render._renderer_stamps.cache_clear()
 
 
 def imported_after(tmp_path: Path, *runs: list[str]) -> set[str]:
@@ -111,6 +113,7 @@ def test_a_kept_rendering_is_used_until_its_inputs_change(
     stage = templates / "run.Dockerfile.j2"
     stage.write_text(stage.read_text() + "# edited\n")
     render._environment.cache_clear()
+    render._renderer_stamps.cache_clear()
     assert render.render_run(options) == first + "# edited\n"
 
 
@@ -129,6 +132,7 @@ def test_an_unusable_cache_directory_only_costs_time(
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no directory can be made
     render._environment.cache_clear()
+    render._renderer_stamps.cache_clear()
     assert render.render_run(render.RunOptions(uid=1000)) == expected
     assert render.render_run(render.RunOptions(uid=1000)) == expected
     assert blocker.read_text() == ""

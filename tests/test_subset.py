@@ -558,3 +558,10 @@ for round in (1, 2):
     assert first[2:] == ["True", "True"]
     assert second[2:] == ["False", "False"], done.stderr
     assert "(as chosen for an earlier build)" in done.stderr
+
+
+def test_the_kept_subset_looks_at_the_state_file_the_index_writes() -> None:
+    # _kept_subset spells the name out so as not to import the index.
+    from dockerpypi.mirror.state import STATE_FILE
+
+    assert _kept_subset._STATE_FILE == STATE_FILE
