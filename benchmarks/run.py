@@ -838,7 +838,7 @@ def prune_new_records(before: set[str], token: str) -> None:
 
 # --- main -----------------------------------------------------------------------
 
-SECTIONS = ("builds", "large", "fill", "reindex", "cli")
+SECTIONS = ("builds", "overhead", "large", "fill", "reindex", "cli")
 
 
 def write_results(tables: dict[str, Table], info: dict[str, Any], args: argparse.Namespace,
@@ -909,7 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     before = {record["ID"] for record in cache_records()}
     builds: Builds | None = None
     try:
-        if "builds" in sections or "large" in sections:
+        if {"builds", "overhead", "large"} & set(sections):
             mirror = ensure_mirror(work, log)
             builds = Builds(work, mirror, args.base_image, log, token)
             builds.build_base()
@@ -922,6 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("cli", 45)) if section in sections)
             bench_builds(builds, args.repeat, tables,
                          deadline=started + args.budget_minutes * 60 - rest - 30)
+        if builds is not None and {"builds", "overhead"} & set(sections):
             bench_overhead(builds, args.repeat, tables)
         if builds is not None and "large" in sections:
             padded = ensure_padded(work, builds.mirror, args.pad_size, log)
