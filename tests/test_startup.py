@@ -8,6 +8,7 @@ shortcuts give the same answers as the long way, and when they are not taken.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -172,3 +173,90 @@ def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("XDG_CACHE_HOME")
     assert _cache.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
     assert _cache.cache_dir().is_absolute()
+
+
+# --- the process: collector off while loading, no teardown after the exit code -----
+
+def entry_process(tmp_path: Path, prelude: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``dockerpypi ARGS`` through the console script's entry, after ``prelude``."""
+    script = (f"import sys\n{prelude}\n"
+              "sys.argv = ['dockerpypi', *sys.argv[1:]]\n"
+              "from dockerpypi._entry import run\n"
+              "run()\n")
+    # Buffered standard streams, as a pipe gets them unless PYTHONUNBUFFERED says not.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(("args", "code", "stream", "expected"), [
+    (["--version"], 0, "stdout", "dockerpypi, version"),
+    (["no-such-command"], 2, "stderr", "No such command 'no-such-command'"),
+    (["build", "--prefer-uv", "."], 2, "stderr", "--prefer-uv rewrites steps of --inject"),
+])
+def test_the_entry_keeps_exit_codes_and_output(tmp_path: Path, args: list[str], code: int,
+                                               stream: str, expected: str) -> None:
+    done = entry_process(tmp_path, "", *args)
+    assert done.returncode == code, done.stderr
+    assert expected in getattr(done, stream)
+
+
+def test_the_entry_runs_atexit_functions_registered_before_and_during_it(
+        tmp_path: Path) -> None:
+    # Before: what site, sitecustomize or coverage's .pth file registers. During:
+    # a command's own (logging's, when --verbose imports it).
+    prelude = ("import atexit, logging\n"
+               "atexit.register(print, 'registered before', flush=True)\n"
+               "import dockerpypi.cli\n"
+               "atexit.register(print, 'registered during', flush=True)\n")
+    done = entry_process(tmp_path, prelude, "render", "stage")
+    assert done.returncode == 0, done.stderr
+    assert "FROM scratch AS pypi-mirror" in done.stdout
+    # Last registered first, as atexit always runs them; nothing is skipped.
+    assert done.stdout.splitlines()[-2:] == ["registered during", "registered before"]
+
+
+def test_the_entry_flushes_what_python_holds_for_a_pipe(tmp_path: Path) -> None:
+    # Less than a pipe's buffer, written as print() writes (click.echo flushes
+    # each time itself): lost if the quick exit did not flush what Python holds.
+    prelude = ("import click\n"
+               "real = click.echo\n"
+               "def echo(message=None, file=None, nl=True, err=False, color=None):\n"
+               "    if err:\n"
+               "        real(message, err=True)\n"
+               "    else:\n"
+               "        sys.stdout.write('x' * 1000)\n"
+               "click.echo = echo\n")
+    done = entry_process(tmp_path, prelude, "render", "stage")
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout == "x" * 1000
+
+
+def test_the_entry_reports_an_escaping_error_as_python_does(tmp_path: Path) -> None:
+    prelude = ("import dockerpypi.cli\n"
+               "def broken(argv=None):\n"
+               "    raise RuntimeError('a bug')\n"
+               "dockerpypi.cli.main = broken\n")
+    done = entry_process(tmp_path, prelude, "--version")
+    assert done.returncode == 1
+    assert "RuntimeError: a bug" in done.stderr
+
+
+def test_the_entry_leaves_the_collector_on_for_the_command(tmp_path: Path) -> None:
+    prelude = ("import atexit, gc\n"
+               "import dockerpypi.cli\n"
+               "real = dockerpypi.cli.main\n"
+               "def main(argv=None):\n"
+               "    print('collector on:', gc.isenabled(), 'frozen:', gc.get_freeze_count() > 0)\n"
+               "    real(argv)\n"
+               "dockerpypi.cli.main = main\n")
+    done = entry_process(tmp_path, prelude, "--version")
+    assert done.returncode == 0, done.stderr
+    assert "collector on: True frozen: True" in done.stdout
+
+
+def test_python_dash_m_runs_the_same_entry(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "dockerpypi", "no-such-command"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "No such command" in done.stderr
