@@ -6,10 +6,8 @@ processes and secret files in _runner.py.
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,7 +40,11 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
     if not enabled:
         yield
         return
-    logger = logging.getLogger("dockerpypi")
+    import logging
+
+    from ._runner import LOGGER
+
+    logger = logging.getLogger(LOGGER)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("dockerpypi: %(message)s"))
     previous = logger.level
@@ -434,6 +436,8 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
             if config == "context" and _reads_config_stage(given) is not False else None)
     if dry_run:
         # The real directory does not exist yet: show where it would be.
+        import tempfile
+
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
         argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,

@@ -7,13 +7,13 @@ signal meant for the build must reach docker rather than kill us first.
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -24,7 +24,7 @@ from types import FrameType
 from ._urls import REDACTED
 from .errors import UserMessageError
 
-logger = logging.getLogger("dockerpypi")
+LOGGER = "dockerpypi"
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # scheme://userinfo@ up to the *last* @ of the word: a password typed without
@@ -34,6 +34,21 @@ _USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])(?!docker-image://|oci-layout://)"
                        r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s,'\"]*@")
 
 Handler = Callable[[int, "FrameType | None"], None]
+
+
+def _debug(message: str, *args: object) -> None:
+    # A debug record reaches a handler only once someone has set logging up,
+    # which imports it (--verbose does, as would an application embedding us).
+    # Until then, importing it (~8 ms) would be paid by every build for nothing.
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger(LOGGER).debug(message, *args)
+
+
+def _warning(message: str, *args: object) -> None:
+    import logging  # unset, Python's last-resort handler prints it to stderr
+
+    logging.getLogger(LOGGER).warning(message, *args)
 
 
 def redact(argv: Iterable[str], secrets: Iterable[str] = ()) -> list[str]:
@@ -81,7 +96,7 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
     so that the caller can clean up after it. On a terminal docker gets Ctrl-C
     from the terminal as well; docker gives up only after a third signal.
     """
-    logger.debug("running: %s", shell_command(argv, secrets))
+    _debug("running: %s", shell_command(argv, secrets))
     received: list[int] = []
     process: subprocess.Popen[bytes] | None = None
 
@@ -175,6 +190,6 @@ def private_files(contents: Mapping[str, str], *,
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
                 if directory.exists():
-                    logger.warning("could not remove %s: delete it by hand", directory)
+                    _warning("could not remove %s: delete it by hand", directory)
     if pending:
         raise _interruption(pending[0])

@@ -9,7 +9,6 @@ reordered; dockerpypi's own options go in front of them, right after
 
 from __future__ import annotations
 
-import csv
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
@@ -74,6 +73,8 @@ class DockerArgs:
 
     @property
     def secret_ids(self) -> list[str]:
+        import csv  # only for builds given --secret
+
         ids = []
         for spec in self.values("--secret"):
             # buildx reads the value as one CSV record, as csv does.
