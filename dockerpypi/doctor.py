@@ -21,10 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from packaging.version import Version
-
 from ._urls import MirrorURL
-from .engine import LOCAL_DRIVERS, EngineInfo, choose_transport, probe_engine
+from .engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
 from .errors import UserMessageError
 from .settings import Settings
 
@@ -128,7 +126,7 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
     return checks
 
 
-def _parsed(text: str | None) -> Version | None:
+def _parsed(text: str | None) -> EngineVersion | None:
     from .engine import _version
 
     return _version(text)
@@ -138,14 +136,14 @@ def _secrets_check(info: EngineInfo) -> Check:
     """``RUN --mount=type=secret`` with target, uid and mode: Dockerfile frontend 1.2+."""
     server = info.server
     if info.driver in (None, "docker"):
-        if server is not None and server < Version("20.10"):
+        if server is not None and server < (20, 10, 0):
             return Check("secrets", FAIL, f"Engine {info.server_version} predates "
                                           "RUN --mount secrets with a target (20.10)",
                          "upgrade the Docker engine to 20.10 or later")
         return Check("secrets", OK, "RUN --mount=type=secret is supported by the engine's "
                                     "BuildKit")
     kit = _parsed(info.buildkit_version)
-    if kit is not None and Version("0") < kit < Version("0.8"):
+    if kit is not None and (0, 0, 0) < kit < (0, 8, 0):
         return Check("secrets", FAIL, f"BuildKit {info.buildkit_version} predates "
                                       "RUN --mount secrets with a target (0.8)",
                      "update the builder: docker buildx rm, then docker buildx create")

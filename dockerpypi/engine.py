@@ -24,8 +24,6 @@ import re
 import subprocess
 from dataclasses import asdict, dataclass, fields
 
-from packaging.version import InvalidVersion, Version
-
 from .errors import UserMessageError
 
 # Drivers whose builder runs inside the engine's own network namespace rules:
@@ -43,7 +41,7 @@ class EngineInfo:
     builder_platform: str | None = None  # the selected builder's first platform
 
     @property
-    def server(self) -> Version | None:
+    def server(self) -> EngineVersion | None:
         return _version(self.server_version)
 
 
@@ -54,16 +52,21 @@ class Transport:
     reason: str
 
 
-def _version(text: str | None) -> Version | None:
+# Docker, buildx and BuildKit versions as (major, minor, patch): "26.1.5+dfsg1",
+# "v0.13.1-desktop.1" and "v0.12" are compared by their leading numbers only.
+# These are not Python package versions, so not packaging's (PEP 440) to
+# parse, and every build would pay its import (~3 ms) to read the kept answer.
+EngineVersion = tuple[int, int, int]
+
+
+def _version(text: str | None) -> EngineVersion | None:
     if not text:
         return None
-    match = re.match(r"v?(\d+(?:\.\d+){0,2})", text.strip())
+    match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", text.strip())
     if not match:
         return None
-    try:
-        return Version(match.group(1))
-    except InvalidVersion:
-        return None
+    major, minor, patch = (int(number or 0) for number in match.groups())
+    return major, minor, patch
 
 
 # Each question is a process start and a round trip to the engine, about a
@@ -168,18 +171,18 @@ def choose_transport(info: EngineInfo, requested: str = "auto") -> Transport:
     if not has_buildx:
         return Transport("http", False, "docker buildx is not installed, so named build "
                                         "contexts are not available")
-    if buildx is not None and buildx < Version("0.8"):
+    if buildx is not None and buildx < (0, 8, 0):
         return Transport("http", True, f"buildx {info.buildx_version} predates named build "
                                        "contexts (0.8)")
     if info.driver == "docker" or info.driver is None:
         server = info.server
-        if server is not None and server < Version("23"):
+        if server is not None and server < (23, 0, 0):
             return Transport("http", True, f"Engine {info.server_version}'s built-in BuildKit "
                                            "has no named build contexts")
         return Transport("context", True, f"Engine {info.server_version} with buildx "
                                           f"{info.buildx_version} supports named build contexts")
     kit = _version(info.buildkit_version)
-    if kit is not None and Version("0") < kit < Version("0.10"):
+    if kit is not None and (0, 0, 0) < kit < (0, 10, 0):
         return Transport("http", True, f"the builder's BuildKit {info.buildkit_version} "
                                        "has no named build contexts")
     return Transport("context", True, f"the {info.driver} builder supports named build "

@@ -37,9 +37,24 @@ def test_requested_transport_wins_but_context_needs_buildx() -> None:
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("26.1.5+dfsg1", "26.1.5"), ("v0.13.1", "0.13.1"), ("20.10.24", "20.10.24"),
-    ("v0.0.0+unknown", "0.0.0"), ("", None), (None, None), ("dev", None),
+    ("26.1.5+dfsg1", (26, 1, 5)), ("v0.13.1", (0, 13, 1)), ("20.10.24", (20, 10, 24)),
+    ("v0.0.0+unknown", (0, 0, 0)), ("v0.12", (0, 12, 0)), ("23", (23, 0, 0)),
+    ("v0.13.1-desktop.1", (0, 13, 1)), ("", None), (None, None), ("dev", None),
 ])
-def test_version_parsing(text: str | None, expected: str | None) -> None:
-    parsed = _version(text)
-    assert (str(parsed) if parsed else None) == expected
+def test_version_parsing(text: str | None, expected: tuple[int, int, int] | None) -> None:
+    assert _version(text) == expected
+
+
+@pytest.mark.parametrize(("info", "kind"), [
+    # The bounds themselves: 0.8 has named contexts, Engine 23 too, BuildKit 0.10 too,
+    # whatever number of parts the version is written with.
+    (EngineInfo("24.0.7", "0.8", "docker", None), "context"),
+    (EngineInfo("24.0.7", "v0.7.99", "docker", None), "http"),
+    (EngineInfo("23", "0.10.0", "docker", None), "context"),
+    (EngineInfo("22.06.0-beta.0", "0.10.0", "docker", None), "http"),
+    (EngineInfo("20.10.24", "0.12.1", "docker-container", "v0.10"), "context"),
+    (EngineInfo("20.10.24", "0.12.1", "docker-container", "v0.9.99"), "http"),
+    (EngineInfo("20.10.24", "0.12.1", "docker-container", "v0.0.0+unknown"), "context"),
+])
+def test_version_bounds(info: EngineInfo, kind: str) -> None:
+    assert choose_transport(info).kind == kind
