@@ -126,6 +126,19 @@ def test_a_broken_cache_file_is_a_miss(fresh_environment: None) -> None:
         assert list(kept().values()) == [expected]  # and written afresh
 
 
+def test_a_memo_replaced_by_another_process_is_read_again() -> None:
+    _cache.memo_put("memo.json", "key", "one")
+    assert _cache.memo_get("memo.json", "key") == "one"  # parsed once, then kept
+    # Another process replaces the file as memo_put does: a new file renamed over.
+    other = _cache.cache_dir() / "other.json"
+    other.write_text(json.dumps({"key": "two", "more": "three"}))
+    other.replace(_cache.cache_dir() / "memo.json")
+    assert _cache.memo_get("memo.json", "key") == "two"
+    assert _cache.memo_get("memo.json", "more") == "three"
+    (_cache.cache_dir() / "memo.json").unlink()
+    assert _cache.memo_get("memo.json", "key") is None
+
+
 def test_an_unusable_cache_directory_only_costs_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_environment: None) -> None:
     expected = render.render_run(render.RunOptions(uid=1000))
