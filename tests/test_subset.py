@@ -516,13 +516,17 @@ def test_a_kept_subset_is_found_while_nothing_it_read_changed(
                                web_mirror, PLATFORMS) is None
 
 
-@pytest.mark.parametrize("change", ["requirements", "dockerfile", "mirror", "directory"])
+@pytest.mark.parametrize("change", ["requirements", "same-length", "dockerfile", "mirror",
+                                    "directory"])
 def test_a_kept_subset_is_not_used_once_something_it_read_changed(
         web_mirror: Path, context: Path, change: str) -> None:
     given = parse_docker_args([str(context)])
     sent = _choose_and_keep(given, web_mirror)
     if change == "requirements":
         (context / "requirements.txt").write_text("app\nleaf==1.0\n")
+    elif change == "same-length":  # one character: the length alone would not tell
+        text = (context / "requirements.txt").read_text()
+        (context / "requirements.txt").write_text(text.replace("app", "apq", 1))
     elif change == "dockerfile":
         (context / "Dockerfile").write_text((context / "Dockerfile").read_text() + "RUN true\n")
     elif change == "mirror":  # a fill or a re-index rewrites the state
