@@ -73,10 +73,13 @@ class DockerArgs:
 
     @property
     def secret_ids(self) -> list[str]:
+        ids: list[str] = []
+        specs = self.values("--secret")
+        if not specs:
+            return ids
         import csv  # only for builds given --secret
 
-        ids = []
-        for spec in self.values("--secret"):
+        for spec in specs:
             # buildx reads the value as one CSV record, as csv does.
             for field in next(csv.reader([spec]), []):
                 key, _, value = field.partition("=")
