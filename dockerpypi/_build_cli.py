@@ -427,7 +427,7 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
                mirror_dir: Path | None, *, docker: tuple[str, ...],
                env: dict[str, str] | None, dry_run: bool, config: str = "secrets") -> int:
     """Write the settings (secrets, and the config context for ``config="context"``), build."""
-    from . import _runner
+    from . import _cache, _runner
     from .build import plan_build
     from .render import config_context, config_files, uv_cache_pays
 
@@ -442,17 +442,29 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
 
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
+        shown = None
+        if tree is not None:
+            shown = (_cache.kept_tree_path(_CONFIG_TREES, tree) if not secrets
+                     else placeholder / _runner.TREE)
         argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
-                          config_dir=placeholder / _runner.TREE if tree else None,
-                          docker=docker)
+                          config_dir=shown, docker=docker)
         prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
         click.echo(prefix + _runner.shell_command(argv, secrets))
         return 0
-    with _runner.private_files({f.secret_id: f.content for f in files}, tree=tree) as written:
-        config_dir = written.pop(_runner.TREE, None)
+    # The same settings context at the same path build after build: BuildKit then
+    # has it already. It holds no credentials (config="context" is never chosen
+    # with them), but where the cache cannot keep it, it goes with the secrets.
+    kept = _cache.kept_tree(_CONFIG_TREES, tree) if tree is not None and not secrets else None
+    with _runner.private_files({f.secret_id: f.content for f in files},
+                               tree=tree if kept is None else None) as written:
+        config_dir = kept or written.pop(_runner.TREE, None)
         argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
                           config_dir=config_dir, docker=docker)
         return _runner.run(argv, secrets=secrets, env=env)
+
+
+# The folder of the cache that keeps the dockerpypi-config contexts.
+_CONFIG_TREES = "step-config"
 
 
 def _names_sent(mirror_dir: Path) -> list[str]:

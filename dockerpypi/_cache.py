@@ -8,6 +8,9 @@ never fail a command, only make it slower.
 from __future__ import annotations
 
 import os
+import time
+import zlib
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -118,3 +121,116 @@ def memo_put(name: str, key: str, text: str) -> None:
     memo[key] = text
     kept = dict(list(memo.items())[-MEMO_LIMIT:])
     write_cache_file(name, json.dumps(kept).encode())
+
+
+# --- directories kept by content ----------------------------------------------------
+
+# A kept tree nobody used for this long is removed when another is written.
+TREE_KEEP_SECONDS = 30 * 24 * 3600
+_WRITING = ".writing-"
+
+
+def write_tree(root: Path, files: Mapping[str, str]) -> Path:
+    """Write ``files`` (relative path: text) as a new directory ``root`` any user can
+    read: directories 0755, files 0644, whatever the umask."""
+    root.mkdir(mode=0o755)
+    root.chmod(0o755)
+    for name, text in files.items():
+        path = root / name
+        for parent in reversed(path.relative_to(root).parents[:-1]):
+            (root / parent).mkdir(mode=0o755, exist_ok=True)
+            (root / parent).chmod(0o755)
+        path.write_text(text, encoding="utf-8")
+        path.chmod(0o644)
+    return root
+
+
+def kept_tree_path(folder: str, files: Mapping[str, str]) -> Path:
+    """Where :func:`kept_tree` keeps ``files``: a name taken from what they hold."""
+    import json
+
+    blob = json.dumps(sorted(files.items())).encode()
+    # A name, not a proof: kept_tree reads the files back before it trusts one.
+    name = f"{len(blob)}-{zlib.crc32(blob):08x}{zlib.adler32(blob):08x}"
+    return cache_dir() / folder / name
+
+
+def _holds(directory: Path, files: Mapping[str, str]) -> bool:
+    """Whether ``directory`` holds exactly ``files``, as :func:`write_tree` writes them."""
+    found = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            path = Path(root, name)
+            found[path.relative_to(directory).as_posix()] = path
+    if found.keys() != files.keys():
+        return False
+    try:
+        return all(path.read_text(encoding="utf-8") == files[name]
+                   and path.stat().st_mode & 0o777 == 0o644 for name, path in found.items())
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def kept_tree(folder: str, files: Mapping[str, str]) -> Path | None:
+    """``files`` (relative path: text) as a directory any user can read, in the
+    owner-only cache directory, kept for the next run with the same files; None when
+    the cache cannot hold it.
+
+    Made for a build context that does not change from build to build:
+    BuildKit keeps a copy of each local context under its path, so the same
+    path again is sent nothing, where a new temporary one was sent whole and
+    its copy kept once more. Never for anything secret: the cache outlives
+    the build.
+    """
+    directory = kept_tree_path(folder, files)
+    if ensure_cache_dir(folder) is None:
+        return None
+    if not directory.exists():
+        _write_kept(directory, files)
+        _prune_trees(directory.parent, keep=directory)
+    if not (directory.is_dir() and _holds(directory, files)):
+        return None  # another tree under that name, or none could be written
+    try:
+        os.utime(directory)  # in use: the clean-up goes by this time
+    except OSError:
+        return None
+    return directory
+
+
+def _write_kept(directory: Path, files: Mapping[str, str]) -> None:
+    """Write the tree beside ``directory`` and rename it in whole: a reader sees all
+    of it or nothing."""
+    import shutil
+    import tempfile
+
+    writing = None
+    try:
+        writing = Path(tempfile.mkdtemp(prefix=_WRITING, dir=directory.parent))
+        write_tree(writing / "tree", files).rename(directory)
+    except OSError:
+        pass  # another run renamed the same tree in first, or the cache is unusable
+    finally:
+        if writing is not None:
+            shutil.rmtree(writing, ignore_errors=True)
+
+
+def _prune_trees(parent: Path | None, *, keep: Path | None) -> None:
+    """Remove the kept trees of ``parent`` nobody used for :data:`TREE_KEEP_SECONDS`,
+    and what a killed run left half-written."""
+    import shutil
+
+    if parent is None:
+        return
+    now = time.time()
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            age = now - entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        limit = 3600 if entry.name.startswith(_WRITING) else TREE_KEEP_SECONDS
+        if entry.path != str(keep) and age > limit:
+            shutil.rmtree(entry.path, ignore_errors=True)

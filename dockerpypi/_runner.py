@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
+from ._cache import write_tree
 from ._urls import REDACTED
 from .errors import UserMessageError
 
@@ -134,19 +135,6 @@ def _interruption(signum: int) -> BaseException:
 TREE = "context"
 
 
-def _write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    root.mkdir(mode=0o755)
-    root.chmod(0o755)  # whatever the umask
-    for name, text in files.items():
-        path = root / name
-        for parent in reversed(path.relative_to(root).parents[:-1]):
-            (root / parent).mkdir(mode=0o755, exist_ok=True)
-            (root / parent).chmod(0o755)
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o644)
-    return root
-
-
 @contextmanager
 def private_files(contents: Mapping[str, str], *,
                   tree: Mapping[str, str] | None = None) -> Iterator[dict[str, Path]]:
@@ -183,7 +171,7 @@ def private_files(contents: Mapping[str, str], *,
                     handle.write(text)
                 paths[name] = path
             if tree is not None:
-                paths[TREE] = _write_tree(directory / TREE, tree)
+                paths[TREE] = write_tree(directory / TREE, tree)
             yield paths
         finally:
             cleaning = True

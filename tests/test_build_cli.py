@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,8 +23,9 @@ from typing import Any
 import pytest
 from support.cli import run_main
 
-from dockerpypi import _runner
+from dockerpypi import _cache, _runner
 from dockerpypi.errors import UserMessageError
+from dockerpypi.render import RunOptions, render_run
 
 PASSWORD = "p@ss#w:rd/%+"
 QUOTED = "p%40ss%23w%3Ard%2F%25%2B"
@@ -250,6 +252,84 @@ def test_the_settings_tree_is_readable_inside_the_private_directory(tmpdir_env: 
         assert (root / "requirements").stat().st_mode & 0o777 == 0o755
         assert (root / "requirements" / ".keep").stat().st_mode & 0o777 == 0o644
     assert list(tmpdir_env.iterdir()) == []
+
+
+# --- the settings context, kept by what it holds ---------------------------------
+
+TREE = {"env": "x", "pip.conf": "[global]\n", "requirements/.keep": ""}
+
+
+def test_a_kept_tree_is_written_once_readable_and_found_again() -> None:
+    first = _cache.kept_tree("trees", TREE)
+    assert first is not None
+    assert first.parent.parent == _cache.cache_dir()
+    assert first.parent.stat().st_mode & 0o777 == 0o700  # only its owner reaches it
+    assert first.stat().st_mode & 0o777 == 0o755
+    assert (first / "requirements").stat().st_mode & 0o777 == 0o755
+    assert (first / "env").read_text() == "x"
+    assert (first / "env").stat().st_mode & 0o777 == 0o644
+    inode = (first / "env").stat().st_ino
+    again = _cache.kept_tree("trees", dict(reversed(TREE.items())))
+    assert again == first  # the same path for the same files, in any order
+    assert (first / "env").stat().st_ino == inode  # and not written again
+    other = _cache.kept_tree("trees", {**TREE, "env": "y"})
+    assert other is not None
+    assert other != first
+    assert sorted(p.name for p in first.parent.iterdir()) == sorted([first.name, other.name])
+
+
+def test_a_kept_tree_that_holds_something_else_is_not_used() -> None:
+    first = _cache.kept_tree("trees", TREE)
+    assert first is not None
+    (first / "env").write_text("changed by hand")
+    assert _cache.kept_tree("trees", TREE) is None  # not trusted, and not overwritten
+    assert (first / "env").read_text() == "changed by hand"
+    (first / "env").write_text("x")
+    (first / "extra").write_text("")
+    assert _cache.kept_tree("trees", TREE) is None
+
+
+def test_old_and_half_written_trees_are_removed_when_another_is_written() -> None:
+    old = _cache.kept_tree("trees", TREE)
+    used = _cache.kept_tree("trees", {**TREE, "env": "used"})
+    assert old is not None
+    assert used is not None
+    half = old.parent / ".writing-killed"
+    half.mkdir()
+    long_ago = time.time() - _cache.TREE_KEEP_SECONDS - 60
+    for path in (old, half, used):
+        os.utime(path, (long_ago, long_ago))
+    assert _cache.kept_tree("trees", TREE) == old  # in use again: its time is now
+    assert _cache.kept_tree("trees", {**TREE, "env": "new"}) is not None
+    names = {p.name for p in old.parent.iterdir()}
+    assert old.name in names
+    assert used.name not in names
+    assert half.name not in names
+
+
+def test_no_kept_tree_without_a_usable_cache(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert _cache.kept_tree("trees", TREE) is None
+
+
+def test_a_build_sends_the_same_settings_context_each_time(
+        capsys: pytest.CaptureFixture[str], tmpdir_env: Path, context: Path) -> None:
+    (context / "Dockerfile").write_text("FROM scratch AS dockerpypi-config\nFROM scratch\n"
+                                        + render_run(RunOptions()))
+    (context / "requirements.txt").write_text("app\n")
+    shown = []
+    for _ in range(2):
+        code, out, err = dockerpypi(capsys, "build", "--dry-run", "--offline", "--mirror-dir",
+                                    str(context / "none"), str(context))
+        assert code == 0, err
+        shown.append(re.findall(r"dockerpypi-config=(\S+)", out))
+    assert shown[0] == shown[1]
+    assert len(shown[0]) == 1
+    assert Path(shown[0][0]).parent == _cache.cache_dir() / "step-config"
+    assert "XXXXXXXX" not in shown[0][0]  # a real path: the secrets' is the placeholder
 
 
 def _sigterm_inside_private_files() -> None:
