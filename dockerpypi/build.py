@@ -12,8 +12,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 from ._urls import MirrorURL
@@ -49,9 +50,11 @@ _LONG_NAMES = {"-t": "--tag", "-f": "--file", "-o": "--output", "-c": "--cpu-sha
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
-@dataclass(frozen=True)
-class DockerArgs:
-    """What dockerpypi needs to know about the user's ``docker buildx build`` arguments."""
+class DockerArgs(NamedTuple):
+    """What dockerpypi needs to know about the user's ``docker buildx build`` arguments.
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
 
     args: tuple[str, ...]
     path: str

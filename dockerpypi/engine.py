@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 from .errors import UserMessageError
 
@@ -31,8 +31,12 @@ from .errors import UserMessageError
 LOCAL_DRIVERS = ("docker", "docker-container")
 
 
-@dataclass(frozen=True)
-class EngineInfo:
+class EngineInfo(NamedTuple):
+    """What docker said about the engine and the selected builder.
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
+
     server_version: str | None  # None: no engine answered
     buildx_version: str | None  # None: no buildx plugin
     driver: str | None  # the selected builder's driver
@@ -45,8 +49,12 @@ class EngineInfo:
         return _version(self.server_version)
 
 
-@dataclass(frozen=True)
-class Transport:
+class Transport(NamedTuple):
+    """How the mirror reaches the build, and why, in one sentence.
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
+
     kind: str  # "context" or "http"
     use_buildx: bool
     reason: str
@@ -149,11 +157,11 @@ def current_engine() -> EngineInfo:
         kept = _engine_cache.load(key)
         # Exactly this class's fields: an answer written by another version of
         # it is asked again, not completed with defaults.
-        if kept is not None and set(kept) == {field.name for field in fields(EngineInfo)}:
+        if kept is not None and set(kept) == set(EngineInfo._fields):
             return EngineInfo(**kept)
     info = probe_engine()
     if key is not None and info.driver in _engine_cache.KEPT_DRIVERS:
-        _engine_cache.store(key, asdict(info))
+        _engine_cache.store(key, info._asdict())
     return info
 
 

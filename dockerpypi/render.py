@@ -18,9 +18,8 @@ import math
 import re
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import __version__
 from ._urls import MirrorURL
@@ -55,9 +54,11 @@ _SHADOWING_VARIABLES = (
 )
 
 
-@dataclass(frozen=True)
-class ConfigFile:
-    """One temporary file of a build step: its secret id, where it is mounted, its text."""
+class ConfigFile(NamedTuple):
+    """One temporary file of a build step: its secret id, where it is mounted, its text.
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
 
     name: str
     secret_id: str
@@ -351,9 +352,11 @@ _CONTEXT_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
 ENV_PREFIX = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 
 
-@dataclass(frozen=True)
-class CacheMount:
-    """The cache mount of one installer: its id, where it is mounted, what points there."""
+class CacheMount(NamedTuple):
+    """The cache mount of one installer: its id, where it is mounted, what points there.
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
 
     id: str
     target: str
@@ -384,9 +387,11 @@ def secret_mounts() -> list[tuple[str, str]]:
     return [(_FILES[name][0], _target(name)) for name in _FILES]
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """What shapes a rendered ``RUN`` step (never a URL or a credential)."""
+class RunOptions(NamedTuple):
+    """What shapes a rendered ``RUN`` step (never a URL or a credential).
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
 
     installer: str = "auto"  # one of INSTALLERS
     config: str = "context"  # one of CONFIG_FORMS

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Generic, TypedDict, TypeVar
+from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from . import _dib
 from ._public_index import public_index_url
@@ -208,8 +208,12 @@ def _path_parser(base: Path | None) -> Callable[[object, str], Path]:
 
 # --- the sources -------------------------------------------------------------
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
+    """A value for one setting from one source, not yet parsed.
+
+    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
+    """
+
     source: str
     raw: object
     parse: Callable[[object, str], Any]
