@@ -56,7 +56,41 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
-@click.command("build", context_settings=_CONTEXT)
+class _BuildCommand(click.Command):
+    """``build``, whose words from the first one that is not a dockerpypi option are
+    docker's, handed on as they are.
+
+    Click would look each of docker's options up among ours, and for every one
+    it does not know, find the nearest of our names (importing difflib) for an
+    error it then ignores: ~3 ms of every build. Those words are put after
+    ``--`` instead, where click takes them as they are.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        cut = _first_docker_word(self.get_params(ctx), args)
+        if cut < len(args):
+            args = [*args[:cut], "--", *args[cut:]]
+        return super().parse_args(ctx, args)
+
+
+def _first_docker_word(params: list[click.Parameter], args: list[str]) -> int:
+    """The index of the first word of ``args`` that is not one of our options (or its
+    value); ``len(args)`` when there is none, or when ``--`` comes first."""
+    takes_value = {name: not (isinstance(param, click.Option) and param.is_flag)
+                   for param in params if isinstance(param, click.Option)
+                   for name in (*param.opts, *param.secondary_opts)}
+    index = 0
+    while index < len(args):
+        name, equals, _ = args[index].partition("=")
+        if args[index] == "--":
+            return len(args)
+        if name not in takes_value:
+            return index
+        index += 2 if takes_value[name] and not equals else 1
+    return index
+
+
+@click.command("build", cls=_BuildCommand, context_settings=_CONTEXT)
 @settings_options
 @click.option("--dry-run", is_flag=True,
               help="Print the docker command (credentials as ***) instead of running it; "

@@ -155,6 +155,41 @@ def test_click_does_not_eat_letters_of_docker_short_options(
     assert out.rstrip().endswith(f"-tmy/hub:dev-v {dockerfile} {context}")
 
 
+@pytest.mark.parametrize(("args", "ours", "docker"), [
+    (["--offline", "-t", "app", "."], {"offline": True}, ["-t", "app", "."]),
+    (["--mirror-dir", "w", "--index-url=http://m/", "--progress=plain", "."],
+     {"mirror_dir": "w", "index_urls": ("http://m/",)}, ["--progress=plain", "."]),
+    # A value that looks like one of our options is still the value.
+    (["--mirror-dir", "--offline", "."], {"mirror_dir": "--offline", "offline": None}, ["."]),
+    (["--uid", "7", "--inject", "-tapp", "--offline", "."], {"uid": 7, "inject": True},
+     ["-tapp", "--offline", "."]),  # ours after docker's: refused later, by name
+    (["--", "--offline", "."], {"offline": None}, ["--offline", "."]),
+    (["."], {}, ["."]),
+])
+def test_build_hands_docker_its_words_as_given(args: list[str], ours: dict[str, object],
+                                               docker: list[str]) -> None:
+    from dockerpypi._build_cli import build
+
+    ctx = build.make_context("build", list(args))
+    assert list(ctx.params["docker_args"]) == docker
+    for name, value in ours.items():
+        assert ctx.params[name] == value
+
+
+def test_docker_options_are_not_looked_up_among_ours(tmp_path: Path, context: Path) -> None:
+    # Click suggests near misses for options it does not know, with difflib.
+    script = ("import sys\n"
+              "from dockerpypi.cli import main\n"
+              "try:\n"
+              f"    main(['build', '--dry-run', '--offline', '--progress=plain', '--label', 'x',"
+              f" '-t', 'app', {str(context)!r}])\n"
+              "except SystemExit as exited:\n"
+              "    print(exited.code, 'difflib' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60, check=False)
+    assert done.stdout.splitlines()[-1].split() == ["0", "False"], done.stderr
+
+
 def test_help_shows_the_docker_part(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = dockerpypi(capsys, "build", "--help")
     assert code == 0
