@@ -7,9 +7,9 @@ nothing for it, about 30 ms together on the benchmark machine:
 - The garbage collector's passes while click and our modules load. Imports
   make long-lived objects only (modules, classes, functions), so every pass
   walks them and frees nothing. The collector is off while they load, and
-  what they made is then frozen out of its sight (``gc.freeze``, the pattern
-  CPython documents for exactly this) before it is turned back on: the
-  command itself runs with the collector, however long it runs.
+  what they made is then moved out of its sight (``gc.freeze``: a generation
+  it never walks) before it is turned back on, so the command itself runs
+  with the collector, however long it runs.
 - The interpreter's teardown once the exit code is known: clearing every
   module and a last full collection, for a process that is about to be gone.
   After the usual shutdown (other threads joined, every other ``atexit``
@@ -70,7 +70,8 @@ def _exit_without_teardown() -> None:
 def run() -> NoReturn:
     """The entry point of the ``dockerpypi`` console script."""
     gc.disable()
-    # Registered first, so it runs last of the atexit functions.
+    # Before anything the command registers, so it runs after all of that; what
+    # was registered before it, it runs itself.
     atexit.register(_exit_without_teardown)
     from .cli import main
 
