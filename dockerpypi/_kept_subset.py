@@ -14,10 +14,9 @@ under a key of everything the choice read, checked before it is used:
 - ``--platform``, ``--builder`` and the engine's platforms (the machines);
 - this version of dockerpypi.
 
-Texts are compared by :func:`_fingerprint`, a change detector rather than a
-digest: what it guards against is an edit, not an attacker (who could edit
-the Dockerfile itself), and hashlib's OpenSSL start alone is ~4 ms of every
-build. A kept answer whose directory is gone is a miss, and the choice is
+Texts are compared by :func:`dockerpypi._cache.fingerprint`, a change
+detector rather than a digest (an attacker could edit the Dockerfile
+itself). A kept answer whose directory is gone is a miss, and the choice is
 made again.
 """
 
@@ -25,12 +24,12 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
+from ._cache import fingerprint
 
 if TYPE_CHECKING:
     from .build import DockerArgs
@@ -39,12 +38,6 @@ _KEPT_FILE = "subsets.json"
 # The index state file of a mirror (mirror/state.py's STATE_FILE, spelt out
 # here so that a kept answer needs no import of the index).
 _STATE_FILE = ".dockerpypi-index.json"
-
-
-def _fingerprint(data: bytes) -> str:
-    """Length and two checksums of ``data``: an edit goes unseen only if it keeps the
-    length, the CRC-32 and the Adler-32 all three."""
-    return f"{len(data)}:{zlib.crc32(data):08x}:{zlib.adler32(data):08x}"
 
 
 def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
@@ -61,7 +54,7 @@ def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None
         return None
     return json.dumps([
         __version__, str(mirror_dir.resolve()), [state.st_ino, state.st_size, state.st_mtime_ns],
-        str(dockerfile.resolve()), _fingerprint(text),
+        str(dockerfile.resolve()), fingerprint(text),
         str(Path(given.local_path).resolve()), given.values("--platform"),
         given.values("--builder"), list(engine_platforms),
     ])
@@ -70,7 +63,7 @@ def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None
 def _text_fingerprint(path: Path) -> str | None:
     """Of the text as the subset read it (UTF-8, newlines made \\n)."""
     try:
-        return _fingerprint(path.read_text(encoding="utf-8").encode())
+        return fingerprint(path.read_text(encoding="utf-8").encode())
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -91,8 +84,8 @@ def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | No
         return None
     context = Path(given.local_path)
     if not isinstance(sources, dict) or any(
-            _text_fingerprint(context / relative) != fingerprint
-            for relative, fingerprint in sources.items()):
+            _text_fingerprint(context / relative) != expected
+            for relative, expected in sources.items()):
         return None
     directory = mirror_dir / str(name)
     if "/" in str(name) or not directory.is_dir():
@@ -116,6 +109,6 @@ def remember(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | 
     key = _key(given, mirror_dir, engine_platforms)
     if key is None or directory.parent != mirror_dir:
         return
-    fingerprints = {relative: _fingerprint(text.encode()) for relative, text in sources.items()}
+    fingerprints = {relative: fingerprint(text.encode()) for relative, text in sources.items()}
     memo_put(_KEPT_FILE, key, json.dumps({"dir": directory.name, "summary": summary,
                                           "sources": fingerprints}))
