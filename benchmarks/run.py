@@ -496,9 +496,8 @@ def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
 def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> None:
     """``dockerpypi build`` against the ``docker buildx build`` it runs, on a cached build."""
     from dockerpypi import subset
-    from dockerpypi._runner import TREE
     from dockerpypi.build import parse_docker_args
-    from dockerpypi.render import config_context, config_files, uv_cache_pays
+    from dockerpypi.render import config_files, uv_cache_pays
     from dockerpypi.settings import resolve_settings
 
     table = Table("overhead", "What `dockerpypi build` adds to the docker command it runs "
@@ -527,10 +526,8 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
         settings, [entry.name for entry in directory.iterdir()]))
     for config in files:
         (secrets / config.secret_id).write_text(config.content)
-    for relative, text in config_context(files).items():  # the dockerpypi-config context
-        path = secrets / TREE / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    # The dockerpypi-config context: the dry run names the directory dockerpypi
+    # build keeps in its cache, which the build above wrote.
     try:
         raw = [re.sub(r"[^,=]*/dockerpypi-XXXXXXXX/", f"{secrets}/", arg) for arg in argv]
         if f"pypi-mirror={directory}" not in raw:

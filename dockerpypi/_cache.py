@@ -193,7 +193,7 @@ def kept_tree(folder: str, files: Mapping[str, str]) -> Path | None:
         return None
     if not directory.exists():
         _write_kept(directory, files)
-        _prune_trees(directory.parent, keep=directory)
+        _prune_trees(directory.parent)
     if not (directory.is_dir() and _holds(directory, files)):
         return None  # another tree under that name, or none could be written
     try:
@@ -220,13 +220,11 @@ def _write_kept(directory: Path, files: Mapping[str, str]) -> None:
             shutil.rmtree(writing, ignore_errors=True)
 
 
-def _prune_trees(parent: Path | None, *, keep: Path | None) -> None:
+def _prune_trees(parent: Path) -> None:
     """Remove the kept trees of ``parent`` nobody used for :data:`TREE_KEEP_SECONDS`,
-    and what a killed run left half-written."""
+    and what a killed run left half-written (the tree just written is new)."""
     import shutil
 
-    if parent is None:
-        return
     now = time.time()
     try:
         entries = list(os.scandir(parent))
@@ -238,5 +236,5 @@ def _prune_trees(parent: Path | None, *, keep: Path | None) -> None:
         except OSError:
             continue
         limit = 3600 if entry.name.startswith(_WRITING) else TREE_KEEP_SECONDS
-        if entry.path != str(keep) and age > limit:
+        if age > limit:
             shutil.rmtree(entry.path, ignore_errors=True)
