@@ -12,7 +12,7 @@ under a key of everything the choice read, checked before it is used:
 - the mirror, and its index state file (inode, size, modification time):
   any ``mirror add`` or ``mirror index`` changes it;
 - ``--platform``, ``--builder`` and the engine's platforms (the machines);
-- this version of dockerpypi.
+- this version of dockerpypi, and the shape of the pages it writes.
 
 Texts are compared by :func:`dockerpypi._cache.fingerprint`, a change
 detector rather than a digest (an attacker could edit the Dockerfile
@@ -43,6 +43,7 @@ _STATE_FILE = ".dockerpypi-index.json"
 def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
          ) -> str | None:
     from .build import dockerfile_path
+    from .mirror.pages import PAGE_FORMAT  # a leaf: the page writer alone, not the index
 
     dockerfile = dockerfile_path(given)
     if dockerfile is None or given.local_path is None:
@@ -53,7 +54,8 @@ def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None
     except OSError:
         return None
     return json.dumps([
-        __version__, str(mirror_dir.resolve()), [state.st_ino, state.st_size, state.st_mtime_ns],
+        __version__, PAGE_FORMAT, str(mirror_dir.resolve()),
+        [state.st_ino, state.st_size, state.st_mtime_ns],
         str(dockerfile.resolve()), fingerprint(text),
         str(Path(given.local_path).resolve()), given.values("--platform"),
         given.values("--builder"), list(engine_platforms),

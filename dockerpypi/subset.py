@@ -647,7 +647,9 @@ def _link(source: Path, target: Path) -> None:
 
 def subset_name(selection: Selection) -> str:
     """The directory name of a subset: what it holds, so an equal choice finds it again."""
-    digest = hashlib.sha256("\n".join(map(repr, selection.files)).encode()).hexdigest()
+    # The pages' shape is part of it: a subset written in an older one is not taken.
+    listed = [f"pages {_index.PAGE_FORMAT}", *map(repr, selection.files)]
+    digest = hashlib.sha256("\n".join(listed).encode()).hexdigest()
     return f"{SUBSET_PREFIX}{digest[:32]}"
 
 
@@ -823,6 +825,20 @@ def _selected(given: DockerArgs, mirror_dir: Path, *, dry_run: bool) -> _Chosen:
         raise CannotTell(f"cannot write the subset ({error})") from None
 
 
+def _rewrite_old_pages(mirror_dir: Path, echo: Callable[[str], None]) -> None:
+    """Pages an older dockerpypi wrote are written again before the whole mirror is
+    sent: their shape may fail an installer (pages.PAGE_FORMAT says which changed)."""
+    if not _index.pages_outdated(mirror_dir):
+        return
+    try:
+        _index.update_index(mirror_dir, lock_timeout=_LOCK_TIMEOUT)
+    except (UserMessageError, OSError) as error:
+        echo(f"warning: the mirror's pages are in an older dockerpypi's shape and could not "
+             f"be written again ({error}): run `dockerpypi mirror index`")
+    else:
+        echo("wrote the mirror's pages again in this dockerpypi's shape")
+
+
 @contextlib.contextmanager
 def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, dry_run: bool,
                    echo: Callable[[str], None],
@@ -846,6 +862,8 @@ def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, dry_run: bool,
                 chosen = _selected(given, mirror_dir, dry_run=dry_run)
             except CannotTell as reason:
                 echo(f"sending the whole mirror: {reason}")
+                if not dry_run:
+                    _rewrite_old_pages(mirror_dir, echo)
                 sent: Path = mirror_dir
             else:
                 summary = chosen.selection.summary()

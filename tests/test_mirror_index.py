@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from filelock import FileLock
 from support import wheels
+from support.server import serve_directory
 
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror import index as index_module
@@ -26,7 +27,7 @@ from dockerpypi.mirror.index import (
     list_projects,
     update_index,
 )
-from dockerpypi.mirror.state import load_state
+from dockerpypi.mirror.state import load_state, pages_outdated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,11 +91,65 @@ def test_wheels_get_metadata_sidecars_and_sdists_do_not(tmp_path: Path) -> None:
     digest = sha256(sidecar)
     page = (tmp_path / "pkg" / "index.html").read_text()
     wheel_line = next(line for line in page.splitlines() if wheel.name in line)
-    assert f'data-dist-info-metadata="sha256={digest}"' in wheel_line
     assert f'data-core-metadata="sha256={digest}"' in wheel_line
+    # PEP 658's older name would send pip 22.3-23.1 to the sidecar, whose Name they
+    # compare unnormalised with the requirement (pypa/pip#12038).
+    assert "data-dist-info-metadata" not in page
     sdist_line = next(line for line in page.splitlines() if sdist.name in line)
     assert "metadata" not in sdist_line
     assert not (tmp_path / f"{sdist.name}.metadata").exists()
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_current_pip_and_uv_resolve_from_the_metadata_files_alone(
+        installer: str, tmp_path: Path, uv_binary: Path) -> None:
+    make_wheel(tmp_path, "app", "1.0", requires=["dep-lib>=1"], files={"big.bin": "x" * 4096})
+    make_wheel(tmp_path, "Dep_Lib", "1.0")
+    update_index(tmp_path)
+    with serve_directory(tmp_path) as served:
+        if installer == "pip":  # 23.2 or later: reads PEP 714's data-core-metadata
+            command = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed",
+                       "--no-cache-dir", "--index-url", served, "app"]
+        else:
+            command = [str(uv_binary), "pip", "compile", "--no-cache", "--index-url", served,
+                       "-"]
+        result = subprocess.run(command, input="app\n", capture_output=True, text=True,
+                                check=False, timeout=120)
+        assert result.returncode == 0, result.stderr
+        fetched = {r.path.rsplit("/", 1)[-1] for r in served.requests if r.status == 200}
+    assert {"app-1.0-py3-none-any.whl.metadata",
+            "Dep_Lib-1.0-py3-none-any.whl.metadata"} <= fetched
+    if installer == "uv":  # it fetched no wheel to read its metadata (pip installs them)
+        assert served.downloads() == []
+
+
+def test_pages_of_an_older_shape_are_written_again_without_reading_the_files(
+        tmp_path: Path) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    # As an older dockerpypi left them: both metadata names, and no page format.
+    for project in ("a", "b"):
+        page = tmp_path / project / "index.html"
+        page.write_text(page.read_text().replace(
+            "data-core-metadata=", "data-dist-info-metadata=").replace(
+            "<a href", "<a data-core-metadata=\"x\" href"))
+    state = tmp_path / STATE_FILE
+    data = json.loads(state.read_bytes())
+    del data["pages"]
+    state.write_text(json.dumps(data, separators=(",", ":")))
+    assert pages_outdated(tmp_path)
+
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written) == (0, 2)
+    assert not pages_outdated(tmp_path)
+    for project in ("a", "b"):
+        page = (tmp_path / project / "index.html").read_text()
+        assert "data-dist-info-metadata" not in page
+        assert 'data-core-metadata="x"' not in page
+    assert check_mirror(tmp_path).ok
+    assert update_index(tmp_path).pages_written == 0  # once
 
 
 def test_second_run_reads_nothing_and_a_touched_or_new_file_is_read_alone(

@@ -28,6 +28,8 @@ from support.wheels import make_sdist, make_wheel
 from dockerpypi import _kept_subset, subset
 from dockerpypi.build import parse_docker_args
 from dockerpypi.cli import main
+from dockerpypi.mirror import index as index_module
+from dockerpypi.mirror import pages as pages_module
 from dockerpypi.mirror.index import list_projects, update_index
 from dockerpypi.render import RunOptions, render_run, render_stage
 
@@ -402,6 +404,44 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
         ".dockerpypi-index.json", ".dockerpypi.lock"]
 
 
+def as_an_older_dockerpypi_left_it(mirror: Path) -> None:
+    """Pages with PEP 658's older attribute, and a state file without a page format."""
+    for page in mirror.glob("*/index.html"):
+        page.write_text(page.read_text().replace("data-core-metadata=",
+                                                 "data-dist-info-metadata="))
+    state = mirror / ".dockerpypi-index.json"
+    data = json.loads(state.read_bytes())
+    del data["pages"]
+    state.write_text(json.dumps(data, separators=(",", ":")))
+
+
+def test_the_whole_mirror_is_sent_with_its_older_pages_written_again(
+        web_mirror: Path, context: Path) -> None:
+    as_an_older_dockerpypi_left_it(web_mirror)
+    (context / "requirements.txt").write_text("-e .\n")  # the whole mirror is sent
+    lines: list[str] = []
+    given = parse_docker_args([str(context)])
+
+    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+        assert sent == web_mirror
+        pages = "".join(p.read_text() for p in web_mirror.glob("*/index.html"))
+        assert "data-dist-info-metadata" not in pages
+        assert "data-core-metadata" in pages
+    assert lines[1] == "wrote the mirror's pages again in this dockerpypi's shape"
+
+    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append):
+        pass
+    assert len(lines) == 3  # once
+
+
+def test_a_subset_is_named_for_the_shape_of_its_pages_too(
+        web_mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    selection = subset.select(web_mirror, roots("app"), X86)
+    now = subset.subset_name(selection)
+    monkeypatch.setattr(index_module, "PAGE_FORMAT", index_module.PAGE_FORMAT - 1)
+    assert subset.subset_name(selection) != now  # one of older pages is never taken
+
+
 def test_unused_subsets_and_leftovers_of_a_killed_build_are_pruned(web_mirror: Path) -> None:
     now = 10_000_000.0
     day = 24 * 3600.0
@@ -517,9 +557,9 @@ def test_a_kept_subset_is_found_while_nothing_it_read_changed(
 
 
 @pytest.mark.parametrize("change", ["requirements", "same-length", "dockerfile", "mirror",
-                                    "directory"])
+                                    "pages", "directory"])
 def test_a_kept_subset_is_not_used_once_something_it_read_changed(
-        web_mirror: Path, context: Path, change: str) -> None:
+        web_mirror: Path, context: Path, change: str, monkeypatch: pytest.MonkeyPatch) -> None:
     given = parse_docker_args([str(context)])
     sent = _choose_and_keep(given, web_mirror)
     if change == "requirements":
@@ -532,6 +572,8 @@ def test_a_kept_subset_is_not_used_once_something_it_read_changed(
     elif change == "mirror":  # a fill or a re-index rewrites the state
         wheel(web_mirror, "lib", "3.0")
         update_index(web_mirror)
+    elif change == "pages":  # a dockerpypi that writes its pages in another shape
+        monkeypatch.setattr(pages_module, "PAGE_FORMAT", pages_module.PAGE_FORMAT + 1)
     else:
         shutil.rmtree(sent)
     assert _kept_subset.lookup(given, web_mirror, PLATFORMS) is None

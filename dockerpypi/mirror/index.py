@@ -39,15 +39,16 @@ from .distfile import (
     sha256_of,
     wheel_metadata,
 )
-from .pages import project_page, root_page
-from .state import STATE_FILE, IndexedFile, load_state, read_state, save_state
+from .pages import PAGE_FORMAT, project_page, root_page
+from .state import STATE_FILE, IndexedFile, load_state, pages_outdated, read_state, save_state
 
 # What the rest of dockerpypi imports from here; the modules above hold each part.
 __all__ = [
-    "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE", "SDIST_SUFFIXES",
-    "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult", "IndexedFile", "Project",
-    "is_index_file", "list_projects", "mirror_lock", "parse_distribution", "project_page",
-    "root_page", "sha256_of", "update_index", "write_atomic",
+    "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE", "PAGE_FORMAT",
+    "SDIST_SUFFIXES", "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult", "IndexedFile",
+    "Project", "is_index_file", "list_projects", "mirror_lock", "pages_outdated",
+    "parse_distribution", "project_page", "root_page", "sha256_of", "update_index",
+    "write_atomic",
 ]
 # The names dockerpypi.subset reaches for, as they were spelt before the split.
 _load_state = load_state
@@ -233,11 +234,12 @@ def _remove_old_temporaries(directory: Path) -> None:
 
 
 def _pages_to_write(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-                    scan: _Scan, by_project: dict[NormalizedName, list[IndexedFile]]
-                    ) -> list[tuple[Path, bytes]]:
+                    scan: _Scan, by_project: dict[NormalizedName, list[IndexedFile]],
+                    *, every_page: bool) -> list[tuple[Path, bytes]]:
     """The pages whose content changes: of the projects that gained, lost or changed a
-    file, or whose page is missing; and the root page if the set of projects changed."""
-    changed = {f.project for f in scan.read}
+    file, or whose page is missing; and the root page if the set of projects changed.
+    ``every_page`` compares them all (the pages were written in an older shape)."""
+    changed = set(by_project) if every_page else {f.project for f in scan.read}
     changed.update(f.project for name, f in previous.items() if name not in scan.files)
     directories = {entry.name for entry in listing.directories}
     changed.update(p for p in by_project
@@ -253,7 +255,7 @@ def _pages_to_write(root: Path, listing: _Listing, previous: dict[str, IndexedFi
         page = project_page(project, files)
         if _differs(directory / PAGE, page):
             writes.append((directory / PAGE, page))
-    if (by_project.keys() != {f.project for f in previous.values()}
+    if (every_page or by_project.keys() != {f.project for f in previous.values()}
             or not (root / PAGE).is_file()):
         page = root_page(by_project)
         if _differs(root / PAGE, page):
@@ -302,7 +304,8 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
         for indexed in scan.files.values():
             by_project[indexed.project].append(indexed)
-        pages = _pages_to_write(root, listing, previous, scan, by_project)
+        pages = _pages_to_write(root, listing, previous, scan, by_project,
+                                every_page=not current)
         # Order matters for readers: sidecars (added while scanning), then project
         # pages, then the root page that links them, and only then removals and the state.
         for path, page in pages:

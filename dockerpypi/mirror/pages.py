@@ -8,9 +8,16 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .state import IndexedFile
+if TYPE_CHECKING:
+    from .state import IndexedFile
+
+# The shape of the pages. Bump it when a page changes: the index state records
+# it, so that every mirror's pages are written again once, and it names kept
+# build subsets, so that none written in an older shape is used again.
+PAGE_FORMAT = 2
 
 _HTML = ('<!DOCTYPE html>\n<html>\n<head>\n'
          '<meta name="pypi:repository-version" content="1.0">\n'
@@ -33,9 +40,13 @@ def _file_link(indexed: IndexedFile) -> str:
     if indexed.requires_python:
         attrs.append(("data-requires-python", indexed.requires_python))
     if indexed.metadata_sha256:
-        # PEP 714 renamed the attribute; older pip reads only the first name.
-        value = f"sha256={indexed.metadata_sha256}"
-        attrs += [("data-dist-info-metadata", value), ("data-core-metadata", value)]
+        # PEP 714's name only. pip 22.3 to 23.1 read just the older
+        # data-dist-info-metadata, and when they do they compare the Name in
+        # the sidecar with the requirement as spelt, unnormalised (pypa/pip#12038:
+        # `pip install flask` fails on Flask's "Name: Flask"). Without that
+        # attribute they take the metadata from the wheel itself, as pip always
+        # did; pip 23.2 on (which fixed the comparison) and uv read this name.
+        attrs.append(("data-core-metadata", f"sha256={indexed.metadata_sha256}"))
     return _anchor(attrs, indexed.filename)
 
 

@@ -18,11 +18,13 @@ from packaging.utils import NormalizedName
 
 from .atomic import write_atomic
 from .distfile import parse_distribution
+from .pages import PAGE_FORMAT
 
 STATE_FILE = ".dockerpypi-index.json"
-# Bump when pages change shape, so every mirror is read again once. Version 1
-# (indented, one object per file, no project or version) describes pages of
-# the same shape, so its entries are taken over.
+# The format of the entries. Version 1 (indented, one object per file, no
+# project or version) is taken over. The pages' own shape is recorded apart
+# (``pages``: pages.PAGE_FORMAT, 1 when absent): when it differs, the entries
+# still hold, and only the pages are written again.
 _STATE_VERSION = 2
 _OLD_VERSIONS = (1,)
 
@@ -82,8 +84,9 @@ def load_state(root: Path, warnings: list[str]) -> dict[str, IndexedFile]:
 
 
 def read_state(root: Path, warnings: list[str]) -> tuple[dict[str, IndexedFile], bool]:
-    """The entries, and whether the file is in this version's format (else it must be
-    written again even when nothing changed)."""
+    """The entries, and whether the file and the pages it describes are in this
+    version's formats (else every page is compared, and the file written again, even
+    when no file changed)."""
     try:
         data = json.loads((root / STATE_FILE).read_bytes())
     except FileNotFoundError:
@@ -97,7 +100,7 @@ def read_state(root: Path, warnings: list[str]) -> tuple[dict[str, IndexedFile],
                                            and version not in _OLD_VERSIONS):
         return {}, False  # another format: read everything once
     if version == _STATE_VERSION:
-        return _entries(raw_files), True
+        return _entries(raw_files), data.get("pages", 1) == PAGE_FORMAT
     files: dict[str, IndexedFile] = {}
     for name, raw in raw_files.items():
         try:
@@ -107,11 +110,29 @@ def read_state(root: Path, warnings: list[str]) -> tuple[dict[str, IndexedFile],
     return files, False
 
 
+def pages_outdated(root: Path) -> bool:
+    """Whether the state file says the pages were written in an older shape (False
+    when there is no state file, or it cannot be read: nothing to tell then).
+
+    Read from the file's first bytes alone, which :func:`save_state` writes in a
+    fixed order: a build asks this of the whole mirror it sends, which may hold
+    100,000 entries not worth parsing for one number.
+    """
+    try:
+        with (root / STATE_FILE).open("rb") as handle:
+            head = handle.read(64)
+    except OSError:
+        return False
+    if not head.startswith(b'{"version":%d,' % _STATE_VERSION):
+        return head.startswith(b'{"version":1')  # the older entries: older pages too
+    return not head.startswith(b'{"version":%d,"pages":%d,' % (_STATE_VERSION, PAGE_FORMAT))
+
+
 def save_state(root: Path, files: dict[str, IndexedFile]) -> None:
     # Compact, and through the C encoder (indent= makes json use its pure-Python
     # one, which took longer than everything else in an incremental run).
     entries = {name: [f.size, f.mtime_ns, f.sha256, f.requires_python, f.metadata_sha256,
                       f.project, f.version]
                for name, f in sorted(files.items())}
-    data = {"version": _STATE_VERSION, "files": entries}
+    data = {"version": _STATE_VERSION, "pages": PAGE_FORMAT, "files": entries}
     write_atomic(root / STATE_FILE, json.dumps(data, separators=(",", ":")).encode("utf-8"))
