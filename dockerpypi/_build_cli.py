@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 # dockerpypi's options come first and everything from the first word click
-# does not know is docker's. Only long names: click reads a short option
-# cluster letter by letter, so a `-v` of ours would eat the v of `-tapp:dev`,
-# and `-h` the h of `-tmy/hub`.
+# does not know is docker's (_BuildCommand puts it after `--`). So -h can be
+# help as everywhere else: a cluster such as -tmy/hub is docker's whole, and
+# click never reads it letter by letter, where -h would eat its h.
 _CONTEXT = {
     "ignore_unknown_options": True,
     "allow_interspersed_args": False,
-    "help_option_names": ["--help"],
+    "help_option_names": ["-h", "--help"],
 }
 
 

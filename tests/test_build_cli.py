@@ -164,6 +164,8 @@ def test_click_does_not_eat_letters_of_docker_short_options(
     (["--uid", "7", "--inject", "-tapp", "--offline", "."], {"uid": 7, "inject": True},
      ["-tapp", "--offline", "."]),  # ours after docker's: refused later, by name
     (["--", "--offline", "."], {"offline": None}, ["--offline", "."]),
+    # -h is help only among ours: after docker's first word it is docker's.
+    (["--offline", "-t", "app", "-h", "."], {"offline": True}, ["-t", "app", "-h", "."]),
     (["."], {}, ["."]),
 ])
 def test_build_hands_docker_its_words_as_given(args: list[str], ours: dict[str, object],
