@@ -49,7 +49,17 @@ CASES: dict[str, Case | object] = {
     "unknown-scheme": Case(("render", "uv-toml", "--index-url", "ftp://mirror/simple/"), 2,
                            "--index-url has scheme 'ftp': use http://, https:// or file://"),
     "no-scheme": Case(("render", "pip-conf", "--index-url", "mirror/simple/"), 2,
-                      "--index-url has scheme none"),
+                      "--index-url has no scheme: write it as http://mirror/... or "
+                      "https://mirror/..."),
+    "dib-variable-without-scheme": Case(
+        ("config",), 2, "DIB_PYPI_MIRROR_URL has no scheme: write it as "
+        "http://mirror.example/... or https://mirror.example/...",
+        {"DIB_PYPI_MIRROR_URL": "mirror.example/simple", "DOCKERPYPI_MIRRORS": None}),
+    "dib-variable-without-scheme-with-password": Case(
+        ("render", "pip-conf"), 2, "DIB_PYPI_MIRROR_URL has no scheme: write it as "
+        "http://user:password@host/path",
+        {"DIB_PYPI_MIRROR_URL": f"builder:{ENCODED}@mirror.example/simple",
+         "DOCKERPYPI_MIRRORS": None}),
     "bad-dib-variable-with-password": Case(
         ("render", "pip-conf"), 2, "DIB_PYPI_MIRROR_URL is not a valid URL",
         {"DIB_PYPI_MIRROR_URL": f"http://builder:{ENCODED}@mirror:port/",
