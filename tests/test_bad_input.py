@@ -97,6 +97,15 @@ CASES: dict[str, Case | object] = {
     "build-mirror-dir-is-a-file": Case(
         ("build", "--mirror-dir", "a-file.txt", "--offline", "-t", "app", "ctx"), 2,
         "a-file.txt (flag --mirror-dir) is not a directory: point --mirror-dir at a directory"),
+    # (no engine: the error comes before dockerpypi asks for one)
+    "offline-build-without-its-mirror": Case(
+        ("build", "--offline", "--mirror-dir", "no-such-dir", "-t", "app", "ctx"), 2,
+        "no-such-dir (flag --mirror-dir) does not exist, and the build can install from "
+        "nothing else (offline: flag --offline/--online): fill it with `dockerpypi mirror add "
+        "--mirror-dir", NO_ENGINE),
+    "offline-build-with-an-empty-mirror": Case(
+        ("build", "--mirror-dir", "ctx", "-t", "app", "ctx"), 2,
+        "ctx (flag --mirror-dir) holds no packages", {**NO_ENGINE, "DIB_OFFLINE": "1"}),
     "doctor-missing-mirror-dir": Case(("doctor", "--offline", "--mirror-dir", "no-such-dir"), 1,
                                       "checks failed (engine, mirror directory)", NO_ENGINE),
     # conflicting flags
