@@ -11,6 +11,7 @@ back on, a missing directory is only worth a warning.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -78,7 +79,7 @@ def _why(settings: Settings) -> str:
 
 
 def _fill(path: Path) -> str:
-    return f"`dockerpypi mirror add --mirror-dir {path} -r requirements.txt`"
+    return f"`dockerpypi mirror add --mirror-dir {shlex.quote(str(path))} -r requirements.txt`"
 
 
 def _refuse_unindexed(path: Path, where: str, settings: Settings) -> None:
@@ -100,6 +101,6 @@ def _refuse_unindexed(path: Path, where: str, settings: Settings) -> None:
     if holds_files:
         raise SettingsError(f"the mirror directory {where} holds packages but no index pages, "
                             f"and {_why(settings)}: run `dockerpypi mirror index --mirror-dir "
-                            f"{path}`")
+                            f"{shlex.quote(str(path))}`")
     raise SettingsError(f"the mirror directory {where} holds no packages, and {_why(settings)}: "
                         f"fill it with {_fill(path)}")

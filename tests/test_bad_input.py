@@ -103,6 +103,9 @@ CASES: dict[str, Case | object] = {
         "no-such-dir (flag --mirror-dir) does not exist, and the build can install from "
         "nothing else (offline: flag --offline/--online): fill it with `dockerpypi mirror add "
         "--mirror-dir", NO_ENGINE),
+    "offline-build-with-a-mirror-to-quote": Case(
+        ("build", "--offline", "--mirror-dir", "my wheels", "-t", "app", "ctx"), 2,
+        "fill it with `dockerpypi mirror add --mirror-dir '", NO_ENGINE),
     "offline-build-with-an-empty-mirror": Case(
         ("build", "--mirror-dir", "ctx", "-t", "app", "ctx"), 2,
         "ctx (flag --mirror-dir) holds no packages", {**NO_ENGINE, "DIB_OFFLINE": "1"}),
