@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 # dockerpypi's options come first and everything from the first word click
-# does not know is docker's. Only long names: click reads a short option
-# cluster letter by letter, so a `-v` of ours would eat the v of `-tapp:dev`,
-# and `-h` the h of `-tmy/hub`.
+# does not know is docker's (_BuildCommand puts it after `--`). So -h can be
+# help as everywhere else: a cluster such as -tmy/hub is docker's whole, and
+# click never reads it letter by letter, where -h would eat its h.
 _CONTEXT = {
     "ignore_unknown_options": True,
     "allow_interspersed_args": False,
-    "help_option_names": ["--help"],
+    "help_option_names": ["-h", "--help"],
 }
 
 
@@ -132,6 +132,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     --network. Settings are read from the build context PATH unless --context
     says otherwise. The exit code is docker's.
     """
+    from ._local_mirror import local_mirror
     from .build import credential_strings, parse_docker_args
 
     if prefer_uv and not inject:
@@ -147,13 +148,16 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     settings = settings_from(kwargs)
     for warning in settings.warnings:
         warn(warning)
+    mirror = local_mirror(settings, given.build_contexts)  # refused before docker is asked
+    if mirror.warning is not None:
+        warn(mirror.warning)
     secrets = credential_strings(settings)
     debug = bool(ctx.find_root().params.get("debug"))
     verified = _verify_target(given, dry_run=dry_run) if verify else None
     with _logging_to_stderr(verbose or debug):
         injecting = _read_for_injection(given, settings, uid, prefer_uv) if inject else None
-        code = _build(given, settings, secrets, dry_run=dry_run, transport=transport,
-                      injecting=injecting)
+        code = _build(given, settings, secrets, mirror.directory, dry_run=dry_run,
+                      transport=transport, injecting=injecting)
     if verified is not None and code == 0:
         code = _verify_built(verified, given, settings)
     ctx.exit(code)
@@ -304,9 +308,8 @@ def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str 
                                    f"options, as in `dockerpypi build {name} ... -t app .`")
 
 
-def _build(given: DockerArgs, settings: Settings, secrets: list[str], *, dry_run: bool,
-           transport: str, injecting: _Injecting | None) -> int:
-    mirror_dir = _mirror_dir(settings, given.build_contexts)
+def _build(given: DockerArgs, settings: Settings, secrets: list[str], mirror_dir: Path | None,
+           *, dry_run: bool, transport: str, injecting: _Injecting | None) -> int:
     chosen = _transport(transport, dry_run=dry_run)
     click.echo(f"dockerpypi: transport {chosen.kind}: {chosen.reason}", err=True)
     # The step settings travel as the dockerpypi-config build context where
@@ -512,23 +515,6 @@ def _names_sent(mirror_dir: Path) -> list[str]:
         except OSError:
             continue
     return []
-
-
-def _mirror_dir(settings: Settings, build_contexts: list[str]) -> Path | None:
-    from .errors import SettingsError
-    from .render import MIRROR_STAGE
-
-    path = settings.mirror_dir.value
-    if path.is_dir():
-        return path
-    if path.exists():
-        raise SettingsError(f"the mirror directory {path} ({settings.mirror_dir.source}) is not "
-                            "a directory: point --mirror-dir at a directory of wheels")
-    if MIRROR_STAGE not in build_contexts and any(i.is_local for i in settings.indexes):
-        warn(f"the mirror directory {path} ({settings.mirror_dir.source}) does not exist: "
-             f"building with the empty {MIRROR_STAGE} stage; fill it (dockerpypi mirror add) "
-             "or give --mirror-dir")
-    return None
 
 
 def _warn_about_network(settings: Settings, network: str | None) -> None:

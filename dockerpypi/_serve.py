@@ -4,7 +4,14 @@ Used where a builder cannot receive the mirror as a named build context
 (Docker 20.10's built-in BuildKit, no buildx) and by ``dockerpypi mirror
 serve``. The standard library's handler does the file serving; this subclass
 only takes away what a package index must not do: writing, listing
-directories, and showing dot-files (the index state and the lock).
+directories, showing dot-files (the index state, the lock, the kept subsets)
+and reaching outside the mirror.
+
+What is asked is judged as the handler reads it (percent-decoded, then
+normalised), not as it was written: ``/%2edockerpypi-index.json`` is the
+dot-file. Encoded slashes and control characters, which no PEP 503 page
+links to, are refused outright, and a symbolic link in the mirror that
+points out of it is served as if absent.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +33,8 @@ _TYPES = {
     ".metadata": "text/plain; charset=utf-8",
     ".html": "text/html; charset=utf-8",
 }
+# Percent-encoded "/" and "\\": a path that needs them is a trick, not a file.
+_ENCODED_SEPARATORS = ("%2f", "%5c")
 
 
 class _MirrorHandler(SimpleHTTPRequestHandler):
@@ -37,17 +47,39 @@ class _MirrorHandler(SimpleHTTPRequestHandler):
         # A directory without index.html is not part of the PEP 503 layout.
         self.send_error(404, "Not Found")
 
-    def _hidden(self) -> bool:
-        return any(part.startswith(".") for part in self.path.split("?", 1)[0].split("/"))
+    def _refused(self) -> bool:
+        """Whether to answer 404: a dot-file or dot-directory, a trick, or a path that
+        leads (through symbolic links) out of the mirror."""
+        raw = self.path.split("?", 1)[0].split("#", 1)[0]
+        if any(code in raw.lower() for code in _ENCODED_SEPARATORS):
+            return True
+        # Decoded as translate_path decodes it. No part may start with a dot:
+        # normalising only takes parts away, so that covers what it then reads.
+        try:
+            decoded = urllib.parse.unquote(raw, errors="surrogatepass")
+        except UnicodeDecodeError:
+            decoded = urllib.parse.unquote(raw)
+        if "\\" in decoded or any(ord(char) < 0x20 or char == "\x7f" for char in decoded):
+            return True
+        if any(part.startswith(".") for part in decoded.split("/")):
+            return True
+        root = Path(self.directory).resolve()
+        target = Path(self.translate_path(self.path))
+        # A directory is answered with its index.html (or index.htm).
+        served = [target, target / "index.html", target / "index.htm"]
+        try:
+            return not all(path.resolve().is_relative_to(root) for path in served)
+        except (OSError, RuntimeError, ValueError):  # a link loop, an unencodable name
+            return True
 
     def do_GET(self) -> None:
-        if self._hidden():
+        if self._refused():
             self.send_error(404, "Not Found")
             return
         super().do_GET()
 
     def do_HEAD(self) -> None:
-        if self._hidden():
+        if self._refused():
             self.send_error(404, "Not Found")
             return
         super().do_HEAD()

@@ -7,6 +7,7 @@ Dockerfile, while the credentials travel only inside build secrets.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -15,6 +16,13 @@ from .errors import SettingsError
 SCHEMES = ("http", "https", "file")
 REDACTED = "***"
 
+# What may be repeated of a URL given without a scheme: a host (or [IPv6]) and
+# a port. A path may hold a token (some indexes take one there), and an @, a
+# query or a % escape may be or hold a credential: none of that is shown.
+_PLAIN_ADDRESS = re.compile(
+    r"(?://)?(?P<host>(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?)"
+    r"(?P<path>/[A-Za-z0-9._~+/-]*)?")
+_PLAIN_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~+/-]*")
 
 @dataclass(frozen=True)
 class Credentials:
@@ -100,9 +108,10 @@ def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
         # Without "://" what urlsplit calls the scheme may be the user name of a
         # scheme-less "user:token@host" (some indexes take a token as the user
         # name), so it is named only when it is plainly a scheme.
-        plain = bool(scheme) and text.lower().startswith(f"{scheme}://")
-        shown = f"'{scheme}'" if plain else "none"
-        raise SettingsError(f"{origin} has scheme {shown}: use http://, https:// or file://")
+        if bool(scheme) and text.lower().startswith(f"{scheme}://"):
+            raise SettingsError(f"{origin} has scheme '{scheme}': use http://, https:// or "
+                                "file://")
+        raise SettingsError(_no_scheme(text, origin))
     if scheme == "file":
         if parts.netloc not in ("", "localhost"):
             raise SettingsError(f"{origin} is a file:// URL with a host: write file:///absolute/path")
@@ -125,3 +134,18 @@ def parse_mirror_url(raw: str, *, origin: str) -> MirrorURL:
         host = f"[{host}]"
     netloc = host if parts.port is None else f"{host}:{parts.port}"
     return MirrorURL(urlunsplit((scheme, netloc, parts.path or "/", "", "")), credentials)
+
+
+def _no_scheme(text: str, origin: str) -> str:
+    """The message for a URL written without a scheme: the URL to write instead, as
+    far as what was given can be repeated without showing a credential."""
+    if _PLAIN_PATH.fullmatch(text):
+        return f"{origin} is a path, not a URL: write file://{text}"
+    plain = _PLAIN_ADDRESS.fullmatch(text)
+    if plain is not None:
+        address = plain.group("host") + ("/..." if plain.group("path") not in (None, "/") else "/")
+        return f"{origin} has no scheme: write it as http://{address} or https://{address}"
+    if "@" in text:
+        return (f"{origin} has no scheme: write it as http://user:password@host/path or "
+                "https://user:password@host/path (not repeated here: it may hold a password)")
+    return f"{origin} has no scheme: write it as http://host/path or https://host/path"

@@ -49,7 +49,17 @@ CASES: dict[str, Case | object] = {
     "unknown-scheme": Case(("render", "uv-toml", "--index-url", "ftp://mirror/simple/"), 2,
                            "--index-url has scheme 'ftp': use http://, https:// or file://"),
     "no-scheme": Case(("render", "pip-conf", "--index-url", "mirror/simple/"), 2,
-                      "--index-url has scheme none"),
+                      "--index-url has no scheme: write it as http://mirror/... or "
+                      "https://mirror/..."),
+    "dib-variable-without-scheme": Case(
+        ("config",), 2, "DIB_PYPI_MIRROR_URL has no scheme: write it as "
+        "http://mirror.example/... or https://mirror.example/...",
+        {"DIB_PYPI_MIRROR_URL": "mirror.example/simple", "DOCKERPYPI_MIRRORS": None}),
+    "dib-variable-without-scheme-with-password": Case(
+        ("render", "pip-conf"), 2, "DIB_PYPI_MIRROR_URL has no scheme: write it as "
+        "http://user:password@host/path",
+        {"DIB_PYPI_MIRROR_URL": f"builder:{ENCODED}@mirror.example/simple",
+         "DOCKERPYPI_MIRRORS": None}),
     "bad-dib-variable-with-password": Case(
         ("render", "pip-conf"), 2, "DIB_PYPI_MIRROR_URL is not a valid URL",
         {"DIB_PYPI_MIRROR_URL": f"http://builder:{ENCODED}@mirror:port/",
@@ -87,6 +97,18 @@ CASES: dict[str, Case | object] = {
     "build-mirror-dir-is-a-file": Case(
         ("build", "--mirror-dir", "a-file.txt", "--offline", "-t", "app", "ctx"), 2,
         "a-file.txt (flag --mirror-dir) is not a directory: point --mirror-dir at a directory"),
+    # (no engine: the error comes before dockerpypi asks for one)
+    "offline-build-without-its-mirror": Case(
+        ("build", "--offline", "--mirror-dir", "no-such-dir", "-t", "app", "ctx"), 2,
+        "no-such-dir (flag --mirror-dir) does not exist, and the build can install from "
+        "nothing else (offline: flag --offline/--online): fill it with `dockerpypi mirror add "
+        "--mirror-dir", NO_ENGINE),
+    "offline-build-with-a-mirror-to-quote": Case(
+        ("build", "--offline", "--mirror-dir", "my wheels", "-t", "app", "ctx"), 2,
+        "fill it with `dockerpypi mirror add --mirror-dir '", NO_ENGINE),
+    "offline-build-with-an-empty-mirror": Case(
+        ("build", "--mirror-dir", "ctx", "-t", "app", "ctx"), 2,
+        "ctx (flag --mirror-dir) holds no packages", {**NO_ENGINE, "DIB_OFFLINE": "1"}),
     "doctor-missing-mirror-dir": Case(("doctor", "--offline", "--mirror-dir", "no-such-dir"), 1,
                                       "checks failed (engine, mirror directory)", NO_ENGINE),
     # conflicting flags

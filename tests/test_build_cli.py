@@ -31,12 +31,17 @@ PASSWORD = "p@ss#w:rd/%+"
 QUOTED = "p%40ss%23w%3Ard%2F%25%2B"
 MIRROR = f"http://builder:{QUOTED}@127.0.0.1:8080/simple/"
 BASE_IMAGE = "dockerpypi-test/python:3.11-bookworm"
+# A mirror besides the local one: an offline build has something to install from.
+REMOTE = "http://mirror.example/simple/"
 
 FAKE_DOCKER = """\
 import json, os, signal, stat, sys, time
 from pathlib import Path
 
 args = sys.argv[1:]
+if os.environ.get("FAKE_DOCKER_CALLS"):  # every call, the engine's questions too
+    with open(os.environ["FAKE_DOCKER_CALLS"], "a") as calls:
+        calls.write(json.dumps(args) + "\\n")
 # dockerpypi first asks what the engine can do: answer as a current one does
 # (FAKE_DOCKER_ENGINE picks the server version).
 if args[:1] == ["version"]:
@@ -149,8 +154,8 @@ def test_click_does_not_eat_letters_of_docker_short_options(
         capsys: pytest.CaptureFixture[str], context: Path) -> None:
     # -v or -h of our own would be taken out of these clusters.
     dockerfile = f"-f{context / 'Dockerfile'}"  # docker reads -f from the current directory
-    code, out, err = dockerpypi(capsys, "build", "--dry-run", "--offline", "-tmy/hub:dev-v",
-                                dockerfile, str(context))
+    code, out, err = dockerpypi(capsys, "build", "--dry-run", "--index-url", REMOTE, "--offline",
+                                "-tmy/hub:dev-v", dockerfile, str(context))
     assert code == 0, err
     assert out.rstrip().endswith(f"-tmy/hub:dev-v {dockerfile} {context}")
 
@@ -164,6 +169,8 @@ def test_click_does_not_eat_letters_of_docker_short_options(
     (["--uid", "7", "--inject", "-tapp", "--offline", "."], {"uid": 7, "inject": True},
      ["-tapp", "--offline", "."]),  # ours after docker's: refused later, by name
     (["--", "--offline", "."], {"offline": None}, ["--offline", "."]),
+    # -h is help only among ours: after docker's first word it is docker's.
+    (["--offline", "-t", "app", "-h", "."], {"offline": True}, ["-t", "app", "-h", "."]),
     (["."], {}, ["."]),
 ])
 def test_build_hands_docker_its_words_as_given(args: list[str], ours: dict[str, object],
@@ -181,8 +188,8 @@ def test_docker_options_are_not_looked_up_among_ours(tmp_path: Path, context: Pa
     script = ("import sys\n"
               "from dockerpypi.cli import main\n"
               "try:\n"
-              f"    main(['build', '--dry-run', '--offline', '--progress=plain', '--label', 'x',"
-              f" '-t', 'app', {str(context)!r}])\n"
+              f"    main(['build', '--dry-run', '--index-url', {REMOTE!r}, '--offline',"
+              f" '--progress=plain', '--label', 'x', '-t', 'app', {str(context)!r}])\n"
               "except SystemExit as exited:\n"
               "    print(exited.code, 'difflib' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -357,8 +364,9 @@ def test_a_build_sends_the_same_settings_context_each_time(
     (context / "requirements.txt").write_text("app\n")
     shown = []
     for _ in range(2):
-        code, out, err = dockerpypi(capsys, "build", "--dry-run", "--offline", "--mirror-dir",
-                                    str(context / "none"), str(context))
+        code, out, err = dockerpypi(capsys, "build", "--dry-run", "--index-url", REMOTE,
+                                    "--offline", "--mirror-dir", str(context / "none"),
+                                    str(context))
         assert code == 0, err
         shown.append(re.findall(r"dockerpypi-config=(\S+)", out))
     assert shown[0] == shown[1]
@@ -446,6 +454,126 @@ def test_build_hands_docker_the_secrets_and_returns_its_code(
     assert PASSWORD not in out + err
     assert QUOTED not in out + err
     assert list(tmpdir_env.iterdir()) == []
+
+
+# --- a build whose only index is the local mirror ---------------------------------
+
+def run_build(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``dockerpypi build ARGS`` in a new process, with no mirror but the local one."""
+    return subprocess.run([sys.executable, "-m", "dockerpypi", "build", *args],
+                          env={**os.environ, "DOCKERPYPI_MIRRORS": "file:///tmp/pypi",
+                               **(env or {})},
+                          capture_output=True, text=True, check=False, timeout=60)
+
+
+def docker_calls(record: Path) -> list[list[str]]:
+    calls = record.with_name("calls.jsonl")
+    if not calls.exists():
+        return []
+    return [json.loads(line) for line in calls.read_text().splitlines()]
+
+
+@pytest.fixture
+def counted_docker(fake_docker: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fake docker, logging every call (see docker_calls)."""
+    monkeypatch.setenv("FAKE_DOCKER_CALLS", str(fake_docker.with_name("calls.jsonl")))
+    return fake_docker
+
+
+def wheels_only(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "demo-1.0-py3-none-any.whl").write_bytes(b"PK")
+    (directory / ".dockerpypi-index.lock").write_text("")
+    return directory
+
+
+@pytest.mark.parametrize(("ours", "mirror", "env", "says"), [
+    (["--offline"], "missing", {}, "does not exist, and the build can install from nothing "
+                                   "else (offline: flag --offline/--online)"),
+    (["--no-public-fallback"], "missing", {},
+     "does not exist, and the build can install from nothing else (public index switched "
+     "off: flag --public-fallback/--no-public-fallback)"),
+    (["--offline", "--dry-run"], "missing", {}, "does not exist"),
+    (["--offline", "--transport", "http"], "missing", {}, "does not exist"),
+    (["--offline", "--verify"], "missing", {}, "does not exist"),  # (with --load)
+    (["--offline"], "empty", {}, "holds no packages, and the build can install from nothing "
+                                 "else"),
+    (["--offline"], "wheels", {}, "holds packages but no index pages, and the build can "
+                                  "install from nothing else"),
+    ([], "missing", {"DOCKERPYPI_OFFLINE": "1"}, "(offline: env DOCKERPYPI_OFFLINE)"),
+], ids=["offline", "no-public-fallback", "dry-run", "http-transport", "verify", "empty",
+        "wheels-without-pages", "offline-from-env"])
+def test_an_offline_build_with_nothing_to_install_from_is_refused_before_docker_runs(
+        counted_docker: Path, context: Path, tmp_path: Path, ours: list[str], mirror: str,
+        env: dict[str, str], says: str) -> None:
+    directory = {"missing": tmp_path / "no-such-mirror", "empty": tmp_path / "empty",
+                 "wheels": tmp_path / "wheels"}[mirror]
+    if mirror == "empty":
+        directory.mkdir()
+    elif mirror == "wheels":
+        wheels_only(directory)
+    docker = ["--load"] if "--verify" in ours else []
+    done = run_build(*ours, "--mirror-dir", str(directory), *docker, "-t", "app", str(context),
+                     env=env)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"dockerpypi: error: the mirror directory {directory} "
+                               "(flag --mirror-dir) ")
+    assert says in lines[0]
+    fix = (f"`dockerpypi mirror index --mirror-dir {directory}`" if mirror == "wheels" else
+           f"`dockerpypi mirror add --mirror-dir {directory} -r requirements.txt`")
+    assert lines[0].endswith(fix) or f"{fix}, or point --mirror-dir" in lines[0]
+    assert docker_calls(counted_docker) == []
+    assert done.stdout == ""
+
+
+def test_the_index_page_looked_for_is_the_one_the_mirror_writes() -> None:
+    from dockerpypi._local_mirror import PAGE
+    from dockerpypi.mirror.distfile import PAGE as WRITTEN
+
+    assert PAGE == WRITTEN
+
+
+def test_the_mirror_named_by_dib_image_cache_is_the_one_named(
+        counted_docker: Path, context: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "image-cache"
+    done = run_build("-t", "app", str(context),
+                     env={"DIB_OFFLINE": "1", "DIB_IMAGE_CACHE": str(cache)})
+    assert done.returncode == 2, done.stderr
+    assert (f"the mirror directory {cache / 'pypi' / 'mirror'} (env DIB_IMAGE_CACHE) does not "
+            "exist, and the build can install from nothing else (offline: env DIB_OFFLINE)"
+            in done.stderr)
+    assert docker_calls(counted_docker) == []
+
+
+@pytest.mark.parametrize("case", ["root-page", "project-pages", "own-context",
+                                  "another-index", "online"])
+def test_an_offline_build_with_something_to_install_from_goes_ahead(
+        counted_docker: Path, context: Path, tmp_path: Path, case: str) -> None:
+    directory = tmp_path / "mirror"
+    ours = ["--offline"]
+    docker = []
+    if case == "root-page":  # what `dockerpypi mirror index` writes
+        wheels_only(directory)
+        (directory / "index.html").write_text("<html></html>")
+    elif case == "project-pages":  # pip and uv read these, and no root page
+        wheels_only(directory)
+        (directory / "demo").mkdir()
+        (directory / "demo" / "index.html").write_text("<html></html>")
+    elif case == "own-context":
+        docker = ["--build-context", f"pypi-mirror={tmp_path}"]
+    elif case == "another-index":
+        ours += ["--index-url", REMOTE, "--index-url", "file:///tmp/pypi"]
+    else:
+        ours = []
+    done = run_build(*ours, "--mirror-dir", str(directory), *docker, "-t", "app", str(context))
+    assert done.returncode == 0, done.stderr
+    builds = [call for call in docker_calls(counted_docker) if call[:2] == ["buildx", "build"]]
+    assert len(builds) == 1
+    # the local mirror's absence is said where it is one of the indexes
+    assert ("does not exist" in done.stderr) == (case in ("another-index", "online"))
+    assert "error" not in done.stderr
 
 
 @pytest.mark.parametrize(("signum", "docker_exit", "expected"), [

@@ -89,9 +89,11 @@ def test_the_example_builds_from_the_mirror_and_runs_as_non_root(
     assert findings == [], "\n".join(findings)
 
 
-def test_a_failed_build_returns_dockers_code(tmp_path: Path, base_image: str) -> None:
+def test_a_failed_build_returns_dockers_code(tmp_path: Path, base_image: str,
+                                            make_mirror: Callable[..., Path]) -> None:
     (tmp_path / "Dockerfile").write_text(f"FROM {base_image}\nRUN exit 3\n")
-    result = dockerpypi_build(["--offline", "--mirror-dir", str(tmp_path)],
+    # (an indexed mirror, if an empty one: offline, an unindexed one is refused)
+    result = dockerpypi_build(["--offline", "--mirror-dir", str(make_mirror([]))],
                               ["--progress=plain", "-t", unique_tag("failing"), str(tmp_path)])
     assert result.returncode != 0
     assert "exit code: 3" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,6 +24,19 @@ def fetch(url: str) -> tuple[int, str, bytes]:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as error:
         return error.code, "", b""
+
+
+def raw_status(url: str, target: str) -> int:
+    """The status of ``GET target``, sent as written (urllib would normalise it)."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+    try:
+        connection.request("GET", target)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def first_line(process: subprocess.Popen[str], timeout: float = 15) -> str:
@@ -80,6 +95,26 @@ def test_serves_the_mirror_until_a_signal_then_exits_0(
     assert f"serving {mirror} read-only at {url}" in err
     assert "stopped serving" in err
     assert out == ""  # the URL was the only line on standard output
+
+
+def test_serves_no_dot_file_and_nothing_outside_however_the_path_is_written(
+        make_mirror: Callable[..., Path], serve: Callable[..., subprocess.Popen[str]],
+        tmp_path: Path) -> None:
+    mirror = make_mirror(["dockerpypi-served==1.0"])
+    (mirror / ".dockerpypi-index.json").write_text("{}")
+    (tmp_path / "secret.txt").write_text("secret")
+    (mirror / "leak.whl").symlink_to(tmp_path / "secret.txt")
+    (mirror / "leakdir").symlink_to(tmp_path, target_is_directory=True)
+    process = serve(mirror, "--port", "0")
+    url = first_line(process)
+
+    assert raw_status(url, "/dockerpypi-served/") == 200
+    assert raw_status(url, "/%64ockerpypi-served/") == 200
+    for target in ("/.dockerpypi-index.json", "/%2edockerpypi-index.json", "/%2e%2e%2fsecret.txt",
+                   "/dockerpypi-served%2Findex.html", "/leak.whl", "/leakdir/secret.txt"):
+        assert raw_status(url, target) == 404, target
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 0
 
 
 def test_a_port_in_use_is_one_line_exit_1(

@@ -145,10 +145,15 @@ def test_parsed_url_never_shows_password() -> None:
 @pytest.mark.parametrize(("raw", "says"), [
     ("", "is empty"),
     ("   ", "is empty"),
-    ("mirror.example/simple/", "scheme none"),
-    (f"//user:{SECRET}@mirror.example/simple/", "scheme none"),
+    ("mirror.example/simple/", "has no scheme"),
+    (f"//user:{SECRET}@mirror.example/simple/", "has no scheme"),
     # urlsplit reads the user name of a scheme-less URL as its scheme: not shown.
-    (f"tokenuser:{SECRET}@mirror.example/simple/", "scheme none"),
+    (f"tokenuser:{SECRET}@mirror.example/simple/", "has no scheme"),
+    (f"tokenuser:{SECRET}@mirror.example:3141/simple/", "has no scheme"),
+    (f"tokenuser@mirror.example/{SECRET}/", "has no scheme"),
+    (f"mirror.example/simple/?token={SECRET}", "has no scheme"),
+    (f"mirror.example/simple/#{SECRET}", "has no scheme"),
+    (f"mirror.example/{SECRET}/simple/", "has no scheme: write it as http://mirror.example/..."),
     (f"ftp://user:{SECRET}@mirror.example/simple/", "scheme 'ftp'"),
     ("git+https://mirror.example/simple/", "scheme 'git+https'"),
     ("http://", "no host"),
@@ -178,6 +183,41 @@ def test_malformed_url_names_the_setting_and_hides_the_password(raw: str, says: 
     assert says in message
     assert SECRET not in message
     assert "tokenuser" not in message
+
+
+@pytest.mark.parametrize(("raw", "says"), [
+    ("mirror.example/simple", "has no scheme: write it as http://mirror.example/... or "
+                              "https://mirror.example/..."),
+    ("//mirror.example/simple/", "write it as http://mirror.example/... or "
+                                 "https://mirror.example/..."),
+    ("mirror.example:3141/root/pypi/+simple/", "write it as http://mirror.example:3141/... or "
+                                               "https://mirror.example:3141/..."),
+    ("localhost:3141", "write it as http://localhost:3141/ or https://localhost:3141/"),
+    ("[::1]:3141/simple/", "write it as http://[::1]:3141/... or https://[::1]:3141/..."),
+    ("/srv/wheels", "is a path, not a URL: write file:///srv/wheels"),
+])
+def test_a_missing_scheme_is_named_with_the_url_to_write(raw: str, says: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        parse_mirror_url(raw, origin="DIB_PYPI_MIRROR_URL")
+    assert str(info.value).startswith("DIB_PYPI_MIRROR_URL ")
+    assert says in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("raw", [
+    f"builder:{SECRET}@mirror.example/simple/", f"builder:{SECRET}@mirror.example:3141/simple/",
+    f"//builder:{SECRET}@mirror.example/simple/", f"builder@mirror.example/{SECRET}/",
+    f"builder:{SECRET}/x@mirror.example/simple/",
+])
+def test_a_missing_scheme_before_credentials_repeats_nothing(raw: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        parse_mirror_url(raw, origin="DIB_PYPI_MIRROR_URL")
+    message = str(info.value)
+    assert message == ("DIB_PYPI_MIRROR_URL has no scheme: write it as "
+                       "http://user:password@host/path or https://user:password@host/path "
+                       "(not repeated here: it may hold a password)")
+    assert SECRET not in message
+    assert "builder" not in message
 
 
 @pytest.mark.parametrize("raw", ["http://user:p#ss@host/simple/", "http://user:p@ss@host:x/",
