@@ -1,7 +1,7 @@
 """``dockerpypi verify``: the command line of :mod:`dockerpypi.verify`.
 
-Only click is imported at the top (see cli.py); the scanner and the docker
-SDK are imported when the command runs.
+Only click is imported at the top (see cli.py); the scanner is imported when
+the command runs, and reads the engine through the docker CLI.
 """
 
 from __future__ import annotations
@@ -65,6 +65,9 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     mount points, and the configured mirror URLs and credentials (never
     printed: a finding says "credential of mirror N"). Exit 1 when anything is
     found, 0 when the image is clean.
+
+    The image is read from the engine the docker CLI uses, as for `dockerpypi
+    build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`.
     """
     from .errors import UsageError, UserMessageError
 

@@ -23,7 +23,8 @@ layer, and an empty directory holds nothing.
 
 The scanning functions work on any byte stream (:func:`scan_archive`) or
 JSON document (:func:`scan_document`) and are pure; only :func:`verify_image`
-talks to the engine, through the docker SDK imported when it runs.
+talks to the engine, through the docker CLI (:mod:`dockerpypi._engine_image`),
+so it reads the engine ``dockerpypi build`` wrote to.
 """
 
 from __future__ import annotations
@@ -360,32 +361,6 @@ class ArchiveScan:
     notes: list[str]
 
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (the ``docker save`` stream)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
-def stream_of(chunks: Iterable[bytes]) -> IO[bytes]:
-    return io.BufferedReader(_ChunkReader(chunks), buffer_size=_CHUNK)
-
-
 def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: str,
                  max_read: int = MAX_READ) -> ArchiveScan:
     """Scan a ``docker save`` tar, or an OCI layout tar, read as a stream.
@@ -663,69 +638,6 @@ def read_metadata_file(path: Path) -> Any:
                          "`docker buildx build --metadata-file` wrote") from None
 
 
-def _last_line(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
-    detail = lines[-1].strip()
-    return detail if len(detail) <= 200 else detail[:200] + "..."
-
-
-def _engine_error(error: BaseException) -> UserMessageError:
-    import os
-
-    detail = _last_line(error)
-    # requests wraps the socket's own words: "('Connection aborted.', FileNotFoundError(2,
-    # 'No such file or directory'))"; those words are what a person needs.
-    inner = re.search(r"\(\d+, '([^']+)'\)", detail)
-    if inner:
-        detail = inner.group(1)
-    where = os.environ.get("DOCKER_HOST")
-    return UserMessageError(f"no Docker engine answers{f' at {where}' if where else ''} "
-                            f"({detail}): start the engine, or point DOCKER_HOST at one")
-
-
-@dataclass
-class _Saved:
-    image_id: str | None
-    chunks: Iterable[bytes] | None  # None: the image has no layer, nothing to save
-    config: dict[str, Any]
-
-
-def _saved_image(image: str) -> _Saved:
-    """The image's ID and its ``docker save`` stream, through the docker SDK."""
-    import docker
-    import requests
-    from docker.errors import DockerException, ImageNotFound, NotFound
-
-    try:
-        client = docker.from_env(timeout=300)
-        found = client.images.get(image)
-        layers = (found.attrs.get("RootFS") or {}).get("Layers") or []
-        # The engine refuses to export an image without layers ("empty
-        # export"): FROM scratch with only ENV or LABEL. Its config and
-        # history are all there is.
-        history = [] if layers else found.history()
-    except (ImageNotFound, NotFound):
-        raise UserMessageError(f"no image {image} on the engine: build it with --load (or -t "
-                               "and the docker driver), or give its ID") from None
-    except (DockerException, requests.RequestException, OSError) as error:
-        raise _engine_error(error) from None
-    if not layers:
-        config = {"config": found.attrs.get("Config") or {},
-                  "history": [{"created_by": step.get("CreatedBy") or "",
-                               "comment": step.get("Comment") or ""}
-                              for step in reversed(history)]}  # the API lists newest first
-        return _Saved(found.id, None, config)
-
-    def guarded() -> Iterator[bytes]:
-        try:
-            yield from found.save(chunk_size=_CHUNK, named=False)
-        except (DockerException, requests.RequestException, OSError) as error:
-            raise UserMessageError(f"the engine stopped sending {image} "
-                                   f"({_last_line(error)}): try again") from None
-
-    return _Saved(found.id, guarded(), {})
-
-
 def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: str,
                  archive: Path | None = None, metadata: Any = None,
                  metadata_name: str = "metadata file", notes: Sequence[str] = (),
@@ -750,18 +662,20 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
         shown = str(archive)
     else:
         assert image is not None
-        saved = _saved_image(image)
-        image_id = saved.image_id
-        if saved.chunks is None:
-            scan = ArchiveScan(scan_config(saved.config, needles), [image_id or ""], 0, 0, [],
-                               [])
+        from . import _engine_image
+
+        found = _engine_image.inspect_image(image)
+        image_id = found.id
+        if not found.layers:
+            # The engine refuses to save an image without layers ("empty
+            # export"): FROM scratch with only ENV or LABEL. Its config and
+            # history are all there is.
+            config = _engine_image.config_document(found)
+            scan = ArchiveScan(scan_config(config, needles), [image_id], 0, 0, [], [])
         else:
-            try:
-                scan = scan_archive(stream_of(saved.chunks), needles, mount_point=mount_point,
+            with _engine_image.saved(found) as stream:
+                scan = scan_archive(stream, needles, mount_point=mount_point,
                                     max_read=max_read)
-            except tarfile.TarError as error:
-                raise UserMessageError(f"the engine sent a broken export of {image} ({error}): "
-                                       "try again") from None
         shown = image
     findings = list(scan.findings)
     if metadata is not None:
