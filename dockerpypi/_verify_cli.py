@@ -12,11 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._options import settings_from, settings_options, warn
+from ._options import settings_from, settings_options_for, warn
 
 if TYPE_CHECKING:
     from .settings import Settings
     from .verify import VerifyResult
+
+# The settings that change what verify looks for: the mirrors' URLs and
+# credentials, the public index's credentials, the mount point. The others
+# (retries, timeout, which config files a build writes...) only change builds.
+VERIFY_SETTINGS = ("mirrors", "public_index", "mount_point")
 
 
 def run_verify(settings: Settings, image: str | None, *, needles: tuple[str, ...] = (),
@@ -41,7 +46,7 @@ def failure_message(result: VerifyResult) -> str:
 
 
 @click.command("verify")
-@settings_options
+@settings_options_for(*VERIFY_SETTINGS)
 @click.argument("image", required=False)
 @click.option("--needle", "needles", multiple=True, metavar="TEXT",
               help="Also search for TEXT; repeat for more.")
