@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 from urllib.parse import quote
 
 from .errors import UsageError, UserMessageError
@@ -361,8 +361,47 @@ class ArchiveScan:
     notes: list[str]
 
 
+class ScanProgress(Protocol):
+    """Told how far a scan has come: what a progress display needs, nothing more."""
+
+    def started(self, total_bytes: int | None, layers: int | None) -> None:
+        """The scan begins; about this many bytes and layers are ahead (None: not known)."""
+
+    def advanced(self, count: int) -> None:
+        """``count`` more bytes of the archive were read."""
+
+    def layer_done(self) -> None:
+        """One more layer was read."""
+
+
+class _Counted(io.RawIOBase):
+    """A stream that tells ``progress`` how many bytes were read from ``source``."""
+
+    def __init__(self, source: IO[bytes], progress: ScanProgress) -> None:
+        self._source = source
+        self._progress = progress
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._source.read(len(buffer))
+        buffer[:len(data)] = data
+        if data:
+            self._progress.advanced(len(data))
+        return len(data)
+
+
+def counted(source: IO[bytes], progress: ScanProgress | None) -> IO[bytes]:
+    """``source``, telling ``progress`` (if any) of each chunk read."""
+    if progress is None:
+        return source
+    return io.BufferedReader(_Counted(source, progress), buffer_size=_CHUNK)
+
+
 def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: str,
-                 max_read: int = MAX_READ) -> ArchiveScan:
+                 max_read: int = MAX_READ,
+                 progress: ScanProgress | None = None) -> ArchiveScan:
     """Scan a ``docker save`` tar, or an OCI layout tar, read as a stream.
 
     Engine 25+ writes an OCI layout with a ``manifest.json`` (layers and config
@@ -370,6 +409,7 @@ def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: 
     ``<digest>.json``; ``buildx --output type=oci`` writes only ``index.json``,
     whose attestation manifests (provenance) are read too. The order of the
     members differs, so layers are scanned as they pass and named at the end.
+    ``progress`` hears of each layer read (the caller counts the bytes).
     """
     rules = _Rules.make(needles, mount_point, max_read)
     layers: dict[str, _LayerScan] = {}
@@ -392,8 +432,15 @@ def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: 
             head = cast(io.BufferedReader, blob).peek(512)[:512]  # peek reads nothing
             if head[257:262] == _TAR_MAGIC or head.startswith(_GZIP_MAGIC):
                 layers[name] = scan_layer(blob, rules)
+                if progress is not None:
+                    progress.layer_done()
             elif head.startswith(_ZSTD_MAGIC):
                 unreadable[name] = "is zstd-compressed, which this Python cannot read"
+                if progress is not None:
+                    progress.layer_done()
+            elif head and not head.strip(b"\0"):
+                if progress is not None:
+                    progress.layer_done()  # an empty layer: a tar of zeros only
             elif head.lstrip()[:1] in (b"{", b"["):
                 if member.size > MAX_DOCUMENT:
                     unreadable[name] = f"is a JSON document over {MAX_DOCUMENT >> 20} MiB"
@@ -402,7 +449,7 @@ def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: 
                     documents[name] = json.loads(blob.read())
                 except ValueError:
                     unreadable[name] = "looks like JSON but is not"
-            # else: VERSION files, oci-layout, an empty layer (zeros only)
+            # else: VERSION files, oci-layout
     return _assemble(layers, documents, links, unreadable, rules)
 
 
@@ -641,8 +688,12 @@ def read_metadata_file(path: Path) -> Any:
 def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: str,
                  archive: Path | None = None, metadata: Any = None,
                  metadata_name: str = "metadata file", notes: Sequence[str] = (),
-                 max_read: int = MAX_READ) -> VerifyResult:
-    """Scan ``image`` on the engine (or the tar ``archive``) and the buildx ``metadata``."""
+                 max_read: int = MAX_READ,
+                 progress: ScanProgress | None = None) -> VerifyResult:
+    """Scan ``image`` on the engine (or the tar ``archive``) and the buildx ``metadata``.
+
+    ``progress`` hears how the reading of the layers goes.
+    """
     started = time.monotonic()
     if (image is None) == (archive is None):
         raise UsageError("give an IMAGE or --archive FILE, not both")
@@ -650,8 +701,11 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
     if archive is not None:
         try:
             with archive.open("rb") as handle:
-                scan = scan_archive(handle, needles, mount_point=mount_point,
-                                    max_read=max_read)
+                if progress is not None:
+                    progress.started(archive.stat().st_size, None)
+                scan = scan_archive(counted(handle, progress), needles,
+                                    mount_point=mount_point, max_read=max_read,
+                                    progress=progress)
         except OSError as error:
             raise UsageError(f"cannot read {archive} ({error.strerror}): give the tar that "
                              "`docker save` or `buildx --output type=oci` wrote") from None
@@ -673,9 +727,12 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
             config = _engine_image.config_document(found)
             scan = ArchiveScan(scan_config(config, needles), [image_id], 0, 0, [], [])
         else:
+            if progress is not None:
+                progress.started(found.size, found.saved_layers)
             with _engine_image.saved(found) as stream:
-                scan = scan_archive(stream, needles, mount_point=mount_point,
-                                    max_read=max_read)
+                scan = scan_archive(counted(stream, progress), needles,
+                                    mount_point=mount_point, max_read=max_read,
+                                    progress=progress)
         shown = image
     findings = list(scan.findings)
     if metadata is not None:

@@ -1,13 +1,14 @@
 """`dockerpypi verify`'s command line, and how it reads the engine, without an engine.
 
-Its options (only the settings that change what it looks for), and the
-processes it reads through: the docker CLI, never the Docker SDK. The
-Docker tests (test_verify_docker.py) read real images through real docker
-contexts.
+Its options (only the settings that change what it looks for), --quiet,
+the progress it draws on a terminal and nowhere else, and the processes it
+reads through: the docker CLI, never the Docker SDK. The Docker tests
+(test_verify_docker.py) read real images through real docker contexts.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,11 +17,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from support.archives import config_of, layer_tar, write_archive
-from support.cli import run_main
+from support.cli import run_main, run_on_a_terminal
 
 from dockerpypi import _runner
+from dockerpypi._verify_cli import LayerProgress, layer_progress
 from dockerpypi.errors import UserMessageError
+from dockerpypi.settings import resolve_settings
+from dockerpypi.verify import default_needles, verify_image
 
 TOKEN = "tok3n-for-the-public-index"
 MIRROR = "http://builder:s3cret-word@127.0.0.1:3141/simple/"
@@ -88,6 +93,71 @@ def test_verify_s_own_options_reach_the_settings(tmp_path: Path) -> None:
         "/root/token.txt: contains credential of the public index",
     ]
     assert TOKEN not in result.stdout + result.stderr
+
+
+def test_quiet_prints_only_the_traces(tmp_path: Path) -> None:
+    archive = two_layers(tmp_path / "image.tar")
+    loud = run("verify", "--archive", str(archive), "--index-url", MIRROR, cwd=tmp_path)
+    quiet = run("verify", "-q", "--archive", str(archive), "--index-url", MIRROR, cwd=tmp_path)
+    assert quiet.returncode == loud.returncode == 1
+    assert quiet.stdout.splitlines() == loud.stdout.splitlines()[:-1]  # all but the summary
+    assert quiet.stderr == loud.stderr
+    clean = write_archive(tmp_path / "clean.tar", [layer_tar({"bin/sh": b"\x7fELF"})],
+                          config_of(["FROM base"]))
+    silent = run("verify", "--quiet", "--archive", str(clean), cwd=tmp_path)
+    assert (silent.returncode, silent.stdout, silent.stderr) == (0, "", "")
+
+
+# --- progress ---------------------------------------------------------------------------
+
+
+def test_progress_is_drawn_on_a_terminal_only(tmp_path: Path) -> None:
+    archive = two_layers(tmp_path / "image.tar")
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}
+    code, out, terminal = run_on_a_terminal("verify", "--archive", str(archive), cwd=tmp_path,
+                                            env=env)
+    assert code == 1
+    assert "verify" in terminal
+    assert "2 layers" in terminal  # an archive does not say how many it holds until its end
+    assert re.search(r"\d+\.\d/\d+\.\d kB", terminal), terminal  # bytes read, of all
+    assert out.splitlines()[-1].startswith(f"{archive}: ")  # the report is on stdout
+    # --json and --quiet draw nothing, terminal or not; neither does a pipe (the other
+    # tests here: stderr holds the error line alone).
+    for flag in ("--json", "--quiet"):
+        code, out, terminal = run_on_a_terminal("verify", flag, "--archive", str(archive),
+                                                cwd=tmp_path, env=env)
+        assert code == 1
+        assert "layers" not in terminal, (flag, terminal)
+        assert terminal.strip().startswith("dockerpypi: error: "), (flag, terminal)
+    piped = run("verify", "--archive", str(archive), cwd=tmp_path)
+    assert piped.stderr.startswith("dockerpypi: error: ")
+    assert piped.stderr.count("\n") == 1
+
+
+def test_the_progress_display_counts_layers_and_bytes(tmp_path: Path) -> None:
+    archive = two_layers(tmp_path / "image.tar")
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+    needles = default_needles(resolve_settings({}, environ={}))[0]
+    with layer_progress(console) as progress:
+        assert progress is not None
+        verify_image(None, needles, mount_point="/tmp/pypi", archive=archive,
+                     progress=progress)
+        task = progress.display.tasks[0]
+        assert task.completed == task.total == archive.stat().st_size
+    assert "2 layers" in screen.getvalue()
+    with layer_progress(None) as nothing:  # no terminal, or --quiet/--json
+        assert nothing is None
+
+    # An image on the engine says how many layers it has; `docker save`'s tar
+    # headers make its stream a little longer than the layers' size.
+    shown = LayerProgress(Console(file=io.StringIO(), force_terminal=True, width=120))
+    shown.started(1000, 3)
+    shown.layer_done()
+    shown.advanced(900)
+    shown.advanced(300)
+    task = shown.display.tasks[0]
+    assert (task.completed, task.total, task.fields["layers"]) == (1200, 1320, "1/3 layers")
 
 
 # --- the processes it reads through ----------------------------------------------------

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from support.cli import run_on_a_terminal
 from support.docker import LABELS, buildx_build, unique_tag
 from support.dockerfiles import dockerpypi as render
 from support.dockerfiles import installed, write_dockerfile
@@ -319,7 +320,14 @@ def test_verify_reads_the_engine_of_the_docker_context(tmp_path: Path, docker_en
     read = verify_in(env, tag)
     assert read.returncode == 1, read.stderr
     assert found.search(read.stdout), read.stdout
-    assert read.stderr.splitlines()[-1].startswith(f"dockerpypi: error: {tag} keeps ")
+    # stderr is not a terminal: the error line and nothing else, no progress
+    assert len(read.stderr.splitlines()) == 1, read.stderr
+    assert read.stderr.startswith(f"dockerpypi: error: {tag} keeps ")
+    # On a terminal: how many of the image's layers are read, and the bytes.
+    code, out, terminal = run_on_a_terminal("verify", tag, cwd=tmp_path, env=env)
+    assert code == 1
+    assert found.search(out), out
+    assert "1/1 layers" in terminal, terminal
 
     # DOCKER_CONTEXT picks another context than the current one, as for docker itself.
     chosen = verify_in({**env, "DOCKER_CONTEXT": "dead"}, tag)
