@@ -180,6 +180,22 @@ def test_verify_does_not_import_the_docker_sdk(tmp_path: Path) -> None:
     assert "docker" not in modules
 
 
+def test_the_docker_sdk_is_not_a_runtime_dependency() -> None:
+    # verify was its one user; the tests' own engine helpers take it from the test extra.
+    from packaging.requirements import Requirement
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # Python 3.10 has tomli, a dependency there
+        import tomli as tomllib
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    runtime = {Requirement(line).name for line in project["project"]["dependencies"]}
+    assert "click" in runtime
+    assert "docker" not in runtime
+    assert "docker" in {Requirement(line).name
+                        for line in project["project"]["optional-dependencies"]["test"]}
+
+
 PRINTER = ("import sys\n"
            "sys.stdout.buffer.write(b'x' * 3_000_000)\n"
            "sys.stderr.write('said on stderr\\n')\n"
