@@ -1,8 +1,8 @@
 """An image on the engine, read through the docker CLI: the engine `dockerpypi build` wrote to.
 
-The docker CLI picks the engine the same way for every command (``--context``
-aside: DOCKER_HOST, then DOCKER_CONTEXT, then the current ``docker context``),
-so ``verify`` reads the images ``build`` made, wherever that engine is.
+The docker CLI picks the engine the same way for every command: DOCKER_HOST,
+else DOCKER_CONTEXT, else the current ``docker context``. So ``verify`` reads
+the images ``build`` made, wherever that engine is.
 
 ``docker image inspect`` is parsed once into :class:`EngineImage`; ``docker
 save`` is handed over as a stream (:func:`saved`), never held in memory or
