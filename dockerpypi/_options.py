@@ -24,49 +24,65 @@ context_option = click.option(
     help="Where dockerpypi.toml or pyproject.toml is read (default: .).")
 
 
-def settings_options(func: F) -> F:
-    """The options that feed :func:`dockerpypi.settings.resolve_settings`."""
-    options = [
-        click.option("--index-url", "index_urls", multiple=True, metavar="URL",
-                     help="A mirror index, in order; repeat for more. Overrides "
-                          "DOCKERPYPI_MIRRORS and DIB_PYPI_MIRROR_URL*."),
-        click.option("--public-fallback/--no-public-fallback", default=None,
-                     help="Add the public index after the mirrors (default: yes)."),
-        click.option("--public-index", metavar="URL",
-                     help="The public index to fall back to."),
-        click.option("--offline/--online", default=None,
-                     help="Offline: mirrors only, never the public index."),
-        click.option("--retries", metavar="N", help="Installer retries per request."),
-        click.option("--timeout", metavar="SECONDS", help="Installer network timeout."),
-        click.option("--mirror-dir", metavar="DIR", help="The local mirror directory."),
-        click.option("--mount-point", metavar="PATH",
-                     help="Where the build step sees the local mirror (default /tmp/pypi)."),
-        click.option("--configure", "installers", multiple=True,
-                     type=click.Choice(["pip", "uv"]),
-                     help="Installers to write configuration for (default: pip and uv)."),
-        click.option("--easy-install/--no-easy-install", default=None,
-                     help="Also write the legacy .pydistutils.cfg."),
-        context_option,
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+# Each settings field's option, by the field's name in Settings (and in
+# resolve_settings' flags). A command takes all of them, or the ones that
+# change what it does (:func:`settings_options_for`). Each option's parameter
+# is the field's name, but for these:
+_PARAMETERS = {"mirrors": "index_urls"}
+_SETTINGS_OPTIONS: dict[str, Callable[[F], F]] = {
+    "mirrors": click.option("--index-url", "index_urls", multiple=True, metavar="URL",
+                            help="A mirror index, in order; repeat for more. Overrides "
+                                 "DOCKERPYPI_MIRRORS and DIB_PYPI_MIRROR_URL*."),
+    "public_fallback": click.option("--public-fallback/--no-public-fallback", default=None,
+                                    help="Add the public index after the mirrors (default: "
+                                         "yes)."),
+    "public_index": click.option("--public-index", metavar="URL",
+                                 help="The public index to fall back to."),
+    "offline": click.option("--offline/--online", default=None,
+                            help="Offline: mirrors only, never the public index."),
+    "retries": click.option("--retries", metavar="N", help="Installer retries per request."),
+    "timeout": click.option("--timeout", metavar="SECONDS", help="Installer network timeout."),
+    "mirror_dir": click.option("--mirror-dir", metavar="DIR",
+                               help="The local mirror directory."),
+    "mount_point": click.option("--mount-point", metavar="PATH",
+                                help="Where the build step sees the local mirror (default "
+                                     "/tmp/pypi)."),
+    "installers": click.option("--configure", "installers", multiple=True,
+                               type=click.Choice(["pip", "uv"]),
+                               help="Installers to write configuration for (default: pip and "
+                                    "uv)."),
+    "easy_install": click.option("--easy-install/--no-easy-install", default=None,
+                                 help="Also write the legacy .pydistutils.cfg."),
+}
+
+
+def settings_options_for(*fields: str) -> Callable[[F], F]:
+    """The options of the settings ``fields`` (in the order of --help), and --context.
+
+    The fields left out are still read from the environment and the settings
+    file, as every command reads them; only their flags are not offered.
+    """
+    unknown = set(fields) - set(_SETTINGS_OPTIONS)
+    if unknown:  # a programming error
+        raise KeyError(f"no settings option for {sorted(unknown)}")
+
+    def decorate(func: F) -> F:
+        chosen = [_SETTINGS_OPTIONS[name] for name in _SETTINGS_OPTIONS if name in fields]
+        for option in reversed([*chosen, context_option]):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+# Every settings option: the commands that build, render, show or check.
+settings_options = settings_options_for(*_SETTINGS_OPTIONS)
 
 
 def settings_from(kwargs: dict[str, Any]) -> Settings:
-    """Pop the settings options off ``kwargs`` and resolve the settings."""
+    """Pop the settings options (those the command has) off ``kwargs``; resolve the settings."""
     from .settings import resolve_settings
 
-    flags = {
-        "mirrors": kwargs.pop("index_urls") or None,
-        "public_fallback": kwargs.pop("public_fallback"),
-        "public_index": kwargs.pop("public_index"),
-        "offline": kwargs.pop("offline"),
-        "retries": kwargs.pop("retries"),
-        "timeout": kwargs.pop("timeout"),
-        "mirror_dir": kwargs.pop("mirror_dir"),
-        "mount_point": kwargs.pop("mount_point"),
-        "installers": kwargs.pop("installers") or None,
-        "easy_install": kwargs.pop("easy_install"),
-    }
+    # A repeatable option not given is (), which resolve_settings also takes as "not given".
+    flags = {name: kwargs.pop(_PARAMETERS.get(name, name), None) for name in _SETTINGS_OPTIONS}
     return resolve_settings(flags, context_dir=kwargs.pop("context_dir"))

@@ -3,6 +3,8 @@
 Both own the signals while they work: the secret files must be gone however
 the build ends (success, failure, Ctrl-C, SIGTERM from a CI runner), and a
 signal meant for the build must reach docker rather than kill us first.
+Processes whose output is read (:func:`output_of`, :func:`output_stream`)
+are killed when the reading ends early, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from ._cache import write_tree
 from ._urls import REDACTED
@@ -113,8 +116,7 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
             process = subprocess.Popen(list(argv),
                                        env=None if env is None else {**os.environ, **env})
         except FileNotFoundError:
-            raise UserMessageError(f"{argv[0]} was not found: install Docker with the buildx "
-                                   "plugin, or put docker on PATH") from None
+            raise _not_found(argv) from None
         if received:  # arrived before `process` was set
             process.send_signal(received[0])
         code = process.wait()  # PEP 475: the wait resumes after each handler
@@ -123,6 +125,85 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
     if received and code == 0:
         return _exit_code(received[0])
     return code
+
+
+def _not_found(argv: Sequence[str]) -> UserMessageError:
+    return UserMessageError(f"{argv[0]} was not found: install Docker with the buildx "
+                            "plugin, or put docker on PATH")
+
+
+def output_of(argv: Sequence[str], *, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` to its end and return what it wrote (both streams, as text).
+
+    A process that has not ended after ``timeout`` seconds is killed, and
+    that is an error that says which command hung.
+    """
+    _debug("running: %s", shell_command(argv))
+    try:
+        return subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        raise _not_found(argv) from None
+    except subprocess.TimeoutExpired:
+        raise UserMessageError(f"`{shell_command(argv[:3])}` did not answer in {timeout:.0f}s: "
+                               "check that the engine is up (`docker info`) and try "
+                               "again") from None
+
+
+class Streamed:
+    """A running process whose standard output is read as a stream (see :func:`output_stream`)."""
+
+    def __init__(self, process: subprocess.Popen[bytes], errors: IO[bytes]) -> None:
+        assert process.stdout is not None
+        self.stdout: IO[bytes] = process.stdout
+        self.pid = process.pid
+        self._process = process
+        self._errors = errors
+
+    def finish(self) -> tuple[int, str]:
+        """Read what is left of the output, wait for the end; the exit code and stderr."""
+        while self.stdout.read(1 << 20):
+            pass  # a tar's padding after its end marker, or the rest of a stream given up on
+        return self._process.wait(), self._stderr()
+
+    def ended(self, within: float) -> tuple[int, str] | None:
+        """The exit code and stderr if the process ends within ``within`` seconds (its
+        output is not read meanwhile), else None."""
+        try:
+            code = self._process.wait(timeout=within)
+        except subprocess.TimeoutExpired:
+            return None
+        return code, self._stderr()
+
+    def _stderr(self) -> str:
+        self._errors.seek(0)
+        return self._errors.read().decode("utf-8", "replace")
+
+
+@contextmanager
+def output_stream(argv: Sequence[str]) -> Iterator[Streamed]:
+    """Run ``argv`` and give its standard output to be read as it comes.
+
+    Nothing of the output is kept: a ``docker save`` of gigabytes passes
+    through in chunks. Its stderr goes to an unnamed temporary file, which
+    cannot fill up and stall the process. If the block ends before the
+    process (an error, Ctrl-C), the process is killed and waited for.
+    """
+    _debug("running: %s", shell_command(argv))
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.PIPE, stderr=errors)
+        except FileNotFoundError:
+            raise _not_found(argv) from None
+        try:
+            yield Streamed(process, errors)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            assert process.stdout is not None
+            process.stdout.close()
 
 
 def _interruption(signum: int) -> BaseException:

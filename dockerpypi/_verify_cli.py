@@ -1,27 +1,38 @@
 """``dockerpypi verify``: the command line of :mod:`dockerpypi.verify`.
 
-Only click is imported at the top (see cli.py); the scanner and the docker
-SDK are imported when the command runs.
+Only click is imported at the top (see cli.py); the scanner, and rich for
+the progress display, are imported when the command runs.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._options import settings_from, settings_options, warn
+from ._options import settings_from, settings_options_for, warn
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
+
     from .settings import Settings
-    from .verify import VerifyResult
+    from .verify import ScanProgress, VerifyResult
+
+# The settings that change what verify looks for: the mirrors' URLs and
+# credentials, the public index's credentials, the mount point. The others
+# (retries, timeout, which config files a build writes...) only change builds.
+VERIFY_SETTINGS = ("mirrors", "public_index", "mount_point")
 
 
 def run_verify(settings: Settings, image: str | None, *, needles: tuple[str, ...] = (),
                archive: Path | None = None, metadata_file: Path | None = None,
-               ) -> tuple[VerifyResult, list[Any]]:
+               progress: ScanProgress | None = None) -> tuple[VerifyResult, list[Any]]:
     """Verify ``image`` (or ``archive``) against ``settings``; return the result and needles."""
     from .verify import default_needles, read_metadata_file, verify_image
 
@@ -29,8 +40,79 @@ def run_verify(settings: Settings, image: str | None, *, needles: tuple[str, ...
     metadata = read_metadata_file(metadata_file) if metadata_file is not None else None
     result = verify_image(image, found, mount_point=settings.mount_point.value,
                           archive=archive, metadata=metadata,
-                          metadata_name=f"metadata file {metadata_file}", notes=notes)
+                          metadata_name=f"metadata file {metadata_file}", notes=notes,
+                          progress=progress)
     return result, found
+
+
+class LayerProgress:
+    """verify's progress on ``console``: layers read, and bytes of the archive read."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        self.display = Progress(TextColumn("verify"), BarColumn(),
+                                TextColumn("{task.fields[layers]}"), DownloadColumn(),
+                                TransferSpeedColumn(), console=console, transient=True)
+        self._task: TaskID | None = None
+        self._layers: int | None = None  # None: not known (an archive's)
+        self._done = 0
+        self._total: int | None = None
+        self._read = 0
+
+    def _layers_text(self) -> str:
+        total = f"/{self._layers}" if self._layers is not None else ""
+        return f"{self._done}{total} layers"
+
+    def started(self, total_bytes: int | None, layers: int | None) -> None:
+        self._layers = layers
+        self._total = total_bytes or None
+        self._task = self.display.add_task("verify", total=self._total,
+                                           layers=self._layers_text())
+
+    def advanced(self, count: int) -> None:
+        assert self._task is not None
+        self._read += count
+        if self._total is not None and self._read > self._total:
+            # The tar's headers add to the layers' own size. A new total restarts
+            # rich's speed estimate: grow it by a tenth, not for every chunk.
+            self._total = self._read + self._read // 10
+        self.display.update(self._task, completed=self._read, total=self._total)
+
+    def layer_done(self) -> None:
+        assert self._task is not None
+        self._done += 1
+        self.display.update(self._task, layers=self._layers_text())
+
+
+@contextmanager
+def layer_progress(console: Console | None) -> Iterator[LayerProgress | None]:
+    """A progress display on ``console`` while the block runs; None when there is none.
+
+    The display is drawn by rich, and wiped when the block ends, so the report
+    that follows stands alone.
+    """
+    if console is None:
+        yield None
+        return
+    progress = LayerProgress(console)
+    with progress.display:
+        yield progress
+
+
+def _progress_console(quiet: bool) -> Console | None:
+    """The terminal to draw progress on: stderr, if it is one and nobody asked for quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 def failure_message(result: VerifyResult) -> str:
@@ -41,7 +123,7 @@ def failure_message(result: VerifyResult) -> str:
 
 
 @click.command("verify")
-@settings_options
+@settings_options_for(*VERIFY_SETTINGS)
 @click.argument("image", required=False)
 @click.option("--needle", "needles", multiple=True, metavar="TEXT",
               help="Also search for TEXT; repeat for more.")
@@ -51,9 +133,11 @@ def failure_message(result: VerifyResult) -> str:
 @click.option("--archive", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="Search a tar written by `docker save` or `buildx --output type=oci` "
                    "instead of an image on the engine.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print only the traces found: no summary line, no progress.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | None,
-           archive: Path | None, as_json: bool, **kwargs: Any) -> None:
+           archive: Path | None, quiet: bool, as_json: bool, **kwargs: Any) -> None:
     """Look through an image for traces of the mirror configuration.
 
     \b
@@ -65,6 +149,9 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     mount points, and the configured mirror URLs and credentials (never
     printed: a finding says "credential of mirror N"). Exit 1 when anything is
     found, 0 when the image is clean.
+
+    The image is read from the engine the docker CLI uses, as for `dockerpypi
+    build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`.
     """
     from .errors import UsageError, UserMessageError
 
@@ -76,13 +163,15 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
             warn(warning)
     from .verify import report_json, report_lines, summary
 
-    result, found = run_verify(settings, image, needles=needles, archive=archive,
-                               metadata_file=metadata_file)
+    with layer_progress(_progress_console(quiet or as_json)) as progress:
+        result, found = run_verify(settings, image, needles=needles, archive=archive,
+                                   metadata_file=metadata_file, progress=progress)
     if as_json:
         click.echo(json.dumps(report_json(result, found), indent=2))
     else:
         for line in report_lines(result, found):
             click.echo(line)
-        click.echo(summary(result))
+        if not quiet:
+            click.echo(summary(result))
     if not result.clean:
         raise UserMessageError(failure_message(result))

@@ -23,7 +23,8 @@ layer, and an empty directory holds nothing.
 
 The scanning functions work on any byte stream (:func:`scan_archive`) or
 JSON document (:func:`scan_document`) and are pure; only :func:`verify_image`
-talks to the engine, through the docker SDK imported when it runs.
+talks to the engine, through the docker CLI (:mod:`dockerpypi._engine_image`),
+so it reads the engine ``dockerpypi build`` wrote to.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast
 from urllib.parse import quote
 
 from .errors import UsageError, UserMessageError
@@ -360,34 +361,47 @@ class ArchiveScan:
     notes: list[str]
 
 
-class _ChunkReader(io.RawIOBase):
-    """A read-only file over an iterator of byte chunks (the ``docker save`` stream)."""
+class ScanProgress(Protocol):
+    """Told how far a scan has come: what a progress display needs, nothing more."""
 
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._pending = memoryview(b"")
+    def started(self, total_bytes: int | None, layers: int | None) -> None:
+        """The scan begins; about this many bytes and layers are ahead (None: not known)."""
+
+    def advanced(self, count: int) -> None:
+        """``count`` more bytes of the archive were read."""
+
+    def layer_done(self) -> None:
+        """One more layer was read."""
+
+
+class _Counted(io.RawIOBase):
+    """A stream that tells ``progress`` how many bytes were read from ``source``."""
+
+    def __init__(self, source: IO[bytes], progress: ScanProgress) -> None:
+        self._source = source
+        self._progress = progress
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
+        data = self._source.read(len(buffer))
+        buffer[:len(data)] = data
+        if data:
+            self._progress.advanced(len(data))
+        return len(data)
 
 
-def stream_of(chunks: Iterable[bytes]) -> IO[bytes]:
-    return io.BufferedReader(_ChunkReader(chunks), buffer_size=_CHUNK)
+def counted(source: IO[bytes], progress: ScanProgress | None) -> IO[bytes]:
+    """``source``, telling ``progress`` (if any) of each chunk read."""
+    if progress is None:
+        return source
+    return io.BufferedReader(_Counted(source, progress), buffer_size=_CHUNK)
 
 
 def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: str,
-                 max_read: int = MAX_READ) -> ArchiveScan:
+                 max_read: int = MAX_READ,
+                 progress: ScanProgress | None = None) -> ArchiveScan:
     """Scan a ``docker save`` tar, or an OCI layout tar, read as a stream.
 
     Engine 25+ writes an OCI layout with a ``manifest.json`` (layers and config
@@ -395,6 +409,7 @@ def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: 
     ``<digest>.json``; ``buildx --output type=oci`` writes only ``index.json``,
     whose attestation manifests (provenance) are read too. The order of the
     members differs, so layers are scanned as they pass and named at the end.
+    ``progress`` hears of each layer read (the caller counts the bytes).
     """
     rules = _Rules.make(needles, mount_point, max_read)
     layers: dict[str, _LayerScan] = {}
@@ -417,8 +432,15 @@ def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: 
             head = cast(io.BufferedReader, blob).peek(512)[:512]  # peek reads nothing
             if head[257:262] == _TAR_MAGIC or head.startswith(_GZIP_MAGIC):
                 layers[name] = scan_layer(blob, rules)
+                if progress is not None:
+                    progress.layer_done()
             elif head.startswith(_ZSTD_MAGIC):
                 unreadable[name] = "is zstd-compressed, which this Python cannot read"
+                if progress is not None:
+                    progress.layer_done()
+            elif head and not head.strip(b"\0"):
+                if progress is not None:
+                    progress.layer_done()  # an empty layer: a tar of zeros only
             elif head.lstrip()[:1] in (b"{", b"["):
                 if member.size > MAX_DOCUMENT:
                     unreadable[name] = f"is a JSON document over {MAX_DOCUMENT >> 20} MiB"
@@ -427,7 +449,7 @@ def scan_archive(archive: IO[bytes], needles: Sequence[Needle], *, mount_point: 
                     documents[name] = json.loads(blob.read())
                 except ValueError:
                     unreadable[name] = "looks like JSON but is not"
-            # else: VERSION files, oci-layout, an empty layer (zeros only)
+            # else: VERSION files, oci-layout
     return _assemble(layers, documents, links, unreadable, rules)
 
 
@@ -663,74 +685,15 @@ def read_metadata_file(path: Path) -> Any:
                          "`docker buildx build --metadata-file` wrote") from None
 
 
-def _last_line(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
-    detail = lines[-1].strip()
-    return detail if len(detail) <= 200 else detail[:200] + "..."
-
-
-def _engine_error(error: BaseException) -> UserMessageError:
-    import os
-
-    detail = _last_line(error)
-    # requests wraps the socket's own words: "('Connection aborted.', FileNotFoundError(2,
-    # 'No such file or directory'))"; those words are what a person needs.
-    inner = re.search(r"\(\d+, '([^']+)'\)", detail)
-    if inner:
-        detail = inner.group(1)
-    where = os.environ.get("DOCKER_HOST")
-    return UserMessageError(f"no Docker engine answers{f' at {where}' if where else ''} "
-                            f"({detail}): start the engine, or point DOCKER_HOST at one")
-
-
-@dataclass
-class _Saved:
-    image_id: str | None
-    chunks: Iterable[bytes] | None  # None: the image has no layer, nothing to save
-    config: dict[str, Any]
-
-
-def _saved_image(image: str) -> _Saved:
-    """The image's ID and its ``docker save`` stream, through the docker SDK."""
-    import docker
-    import requests
-    from docker.errors import DockerException, ImageNotFound, NotFound
-
-    try:
-        client = docker.from_env(timeout=300)
-        found = client.images.get(image)
-        layers = (found.attrs.get("RootFS") or {}).get("Layers") or []
-        # The engine refuses to export an image without layers ("empty
-        # export"): FROM scratch with only ENV or LABEL. Its config and
-        # history are all there is.
-        history = [] if layers else found.history()
-    except (ImageNotFound, NotFound):
-        raise UserMessageError(f"no image {image} on the engine: build it with --load (or -t "
-                               "and the docker driver), or give its ID") from None
-    except (DockerException, requests.RequestException, OSError) as error:
-        raise _engine_error(error) from None
-    if not layers:
-        config = {"config": found.attrs.get("Config") or {},
-                  "history": [{"created_by": step.get("CreatedBy") or "",
-                               "comment": step.get("Comment") or ""}
-                              for step in reversed(history)]}  # the API lists newest first
-        return _Saved(found.id, None, config)
-
-    def guarded() -> Iterator[bytes]:
-        try:
-            yield from found.save(chunk_size=_CHUNK, named=False)
-        except (DockerException, requests.RequestException, OSError) as error:
-            raise UserMessageError(f"the engine stopped sending {image} "
-                                   f"({_last_line(error)}): try again") from None
-
-    return _Saved(found.id, guarded(), {})
-
-
 def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: str,
                  archive: Path | None = None, metadata: Any = None,
                  metadata_name: str = "metadata file", notes: Sequence[str] = (),
-                 max_read: int = MAX_READ) -> VerifyResult:
-    """Scan ``image`` on the engine (or the tar ``archive``) and the buildx ``metadata``."""
+                 max_read: int = MAX_READ,
+                 progress: ScanProgress | None = None) -> VerifyResult:
+    """Scan ``image`` on the engine (or the tar ``archive``) and the buildx ``metadata``.
+
+    ``progress`` hears how the reading of the layers goes.
+    """
     started = time.monotonic()
     if (image is None) == (archive is None):
         raise UsageError("give an IMAGE or --archive FILE, not both")
@@ -738,8 +701,11 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
     if archive is not None:
         try:
             with archive.open("rb") as handle:
-                scan = scan_archive(handle, needles, mount_point=mount_point,
-                                    max_read=max_read)
+                if progress is not None:
+                    progress.started(archive.stat().st_size, None)
+                scan = scan_archive(counted(handle, progress), needles,
+                                    mount_point=mount_point, max_read=max_read,
+                                    progress=progress)
         except OSError as error:
             raise UsageError(f"cannot read {archive} ({error.strerror}): give the tar that "
                              "`docker save` or `buildx --output type=oci` wrote") from None
@@ -750,18 +716,23 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
         shown = str(archive)
     else:
         assert image is not None
-        saved = _saved_image(image)
-        image_id = saved.image_id
-        if saved.chunks is None:
-            scan = ArchiveScan(scan_config(saved.config, needles), [image_id or ""], 0, 0, [],
-                               [])
+        from . import _engine_image
+
+        found = _engine_image.inspect_image(image)
+        image_id = found.id
+        if not found.layers:
+            # The engine refuses to save an image without layers ("empty
+            # export"): FROM scratch with only ENV or LABEL. Its config and
+            # history are all there is.
+            config = _engine_image.config_document(found)
+            scan = ArchiveScan(scan_config(config, needles), [image_id], 0, 0, [], [])
         else:
-            try:
-                scan = scan_archive(stream_of(saved.chunks), needles, mount_point=mount_point,
-                                    max_read=max_read)
-            except tarfile.TarError as error:
-                raise UserMessageError(f"the engine sent a broken export of {image} ({error}): "
-                                       "try again") from None
+            if progress is not None:
+                progress.started(found.size, found.saved_layers)
+            with _engine_image.saved(found) as stream:
+                scan = scan_archive(counted(stream, progress), needles,
+                                    mount_point=mount_point, max_read=max_read,
+                                    progress=progress)
         shown = image
     findings = list(scan.findings)
     if metadata is not None:

@@ -150,8 +150,8 @@ CASES: dict[str, Case | object] = {
                                  "no Docker engine answers (Cannot connect to the Docker "
                                  "daemon at unix:///nonexistent.sock", NO_ENGINE),
     "verify-without-engine": Case(("verify", "app"), 1,
-                                  "no Docker engine answers at unix:///nonexistent.sock (No "
-                                  "such file or directory): start the engine", NO_ENGINE),
+                                  "no Docker engine answers (Cannot connect to the Docker "
+                                  "daemon at unix:///nonexistent.sock", NO_ENGINE),
     "build-verify-without-engine": Case(("build", "--verify", "-t", "app", "ctx"), 1,
                                         "no Docker engine answers", NO_ENGINE),
     "doctor-without-engine": Case(("doctor", "--offline"), 1,

@@ -10,20 +10,18 @@ gzip layers, attestation manifests). The Docker tests
 from __future__ import annotations
 
 import base64
-import gzip
-import hashlib
 import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+from support.archives import config_of, digest, layer_tar, outer_tar, saved_image, write_archive
 
 from dockerpypi.build import credential_strings
 from dockerpypi.settings import resolve_settings
@@ -38,70 +36,6 @@ PASSWORD = "s3cret@#:/%+word"
 ENCODED = quote(PASSWORD, safe="")
 MIRROR = f"http://builder:{ENCODED}@127.0.0.1:3141/root/pypi/+simple/"
 PIP_CONF = f"[global]\nindex-url = {MIRROR}\n".encode()
-
-# A layer entry: bytes for a file, None for a directory, ("->", target) for a symlink.
-Entry = bytes | None | tuple[str, str]
-
-
-def layer_tar(files: Mapping[str, Entry], *, compress: bool = False) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, content in files.items():
-            info = tarfile.TarInfo(name)
-            if content is None:
-                info.type = tarfile.DIRTYPE
-                archive.addfile(info)
-            elif isinstance(content, tuple):
-                info.type, info.linkname = tarfile.SYMTYPE, content[1]
-                archive.addfile(info)
-            else:
-                info.size = len(content)
-                archive.addfile(info, io.BytesIO(content))
-    data = buffer.getvalue()
-    return gzip.compress(data, mtime=0) if compress else data
-
-
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def outer_tar(members: list[tuple[str, bytes | str]]) -> io.BytesIO:
-    """A tar of (name, bytes) files and (name, "->target") symlinks, in order."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            if isinstance(data, str):
-                info.type, info.linkname = tarfile.SYMTYPE, data.removeprefix("->")
-                archive.addfile(info)
-            else:
-                info.size = len(data)
-                archive.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
-
-
-def config_of(history: list[str | tuple[str, bool]], **settings: Any) -> dict[str, Any]:
-    steps = []
-    for step in history:
-        text, empty = step if isinstance(step, tuple) else (step, False)
-        steps.append({"created_by": text, **({"empty_layer": True} if empty else {})})
-    return {"architecture": "amd64", "os": "linux", "config": settings, "history": steps}
-
-
-def saved_image(layers: list[bytes], config: dict[str, Any]) -> io.BytesIO:
-    """What Engine 26 `docker save` writes: blobs first, manifest.json after them."""
-    config_data = json.dumps(config).encode()
-    members: list[tuple[str, bytes | str]] = [
-        (f"blobs/sha256/{_digest(layer)}", layer) for layer in layers]
-    members.append((f"blobs/sha256/{_digest(config_data)}", config_data))
-    manifest = [{"Config": f"blobs/sha256/{_digest(config_data)}",
-                 "Layers": [f"blobs/sha256/{_digest(layer)}" for layer in layers]}]
-    members += [("index.json", b'{"schemaVersion": 2, "manifests": []}'),
-                ("manifest.json", json.dumps(manifest).encode()),
-                ("oci-layout", b'{"imageLayoutVersion": "1.0.0"}')]
-    return outer_tar(members)
-
 
 def needles_for(*urls: str, extra: tuple[str, ...] = ()) -> list[Needle]:
     settings = resolve_settings({"mirrors": urls, "offline": True}, environ={})
@@ -404,21 +338,21 @@ def test_an_oci_export_with_a_provenance_attestation() -> None:
 
     def manifest(config_blob: bytes, layers: list[bytes]) -> bytes:
         return json.dumps({
-            "schemaVersion": 2, "config": {"digest": f"sha256:{_digest(config_blob)}"},
-            "layers": [{"digest": f"sha256:{_digest(b)}"} for b in layers]}).encode()
+            "schemaVersion": 2, "config": {"digest": f"sha256:{digest(config_blob)}"},
+            "layers": [{"digest": f"sha256:{digest(b)}"} for b in layers]}).encode()
 
     image = manifest(config, [layer])
     attestation = manifest(empty, [statement])
     index = json.dumps({"schemaVersion": 2, "manifests": [
-        {"digest": f"sha256:{_digest(image)}"},
-        {"digest": f"sha256:{_digest(attestation)}",
+        {"digest": f"sha256:{digest(image)}"},
+        {"digest": f"sha256:{digest(attestation)}",
          "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]}).encode()
     blobs = [layer, config, statement, empty, image, attestation]
     archive = outer_tar([("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'),
                          ("index.json", index),
-                         *((f"blobs/sha256/{_digest(b)}", b) for b in blobs)])
+                         *((f"blobs/sha256/{digest(b)}", b) for b in blobs)])
     result = scan_archive(archive, needles_for(MIRROR), mount_point="/tmp/pypi")
-    where = f"attestation blob sha256:{_digest(statement)[:12]}"
+    where = f"attestation blob sha256:{digest(statement)[:12]}"
     data = "/predicate/metadata/https://mobyproject.org/buildkit@v1#metadata/source/infos/0/data"
     assert [str(f) for f in result.findings] == [
         f"{where}: {data}: (base64) contains mirror 1 "
@@ -437,11 +371,6 @@ def run(*args: str, cwd: Path, env: Mapping[str, str] | None = None,
     return subprocess.run([sys.executable, "-m", "dockerpypi", *args], cwd=cwd,
                           env={**base, **(env or {})}, capture_output=True, text=True,
                           check=False, timeout=60)
-
-
-def write_archive(path: Path, layers: list[bytes], config: dict[str, Any]) -> Path:
-    path.write_bytes(saved_image(layers, config).getvalue())
-    return path
 
 
 def test_cli_reports_without_printing_the_credentials(tmp_path: Path) -> None:

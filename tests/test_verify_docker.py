@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from support.cli import run_on_a_terminal
 from support.docker import LABELS, buildx_build, unique_tag
 from support.dockerfiles import dockerpypi as render
 from support.dockerfiles import installed, write_dockerfile
@@ -263,3 +264,134 @@ def test_verify_catches_an_image_that_leaks_on_purpose(
     assert f"{tag} keeps" in result.stderr
     for secret in (PASSWORD, ENCODED):
         assert secret not in result.stdout + result.stderr
+
+
+# --- which engine, and what it says ------------------------------------------------------
+
+
+def docker_cli(*args: str, env: Mapping[str, str]) -> str:
+    done = subprocess.run(["docker", *args], env=env, capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def verify_in(env: Mapping[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dockerpypi", "verify", *args], env=env,
+                          capture_output=True, text=True, check=False, timeout=300)
+
+
+def test_verify_reads_the_engine_of_the_docker_context(tmp_path: Path, docker_engine: object,
+                                                      ) -> None:
+    """The engine `build` uses is the docker CLI's: DOCKER_HOST, DOCKER_CONTEXT, then the
+    current `docker context`. verify must read that one, and say which one failed."""
+    import os
+
+    (tmp_path / "pip.conf").write_text("[global]\nindex-url = http://127.0.0.1:9/simple/\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY pip.conf /etc/pip.conf\n")
+    tag = unique_tag("verify-context")
+    buildx_build(tmp_path, tag=tag)
+    # The engine this session uses, as an endpoint a context can name.
+    real = docker_cli("context", "inspect", "--format", "{{.Endpoints.docker.Host}}",
+                      env=dict(os.environ)).strip()
+    dead = f"unix://{tmp_path}/no-engine.sock"
+    # Contexts live in DOCKER_CONFIG: a directory of this test's own, so the
+    # machine's current context is left as it was. DOCKER_HOST would win over
+    # any context: it is unset.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    env |= {"DOCKER_CONFIG": str(tmp_path / "docker-config"),
+            "DOCKERPYPI_MIRRORS": "http://127.0.0.1:9/simple/"}
+    docker_cli("context", "create", "dead", "--docker", f"host={dead}", env=env)
+    docker_cli("context", "create", "real", "--docker", f"host={real}", env=env)
+    found = re.compile(r"^layer 1/1 \(step 1: COPY pip\.conf /etc/pip\.conf.*\): /etc/pip\.conf: "
+                       r"installer config file that selects an index$", re.MULTILINE)
+
+    docker_cli("context", "use", "dead", env=env)
+    failed = verify_in(env, tag)
+    assert failed.returncode == 1, failed.stderr
+    assert failed.stdout == ""
+    assert failed.stderr.splitlines() == [
+        f"dockerpypi: error: no Docker engine answers (Cannot connect to the Docker daemon at "
+        f"{dead}. Is the docker daemon running?): start the engine, or point DOCKER_HOST or "
+        "`docker context use` at one"]
+
+    docker_cli("context", "use", "real", env=env)
+    read = verify_in(env, tag)
+    assert read.returncode == 1, read.stderr
+    assert found.search(read.stdout), read.stdout
+    # stderr is not a terminal: the error line and nothing else, no progress
+    assert len(read.stderr.splitlines()) == 1, read.stderr
+    assert read.stderr.startswith(f"dockerpypi: error: {tag} keeps ")
+    # On a terminal: how many of the image's layers are read, and the bytes.
+    code, out, terminal = run_on_a_terminal("verify", tag, cwd=tmp_path, env=env)
+    assert code == 1
+    assert found.search(out), out
+    assert "1/1 layers" in terminal, terminal
+
+    # DOCKER_CONTEXT picks another context than the current one, as for docker itself.
+    chosen = verify_in({**env, "DOCKER_CONTEXT": "dead"}, tag)
+    assert chosen.returncode == 1
+    assert f"Cannot connect to the Docker daemon at {dead}." in chosen.stderr
+    # And DOCKER_HOST wins over the current context.
+    docker_cli("context", "use", "dead", env=env)
+    hosted = verify_in({**env, "DOCKER_HOST": real}, tag)
+    assert found.search(hosted.stdout), hosted.stderr
+
+
+def test_verify_of_an_image_the_engine_does_not_have(docker_engine: object) -> None:
+    import os
+
+    missing = unique_tag("never-built")
+    result = verify_in(dict(os.environ), missing)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"dockerpypi: error: no image {missing} on the engine: build it with --load (or -t "
+        "and the docker driver), or give its ID"]
+
+
+def test_an_image_without_layers_is_read_from_its_config_and_history(
+        tmp_path: Path, docker_engine: object) -> None:
+    """The engine will not save an image without layers ("empty export"): verify reads
+    what there is, its config and history."""
+    import os
+
+    url = f"http://{USER}:{ENCODED}@127.0.0.1:9/"
+    (tmp_path / "Dockerfile").write_text(f"FROM scratch\nLABEL org.example.index={url}\n"
+                                         f"ENV PIP_INDEX_URL={url}\n")
+    tag = unique_tag("no-layers")
+    buildx_build(tmp_path, tag=tag)
+    result = verify_in({**os.environ, "DOCKERPYPI_MIRRORS": url}, tag)
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    for expected in (
+            "config: Env PIP_INDEX_URL: sets a variable that points an installer at an index",
+            "config: Env PIP_INDEX_URL: contains credential of mirror 1",
+            "config: Labels org.example.index: contains credential of mirror 1",
+            "history step 1 (LABEL org.example.index=http://***@127.0.0.1:9/): created_by: "
+            "contains credential of mirror 1",
+            "history step 2 (ENV PIP_INDEX_URL=http://***@127.0.0.1:9/): created_by: sets "
+            "PIP_INDEX_URL (a build arg or variable that selects an index)"):
+        assert expected in lines, result.stdout
+    assert lines[-1].startswith(f"{tag}: 10 traces (0 layers, 0 files read;"), lines[-1]
+    for secret in (PASSWORD, ENCODED):
+        assert secret not in result.stdout + result.stderr
+
+
+def test_an_image_removed_between_inspect_and_save(docker_engine: object) -> None:
+    """`docker save` fails before it sends a byte: docker's words, not a broken tar's."""
+    from dockerpypi._engine_image import EngineImage, saved
+    from dockerpypi.errors import UserMessageError
+    from dockerpypi.verify import scan_archive
+
+    gone = EngineImage(reference="app:gone", id="sha256:" + "0" * 64, layers=("sha256:1",),
+                       size=1, config={})
+    with pytest.raises(UserMessageError) as raised, saved(gone) as stream:
+        scan_archive(stream, [], mount_point="/tmp/pypi")
+    said = str(raised.value)
+    # Engine 26: "failed to get digest sha256:000...: open /var/lib/docker/...: no such file"
+    assert said.startswith("the engine stopped sending app:gone ("), said
+    assert said.endswith("): try again")
+    assert "0" * 20 in said
+    assert "\n" not in said

@@ -34,8 +34,6 @@ import docker
 from docker.errors import DockerException
 from testcontainers.core.config import testcontainers_config
 
-from dockerpypi.verify import stream_of
-
 testcontainers_config.ryuk_disabled = True
 
 TEST_LABEL = "dockerpypi.test"
@@ -254,11 +252,15 @@ def scan_image(image: str, needles: Iterable[str]) -> list[str]:
 
     An empty list means the image is clean.
     """
-    saved = client().images.get(image).save(chunk_size=1024 * 1024)
-    # (the streaming is plumbing shared with the product; the judging is this
-    # module's own, an independent oracle for dockerpypi verify)
-    stream = stream_of(saved)
-    return scan_archive(stream, needles)
+    # Read as dockerpypi verify reads it, from the docker CLI; the judging is
+    # this module's own, an independent oracle for dockerpypi verify.
+    with subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL) as saving:
+        assert saving.stdout is not None
+        found = scan_archive(saving.stdout, needles)
+        saving.stdout.read()  # what follows the tar's end marker
+    assert saving.returncode == 0, f"docker save {image} failed"
+    return found
 
 
 def scan_archive(archive: IO[bytes], needles: Iterable[str]) -> list[str]:
