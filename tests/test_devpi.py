@@ -286,6 +286,24 @@ def test_a_server_that_ignores_sigterm_is_killed(
     assert spawned[0].poll() is not None
 
 
+def test_a_server_is_running_until_its_last_thread_ends(
+    tmp_path: Path, spawned: list[subprocess.Popen[bytes]],
+) -> None:
+    # devpi-server's main thread ends first on SIGTERM; its other threads hold
+    # the listening socket a moment longer. This stand-in's other thread stays.
+    script = _fake_server(tmp_path / "bin", "import ctypes, signal, threading, time\n"
+                          "signal.signal(signal.SIGTERM,\n"
+                          "              lambda *args: ctypes.CDLL(None).pthread_exit(None))\n"
+                          "threading.Thread(target=time.sleep, args=(120,), daemon=True).start()\n"
+                          + _READY + "time.sleep(120)")
+    serverdir = tmp_path / "srv"
+    _run_fake(serverdir, script, spawned)
+
+    stopped = devpi.stop(serverdir, timeout=0.5)
+    assert (stopped.was_running, stopped.killed) == (True, True)
+    assert spawned[0].poll() is not None
+
+
 def test_a_pid_file_naming_another_process_is_stale(tmp_path: Path) -> None:
     # The pid of this very test run: alive, but no devpi-server of this directory.
     (tmp_path / devpi.PID_FILE).write_text(f"{os.getpid()}\n")
