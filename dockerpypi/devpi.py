@@ -563,7 +563,8 @@ def _error_message(error: urllib.error.HTTPError) -> str:
     except (OSError, ValueError):
         return error.reason or "no message"
     message = body.get("message") if isinstance(body, dict) else None
-    return str(message or error.reason)
+    # devpi's messages run over several lines ("Access was denied ...\n\n\nUnauthorized: ...").
+    return " ".join(str(message or error.reason).split())
 
 
 def _configure_mirror(port: int, serverdir: Path, upstream: MirrorURL) -> list[str]:
