@@ -263,12 +263,17 @@ def _proc_argv(pid: int) -> list[str] | None:
 
 
 def _is_zombie(pid: int) -> bool:
+    """Whether the process has ended, all of it, and only its entry is left."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        threads = sum(1 for _ in Path(f"/proc/{pid}/task").iterdir())
     except OSError:
         return False
-    # "pid (comm) state ...": comm may hold spaces and parentheses.
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+    # "pid (comm) state ...": comm may hold spaces and parentheses. The main
+    # thread shows Z as soon as it has ended, while the other threads (devpi
+    # runs fifty) may still hold the process's files, its listening socket
+    # among them: ended only once it is the last one.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"] and threads <= 1
 
 
 def _alive(pid: int) -> bool:
@@ -558,7 +563,8 @@ def _error_message(error: urllib.error.HTTPError) -> str:
     except (OSError, ValueError):
         return error.reason or "no message"
     message = body.get("message") if isinstance(body, dict) else None
-    return str(message or error.reason)
+    # devpi's messages run over several lines ("Access was denied ...\n\n\nUnauthorized: ...").
+    return " ".join(str(message or error.reason).split())
 
 
 def _configure_mirror(port: int, serverdir: Path, upstream: MirrorURL) -> list[str]:

@@ -368,8 +368,10 @@ def _defaults(mount_point: str) -> dict[str, _Candidate]:
     return {
         "mirrors": fixed((MirrorURL(f"file://{mount_point}"),)),
         "public_fallback": fixed(True),
-        "public_index": _Candidate(SOURCE_DEFAULT, public_index_url(),
-                                   lambda raw, origin: parse_mirror_url(str(raw), origin=origin),
+        # Looked up only when no source names another: see _public_index.py.
+        "public_index": _Candidate(SOURCE_DEFAULT, None,
+                                   lambda raw, origin: parse_mirror_url(public_index_url(),
+                                                                        origin=origin),
                                    "the public index"),
         "offline": fixed(False),
         "retries": fixed(None),

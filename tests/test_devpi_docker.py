@@ -9,11 +9,7 @@ scratch still succeeds. Last, devpi restarts offline and still serves its cache.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import UPSTREAM_PACKAGES
+from support.devpi import end_servers_of, free_port, servers_of
 from support.docker import scan_image, unique_tag
 from support.dockerfiles import installed, write_dockerfile
 from support.server import serve_directory
@@ -39,41 +36,12 @@ def dockerpypi(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, check=False, timeout=180)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _servers_of(serverdir: Path) -> list[int]:
-    """Pids of live devpi-server processes whose --serverdir is ``serverdir``."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            argv = [part.decode() for part in (entry / "cmdline").read_bytes().split(b"\0")
-                    if part]
-            state = (entry / "stat").read_text().rpartition(")")[2].split()[:1]
-            if state != ["Z"] and devpi.is_devpi_server_cmdline(argv, serverdir):
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.fixture
 def serverdir(tmp_path: Path) -> Iterator[Path]:
     """devpi's directory for one test; no server of it outlives the test, pass or fail."""
     path = tmp_path / "devpi"
     yield path
-    devpi.stop(path, timeout=10)
-    for pid in _servers_of(path):  # started, but its pid file was lost
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while _servers_of(path) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _servers_of(path) == [], "a devpi-server outlived its test"
+    assert end_servers_of(path) == [], "a devpi-server outlived its test"
 
 
 def test_builds_install_through_devpi_and_from_its_cache_once_the_upstream_is_gone(
@@ -142,5 +110,5 @@ def test_builds_install_through_devpi_and_from_its_cache_once_the_upstream_is_go
     stopped = dockerpypi("devpi", "stop", "--serverdir", str(serverdir))
     assert stopped.returncode == 0
     assert stopped.stdout.startswith(f"stopped devpi-server, pid {status['pid']}")
-    assert _servers_of(serverdir) == []
+    assert servers_of(serverdir) == []
     print("timings (s):", {key: round(value, 1) for key, value in timings.items()})

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pypi_simple
 import pytest
 
 from dockerpypi._dib import DibEnvironment, read_dib_environment
+from dockerpypi._public_index import public_index_url
 from dockerpypi._urls import Credentials, MirrorURL
 from dockerpypi.errors import SettingsError
 from dockerpypi.settings import Settings, resolve_settings
 
-PUBLIC = pypi_simple.PYPI_SIMPLE_ENDPOINT
+PUBLIC = public_index_url()  # pip's default index: tests/test_public_index.py
 LOCAL = "file:///tmp/pypi"
 A = "http://a.example:3141/root/pypi/+simple/"
 B = "https://b.example/simple/"

@@ -29,9 +29,6 @@ from dockerpypi.mirror.index import (
 )
 from dockerpypi.mirror.state import load_state, pages_outdated
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
 # --- tiny distributions -----------------------------------------------------------
 
 def make_wheel(directory: Path, name: str, version: str, **kwargs: Any) -> Path:
@@ -499,7 +496,7 @@ def _installer_env(home: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_pip_and_uv_install_from_the_generated_index(tmp_path: Path) -> None:
+def test_pip_and_uv_install_from_the_generated_index(tmp_path: Path, uv_binary: Path) -> None:
     mirror = tmp_path / "mirror"
     make_wheel(mirror, "App_Pkg", "1.0", requires=["Lib.Dep>=1"])
     make_wheel(mirror, "Lib_Dep", "1.0", requires_python=">=3.8,<4")
@@ -508,7 +505,7 @@ def test_pip_and_uv_install_from_the_generated_index(tmp_path: Path) -> None:
     make_wheel(mirror, "Lib_Dep", "2.0", requires_python=">=99")
     update_index(mirror)
     env = _installer_env(tmp_path)
-    uv = str(ROOT / ".venv" / "bin" / "uv")
+    uv = str(uv_binary)
     index = f"file://{mirror}"
 
     installs = {

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pypi_simple
 import pytest
 
 from dockerpypi import _urls
+from dockerpypi._public_index import public_index_url
 from dockerpypi._urls import Credentials, MirrorURL
 from dockerpypi.errors import SettingsError
 from dockerpypi.settings import (
@@ -22,7 +22,7 @@ from dockerpypi.settings import (
     resolve_settings,
 )
 
-PUBLIC = pypi_simple.PYPI_SIMPLE_ENDPOINT
+PUBLIC = public_index_url()  # pip's default index: tests/test_public_index.py
 SECRET = "s3cretPw"
 QUOTED = "p%40ss%23w%3Ard%2F%25%2B"  # p@ss#w:rd/%+
 PASSWORD = "p@ss#w:rd/%+"

@@ -83,7 +83,7 @@ def test_version_and_render_import_nothing_heavy(tmp_path: Path) -> None:
     imported_after(tmp_path, ["render"], ["render", "stage"])
     again = imported_after(tmp_path, ["render"], ["render", "stage"])
     assert "jinja2" in rendered
-    heavy = {"jinja2", "docker", "rich", "pypi_simple", "packaging", "http.server",
+    heavy = {"jinja2", "docker", "rich", "pip", "packaging", "http.server",
              "dockerpypi._build_cli", "dockerpypi._mirror_cli", "dockerpypi.subset"}
     assert not heavy & again
 

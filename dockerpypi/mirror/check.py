@@ -197,15 +197,20 @@ def check_mirror(mirror_dir: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
                                "`dockerpypi mirror add PACKAGE`")
     checker = _Checker(root)
     listed: set[str] = set()
-    # Under the lock: an update running alongside would show a half-updated mirror.
-    with mirror_lock(root, lock_timeout, on_wait, reading=True):
-        if not (root / PAGE).is_file():
-            checker.problem("page", PAGE, f"is missing, so nothing is indexed: {_REINDEX}")
-        else:
-            for project in checker.project_pages():
-                listed.add(project)
-                checker.check_page(project)
-            checker.unlisted_pages(listed)
-            checker.orphans()
+    try:
+        # Under the lock: an update running alongside would show a half-updated mirror.
+        with mirror_lock(root, lock_timeout, on_wait, reading=True):
+            if not (root / PAGE).is_file():
+                checker.problem("page", PAGE, f"is missing, so nothing is indexed: {_REINDEX}")
+            else:
+                for project in checker.project_pages():
+                    listed.add(project)
+                    checker.check_page(project)
+                checker.unlisted_pages(listed)
+                checker.orphans()
+    except OSError as exc:  # an unreadable directory or file: nothing can be checked
+        raise UserMessageError(f"cannot read {exc.filename or root} ({exc.strerror or exc}): "
+                               f"make {root} readable (chmod -R u+rX), or choose another "
+                               "--mirror-dir") from None
     return CheckResult(root, len(listed), checker.files, tuple(checker.problems),
                        time.monotonic() - started)

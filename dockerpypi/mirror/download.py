@@ -7,9 +7,8 @@ right hash is not fetched again. Credentials go in an Authorization header,
 only to the origins (scheme, host, port) of the indexes they belong to, as
 pip and uv send them.
 
-requests (already installed with docker and pypi-simple) keeps one pooled
-connection per worker; the standard library's urllib would open a new TLS
-connection per file.
+requests keeps one pooled connection per worker; the standard library's
+urllib would open a new TLS connection per file.
 """
 
 from __future__ import annotations
