@@ -6,7 +6,6 @@ it runs, so other commands do not pay for packaging, filelock or rich.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._options import context_option, warn
+from ._output import echo_json, json_option
 from .errors import UserMessageError
 
 if TYPE_CHECKING:
@@ -47,10 +47,6 @@ def _waiting(root: Path) -> Callable[[], None]:
     return lambda: warn(f"another dockerpypi is using {root}; waiting for it to finish")
 
 
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2))
-
-
 def _index_summary(result: IndexResult) -> str:
     return (f"indexed {result.projects} projects, {result.files} files in {result.mirror_dir} "
             f"({result.files_read} read, {result.files_reused} unchanged; "
@@ -73,7 +69,7 @@ def path_command(mirror_dir: str | None, context_dir: Path | None) -> None:
 @mirror.command("index")
 @_mirror_dir_options
 @click.option("--full", is_flag=True, help="Read every file again, not only new or changed ones.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
                   as_json: bool) -> None:
     """Write the PEP 503 index pages for the files in the mirror."""
@@ -82,7 +78,7 @@ def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     result = update_index(root, full=full, on_wait=_waiting(root))
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
         return
     for warning in result.warnings:
         warn(warning)
@@ -91,7 +87,7 @@ def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
 
 @mirror.command("list")
 @_mirror_dir_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
     """List the projects in the mirror directory, with their versions."""
     from .mirror.index import list_projects
@@ -99,7 +95,7 @@ def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     projects = list_projects(root)
     if as_json:
-        _echo_json({"mirror_dir": str(root), "projects": [
+        echo_json({"mirror_dir": str(root), "projects": [
             {"name": p.name, "versions": list(p.versions), "files": list(p.files)}
             for p in projects]})
         return
@@ -115,7 +111,7 @@ def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool
 
 @mirror.command("check")
 @_mirror_dir_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
     """Verify the index against the files; exit 1 on any problem."""
     from .mirror.check import check_mirror
@@ -123,7 +119,7 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     result = check_mirror(root, on_wait=_waiting(root))
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
     else:
         for problem in result.problems:
             click.echo(f"{problem.kind:8}  {problem}")
@@ -245,7 +241,7 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                    "with --image.")
 @_mirror_dir_options
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 python_version: str | None, platforms: tuple[str, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
@@ -305,7 +301,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     with running:
         result = fill_mirror(plan, on_line=on_line, on_wait=None if quiet else _waiting(root))
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
         return
     if quiet:
         return
