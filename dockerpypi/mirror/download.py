@@ -173,10 +173,11 @@ class Downloader:
                 reply.raw.decode_content = True
                 self._write(pick, lambda target: _copy(reply.raw, target, self.stop))
         except requests.RequestException as exc:
-            reason = type(exc).__name__
-            raise UserMessageError(
-                f"downloading {pick.filename} from {self._shown(pick.url)} failed ({reason}): "
-                "check the network and the index, then run again") from None
+            from .causes import network_cause
+
+            cause = network_cause(self._shown(pick.url), self._shown(str(exc)))
+            raise UserMessageError(f"downloading {pick.filename} failed: {cause}: "
+                                   f"{cause.fix}, then run again") from None
 
     def _fetch_file(self, pick: Pick) -> None:
         path = Path(url2pathname(unquote(urlsplit(pick.url).path)))

@@ -39,6 +39,7 @@ MODE_HOST = "host"
 MODE_TARGET = "target tags"
 MODE_IMAGE = "image"  # shown as "image NAME"
 _PYTHON_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+_ERROR = "ERROR:"  # how pip starts the lines of its error report
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class DownloadPlan:
     secrets: tuple[str, ...]  # scrubbed from pip's output, should it ever echo them
     image: str | None = None  # pip runs inside this image (``docker run``)
     resolver: str = "pip"
+    sources: tuple[MirrorURL, ...] = ()  # the indexes, asked why when pip found nothing
 
     @property
     def shown(self) -> str:
@@ -198,7 +200,8 @@ def plan_download(
     env.update(credentials)
     return DownloadPlan(mirror_dir, (python, "-m", "pip", *args), env,
                         MODE_TARGET if tags.given else MODE_HOST,
-                        tuple(str(m) for m in indexes), secrets_of(indexes))
+                        tuple(str(m) for m in indexes), secrets_of(indexes),
+                        sources=tuple(indexes))
 
 
 def scrub(line: str, secrets: Iterable[str]) -> str:
@@ -208,8 +211,11 @@ def scrub(line: str, secrets: Iterable[str]) -> str:
 
 
 def _last_reason(lines: Sequence[str]) -> str:
-    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
-    return (errors or list(lines) or ["no output"])[-1]
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith(_ERROR)]
+    # "Could not find a version that satisfies the requirement six>2 (from versions:
+    # 1.0, 2.0)" says more than the "No matching distribution found" after it.
+    versions = [line for line in errors if line.startswith("Could not find a version")]
+    return (versions or errors or list(lines) or ["no output"])[-1]
 
 
 def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageError | None:
@@ -237,12 +243,19 @@ def _failure(plan: DownloadPlan, code: int, tail: Iterable[str]) -> UserMessageE
     if any(line.endswith("No module named pip") for line in lines):
         return UserMessageError(f"{python} has no pip, which `mirror add` runs: install it "
                                 f"with `{python} -m ensurepip`")
-    return UserMessageError(f"pip download failed (exit {code}): {_last_reason(lines)}; fix "
-                            "the requirement or the index and run again")
+    from .causes import explain, probe, project_nothing_was_found_for
+
+    project = project_nothing_was_found_for("\n".join(lines))
+    causes = [] if project is None else probe(project, plan.sources)
+    return UserMessageError(explain(f"pip download failed (exit {code}): {_last_reason(lines)}",
+                                    causes, "fix the requirement or the index and run again"))
 
 
 def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = None) -> None:
-    """Run pip, handing each output line (credentials scrubbed) to ``on_line``."""
+    """Run pip, handing each output line (credentials scrubbed) to ``on_line``.
+
+    pip's ERROR lines are kept back: the error raised says them, once.
+    """
     tail: deque[str] = deque(maxlen=40)
     try:
         process = subprocess.Popen(plan.argv, env=dict(plan.env), stdin=subprocess.DEVNULL,
@@ -258,7 +271,7 @@ def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = Non
             for raw in process.stdout:
                 line = scrub(raw.rstrip(), plan.secrets)
                 tail.append(line)
-                if on_line is not None:
+                if on_line is not None and not line.startswith(_ERROR):
                     on_line(line)
         except BaseException:  # Ctrl-C: pip must not go on writing into the mirror
             process.terminate()
