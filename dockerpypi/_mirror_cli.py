@@ -6,6 +6,7 @@ it runs, so other commands do not pay for packaging, filelock or rich.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +16,11 @@ import click
 
 from ._options import context_option, warn
 from ._output import echo_json, json_option
+from ._progress import progress_display
 from .errors import UserMessageError
 
 if TYPE_CHECKING:
+    from ._progress import Display
     from ._urls import MirrorURL
     from .mirror.fill import DownloadPlan, TargetTags
     from .mirror.index import IndexResult
@@ -76,7 +79,10 @@ def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
     from .mirror.index import update_index
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
-    result = update_index(root, full=full, on_wait=_waiting(root))
+    display = progress_display(as_json)
+    with display or contextlib.nullcontext():
+        result = update_index(root, full=full, on_wait=_waiting(root),
+                              on_progress=None if display is None else display.indexed)
     if as_json:
         echo_json(result.to_json())
         return
@@ -132,26 +138,16 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
                    f"checked in {result.seconds:.2f}s")
 
 
-def _progress(plan: DownloadPlan | UvPlan,
-              quiet: bool) -> tuple[Callable[[str], None] | None, Any]:
-    """A line handler for the resolver's output, and a context to run the download in."""
-    import contextlib
-
+def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
+             display: Display | None) -> Callable[[str], None] | None:
+    """Where the resolver's lines go: beside a spinner on a terminal, else printed as
+    they come (a log), or nowhere with --quiet."""
     if quiet:
-        return None, contextlib.nullcontext()
-    if not sys.stderr.isatty():
-        return (lambda line: click.echo(f"  {line}", err=True)), contextlib.nullcontext()
-    from rich.console import Console
-    from rich.markup import escape
-
-    label = "pip download" if plan.resolver == "pip" else "uv resolves, dockerpypi downloads"
-    status = Console(stderr=True).status(f"{label}: starting")
-
-    def on_line(line: str) -> None:
-        if line.strip():
-            status.update(f"{label}: {escape(line.strip()[:100])}")
-
-    return on_line, status
+        return None
+    if display is None:
+        return lambda line: click.echo(f"  {line}", err=True)
+    return display.status("pip download" if plan.resolver == "pip"
+                          else "uv resolves, dockerpypi downloads")
 
 
 def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
@@ -297,9 +293,11 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
-    on_line, running = _progress(plan, quiet)
-    with running:
-        result = fill_mirror(plan, on_line=on_line, on_wait=None if quiet else _waiting(root))
+    display = progress_display(quiet)
+    with display or contextlib.nullcontext():
+        result = fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
+                             on_indexed=None if display is None else display.indexed,
+                             on_wait=None if quiet else _waiting(root))
     if as_json:
         echo_json(result.to_json())
         return

@@ -33,6 +33,7 @@ from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_inde
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
 
 if TYPE_CHECKING:
+    from .download import Transfer
     from .resolve import UvPlan
 
 MODE_HOST = "host"
@@ -289,7 +290,27 @@ def _snapshot(mirror_dir: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None) -> tuple[str, ...]:
+class _SavedLines:
+    """A :class:`.download.Transfer` that says "Saved NAME" as pip does, and no more."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self.on_line = on_line
+
+    def begin(self, files: int, size: int) -> None:
+        pass
+
+    def add_total(self, size: int) -> None:
+        pass
+
+    def advance(self, size: int) -> None:
+        pass
+
+    def saved(self, name: str) -> None:
+        self.on_line(f"Saved {name}")
+
+
+def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None,
+                   transfer: Transfer | None) -> tuple[str, ...]:
     from .download import Downloader
     from .resolve import choose_files, run_uv
 
@@ -297,18 +318,23 @@ def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None) -> tuple
     picks = choose_files(lock, plan.supported, allow_sdist=plan.allow_sdist)
     downloader = Downloader(plan.mirror_dir, auth=dict(plan.auth), timeout=plan.timeout,
                             retries=plan.retries, secrets=plan.secrets)
-    saved = None if on_line is None else (lambda name: on_line(f"Saved {name}"))
-    return tuple(sorted(downloader.fetch_all(picks, saved)))
+    if transfer is None and on_line is not None:
+        transfer = _SavedLines(on_line)
+    return tuple(sorted(downloader.fetch_all(picks, transfer)))
 
 
 def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] | None = None,
+                transfer: Transfer | None = None,
+                on_indexed: Callable[[int, int], None] | None = None,
                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
                 on_wait: Callable[[], None] | None = None) -> FillResult:
     """Download what ``plan`` names into the mirror, then update the index.
 
     ``plan`` is pip's (:func:`plan_download`, :func:`.image.plan_image_download`),
     which downloads itself, or uv's (:func:`.resolve.plan_uv`), whose files
-    dockerpypi downloads.
+    dockerpypi downloads. ``on_line`` gets what the resolver prints; ``transfer``
+    how dockerpypi's downloads go (else ``on_line`` gets a line per file saved);
+    ``on_indexed`` how many files of how many the index has gone through.
     """
     started = time.monotonic()
     plan.mirror_dir.mkdir(parents=True, exist_ok=True)
@@ -318,7 +344,8 @@ def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] |
         after = _snapshot(plan.mirror_dir)
         added = tuple(sorted(name for name, seen in after.items() if before.get(name) != seen))
     else:
-        added = _fetch_with_uv(plan, on_line)
-    index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait)
+        added = _fetch_with_uv(plan, on_line, transfer)
+    index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait,
+                         on_progress=on_indexed)
     return FillResult(plan.mode, plan.resolver, plan.indexes, scrub(plan.shown, plan.secrets),
                       added, index, time.monotonic() - started)
