@@ -84,16 +84,17 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def _fail(state: _State, code: int, line: str | None, problem: str, fix: str = "") -> NoReturn:
     """End with ``code``: ``line`` on stderr (None: already shown), and the error as
-    JSON on stdout if the command was asked for JSON and has printed none."""
-    from ._runner import redact
+    JSON on stdout if the command was asked for JSON and has printed none.
 
-    # Our messages hold no credentials; a URL quoted from another tool's output might.
+    The JSON holds the same words as the line: messages are written without
+    credentials where they are made (URLs shown redacted, installers' output
+    scrubbed), so nothing here needs to take any out.
+    """
     if line is not None:
-        click.echo(f"dockerpypi: {redact([line])[0]}", err=True)
+        click.echo(f"dockerpypi: {line}", err=True)
     if json_owed(state.meta):
         import json
 
-        problem, fix = redact([problem, fix])
         click.echo(json.dumps(error_json(problem, fix, code), indent=2))
     sys.exit(code)
 
