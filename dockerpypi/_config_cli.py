@@ -7,15 +7,14 @@ from typing import Any
 import click
 
 from ._options import settings_from, settings_options, warn
+from ._output import echo_json, json_option
 
 
 @click.command()
 @settings_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def config(as_json: bool, **kwargs: Any) -> None:
     """Show the resolved settings and where each came from."""
-    import json
-
     from .settings import describe
 
     settings = settings_from(kwargs)
@@ -28,7 +27,7 @@ def config(as_json: bool, **kwargs: Any) -> None:
             "indexes": [str(mirror) for mirror in settings.indexes],
             "warnings": list(settings.warnings),
         }
-        click.echo(json.dumps(data, indent=2))
+        echo_json(data)
         return
     width = max(len(row["name"]) for row in rows)
     for row in rows:

@@ -8,7 +8,6 @@ standard error.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._options import context_option, warn
+from ._output import echo_json, json_option
 
 if TYPE_CHECKING:
     from .devpi import ServerStatus
@@ -39,10 +39,6 @@ def _location_options(func: F) -> F:
     return func
 
 
-def _json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
-
-
 def _settings(mirror_dir: str | None, context_dir: Path | None, *,
               public_index: str | None = None, offline: bool | None = None) -> Settings:
     from .settings import resolve_settings
@@ -58,10 +54,6 @@ def _server_dir(serverdir: Path | None, settings: Settings) -> Path:
     if serverdir is not None:
         return serverdir.expanduser().absolute()
     return default_server_dir(settings.mirror_dir.value)
-
-
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2))
 
 
 def _describe(result: ServerStatus) -> str:
@@ -98,7 +90,7 @@ def devpi() -> None:
                    "(DOCKERPYPI_OFFLINE and DIB_OFFLINE say the same).")
 @click.option("--start-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="SECONDS", help="How long to wait for the server to answer [default: 60].")
-@_json_option
+@json_option
 def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
                   port: int | None, public_index: str | None, offline: bool | None,
                   start_timeout: float | None, as_json: bool) -> None:
@@ -117,7 +109,7 @@ def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: P
     for note in result.notes:
         warn(note)
     if as_json:
-        _echo_json({**result.as_dict(), "already_running": result.already_running})
+        echo_json({**result.as_dict(), "already_running": result.already_running})
         return
     said = "already runs" if result.already_running else "started"
     click.echo(f"dockerpypi: devpi-server {said}: {_describe(result)}", err=True)
@@ -126,7 +118,7 @@ def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: P
 
 @devpi.command("stop")
 @_location_options
-@_json_option
+@json_option
 def stop_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
                  as_json: bool) -> None:
     """Stop the devpi-server started from the server directory."""
@@ -134,7 +126,7 @@ def stop_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Pa
 
     result = server.stop(_server_dir(serverdir, _settings(mirror_dir, context_dir)))
     if as_json:
-        _echo_json(result.as_dict())
+        echo_json(result.as_dict())
     elif not result.was_running:
         click.echo(f"devpi-server was not running (serverdir {result.serverdir})")
     else:
@@ -144,7 +136,7 @@ def stop_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Pa
 
 @devpi.command("status")
 @_location_options
-@_json_option
+@json_option
 def status_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
                    as_json: bool) -> None:
     """Say whether devpi-server runs, and its index URL."""
@@ -152,7 +144,7 @@ def status_command(serverdir: Path | None, mirror_dir: str | None, context_dir: 
 
     result = server.status(_server_dir(serverdir, _settings(mirror_dir, context_dir)))
     if as_json:
-        _echo_json(result.as_dict())
+        echo_json(result.as_dict())
     elif result.running:
         click.echo(f"devpi-server runs: {result.url}")
         click.echo(f"  {_describe(result)}")

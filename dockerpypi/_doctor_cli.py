@@ -5,12 +5,12 @@ Only click is imported at the top (see cli.py).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from ._options import settings_from, settings_options, warn
+from ._output import echo_json, json_option
 
 
 @click.command("doctor")
@@ -18,7 +18,7 @@ from ._options import settings_from, settings_options, warn
 @click.option("--url-timeout", type=click.FloatRange(min=0.1, max=120), default=5.0,
               show_default=True, metavar="SECONDS",
               help="How long to wait for each mirror URL to answer.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> None:
     """Check that builds can get the mirror: engine, builder, mirror directory, mirror URLs.
 
@@ -34,7 +34,7 @@ def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> None:
         warn(warning)
     report = run_doctor(settings, timeout=url_timeout)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        echo_json(report.to_json())
     else:
         for line in report_lines(report):
             click.echo(line)

@@ -6,7 +6,7 @@ it runs, so other commands do not pay for packaging, filelock or rich.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ._options import context_option, warn
+from ._output import echo_json, json_option
+from ._progress import progress_display
 from .errors import UserMessageError
 
 if TYPE_CHECKING:
+    from ._progress import Display
     from ._urls import MirrorURL
     from .mirror.fill import DownloadPlan, TargetTags
     from .mirror.index import IndexResult
@@ -47,10 +50,6 @@ def _waiting(root: Path) -> Callable[[], None]:
     return lambda: warn(f"another dockerpypi is using {root}; waiting for it to finish")
 
 
-def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2))
-
-
 def _index_summary(result: IndexResult) -> str:
     return (f"indexed {result.projects} projects, {result.files} files in {result.mirror_dir} "
             f"({result.files_read} read, {result.files_reused} unchanged; "
@@ -73,16 +72,19 @@ def path_command(mirror_dir: str | None, context_dir: Path | None) -> None:
 @mirror.command("index")
 @_mirror_dir_options
 @click.option("--full", is_flag=True, help="Read every file again, not only new or changed ones.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
                   as_json: bool) -> None:
     """Write the PEP 503 index pages for the files in the mirror."""
     from .mirror.index import update_index
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
-    result = update_index(root, full=full, on_wait=_waiting(root))
+    display = progress_display(as_json)
+    with display or contextlib.nullcontext():
+        result = update_index(root, full=full, on_wait=_waiting(root),
+                              on_progress=None if display is None else display.indexed)
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
         return
     for warning in result.warnings:
         warn(warning)
@@ -91,7 +93,7 @@ def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
 
 @mirror.command("list")
 @_mirror_dir_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
     """List the projects in the mirror directory, with their versions."""
     from .mirror.index import list_projects
@@ -99,7 +101,7 @@ def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     projects = list_projects(root)
     if as_json:
-        _echo_json({"mirror_dir": str(root), "projects": [
+        echo_json({"mirror_dir": str(root), "projects": [
             {"name": p.name, "versions": list(p.versions), "files": list(p.files)}
             for p in projects]})
         return
@@ -115,7 +117,7 @@ def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool
 
 @mirror.command("check")
 @_mirror_dir_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
     """Verify the index against the files; exit 1 on any problem."""
     from .mirror.check import check_mirror
@@ -123,7 +125,7 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     result = check_mirror(root, on_wait=_waiting(root))
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
     else:
         for problem in result.problems:
             click.echo(f"{problem.kind:8}  {problem}")
@@ -136,26 +138,16 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
                    f"checked in {result.seconds:.2f}s")
 
 
-def _progress(plan: DownloadPlan | UvPlan,
-              quiet: bool) -> tuple[Callable[[str], None] | None, Any]:
-    """A line handler for the resolver's output, and a context to run the download in."""
-    import contextlib
-
+def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
+             display: Display | None) -> Callable[[str], None] | None:
+    """Where the resolver's lines go: beside a spinner on a terminal, else printed as
+    they come (a log), or nowhere with --quiet."""
     if quiet:
-        return None, contextlib.nullcontext()
-    if not sys.stderr.isatty():
-        return (lambda line: click.echo(f"  {line}", err=True)), contextlib.nullcontext()
-    from rich.console import Console
-    from rich.markup import escape
-
-    label = "pip download" if plan.resolver == "pip" else "uv resolves, dockerpypi downloads"
-    status = Console(stderr=True).status(f"{label}: starting")
-
-    def on_line(line: str) -> None:
-        if line.strip():
-            status.update(f"{label}: {escape(line.strip()[:100])}")
-
-    return on_line, status
+        return None
+    if display is None:
+        return lambda line: click.echo(f"  {line}", err=True)
+    return display.status("pip download" if plan.resolver == "pip"
+                          else "uv resolves, dockerpypi downloads")
 
 
 def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
@@ -245,7 +237,7 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                    "with --image.")
 @_mirror_dir_options
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 python_version: str | None, platforms: tuple[str, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
@@ -301,11 +293,13 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
-    on_line, running = _progress(plan, quiet)
-    with running:
-        result = fill_mirror(plan, on_line=on_line, on_wait=None if quiet else _waiting(root))
+    display = progress_display(quiet)
+    with display or contextlib.nullcontext():
+        result = fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
+                             on_indexed=None if display is None else display.indexed,
+                             on_wait=None if quiet else _waiting(root))
     if as_json:
-        _echo_json(result.to_json())
+        echo_json(result.to_json())
         return
     if quiet:
         return

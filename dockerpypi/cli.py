@@ -7,11 +7,13 @@ errors into exit codes (through :func:`dockerpypi.errors.exit_code_for`).
 from __future__ import annotations
 
 import sys
+from typing import Any, NoReturn
 
 import click
 
 from . import __version__
-from .errors import DockerPypiError, exit_code_for
+from ._output import error_json, json_owed
+from .errors import DockerPypiError, exit_code_for, split_fix
 
 # Start-up time is part of what this module is judged on (`dockerpypi render`
 # runs in every Dockerfile edit loop): anything beyond click is imported
@@ -24,6 +26,9 @@ class _State:
 
     def __init__(self) -> None:
         self.debug = False
+        # click's ctx.meta: one dict for every context of the run, where a command
+        # notes that it was asked for JSON and whether it printed some (_output.py).
+        self.meta: dict[str, Any] = {}
 
 
 # --- the group ----------------------------------------------------------------
@@ -67,46 +72,58 @@ def _load_command(name: str) -> click.Command:
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dockerpypi")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
-@click.pass_obj
-def cli(state: _State, debug: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Give every container build a PyPI mirror, and leave no trace of it in the image."""
+    state = ctx.ensure_object(_State)
     state.debug = debug
+    state.meta = ctx.meta
 
 
 # --- entry point ----------------------------------------------------------------
+
+def _fail(state: _State, code: int, line: str | None, problem: str, fix: str = "") -> NoReturn:
+    """End with ``code``: ``line`` on stderr (None: already shown), and the error as
+    JSON on stdout if the command was asked for JSON and has printed none.
+
+    The JSON holds the same words as the line: messages are written without
+    credentials where they are made (URLs shown redacted, installers' output
+    scrubbed), so nothing here needs to take any out.
+    """
+    if line is not None:
+        click.echo(f"dockerpypi: {line}", err=True)
+    if json_owed(state.meta):
+        import json
+
+        click.echo(json.dumps(error_json(problem, fix, code), indent=2))
+    sys.exit(code)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place where errors become exit codes."""
     state = _State()
     try:
         code = cli.main(args=argv, prog_name="dockerpypi", obj=state, standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("dockerpypi: interrupted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _fail(state, 130, "interrupted", "interrupted")
     except click.UsageError as exc:
         # One line, like every other error; click's own form takes three.
         where = exc.ctx.command_path if exc.ctx is not None else "dockerpypi"
-        click.echo(f"dockerpypi: error: {exc.format_message()} (see `{where} --help`)",
-                   err=True)
-        sys.exit(exc.exit_code)
+        problem, fix = exc.format_message(), f"see `{where} --help`"
+        _fail(state, exc.exit_code, f"error: {problem} ({fix})", problem, fix)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        _fail(state, exc.exit_code, None, exc.format_message())
     except DockerPypiError as exc:
         if state.debug:
             import traceback
 
             traceback.print_exc()
-        click.echo(f"dockerpypi: error: {exc}", err=True)
-        sys.exit(exit_code_for(exc))
-    except KeyboardInterrupt:
-        click.echo("dockerpypi: interrupted", err=True)
-        sys.exit(130)
+        _fail(state, exit_code_for(exc), f"error: {exc}", *split_fix(str(exc)))
     except Exception as exc:  # a bug: say so in one line unless debugging
         if state.debug:
             raise
-        click.echo(f"dockerpypi: internal error: {type(exc).__name__}: {exc} "
-                   "(run again with --debug for the traceback)", err=True)
-        sys.exit(1)
+        problem, fix = f"internal error: {type(exc).__name__}: {exc}", \
+            "run again with --debug for the traceback"
+        _fail(state, 1, f"{problem} ({fix})", problem, fix)
     sys.exit(code if isinstance(code, int) else 0)
-

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from ._urls import MirrorURL
 from .engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
-from .errors import UserMessageError
+from .errors import UserMessageError, split_fix
 from .settings import Settings
 
 OK, NOTE, FAIL = "ok", "note", "fail"
@@ -59,22 +59,6 @@ class Report:
 
     def to_json(self) -> dict[str, object]:
         return {"ok": self.ok, "checks": [check.to_json() for check in self.checks]}
-
-
-def split_fix(message: str) -> tuple[str, str]:
-    """dockerpypi's "problem: fix" messages, split at the last ": " outside parentheses."""
-    depth = 0
-    cut = -1
-    for position, char in enumerate(message):
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth = max(0, depth - 1)
-        elif char == ":" and depth == 0 and message[position + 1:position + 2] == " ":
-            cut = position
-    if cut < 0:
-        return message, ""
-    return message[:cut], message[cut + 2:]
 
 
 # --- the engine ------------------------------------------------------------------

@@ -41,3 +41,19 @@ def exit_code_for(error: BaseException) -> int:
         if isinstance(error, kind):
             return code
     return 1
+
+
+def split_fix(message: str) -> tuple[str, str]:
+    """dockerpypi's "problem: fix" messages, split at the last ": " outside parentheses."""
+    depth = 0
+    cut = -1
+    for position, char in enumerate(message):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(0, depth - 1)
+        elif char == ":" and depth == 0 and message[position + 1:position + 2] == " ":
+            cut = position
+    if cut < 0:
+        return message, ""
+    return message[:cut], message[cut + 2:]

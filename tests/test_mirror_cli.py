@@ -135,9 +135,9 @@ def test_pip_output_is_scrubbed_and_its_error_becomes_one_line(tmp_path: Path) -
     with pytest.raises(UserMessageError) as caught:
         run_download(plan, lines.append)
 
-    assert lines[0] == "Looking in indexes: http://u:***@h/"
+    assert lines == ["Looking in indexes: http://u:***@h/"]  # the ERROR is the error's
     assert str(caught.value) == ("pip download failed (exit 1): No matching distribution found "
-                                 "for nope; fix the requirement or the index and run again")
+                                 "for nope: fix the requirement or the index and run again")
 
 
 def test_a_python_without_pip_is_named(tmp_path: Path) -> None:

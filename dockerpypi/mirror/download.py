@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -52,6 +52,23 @@ class Pick:
     url: str
     sha256: str | None = None
     size: int | None = None
+
+
+class Transfer(Protocol):
+    """Told how a :meth:`Downloader.fetch_all` goes; ``advance`` and ``add_total`` are
+    called from the download threads."""
+
+    def begin(self, files: int, size: int) -> None:
+        """``files`` to fetch, ``size`` bytes of them known from the index."""
+
+    def add_total(self, size: int) -> None:
+        """More bytes to fetch: a file the index gave no size for has begun."""
+
+    def advance(self, size: int) -> None:
+        """``size`` more bytes written."""
+
+    def saved(self, name: str) -> None:
+        """``name`` is whole, checked and in place."""
 
 
 class _Stopped(Exception):
@@ -96,14 +113,20 @@ def is_present(path: Path, pick: Pick) -> bool:
     return sha256_file(path) == pick.sha256
 
 
-def _copy(source: IO[bytes], target: IO[bytes], stop: threading.Event) -> str:
+def _copy(source: IO[bytes], target: IO[bytes], stop: threading.Event,
+          advance: Callable[[int], None] | None) -> tuple[str, int]:
+    """Copy all of ``source``: its sha256 and its length."""
     digest = hashlib.sha256()
+    written = 0
     for chunk in iter(lambda: source.read(_CHUNK), b""):
         if stop.is_set():
             raise _Stopped
         digest.update(chunk)
         target.write(chunk)
-    return digest.hexdigest()
+        written += len(chunk)
+        if advance is not None:
+            advance(len(chunk))
+    return digest.hexdigest(), written
 
 
 class Downloader:
@@ -119,6 +142,7 @@ class Downloader:
         self.retries = DEFAULT_RETRIES if retries is None else retries
         self.secrets = tuple(secrets)
         self.stop = threading.Event()
+        self.transfer: Transfer | None = None
 
     def _session(self) -> requests.Session:
         import requests
@@ -138,12 +162,21 @@ class Downloader:
             text = text.replace(secret, "***")
         return text
 
-    def _write(self, pick: Pick, fill: Callable[[IO[bytes]], str]) -> None:
+    def _write(self, pick: Pick, source: IO[bytes], length: int | None) -> None:
+        """Save ``source`` as ``pick`` (``length``: its size, if the server said)."""
+        transfer = self.transfer
+        counted = pick.size  # in the total already (Transfer.begin)
+        if counted is None and length is not None and transfer is not None:
+            transfer.add_total(length)
+            counted = length
         fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=f".{pick.filename}.",
                                          suffix=_TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
-                digest = fill(handle)
+                digest, written = _copy(source, handle, self.stop,
+                                        None if transfer is None else transfer.advance)
+            if transfer is not None and written != (counted or 0):
+                transfer.add_total(written - (counted or 0))  # the total ends true
             if pick.sha256 is not None and digest != pick.sha256:
                 raise UserMessageError(
                     f"{pick.filename} from {self._shown(pick.url)} has sha256 {digest}, but "
@@ -170,18 +203,20 @@ class Downloader:
                         f"HTTP {reply.status_code} {reply.reason}; check the index and its "
                         "credentials, then run again")
                 reply.raw.decode_content = True
-                self._write(pick, lambda target: _copy(reply.raw, target, self.stop))
+                length = reply.headers.get("Content-Length", "")
+                self._write(pick, reply.raw, int(length) if length.isdigit() else None)
         except requests.RequestException as exc:
-            reason = type(exc).__name__
-            raise UserMessageError(
-                f"downloading {pick.filename} from {self._shown(pick.url)} failed ({reason}): "
-                "check the network and the index, then run again") from None
+            from .causes import network_cause
+
+            cause = network_cause(self._shown(pick.url), self._shown(str(exc)))
+            raise UserMessageError(f"downloading {pick.filename} failed: {cause}: "
+                                   f"{cause.fix}, then run again") from None
 
     def _fetch_file(self, pick: Pick) -> None:
         path = Path(url2pathname(unquote(urlsplit(pick.url).path)))
         try:
             with path.open("rb") as source:
-                self._write(pick, lambda target: _copy(source, target, self.stop))
+                self._write(pick, source, os.fstat(source.fileno()).st_size)
         except OSError as exc:
             raise UserMessageError(f"cannot read {pick.filename} at {path} "
                                    f"({exc.strerror or exc}): check the index") from None
@@ -194,8 +229,10 @@ class Downloader:
         return pick.filename
 
     def fetch_all(self, picks: Iterable[Pick],
-                  on_saved: Callable[[str], None] | None = None) -> tuple[str, ...]:
+                  transfer: Transfer | None = None) -> tuple[str, ...]:
         """Fetch every pick not already present; the names written, in order of ``picks``.
+
+        ``transfer`` is told the files and bytes to fetch, and how far they got.
 
         The first failure stops the others (their temporary files are removed)
         and is raised; files already renamed into place stay: they are whole
@@ -206,6 +243,9 @@ class Downloader:
         if not todo:
             return ()
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.transfer = transfer
+        if transfer is not None:
+            transfer.begin(len(todo), sum(pick.size or 0 for pick in todo))
         with self._session() as session, \
                 ThreadPoolExecutor(min(WORKERS, len(todo)), "dockerpypi-download") as pool:
             futures: list[Future[str]] = [pool.submit(self._fetch, session, pick)
@@ -216,8 +256,8 @@ class Downloader:
                     done, pending = wait(pending, return_when=FIRST_EXCEPTION)
                     for future in done:
                         name = future.result()  # raises the first failure
-                        if on_saved is not None:
-                            on_saved(name)
+                        if transfer is not None:
+                            transfer.saved(name)
             except BaseException:
                 self.stop.set()
                 for future in futures:

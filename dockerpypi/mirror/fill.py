@@ -33,12 +33,14 @@ from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_inde
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
 
 if TYPE_CHECKING:
+    from .download import Transfer
     from .resolve import UvPlan
 
 MODE_HOST = "host"
 MODE_TARGET = "target tags"
 MODE_IMAGE = "image"  # shown as "image NAME"
 _PYTHON_VERSION = re.compile(r"[0-9]+(\.[0-9]+){0,2}")
+_ERROR = "ERROR:"  # how pip starts the lines of its error report
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class DownloadPlan:
     secrets: tuple[str, ...]  # scrubbed from pip's output, should it ever echo them
     image: str | None = None  # pip runs inside this image (``docker run``)
     resolver: str = "pip"
+    sources: tuple[MirrorURL, ...] = ()  # the indexes, asked why when pip found nothing
 
     @property
     def shown(self) -> str:
@@ -198,7 +201,8 @@ def plan_download(
     env.update(credentials)
     return DownloadPlan(mirror_dir, (python, "-m", "pip", *args), env,
                         MODE_TARGET if tags.given else MODE_HOST,
-                        tuple(str(m) for m in indexes), secrets_of(indexes))
+                        tuple(str(m) for m in indexes), secrets_of(indexes),
+                        sources=tuple(indexes))
 
 
 def scrub(line: str, secrets: Iterable[str]) -> str:
@@ -208,8 +212,11 @@ def scrub(line: str, secrets: Iterable[str]) -> str:
 
 
 def _last_reason(lines: Sequence[str]) -> str:
-    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
-    return (errors or list(lines) or ["no output"])[-1]
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith(_ERROR)]
+    # "Could not find a version that satisfies the requirement six>2 (from versions:
+    # 1.0, 2.0)" says more than the "No matching distribution found" after it.
+    versions = [line for line in errors if line.startswith("Could not find a version")]
+    return (versions or errors or list(lines) or ["no output"])[-1]
 
 
 def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageError | None:
@@ -237,12 +244,19 @@ def _failure(plan: DownloadPlan, code: int, tail: Iterable[str]) -> UserMessageE
     if any(line.endswith("No module named pip") for line in lines):
         return UserMessageError(f"{python} has no pip, which `mirror add` runs: install it "
                                 f"with `{python} -m ensurepip`")
-    return UserMessageError(f"pip download failed (exit {code}): {_last_reason(lines)}; fix "
-                            "the requirement or the index and run again")
+    from .causes import explain, probe, project_nothing_was_found_for
+
+    project = project_nothing_was_found_for("\n".join(lines))
+    causes = [] if project is None else probe(project, plan.sources)
+    return UserMessageError(explain(f"pip download failed (exit {code}): {_last_reason(lines)}",
+                                    causes, "fix the requirement or the index and run again"))
 
 
 def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = None) -> None:
-    """Run pip, handing each output line (credentials scrubbed) to ``on_line``."""
+    """Run pip, handing each output line (credentials scrubbed) to ``on_line``.
+
+    pip's ERROR lines are kept back: the error raised says them, once.
+    """
     tail: deque[str] = deque(maxlen=40)
     try:
         process = subprocess.Popen(plan.argv, env=dict(plan.env), stdin=subprocess.DEVNULL,
@@ -258,7 +272,7 @@ def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = Non
             for raw in process.stdout:
                 line = scrub(raw.rstrip(), plan.secrets)
                 tail.append(line)
-                if on_line is not None:
+                if on_line is not None and not line.startswith(_ERROR):
                     on_line(line)
         except BaseException:  # Ctrl-C: pip must not go on writing into the mirror
             process.terminate()
@@ -276,7 +290,27 @@ def _snapshot(mirror_dir: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
-def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None) -> tuple[str, ...]:
+class _SavedLines:
+    """A :class:`.download.Transfer` that says "Saved NAME" as pip does, and no more."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self.on_line = on_line
+
+    def begin(self, files: int, size: int) -> None:
+        pass
+
+    def add_total(self, size: int) -> None:
+        pass
+
+    def advance(self, size: int) -> None:
+        pass
+
+    def saved(self, name: str) -> None:
+        self.on_line(f"Saved {name}")
+
+
+def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None,
+                   transfer: Transfer | None) -> tuple[str, ...]:
     from .download import Downloader
     from .resolve import choose_files, run_uv
 
@@ -284,18 +318,23 @@ def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None) -> tuple
     picks = choose_files(lock, plan.supported, allow_sdist=plan.allow_sdist)
     downloader = Downloader(plan.mirror_dir, auth=dict(plan.auth), timeout=plan.timeout,
                             retries=plan.retries, secrets=plan.secrets)
-    saved = None if on_line is None else (lambda name: on_line(f"Saved {name}"))
-    return tuple(sorted(downloader.fetch_all(picks, saved)))
+    if transfer is None and on_line is not None:
+        transfer = _SavedLines(on_line)
+    return tuple(sorted(downloader.fetch_all(picks, transfer)))
 
 
 def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] | None = None,
+                transfer: Transfer | None = None,
+                on_indexed: Callable[[int, int], None] | None = None,
                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
                 on_wait: Callable[[], None] | None = None) -> FillResult:
     """Download what ``plan`` names into the mirror, then update the index.
 
     ``plan`` is pip's (:func:`plan_download`, :func:`.image.plan_image_download`),
     which downloads itself, or uv's (:func:`.resolve.plan_uv`), whose files
-    dockerpypi downloads.
+    dockerpypi downloads. ``on_line`` gets what the resolver prints; ``transfer``
+    how dockerpypi's downloads go (else ``on_line`` gets a line per file saved);
+    ``on_indexed`` how many files of how many the index has gone through.
     """
     started = time.monotonic()
     plan.mirror_dir.mkdir(parents=True, exist_ok=True)
@@ -305,7 +344,8 @@ def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] |
         after = _snapshot(plan.mirror_dir)
         added = tuple(sorted(name for name, seen in after.items() if before.get(name) != seen))
     else:
-        added = _fetch_with_uv(plan, on_line)
-    index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait)
+        added = _fetch_with_uv(plan, on_line, transfer)
+    index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait,
+                         on_progress=on_indexed)
     return FillResult(plan.mode, plan.resolver, plan.indexes, scrub(plan.shown, plan.secrets),
                       added, index, time.monotonic() - started)

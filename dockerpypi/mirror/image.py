@@ -162,4 +162,5 @@ def plan_image_download(
     env = pip_environment(os.environ if environ is None else environ)
     env.update(credentials)
     return DownloadPlan(mirror_dir, tuple(argv), env, f"{MODE_IMAGE} {image}",
-                        tuple(str(m) for m in indexes), secrets_of(indexes), image=image)
+                        tuple(str(m) for m in indexes), secrets_of(indexes), image=image,
+                        sources=tuple(indexes))

@@ -188,11 +188,14 @@ class _Scan:
 
 
 def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-          warnings: list[str], batch: Batch) -> _Scan:
+          warnings: list[str], batch: Batch,
+          on_progress: Callable[[int, int], None] | None = None) -> _Scan:
     """Every distribution, read when new or changed; their sidecars go to ``batch``."""
     files: dict[str, IndexedFile] = {}
     read: list[IndexedFile] = []
-    for entry in listing.files:
+    for done, entry in enumerate(listing.files):
+        if on_progress is not None:
+            on_progress(done, len(listing.files))
         name = entry.name
         stat = entry.stat()
         known = previous.get(name)
@@ -219,6 +222,8 @@ def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
             batch.add(sidecar_path, sidecar)
         files[name] = indexed
         read.append(indexed)
+    if on_progress is not None:
+        on_progress(len(listing.files), len(listing.files))
     return _Scan(files, tuple(read))
 
 
@@ -285,11 +290,13 @@ def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
 
 def update_index(mirror_dir: Path, *, full: bool = False,
                  lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-                 on_wait: Callable[[], None] | None = None) -> IndexResult:
+                 on_wait: Callable[[], None] | None = None,
+                 on_progress: Callable[[int, int], None] | None = None) -> IndexResult:
     """Bring the index pages of ``mirror_dir`` up to date with its files.
 
     ``full`` ignores the state file and reads every file again (and compares
-    every page); ``on_wait`` is called if another run holds the lock.
+    every page); ``on_wait`` is called if another run holds the lock;
+    ``on_progress(done, total)`` as the files are gone through.
     """
     started = time.monotonic()
     root = Path(mirror_dir)
@@ -300,7 +307,7 @@ def update_index(mirror_dir: Path, *, full: bool = False,
     with mirror_lock(root, lock_timeout, on_wait), Batch(root) as batch:
         listing = _list(root)
         previous, current = ({}, False) if full else read_state(root, warnings)
-        scan = _scan(root, listing, previous, warnings, batch)
+        scan = _scan(root, listing, previous, warnings, batch, on_progress)
         by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
         for indexed in scan.files.values():
             by_project[indexed.project].append(indexed)

@@ -70,6 +70,7 @@ class UvPlan:
     retries: int | None = None
     resolver: str = "uv"
     image: None = None
+    sources: tuple[MirrorURL, ...] = ()  # the indexes, asked why when uv found nothing
 
     @property
     def shown(self) -> str:
@@ -190,7 +191,7 @@ def plan_uv(
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
     return UvPlan(mirror_dir, tuple(args), env, "".join(f"{p}\n" for p in packages), mode,
                   tuple(str(m) for m in indexes), secrets, supported_tags(tags),
-                  not wheels_only, auth, timeout, retries)
+                  not wheels_only, auth, timeout, retries, sources=tuple(indexes))
 
 
 def _scrub(line: str, secrets: Sequence[str]) -> str:
@@ -214,8 +215,24 @@ def _reason(lines: Sequence[str]) -> str:
     return ": ".join(word for word in words if word).rstrip(".") or "no output"
 
 
+def _failure(plan: UvPlan, code: int, lines: Sequence[str]) -> UserMessageError:
+    from .causes import explain, network_fix, probe, project_nothing_was_found_for
+
+    reason = _reason(lines)
+    project = project_nothing_was_found_for(reason)
+    causes = [] if project is None else probe(project, plan.sources, plan.timeout)
+    # uv names a network failure itself ("Failed to fetch: URL: ... Connection refused").
+    fix = network_fix(reason) if reason.startswith("Failed to fetch") else None
+    fix = fix or "fix the requirement or the index and run again"
+    return UserMessageError(explain(f"uv could not resolve (exit {code}): {reason}", causes,
+                                    fix))
+
+
 def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run uv, handing each line it prints (scrubbed) to ``on_line``; the lock file, read."""
+    """Run uv, handing each line it prints (scrubbed) to ``on_line``; the lock file, read.
+
+    uv's error report is kept back from ``on_line``: the error raised says it, once.
+    """
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
@@ -238,18 +255,18 @@ def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[s
             try:
                 process.stdin.write(plan.requirements)
                 process.stdin.close()
+                reporting = False
                 for raw in process.stderr:
                     line = _scrub(raw.rstrip(), plan.secrets)
                     tail.append(line)
-                    if on_line is not None and line.strip():
+                    reporting = reporting or line.startswith(("error:", _CROSS))
+                    if on_line is not None and line.strip() and not reporting:
                         on_line(line)
             except BaseException:  # Ctrl-C: stop uv too
                 process.terminate()
                 raise
         if process.returncode != 0:
-            raise UserMessageError(f"uv could not resolve (exit {process.returncode}): "
-                                   f"{_reason([line for line in tail if line.strip()])}; fix "
-                                   "the requirement or the index and run again")
+            raise _failure(plan, process.returncode, [line for line in tail if line.strip()])
         with output.open("rb") as handle:
             lock: dict[str, Any] = tomllib.load(handle)
     return lock
