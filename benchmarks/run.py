@@ -432,7 +432,7 @@ class Builds:
 
 def rendered(installer: str, cache: str, config: str = "context") -> str:
     """What `dockerpypi render` writes, with a cache mount id of the run's own."""
-    from dockerpypi.render import RunOptions, render_run, render_stage
+    from dockerpypi.render.steps import RunOptions, render_run, render_stage
 
     step = render_run(RunOptions(installer=installer, config=config))
     ours = f"id=dockerpypi-{installer}-0,"
@@ -446,7 +446,7 @@ def rendered(installer: str, cache: str, config: str = "context") -> str:
 
 @contextlib.contextmanager
 def served(mirror: Path) -> Iterator[str]:
-    from dockerpypi._serve import serving
+    from dockerpypi.mirror.serve import serving
 
     with serving(mirror) as url:
         yield url
@@ -495,10 +495,10 @@ def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
 
 def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> None:
     """``dockerpypi build`` against the ``docker buildx build`` it runs, on a cached build."""
-    from dockerpypi import subset
-    from dockerpypi.build import parse_docker_args
-    from dockerpypi.render import config_files, uv_cache_pays
-    from dockerpypi.settings import resolve_settings
+    from dockerpypi.build import subset
+    from dockerpypi.build.command import parse_docker_args
+    from dockerpypi.render.steps import config_files, uv_cache_pays
+    from dockerpypi.settings.resolve import resolve_settings
 
     table = Table("overhead", "What `dockerpypi build` adds to the docker command it runs "
                               "(a rebuild with every step cached)",
@@ -596,7 +596,7 @@ def ensure_padded(work: Path, mirror: Path, size: int, log: Path) -> Path:
 
 
 def bench_large(builds: Builds, padded: Path, repeats: int, tables: dict[str, Table]) -> None:
-    from dockerpypi import subset
+    from dockerpypi.build import subset
 
     table = Table("large", f"A cold build when the mirror holds {tree_size(padded) / 1e9:.1f} GB "
                            f"(dockerpypi build, uv)",
@@ -652,7 +652,7 @@ def ensure_pip2pi(work: Path, log: Path) -> Path:
 
 def bench_fill(work: Path, dir2pi: Path, repeats: int, log: Path,
                tables: dict[str, Table]) -> None:
-    from dockerpypi._public_index import public_index_url
+    from dockerpypi.settings.public_index import public_index_url
 
     table = Table("fill", f"Filling a mirror with the requirement set "
                           f"({len(requirement_names())} distributions, pip's and uv's caches warm)",

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ._urls import Credentials, MirrorURL
     from .errors import DockerPypiError, SettingsError, UsageError, UserMessageError
-    from .settings import Settings, Sourced, resolve_settings
+    from .settings.resolve import Settings, Sourced, resolve_settings
+    from .settings.urls import Credentials, MirrorURL
 
 # Each public name and the module that defines it. They are imported on first
 # use (PEP 562) rather than here: every `dockerpypi` command imports this

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._urls import MirrorURL
-from .engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
+from .build.engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
 from .errors import UserMessageError, split_fix
-from .settings import Settings
+from .settings.resolve import Settings
+from .settings.urls import MirrorURL
 
 OK, NOTE, FAIL = "ok", "note", "fail"
 DEFAULT_TIMEOUT = 5.0
@@ -111,7 +111,7 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
 
 
 def _parsed(text: str | None) -> EngineVersion | None:
-    from .engine import _version
+    from .build.engine import _version
 
     return _version(text)
 
@@ -184,7 +184,7 @@ def mirror_dir_checks(settings: Settings) -> list[Check]:
 # --- the mirror URLs -----------------------------------------------------------------
 
 def _is_loopback(mirror: MirrorURL) -> bool:
-    from .build import is_loopback
+    from .build.command import is_loopback
 
     return is_loopback(mirror.hostname)
 

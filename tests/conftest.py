@@ -204,7 +204,7 @@ def named_contexts(docker_engine: Any) -> bool:
     Not on Docker 20.10 (the HTTP transport): steps there take their settings
     from secrets (`render --secrets`).
     """
-    from dockerpypi.engine import choose_transport, probe_engine
+    from dockerpypi.build.engine import choose_transport, probe_engine
 
     return choose_transport(probe_engine()).kind == "context"
 

@@ -8,15 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from dockerpypi._runner import redact, shell_command
-from dockerpypi.build import (
-    credential_strings,
-    is_loopback,
-    parse_docker_args,
-    plan_build,
-)
+from dockerpypi.build.command import credential_strings, is_loopback, parse_docker_args, plan_build
 from dockerpypi.errors import UsageError
-from dockerpypi.settings import Settings, resolve_settings
+from dockerpypi.process import redact, shell_command
+from dockerpypi.settings.resolve import Settings, resolve_settings
 
 PASSWORD = "p@ss#w:rd/%+"
 QUOTED = "p%40ss%23w%3Ard%2F%25%2B"
@@ -235,7 +230,7 @@ def test_redact_hides_known_secrets_anywhere_and_keeps_the_rest() -> None:
 
 
 def test_inject_points_docker_at_the_copy_and_finds_the_original(tmp_path: Path) -> None:
-    from dockerpypi.build import dockerfile_path, with_dockerfile
+    from dockerpypi.build.command import dockerfile_path, with_dockerfile
 
     given = parse_docker_args(["-qf", "ci/Dockerfile", "-t", "app", "."])
     assert dockerfile_path(given) == Path("ci/Dockerfile")

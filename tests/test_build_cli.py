@@ -23,9 +23,10 @@ from typing import Any
 import pytest
 from support.cli import run_main
 
-from dockerpypi import _cache, _runner
+from dockerpypi import caches
+from dockerpypi import process as _runner
 from dockerpypi.errors import UserMessageError
-from dockerpypi.render import RunOptions, render_run
+from dockerpypi.render.steps import RunOptions, render_run
 
 PASSWORD = "p@ss#w:rd/%+"
 QUOTED = "p%40ss%23w%3Ard%2F%25%2B"
@@ -175,7 +176,7 @@ def test_click_does_not_eat_letters_of_docker_short_options(
 ])
 def test_build_hands_docker_its_words_as_given(args: list[str], ours: dict[str, object],
                                                docker: list[str]) -> None:
-    from dockerpypi._build_cli import build
+    from dockerpypi.cli.build import build
 
     ctx = build.make_context("build", list(args))
     assert list(ctx.params["docker_args"]) == docker
@@ -302,47 +303,47 @@ TREE = {"env": "x", "pip.conf": "[global]\n", "requirements/.keep": ""}
 
 
 def test_a_kept_tree_is_written_once_readable_and_found_again() -> None:
-    first = _cache.kept_tree("trees", TREE)
+    first = caches.kept_tree("trees", TREE)
     assert first is not None
-    assert first.parent.parent == _cache.cache_dir()
+    assert first.parent.parent == caches.cache_dir()
     assert first.parent.stat().st_mode & 0o777 == 0o700  # only its owner reaches it
     assert first.stat().st_mode & 0o777 == 0o755
     assert (first / "requirements").stat().st_mode & 0o777 == 0o755
     assert (first / "env").read_text() == "x"
     assert (first / "env").stat().st_mode & 0o777 == 0o644
     inode = (first / "env").stat().st_ino
-    again = _cache.kept_tree("trees", dict(reversed(TREE.items())))
+    again = caches.kept_tree("trees", dict(reversed(TREE.items())))
     assert again == first  # the same path for the same files, in any order
     assert (first / "env").stat().st_ino == inode  # and not written again
-    other = _cache.kept_tree("trees", {**TREE, "env": "y"})
+    other = caches.kept_tree("trees", {**TREE, "env": "y"})
     assert other is not None
     assert other != first
     assert sorted(p.name for p in first.parent.iterdir()) == sorted([first.name, other.name])
 
 
 def test_a_kept_tree_that_holds_something_else_is_not_used() -> None:
-    first = _cache.kept_tree("trees", TREE)
+    first = caches.kept_tree("trees", TREE)
     assert first is not None
     (first / "env").write_text("changed by hand")
-    assert _cache.kept_tree("trees", TREE) is None  # not trusted, and not overwritten
+    assert caches.kept_tree("trees", TREE) is None  # not trusted, and not overwritten
     assert (first / "env").read_text() == "changed by hand"
     (first / "env").write_text("x")
     (first / "extra").write_text("")
-    assert _cache.kept_tree("trees", TREE) is None
+    assert caches.kept_tree("trees", TREE) is None
 
 
 def test_old_and_half_written_trees_are_removed_when_another_is_written() -> None:
-    old = _cache.kept_tree("trees", TREE)
-    used = _cache.kept_tree("trees", {**TREE, "env": "used"})
+    old = caches.kept_tree("trees", TREE)
+    used = caches.kept_tree("trees", {**TREE, "env": "used"})
     assert old is not None
     assert used is not None
     half = old.parent / ".writing-killed"
     half.mkdir()
-    long_ago = time.time() - _cache.TREE_KEEP_SECONDS - 60
+    long_ago = time.time() - caches.TREE_KEEP_SECONDS - 60
     for path in (old, half, used):
         os.utime(path, (long_ago, long_ago))
-    assert _cache.kept_tree("trees", TREE) == old  # in use again: its time is now
-    assert _cache.kept_tree("trees", {**TREE, "env": "new"}) is not None
+    assert caches.kept_tree("trees", TREE) == old  # in use again: its time is now
+    assert caches.kept_tree("trees", {**TREE, "env": "new"}) is not None
     names = {p.name for p in old.parent.iterdir()}
     assert old.name in names
     assert used.name not in names
@@ -354,7 +355,7 @@ def test_no_kept_tree_without_a_usable_cache(tmp_path: Path,
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert _cache.kept_tree("trees", TREE) is None
+    assert caches.kept_tree("trees", TREE) is None
 
 
 def test_a_build_sends_the_same_settings_context_each_time(
@@ -371,7 +372,7 @@ def test_a_build_sends_the_same_settings_context_each_time(
         shown.append(re.findall(r"dockerpypi-config=(\S+)", out))
     assert shown[0] == shown[1]
     assert len(shown[0]) == 1
-    assert Path(shown[0][0]).parent == _cache.cache_dir() / "step-config"
+    assert Path(shown[0][0]).parent == caches.cache_dir() / "step-config"
     assert "XXXXXXXX" not in shown[0][0]  # a real path: the secrets' is the placeholder
 
 
@@ -529,7 +530,7 @@ def test_an_offline_build_with_nothing_to_install_from_is_refused_before_docker_
 
 
 def test_the_index_page_looked_for_is_the_one_the_mirror_writes() -> None:
-    from dockerpypi._local_mirror import PAGE
+    from dockerpypi.build.local_mirror import PAGE
     from dockerpypi.mirror.distfile import PAGE as WRITTEN
 
     assert PAGE == WRITTEN

@@ -124,7 +124,7 @@ def test_uv_leaves_its_cache_alone_when_the_local_wheels_are_all_there_is(
     sdist: bool, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
     uv_binary: Path, named_contexts: bool,
 ) -> None:
-    from dockerpypi.render import RunOptions, render_run, render_stage
+    from dockerpypi.render.steps import RunOptions, render_run, render_stage
 
     mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
     if sdist:  # something uv might build: its cache would pay then

@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dockerpypi._public_index import public_index_url
+from dockerpypi.settings.public_index import public_index_url
 
 PASSWORD = "p@ss#w:rd/%+"
 CREDENTIALED = f"http://builder:{quote(PASSWORD, safe='')}@127.0.0.1:3141/root/pypi/+simple/"

@@ -22,10 +22,10 @@ from typing import Any
 import pytest
 from support.cli import run_main as run
 
-from dockerpypi import devpi
-from dockerpypi._urls import MirrorURL
+from dockerpypi.devpi import server
 from dockerpypi.errors import UserMessageError
-from dockerpypi.settings import resolve_settings
+from dockerpypi.settings.resolve import resolve_settings
+from dockerpypi.settings.urls import MirrorURL
 
 UPSTREAM = "http://index.example/simple/"
 
@@ -43,18 +43,18 @@ def free_port() -> int:
 def test_the_server_dir_is_devpi_beside_the_mirror_dir_of_dib_image_cache(tmp_path: Path) -> None:
     settings = resolve_settings({}, environ={"DIB_IMAGE_CACHE": str(tmp_path)},
                                 context_dir=tmp_path)
-    assert devpi.default_server_dir(settings.mirror_dir.value) == tmp_path / "pypi" / "devpi"
+    assert server.default_server_dir(settings.mirror_dir.value) == tmp_path / "pypi" / "devpi"
 
 
 def test_the_default_server_dir_is_in_the_image_create_cache(tmp_path: Path) -> None:
     settings = resolve_settings({}, environ={}, context_dir=tmp_path)
     expected = Path("~/.cache/image-create/pypi/devpi").expanduser()
-    assert devpi.default_server_dir(settings.mirror_dir.value) == expected
+    assert server.default_server_dir(settings.mirror_dir.value) == expected
 
 
 def test_the_index_url_is_the_pep_503_page_of_root_pypi_on_loopback() -> None:
-    assert devpi.index_url(3141) == "http://127.0.0.1:3141/root/pypi/+simple/"
-    assert devpi.base_url(8080) == "http://127.0.0.1:8080"
+    assert server.index_url(3141) == "http://127.0.0.1:3141/root/pypi/+simple/"
+    assert server.base_url(8080) == "http://127.0.0.1:8080"
 
 
 # --- command lines -------------------------------------------------------------------
@@ -63,8 +63,8 @@ def test_the_index_url_is_the_pep_503_page_of_root_pypi_on_loopback() -> None:
 def test_init_makes_no_root_pypi_and_takes_the_password_from_its_environment(
     tmp_path: Path,
 ) -> None:
-    argv = devpi.init_argv("/bin/devpi-init", tmp_path)
-    env = devpi.init_env("s3cret", {"HOME": "/home/me"})
+    argv = server.init_argv("/bin/devpi-init", tmp_path)
+    env = server.init_env("s3cret", {"HOME": "/home/me"})
 
     assert argv == ["/bin/devpi-init", "--serverdir", str(tmp_path), "--no-root-pypi"]
     assert not any("s3cret" in arg for arg in argv)  # never on a command line
@@ -72,21 +72,21 @@ def test_init_makes_no_root_pypi_and_takes_the_password_from_its_environment(
 
 
 def test_the_server_listens_on_loopback_with_a_persistent_secret(tmp_path: Path) -> None:
-    argv = devpi.server_argv(Path("/bin/devpi-server"), tmp_path, 3200, offline=False)
+    argv = server.server_argv(Path("/bin/devpi-server"), tmp_path, 3200, offline=False)
 
     assert argv == ["/bin/devpi-server", "--serverdir", str(tmp_path), "--host", "127.0.0.1",
-                    "--port", "3200", "--secretfile", str(tmp_path / devpi.SECRET_FILE)]
+                    "--port", "3200", "--secretfile", str(tmp_path / server.SECRET_FILE)]
 
 
 def test_offline_start_is_devpis_offline_mode(tmp_path: Path) -> None:
-    argv = devpi.server_argv("devpi-server", tmp_path, 3141, offline=True)
+    argv = server.server_argv("devpi-server", tmp_path, 3141, offline=True)
     assert argv[-1] == "--offline-mode"
-    assert "--offline-mode" not in devpi.server_argv("devpi-server", tmp_path, 3141,
+    assert "--offline-mode" not in server.server_argv("devpi-server", tmp_path, 3141,
                                                      offline=False)
 
 
 def test_the_server_does_not_inherit_the_root_password() -> None:
-    env = devpi.server_env({"PATH": "/bin", "DEVPISERVER_ROOT_PASSWD": "x"})
+    env = server.server_env({"PATH": "/bin", "DEVPISERVER_ROOT_PASSWD": "x"})
     assert env == {"PATH": "/bin"}
 
 
@@ -94,7 +94,7 @@ def test_the_server_does_not_inherit_the_root_password() -> None:
 
 
 def test_a_missing_root_pypi_is_created_as_a_mirror_of_the_upstream() -> None:
-    change = devpi.mirror_update(None, UPSTREAM)
+    change = server.mirror_update(None, UPSTREAM)
 
     assert change is not None
     assert (change.method, change.path) == ("PUT", "/root/pypi")
@@ -104,23 +104,23 @@ def test_a_missing_root_pypi_is_created_as_a_mirror_of_the_upstream() -> None:
 
 def test_root_pypi_already_mirroring_the_upstream_is_left_alone() -> None:
     current = {"type": "mirror", "mirror_url": UPSTREAM.rstrip("/")}
-    assert devpi.mirror_update(current, UPSTREAM) is None
+    assert server.mirror_update(current, UPSTREAM) is None
 
 
 def test_root_pypi_mirroring_another_upstream_is_patched_key_by_key() -> None:
     current = {"type": "mirror", "mirror_url": "http://old.example/simple/", "title": "x"}
-    change = devpi.mirror_update(current, UPSTREAM)
+    change = server.mirror_update(current, UPSTREAM)
 
-    assert change == devpi.APIRequest("PATCH", "/root/pypi", [f"mirror_url={UPSTREAM}"])
+    assert change == server.APIRequest("PATCH", "/root/pypi", [f"mirror_url={UPSTREAM}"])
 
 
 def test_a_root_pypi_that_is_no_mirror_is_refused() -> None:
     with pytest.raises(UserMessageError, match="not a mirror: use a new --serverdir"):
-        devpi.mirror_update({"type": "stage"}, UPSTREAM)
+        server.mirror_update({"type": "stage"}, UPSTREAM)
 
 
 def test_basic_auth_header() -> None:
-    assert devpi.basic_auth("root", "pw") == "Basic " + base64.b64encode(b"root:pw").decode()
+    assert server.basic_auth("root", "pw") == "Basic " + base64.b64encode(b"root:pw").decode()
 
 
 # --- which process is ours ------------------------------------------------------------
@@ -133,7 +133,7 @@ def test_basic_auth_header() -> None:
 ])
 def test_a_devpi_server_of_the_dir_is_recognised(argv: list[str], tmp_path: Path) -> None:
     filled = [arg.replace("{dir}", str(tmp_path)) for arg in argv]
-    assert devpi.is_devpi_server_cmdline(filled, tmp_path)
+    assert server.is_devpi_server_cmdline(filled, tmp_path)
 
 
 @pytest.mark.parametrize("argv", [
@@ -145,19 +145,19 @@ def test_a_devpi_server_of_the_dir_is_recognised(argv: list[str], tmp_path: Path
 ])
 def test_other_processes_are_not_taken_for_the_server(argv: list[str], tmp_path: Path) -> None:
     filled = [arg.replace("{dir}", str(tmp_path)) for arg in argv]
-    assert not devpi.is_devpi_server_cmdline(filled, tmp_path)
+    assert not server.is_devpi_server_cmdline(filled, tmp_path)
 
 
 @pytest.mark.parametrize(("text", "pid"), [("123\n", 123), (" 7 ", 7), ("", None),
                                            ("0", None), ("-3", None), ("abc", None)])
 def test_parse_pid(text: str, pid: int | None) -> None:
-    assert devpi.parse_pid(text) == pid
+    assert server.parse_pid(text) == pid
 
 
 def test_the_log_tail_is_one_line_of_the_last_lines() -> None:
     text = "".join(f"line {n}\n" for n in range(10)) + "\n\n"
-    assert devpi.log_tail(text, 3) == "line 7 | line 8 | line 9"
-    assert devpi.log_tail("") == "(the log is empty)"
+    assert server.log_tail(text, 3) == "line 7 | line 8 | line 9"
+    assert server.log_tail("") == "(the log is empty)"
 
 
 # --- finding devpi-server ----------------------------------------------------------------
@@ -173,18 +173,18 @@ def _executable(path: Path, text: str) -> Path:
 def test_devpi_is_found_beside_this_python_first(tmp_path: Path) -> None:
     for name in ("devpi-init", "devpi-server"):
         _executable(tmp_path / name, "#!/bin/sh\n")
-    found = devpi.find_executables(bindir=tmp_path, which=lambda name: f"/path/{name}")
+    found = server.find_executables(bindir=tmp_path, which=lambda name: f"/path/{name}")
     assert found == (tmp_path / "devpi-init", tmp_path / "devpi-server")
 
 
 def test_devpi_is_found_on_path_otherwise(tmp_path: Path) -> None:
-    found = devpi.find_executables(bindir=tmp_path, which=lambda name: f"/path/{name}")
+    found = server.find_executables(bindir=tmp_path, which=lambda name: f"/path/{name}")
     assert found == (Path("/path/devpi-init"), Path("/path/devpi-server"))
 
 
 def test_missing_devpi_says_how_to_install_it(tmp_path: Path) -> None:
     with pytest.raises(UserMessageError) as raised:
-        devpi.find_executables(bindir=tmp_path, which=lambda name: None)
+        server.find_executables(bindir=tmp_path, which=lambda name: None)
     assert str(raised.value) == "devpi-init is not installed: pip install 'dockerpypi[devpi]'"
 
 
@@ -229,8 +229,8 @@ def _run_fake(serverdir: Path, script: Path, spawned: list[subprocess.Popen[byte
     serverdir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen([str(script), "--serverdir", str(serverdir), "--port", "1"])
     spawned.append(process)
-    (serverdir / devpi.PID_FILE).write_text(f"{process.pid}\n")
-    (serverdir / devpi.STATE_FILE).write_text(json.dumps(
+    (serverdir / server.PID_FILE).write_text(f"{process.pid}\n")
+    (serverdir / server.STATE_FILE).write_text(json.dumps(
         {"pid": process.pid, "port": 4000, "offline": True, "upstream": UPSTREAM}))
     deadline = time.monotonic() + 10
     while not (serverdir / "ready").exists():  # its signal handlers are in place
@@ -241,12 +241,12 @@ def _run_fake(serverdir: Path, script: Path, spawned: list[subprocess.Popen[byte
 
 
 def test_status_of_a_directory_without_a_server(tmp_path: Path) -> None:
-    result = devpi.status(tmp_path / "nothing-here")
+    result = server.status(tmp_path / "nothing-here")
     assert not result.running
     assert result.as_dict() == {
         "running": False, "url": None, "pid": None, "port": None,
         "serverdir": str(tmp_path / "nothing-here"), "offline": None, "upstream": None,
-        "log": str(tmp_path / "nothing-here" / devpi.LOG_FILE)}
+        "log": str(tmp_path / "nothing-here" / server.LOG_FILE)}
 
 
 def test_a_server_that_ignores_sigterm_is_killed(
@@ -258,7 +258,7 @@ def test_a_server_that_ignores_sigterm_is_killed(
     serverdir = tmp_path / "srv"
     _run_fake(serverdir, script, spawned)
 
-    stopped = devpi.stop(serverdir, timeout=0.5)
+    stopped = server.stop(serverdir, timeout=0.5)
     assert (stopped.was_running, stopped.killed) == (True, True)
     assert spawned[0].poll() is not None
 
@@ -276,28 +276,28 @@ def test_a_server_is_running_until_its_last_thread_ends(
     serverdir = tmp_path / "srv"
     _run_fake(serverdir, script, spawned)
 
-    stopped = devpi.stop(serverdir, timeout=0.5)
+    stopped = server.stop(serverdir, timeout=0.5)
     assert (stopped.was_running, stopped.killed) == (True, True)
     assert spawned[0].poll() is not None
 
 
 def test_a_pid_file_naming_another_process_is_stale(tmp_path: Path) -> None:
     # The pid of this very test run: alive, but no devpi-server of this directory.
-    (tmp_path / devpi.PID_FILE).write_text(f"{os.getpid()}\n")
+    (tmp_path / server.PID_FILE).write_text(f"{os.getpid()}\n")
 
-    assert not devpi.status(tmp_path).running
-    stopped = devpi.stop(tmp_path)
+    assert not server.status(tmp_path).running
+    stopped = server.stop(tmp_path)
     assert not stopped.was_running  # and this process is still here to say so
-    assert not (tmp_path / devpi.PID_FILE).exists()
+    assert not (tmp_path / server.PID_FILE).exists()
 
 
 def test_a_pid_file_of_an_ended_process_is_stale(tmp_path: Path) -> None:
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)
-    (tmp_path / devpi.PID_FILE).write_text(ended.stdout)
+    (tmp_path / server.PID_FILE).write_text(ended.stdout)
 
-    assert not devpi.status(tmp_path).running
-    assert not devpi.stop(tmp_path).was_running
+    assert not server.status(tmp_path).running
+    assert not server.stop(tmp_path).was_running
 
 
 # --- start with stand-ins ---------------------------------------------------------------
@@ -311,8 +311,8 @@ def _fake_init(bindir: Path) -> Path:
                        "(d / '.nodeinfo').write_text(os.environ['DEVPISERVER_ROOT_PASSWD'])\n")
 
 
-def _options(serverdir: Path, **kwargs: Any) -> devpi.StartOptions:
-    return devpi.StartOptions(serverdir=serverdir, upstream=MirrorURL(UPSTREAM),
+def _options(serverdir: Path, **kwargs: Any) -> server.StartOptions:
+    return server.StartOptions(serverdir=serverdir, upstream=MirrorURL(UPSTREAM),
                               port=kwargs.pop("port", free_port()), **kwargs)
 
 
@@ -323,20 +323,20 @@ def test_a_server_that_exits_at_once_is_reported_with_its_log(tmp_path: Path) ->
     serverdir = tmp_path / "srv"
 
     with pytest.raises(UserMessageError) as raised:
-        devpi.start(_options(serverdir), executables=executables)
+        server.start(_options(serverdir), executables=executables)
 
     message = str(raised.value)
     assert "devpi-server exited with code 3" in message
     assert "Fatal: the port is cursed" in message
     assert "\n" not in message
-    assert not (serverdir / devpi.PID_FILE).exists()
+    assert not (serverdir / server.PID_FILE).exists()
     # Initialised once, with secrets only its owner reads.
-    password = (serverdir / devpi.PASSWORD_FILE).read_text()
+    password = (serverdir / server.PASSWORD_FILE).read_text()
     assert (serverdir / ".nodeinfo").read_text() == password
-    for name in (devpi.PASSWORD_FILE, devpi.SECRET_FILE):
+    for name in (server.PASSWORD_FILE, server.SECRET_FILE):
         assert stat.S_IMODE((serverdir / name).stat().st_mode) == 0o600
     assert stat.S_IMODE(serverdir.stat().st_mode) == 0o700
-    assert len(base64.b64decode((serverdir / devpi.SECRET_FILE).read_bytes())) == 32
+    assert len(base64.b64decode((serverdir / server.SECRET_FILE).read_bytes())) == 32
 
 
 def test_the_previous_log_is_kept_once(tmp_path: Path) -> None:
@@ -347,12 +347,12 @@ def test_the_previous_log_is_kept_once(tmp_path: Path) -> None:
     ports = [free_port() for _ in range(3)]
     for port in ports:
         with pytest.raises(UserMessageError, match=f"run {port}"):
-            devpi.start(_options(serverdir, port=port), executables=executables)
+            server.start(_options(serverdir, port=port), executables=executables)
 
-    assert (serverdir / devpi.LOG_FILE).read_text() == f"run {ports[2]}\n"
-    assert (serverdir / (devpi.LOG_FILE + ".1")).read_text() == f"run {ports[1]}\n"
-    assert sorted(p.name for p in serverdir.glob("*.log*")) == [devpi.LOG_FILE,
-                                                               devpi.LOG_FILE + ".1"]
+    assert (serverdir / server.LOG_FILE).read_text() == f"run {ports[2]}\n"
+    assert (serverdir / (server.LOG_FILE + ".1")).read_text() == f"run {ports[1]}\n"
+    assert sorted(p.name for p in serverdir.glob("*.log*")) == [server.LOG_FILE,
+                                                               server.LOG_FILE + ".1"]
 
 
 def test_a_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
@@ -362,14 +362,14 @@ def test_a_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) ->
     serverdir = tmp_path / "srv"
 
     with pytest.raises(UserMessageError) as raised:
-        devpi.start(_options(serverdir, timeout=1.0), executables=executables)
+        server.start(_options(serverdir, timeout=1.0), executables=executables)
 
     message = str(raised.value)
     assert "did not answer on http://127.0.0.1:" in message
     assert "still loading plugins" in message
     assert "--start-timeout" in message
-    assert not devpi.status(serverdir).running
-    assert not (serverdir / devpi.PID_FILE).exists()
+    assert not server.status(serverdir).running
+    assert not (serverdir / server.PID_FILE).exists()
 
 
 def test_a_failing_devpi_init_is_reported_in_one_line(tmp_path: Path) -> None:
@@ -379,7 +379,7 @@ def test_a_failing_devpi_init_is_reported_in_one_line(tmp_path: Path) -> None:
     executables = (init, _fake_server(bindir, "raise SystemExit(1)"))
 
     with pytest.raises(UserMessageError) as raised:
-        devpi.start(_options(tmp_path / "srv"), executables=executables)
+        server.start(_options(tmp_path / "srv"), executables=executables)
     assert str(raised.value).startswith(f"devpi-init failed in {tmp_path / 'srv'} (exit 1): "
                                         "Fatal: serverdir is non-empty")
     assert "\n" not in str(raised.value)
@@ -394,7 +394,7 @@ def test_a_taken_port_is_refused_before_anything_starts(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         with pytest.raises(UserMessageError, match=f"port {port} on 127.0.0.1 is in use: "
                                                    "choose another with --port"):
-            devpi.start(_options(tmp_path / "srv", port=port), executables=executables)
+            server.start(_options(tmp_path / "srv", port=port), executables=executables)
     assert not (tmp_path / "srv").exists()
 
 

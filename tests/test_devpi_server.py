@@ -4,7 +4,7 @@ No Docker: the server runs on 127.0.0.1, its upstream is a fake index the
 tests serve (so nothing leaves the machine), and pip installs through it.
 One server runs for the module; the tests that restart a server, or stop
 it, have a server directory of their own. Key derivation is made cheap
-(support/devpi.py), so a start takes about a second.
+(support/server.py), so a start takes about a second.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from support.index import write_simple_index
 from support.server import ServedURL, serve_directory
 from support.wheels import make_wheel, wheel_filename
 
-from dockerpypi import devpi
+from dockerpypi.devpi import server
 
 pytestmark = pytest.mark.slow
 
 # What a server's directory holds from its first start on, and keeps.
-KEPT_FILES = (devpi.PASSWORD_FILE, devpi.SECRET_FILE, devpi.NODEINFO)
+KEPT_FILES = (server.PASSWORD_FILE, server.SECRET_FILE, server.NODEINFO)
 
 
 def _fake_index(root: Path, packages: Iterable[str | Mapping[str, Any]], origin: str) -> Path:
@@ -88,7 +88,7 @@ class Running:
 
     @property
     def url(self) -> str:
-        return devpi.index_url(self.port)
+        return server.index_url(self.port)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,7 @@ def _api(url: str) -> dict[str, object]:
 
 
 def _root_pypi(port: int) -> dict[str, object]:
-    return _api(f"{devpi.base_url(port)}/{devpi.MIRROR_INDEX}?no_projects=")
+    return _api(f"{server.base_url(port)}/{server.MIRROR_INDEX}?no_projects=")
 
 
 def _kept(serverdir: Path) -> dict[str, bytes]:
@@ -176,7 +176,7 @@ def test_root_pypi_mirrors_the_upstream_and_the_secrets_stay_private(running: Ru
     index = _root_pypi(running.port)
     assert (index["type"], index["mirror_url"]) == ("mirror", running.upstream)
     # dockerpypi made it as root, with the password devpi-init was given; both stay private.
-    for name in (devpi.PASSWORD_FILE, devpi.SECRET_FILE):
+    for name in (server.PASSWORD_FILE, server.SECRET_FILE):
         assert (running.serverdir / name).stat().st_mode & 0o077 == 0
 
 
@@ -235,7 +235,7 @@ def test_stop_ends_the_server_and_frees_its_port(
     assert stopped.stdout == f"stopped devpi-server, pid {pid} (serverdir {own_server})\n"
     assert servers_of(own_server) == []
     assert not port_answers(port)
-    assert not (own_server / devpi.PID_FILE).exists()
+    assert not (own_server / server.PID_FILE).exists()
     assert devpi_cli.status(own_server)["running"] is False
     again = devpi_cli.cli("stop", "--serverdir", str(own_server))
     assert again.stdout == f"devpi-server was not running (serverdir {own_server})\n"
@@ -262,7 +262,7 @@ def test_root_pypi_is_repointed_with_a_note(
     assert (f"dockerpypi: warning: root/pypi now mirrors {other_upstream} (was {upstream})"
             in started.stderr)
     assert _root_pypi(port)["mirror_url"] == other_upstream
-    done = devpi_cli.pip_download(devpi.index_url(port), tmp_path / "got", "dockerpypi-other")
+    done = devpi_cli.pip_download(server.index_url(port), tmp_path / "got", "dockerpypi-other")
     assert done.returncode == 0, done.stdout + done.stderr
     assert other_upstream.downloads() == [wheel_filename("dockerpypi-other", "3.0")]
     assert _kept(own_server) == kept  # initialised once: the same password and secret
@@ -273,7 +273,7 @@ def test_an_unchanged_upstream_needs_no_password(
 ) -> None:
     port = free_port()
     _start_and_stop(devpi_cli, own_server, port, upstream)
-    (own_server / devpi.PASSWORD_FILE).unlink()
+    (own_server / server.PASSWORD_FILE).unlink()
 
     started = devpi_cli.start(own_server, port, upstream)
 
@@ -288,7 +288,7 @@ def test_repointing_takes_dockerpypis_root_password(
     port = free_port()
     _start_and_stop(devpi_cli, own_server, port, upstream)
 
-    (own_server / devpi.PASSWORD_FILE).write_text("not-the-password")
+    (own_server / server.PASSWORD_FILE).write_text("not-the-password")
     refused = devpi_cli.start(own_server, port, other_upstream)
     assert refused.returncode == 1
     # devpi's reason, its several lines made one.
@@ -299,12 +299,12 @@ def test_repointing_takes_dockerpypis_root_password(
     # The server it started is stopped again, its port free.
     assert (servers_of(own_server), port_answers(port)) == ([], False)
 
-    (own_server / devpi.PASSWORD_FILE).unlink()
+    (own_server / server.PASSWORD_FILE).unlink()
     refused = devpi_cli.start(own_server, port, other_upstream)
     assert refused.returncode == 1
     assert refused.stderr == (
         f"dockerpypi: error: root/pypi must mirror {other_upstream}, but {own_server} has no "
-        f"root password of dockerpypi's ({devpi.PASSWORD_FILE}): use a --serverdir that "
+        f"root password of dockerpypi's ({server.PASSWORD_FILE}): use a --serverdir that "
         "dockerpypi initialised\n")
     assert (servers_of(own_server), port_answers(port)) == ([], False)
 
@@ -324,7 +324,7 @@ def test_credentials_of_the_upstream_reach_it_and_are_shown_nowhere(
         status = devpi_cli.status(own_server)
         assert status["upstream"] == private.replace("http://", "http://***@")
 
-        done = devpi_cli.pip_download(devpi.index_url(port), tmp_path / "got",
+        done = devpi_cli.pip_download(server.index_url(port), tmp_path / "got",
                                       "dockerpypi-private")
 
         assert done.returncode == 0, done.stdout + done.stderr

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dockerpypi._dib import DibEnvironment, read_dib_environment
-from dockerpypi._public_index import public_index_url
-from dockerpypi._urls import Credentials, MirrorURL
 from dockerpypi.errors import SettingsError
-from dockerpypi.settings import Settings, resolve_settings
+from dockerpypi.settings.dib import DibEnvironment, read_dib_environment
+from dockerpypi.settings.public_index import public_index_url
+from dockerpypi.settings.resolve import Settings, resolve_settings
+from dockerpypi.settings.urls import Credentials, MirrorURL
 
 PUBLIC = public_index_url()  # pip's default index: tests/test_public_index.py
 LOCAL = "file:///tmp/pypi"

@@ -25,6 +25,7 @@ import pytest
 from support.server import ServedURL
 from support.wheels import make_wheel
 
+from dockerpypi.build.engine import EngineInfo
 from dockerpypi.doctor import (
     FAIL,
     NOTE,
@@ -35,10 +36,9 @@ from dockerpypi.doctor import (
     split_fix,
     url_checks,
 )
-from dockerpypi.engine import EngineInfo
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror.index import update_index
-from dockerpypi.settings import Settings, resolve_settings
+from dockerpypi.settings.resolve import Settings, resolve_settings
 
 USER = "dockerpypi-builder"
 PASSWORD = "s3cret@#:/%+word"

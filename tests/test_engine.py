@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dockerpypi.engine import EngineInfo, _version, choose_transport
+from dockerpypi.build.engine import EngineInfo, _version, choose_transport
 from dockerpypi.errors import UserMessageError
 
 

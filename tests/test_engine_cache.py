@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from dockerpypi import _cache, _engine_cache, engine
-from dockerpypi.engine import EngineInfo
+from dockerpypi import caches
+from dockerpypi.build import engine, engine_cache
+from dockerpypi.build.engine import EngineInfo
 from dockerpypi.errors import UserMessageError
 
 FAKE_DOCKER = """\
@@ -73,13 +74,13 @@ def probes(setup: dict[str, Path]) -> int:
 
 def test_the_key_changes_with_what_can_change_the_answer(
         setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    first = _engine_cache.fingerprint()
+    first = engine_cache.fingerprint()
     assert first is not None
-    assert _engine_cache.fingerprint() == first  # nothing changed
+    assert engine_cache.fingerprint() == first  # nothing changed
     seen = {first}
 
     def changed() -> str:
-        key = _engine_cache.fingerprint()
+        key = engine_cache.fingerprint()
         assert key is not None
         assert key not in seen
         seen.add(key)
@@ -120,10 +121,10 @@ def test_buildx_rewriting_the_current_builder_file_is_no_change(
         setup: dict[str, Path]) -> None:
     current = setup["config"] / "buildx" / "current"
     current.write_text('{"Name": ""}')
-    key = _engine_cache.fingerprint()
+    key = engine_cache.fingerprint()
     current.write_text('{"Name": ""}')  # buildx does this on every build
     os.utime(current, (1, 1))
-    assert _engine_cache.fingerprint() == key
+    assert engine_cache.fingerprint() == key
 
 
 @pytest.mark.parametrize(("variable", "value"), [
@@ -136,7 +137,7 @@ def test_an_engine_that_cannot_be_recognised_has_no_key(
         setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, variable: str,
         value: str) -> None:
     monkeypatch.setenv(variable, value)
-    assert _engine_cache.fingerprint() is None
+    assert engine_cache.fingerprint() is None
 
 
 def test_a_docker_context_in_the_config_file_has_no_key(
@@ -144,11 +145,11 @@ def test_a_docker_context_in_the_config_file_has_no_key(
     monkeypatch.delenv("DOCKER_HOST")
     config = setup["config"] / "config.json"
     config.write_text(json.dumps({"currentContext": "remote"}))
-    assert _engine_cache.fingerprint() is None
+    assert engine_cache.fingerprint() is None
     config.write_text("{not json")
-    assert _engine_cache.fingerprint() is None
+    assert engine_cache.fingerprint() is None
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert _engine_cache.fingerprint() is None
+    assert engine_cache.fingerprint() is None
 
 
 # --- the probe and what is kept ----------------------------------------------------
@@ -182,7 +183,7 @@ def test_the_answer_is_kept_until_the_key_changes(setup: dict[str, Path]) -> Non
 ])
 def test_a_broken_cache_file_means_asking_again(setup: dict[str, Path], broken: bytes) -> None:
     first = engine.current_engine()
-    (_cache.cache_dir() / _engine_cache.CACHE_FILE).write_bytes(broken)
+    (caches.cache_dir() / engine_cache.CACHE_FILE).write_bytes(broken)
     assert engine.current_engine() == first
     assert probes(setup) == 2
     assert engine.current_engine() == first
@@ -192,14 +193,14 @@ def test_a_broken_cache_file_means_asking_again(setup: dict[str, Path], broken: 
 def test_a_kept_answer_of_another_shape_or_age_means_asking_again(
         setup: dict[str, Path]) -> None:
     engine.current_engine()
-    path = _cache.cache_dir() / _engine_cache.CACHE_FILE
+    path = caches.cache_dir() / engine_cache.CACHE_FILE
     kept = json.loads(path.read_text())
     fewer = dict(kept["info"])
     del fewer["builder_platform"]
     for change in ({"info": {**kept["info"], "unknown_field": "x"}},
                    {"info": fewer},
                    {"info": {**kept["info"], "driver": 3}},
-                   {"written": kept["written"] - _engine_cache.MAX_AGE_SECONDS - 1},
+                   {"written": kept["written"] - engine_cache.MAX_AGE_SECONDS - 1},
                    {"written": kept["written"] + 3600}):  # from the future: a clock jump
         path.write_text(json.dumps({**kept, **change}))
         before = probes(setup)
@@ -231,12 +232,12 @@ def test_a_builder_outside_the_engine_is_not_kept(
     assert engine.current_engine() == remote
     assert engine.current_engine() == remote
     assert len(calls) == 2
-    assert not (_cache.cache_dir() / _engine_cache.CACHE_FILE).exists()
+    assert not (caches.cache_dir() / engine_cache.CACHE_FILE).exists()
 
 
 def test_the_subset_takes_the_platform_from_the_probe(
         setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    from dockerpypi import subset
+    from dockerpypi.build import subset
 
     # The engine's own platform, unless BUILDX_BUILDER picks a builder: then that one's.
     assert subset.builder_platform(None) == "linux/arm64"

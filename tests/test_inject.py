@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from dockerpypi import render
+from dockerpypi.dockerfile.inject import COMMENT, inject, installers_called
 from dockerpypi.errors import UsageError
-from dockerpypi.inject import COMMENT, inject, installers_called
+from dockerpypi.render import steps
 
 GOLDEN = Path(__file__).parent / "golden" / "inject"
 CASES = sorted(path.name.removesuffix(".Dockerfile") for path in GOLDEN.glob("*.Dockerfile")
@@ -113,10 +113,10 @@ def test_changed_lines_and_notes_say_what_happened() -> None:
 
 
 def test_the_injected_mounts_are_the_ones_render_writes() -> None:
-    # render.py is the one source of mount strings and of the prefix: an
+    # steps.py is the one source of mount strings and of the prefix: an
     # injected step must carry exactly what `dockerpypi render` puts in its own.
-    for uid, config in itertools.product((None, 1000), render.CONFIG_FORMS):
-        rendered = render.render_run(render.RunOptions(requirements=None, uid=uid, config=config,
+    for uid, config in itertools.product((None, 1000), steps.CONFIG_FORMS):
+        rendered = steps.render_run(steps.RunOptions(requirements=None, uid=uid, config=config,
                                                        command=("pip", "install", "x")))
         injected = inject("FROM python\n" + ("" if uid is None else f"USER {uid}\n")
                           + "RUN pip install x\n", config=config).text
@@ -125,7 +125,7 @@ def test_the_injected_mounts_are_the_ones_render_writes() -> None:
         got = {line.strip() for line in injected.splitlines()
                if line.strip().startswith(("--mount", "if [", "export", "RUN --mount"))}
         assert got == wanted
-        assert render.ENV_PREFIX + " \\" in got
+        assert steps.ENV_PREFIX + " \\" in got
 
 
 def test_mount_point_and_uid_are_parameters() -> None:
@@ -154,7 +154,7 @@ def test_a_named_user_gets_readable_secrets_and_no_cache() -> None:
     # The settings context is readable by every user: no secret to open up.
     context = inject(source("user-named")).text
     assert "type=secret" not in context
-    assert f"from={render.CONFIG_STAGE},target=/run/dockerpypi,rw \\" in context
+    assert f"from={steps.CONFIG_STAGE},target=/run/dockerpypi,rw \\" in context
 
 
 def test_crlf_and_a_byte_order_mark_are_kept() -> None:
@@ -229,7 +229,7 @@ def test_an_injected_plain_dockerfile_installs_from_the_mirror(
     from docker.errors import DockerException
     from support.docker import buildx_build, client, run_in_image, unique_tag
 
-    from dockerpypi.settings import resolve_settings
+    from dockerpypi.settings.resolve import resolve_settings
 
     context = tmp_path / "context"
     context.mkdir()
@@ -243,13 +243,13 @@ def test_an_injected_plain_dockerfile_installs_from_the_mirror(
     mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
     secrets = {}
     settings = resolve_settings({}, environ={"DIB_OFFLINE": "1"}, context_dir=context)
-    for file in render.config_files(settings):
+    for file in steps.config_files(settings):
         secrets[file.secret_id] = tmp_path / file.secret_id
         secrets[file.secret_id].write_text(file.content)
     tag = unique_tag("inject")
     try:
         buildx_build(context, tag=tag, dockerfile=injected,
-                     build_contexts={render.MIRROR_STAGE: mirror}, secrets=secrets)
+                     build_contexts={steps.MIRROR_STAGE: mirror}, secrets=secrets)
         status, output = run_in_image(tag, ["python3", "-c", "import dockerpypi_alpha as m; "
                                             "print(m.__version__, m.MIRROR_ORIGIN)"])
         assert (status, output.strip()) == (0, "1.0.7 local-mirror")

@@ -13,7 +13,6 @@ from support.cli import run_main as run
 from support.server import ServedURL
 from test_mirror_index import make_wheel
 
-from dockerpypi._urls import MirrorURL, parse_mirror_url
 from dockerpypi.errors import UsageError, UserMessageError
 from dockerpypi.mirror.check import check_mirror
 from dockerpypi.mirror.fill import (
@@ -27,6 +26,7 @@ from dockerpypi.mirror.fill import (
     run_download,
 )
 from dockerpypi.mirror.index import list_projects, update_index
+from dockerpypi.settings.urls import MirrorURL, parse_mirror_url
 
 PUBLIC = MirrorURL("https://pypi.example/simple/")
 TARGET = TargetTags("3.12", ("manylinux_2_28_x86_64", "manylinux2014_x86_64"), "cp",

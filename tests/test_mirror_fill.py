@@ -18,7 +18,6 @@ from support.cli import run_main as run
 from support.server import ServedURL
 from support.wheels import make_wheel
 
-from dockerpypi._urls import parse_mirror_url
 from dockerpypi.errors import UsageError, UserMessageError
 from dockerpypi.mirror.check import check_mirror
 from dockerpypi.mirror.download import Downloader, Pick
@@ -32,6 +31,7 @@ from dockerpypi.mirror.resolve import (
     uv_environment,
 )
 from dockerpypi.mirror.targets import TargetTags, best_wheel, supported_tags, uv_target
+from dockerpypi.settings.urls import parse_mirror_url
 
 BENCH = TargetTags("3.11", ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64",
                             "manylinux2014_x86_64", "manylinux1_x86_64"), "cp", ("cp311",))

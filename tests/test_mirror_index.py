@@ -20,13 +20,7 @@ from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror import index as index_module
 from dockerpypi.mirror.check import check_mirror
 from dockerpypi.mirror.distfile import Distribution, requires_python
-from dockerpypi.mirror.index import (
-    LOCK_FILE,
-    STATE_FILE,
-    TEMP_SUFFIX,
-    list_projects,
-    update_index,
-)
+from dockerpypi.mirror.index import LOCK_FILE, STATE_FILE, TEMP_SUFFIX, list_projects, update_index
 from dockerpypi.mirror.state import load_state, pages_outdated
 
 # --- tiny distributions -----------------------------------------------------------

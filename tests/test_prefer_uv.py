@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dockerpypi.prefer_uv import prefer_uv
+from dockerpypi.dockerfile.prefer_uv import prefer_uv
 
 
 @pytest.mark.parametrize(("command", "uv_args"), [

@@ -22,7 +22,7 @@ from support.server import ServedURL
 from support.terminal import dockerpypi_on_terminal
 from support.wheels import make_wheel
 
-from dockerpypi._progress import Display
+from dockerpypi.cli.progress import Display
 from dockerpypi.mirror.download import Downloader, Pick
 from dockerpypi.mirror.index import update_index
 

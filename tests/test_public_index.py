@@ -13,9 +13,9 @@ import pip
 import pytest
 from pip._internal.models.index import PyPI
 
-from dockerpypi._public_index import pip_default_index, public_index_url
 from dockerpypi.errors import UserMessageError
-from dockerpypi.settings import resolve_settings
+from dockerpypi.settings.public_index import pip_default_index, public_index_url
+from dockerpypi.settings.resolve import resolve_settings
 
 # Stands in for the real value in source snippets: never a registry's host.
 FAKE = "https://index.example/"
@@ -44,7 +44,7 @@ def test_the_installed_pip_source_is_read_without_the_fallback() -> None:
 def _resolved_in_a_new_process(cwd: Path, env: dict[str, str] | None = None) -> list[object]:
     """[the default public index, whether any of pip was imported], from a fresh interpreter."""
     script = ("import json, sys\n"
-              "from dockerpypi.settings import resolve_settings\n"
+              "from dockerpypi.settings.resolve import resolve_settings\n"
               "settings = resolve_settings({}, environ={}, context_dir='.')\n"
               "print(json.dumps([settings.public_index.value.url,\n"
               f"                  bool(set({list(PIP_MODULES)!r}) & set(sys.modules))]))\n")

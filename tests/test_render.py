@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from dockerpypi import __version__, render
-from dockerpypi._public_index import public_index_url
+from dockerpypi import __version__
 from dockerpypi.errors import UsageError
-from dockerpypi.settings import Settings, resolve_settings
+from dockerpypi.render import steps
+from dockerpypi.settings.public_index import public_index_url
+from dockerpypi.settings.resolve import Settings, resolve_settings
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -67,10 +68,10 @@ SETTINGS_CASES = {
 def test_config_files_match_golden(tmp_path: Path, case: str, kind: str, suffix: str) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES[case])
     if kind == "env":
-        text = render.render_env(resolved)
+        text = steps.render_env(resolved)
     else:
-        make = {"pip-conf": render.render_pip_conf, "uv-toml": render.render_uv_toml,
-                "pydistutils": render.render_pydistutils}[kind]
+        make = {"pip-conf": steps.render_pip_conf, "uv-toml": steps.render_uv_toml,
+                "pydistutils": steps.render_pydistutils}[kind]
         text = make(resolved, redact=True)
         assert PASSWORD not in text
         assert QUOTED_PASSWORD not in text
@@ -80,7 +81,7 @@ def test_config_files_match_golden(tmp_path: Path, case: str, kind: str, suffix:
 def test_pip_conf_means_what_the_spec_says(tmp_path: Path) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES["dib-mirrors"])
     parser = configparser.RawConfigParser()  # pip's own parser has no interpolation
-    parser.read_string(render.render_pip_conf(resolved))
+    parser.read_string(steps.render_pip_conf(resolved))
     section = parser["global"]
     assert section["index-url"] == "http://mirror.example:3141/root/pypi/+simple/"
     assert section["extra-index-url"].split() == [
@@ -93,7 +94,7 @@ def test_pip_conf_means_what_the_spec_says(tmp_path: Path) -> None:
 
 def test_uv_toml_keeps_mirror_first_and_replaces_the_default_index(tmp_path: Path) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES["dib-mirrors"])
-    data = tomllib.loads(render.render_uv_toml(resolved))
+    data = tomllib.loads(steps.render_uv_toml(resolved))
     assert data["index-strategy"] == "first-index"
     assert [index["url"] for index in data["index"]] == [
         "http://mirror.example:3141/root/pypi/+simple/", "https://secure.example/simple/",
@@ -103,7 +104,7 @@ def test_uv_toml_keeps_mirror_first_and_replaces_the_default_index(tmp_path: Pat
 
 
 def test_offline_uv_has_no_public_index_and_no_offline_switch(tmp_path: Path) -> None:
-    local = tomllib.loads(render.render_uv_toml(settings(tmp_path, DIB_OFFLINE="1")))
+    local = tomllib.loads(steps.render_uv_toml(settings(tmp_path, DIB_OFFLINE="1")))
     assert local["index"] == [{"name": "mirror-1", "url": "file:///tmp/pypi", "default": True}]
     # uv's own offline mode would blame its cache for a package the mirror lacks
     assert "offline" not in local
@@ -111,7 +112,7 @@ def test_offline_uv_has_no_public_index_and_no_offline_switch(tmp_path: Path) ->
 
 def test_env_file_names_the_indexes_without_credentials(tmp_path: Path) -> None:
     import subprocess
-    text = render.render_env(settings(tmp_path, **SETTINGS_CASES["credentials"]))
+    text = steps.render_env(settings(tmp_path, **SETTINGS_CASES["credentials"]))
     said = subprocess.run(["sh", "-c", text], capture_output=True, text=True, check=True).stderr
     assert said == "dockerpypi: indexes for this step: http://***@127.0.0.1:8080/simple/\n"
 
@@ -119,19 +120,19 @@ def test_env_file_names_the_indexes_without_credentials(tmp_path: Path) -> None:
 def test_credentials_round_trip_into_the_secret_files(tmp_path: Path) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES["credentials"])
     parser = configparser.RawConfigParser()
-    parser.read_string(render.render_pip_conf(resolved))
+    parser.read_string(steps.render_pip_conf(resolved))
     url = parser["global"]["index-url"]
     from urllib.parse import unquote, urlsplit
     parts = urlsplit(url)
     assert (parts.username, unquote(parts.password or "")) == ("builder", PASSWORD)
     assert "extra-index-url" not in parser["global"]  # DIB_NO_PYPI_PIP: one index only
-    uv = tomllib.loads(render.render_uv_toml(resolved))
+    uv = tomllib.loads(steps.render_uv_toml(resolved))
     assert uv["index"][0]["url"] == url
     cfg = configparser.RawConfigParser()
-    cfg.read_string(render.render_pydistutils(resolved))
+    cfg.read_string(steps.render_pydistutils(resolved))
     assert cfg["easy_install"]["index_url"] == url
     assert cfg["easy_install"]["allow_hosts"] == "127.0.0.1:8080"
-    for file in render.config_files(resolved, redact=True):
+    for file in steps.config_files(resolved, redact=True):
         assert PASSWORD not in file.content
         assert QUOTED_PASSWORD not in file.content
 
@@ -140,22 +141,22 @@ def test_easy_install_index_is_the_last_user_mirror(tmp_path: Path) -> None:
     resolved = settings(tmp_path, DIB_PYPI_MIRROR_URL="https://first.example/simple/",
                         DIB_PYPI_MIRROR_URL_1="https://last.example/simple/")
     cfg = configparser.RawConfigParser()
-    cfg.read_string(render.render_pydistutils(resolved))
+    cfg.read_string(steps.render_pydistutils(resolved))
     assert cfg["easy_install"]["index_url"] == "https://last.example/simple/"
     assert cfg["easy_install"]["allow_hosts"] == "last.example"
 
 
 def test_env_file_selects_only_configured_installers(tmp_path: Path) -> None:
-    pip_only = render.render_env(settings(tmp_path, DOCKERPYPI_INSTALLERS="pip"))
+    pip_only = steps.render_env(settings(tmp_path, DOCKERPYPI_INSTALLERS="pip"))
     assert "PIP_CONFIG_FILE=/run/dockerpypi/pip.conf" in pip_only
     assert "UV_CONFIG_FILE" not in pip_only.split("unset", 1)[1].split("\n", 1)[1]
-    names = [f.name for f in render.config_files(settings(tmp_path, DOCKERPYPI_INSTALLERS="uv"))]
+    names = [f.name for f in steps.config_files(settings(tmp_path, DOCKERPYPI_INSTALLERS="uv"))]
     assert names == ["env", "uv-toml"]
 
 
 def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
     import subprocess
-    env_text = render.render_env(settings(
+    env_text = steps.render_env(settings(
         tmp_path, DOCKERPYPI_TIMEOUT="2.5", DOCKERPYPI_RETRIES="1", DOCKERPYPI_EASY_INSTALL="1"))
     script = env_text + '\nprintf "%s|%s|%s|%s" "$PIP_CONFIG_FILE" "$UV_HTTP_TIMEOUT" ' \
                         '"$UV_HTTP_RETRIES" "${PIP_INDEX_URL-unset}"\n'
@@ -176,42 +177,42 @@ def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
 ])
 def test_uv_cache_pays_only_for_downloads_and_builds(tmp_path: Path, environ: dict[str, str],
                                                      files: list[str], pays: bool) -> None:
-    assert render.uv_cache_pays(settings(tmp_path, **environ), files) is pays
+    assert steps.uv_cache_pays(settings(tmp_path, **environ), files) is pays
 
 
 def test_env_file_turns_uv_cache_off_after_the_step_set_it(tmp_path: Path) -> None:
     import subprocess
     resolved = settings(tmp_path, DIB_OFFLINE="1")
-    assert "UV_NO_CACHE" not in render.render_env(resolved)
-    env_text = render.render_env(resolved, uv_cache=False)
+    assert "UV_NO_CACHE" not in steps.render_env(resolved)
+    env_text = steps.render_env(resolved, uv_cache=False)
     # The step exports its cache variables first, then sources the file.
     script = ("export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy\n" + env_text +
               '\nprintf "%s|%s" "${UV_NO_CACHE-unset}" "${UV_LINK_MODE-unset}"\n')
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out == "1|unset"  # uv's default link mode: hard links within the step
     pip_only = settings(tmp_path, DIB_OFFLINE="1", DOCKERPYPI_INSTALLERS="pip")
-    assert "UV_NO_CACHE" not in render.render_env(pip_only, uv_cache=False)
+    assert "UV_NO_CACHE" not in steps.render_env(pip_only, uv_cache=False)
 
 
 RUN_CASES = {
-    "auto-default": render.RunOptions(),
-    "pip-default": render.RunOptions(installer="pip"),
-    "secrets-nonroot": render.RunOptions(config="secrets", uid=10001),
-    "uv-nonroot": render.RunOptions(installer="uv", requirements="reqs/prod.txt", uid=10001),
-    "custom-command": render.RunOptions(requirements=None,
+    "auto-default": steps.RunOptions(),
+    "pip-default": steps.RunOptions(installer="pip"),
+    "secrets-nonroot": steps.RunOptions(config="secrets", uid=10001),
+    "uv-nonroot": steps.RunOptions(installer="uv", requirements="reqs/prod.txt", uid=10001),
+    "custom-command": steps.RunOptions(requirements=None,
                                         command=("pip", "install", "numpy<3")),
-    "mount-point": render.RunOptions(mount_point="/srv/wheels", uid=1000, gid=100),
+    "mount-point": steps.RunOptions(mount_point="/srv/wheels", uid=1000, gid=100),
 }
 
 
 @pytest.mark.parametrize("case", sorted(RUN_CASES))
 def test_run_lines_match_golden(case: str) -> None:
-    check_golden(f"run.{case}.Dockerfile", render.render_run(RUN_CASES[case]))
+    check_golden(f"run.{case}.Dockerfile", steps.render_run(RUN_CASES[case]))
 
 
 def test_run_lines_never_use_arg_env_or_copy() -> None:
     for options in RUN_CASES.values():
-        lines = [line.strip() for line in render.render_run(options).splitlines()]
+        lines = [line.strip() for line in steps.render_run(options).splitlines()]
         instructions = [line.split()[0] for line in lines
                         if line and not line.startswith("#") and not line.startswith("--")
                         and line[0].isupper()]
@@ -221,21 +222,21 @@ def test_run_lines_never_use_arg_env_or_copy() -> None:
 @pytest.mark.parametrize("syntax", [None, "docker/dockerfile:1"])
 def test_stage_matches_golden(syntax: str | None) -> None:
     check_golden(f"stage.{'syntax' if syntax else 'plain'}.Dockerfile",
-                 render.render_stage(syntax=syntax))
+                 steps.render_stage(syntax=syntax))
 
 
 @pytest.mark.parametrize("bad", ["/etc/passwd", "../outside.txt", "with space.txt", "a,b.txt"])
 def test_requirements_outside_the_context_are_refused(bad: str) -> None:
     with pytest.raises(UsageError, match="inside the build context"):
-        render.render_run(render.RunOptions(requirements=bad))
+        steps.render_run(steps.RunOptions(requirements=bad))
 
 
 def test_nothing_to_install_is_refused() -> None:
     with pytest.raises(UsageError, match="nothing to install"):
-        render.render_run(render.RunOptions(requirements=None))
+        steps.render_run(steps.RunOptions(requirements=None))
 
 
 def test_the_example_carries_the_step_render_writes() -> None:
     example = (Path(__file__).resolve().parent.parent / "examples" / "Dockerfile").read_text()
-    assert render.render_run(render.RunOptions()).lstrip("\n") in example
-    assert render.render_stage() in example
+    assert steps.render_run(steps.RunOptions()).lstrip("\n") in example
+    assert steps.render_stage() in example

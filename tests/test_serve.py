@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dockerpypi._serve import serving
+from dockerpypi.mirror.serve import serving
 
 
 def fetch(url: str, method: str = "GET") -> tuple[int, str, bytes]:

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from dockerpypi import _urls
-from dockerpypi._public_index import public_index_url
-from dockerpypi._urls import Credentials, MirrorURL
 from dockerpypi.errors import SettingsError
-from dockerpypi.settings import (
+from dockerpypi.settings import urls as _urls
+from dockerpypi.settings.public_index import public_index_url
+from dockerpypi.settings.resolve import (
     Override,
     Settings,
     Sourced,
@@ -21,6 +20,7 @@ from dockerpypi.settings import (
     display_value,
     resolve_settings,
 )
+from dockerpypi.settings.urls import Credentials, MirrorURL
 
 PUBLIC = public_index_url()  # pip's default index: tests/test_public_index.py
 SECRET = "s3cretPw"

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from support.cli import run_main
 
-from dockerpypi import _cache, render
+from dockerpypi import caches
 from dockerpypi.cli import cli
+from dockerpypi.render import steps
 
 COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
 
@@ -27,11 +28,11 @@ COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
 @pytest.fixture
 def fresh_environment() -> Iterator[None]:
     """Forget what render reads once a process: the jinja2 environment, the file stamps."""
-    render._environment.cache_clear()
-    render._renderer_stamps.cache_clear()
+    steps._environment.cache_clear()
+    steps._renderer_stamps.cache_clear()
     yield
-    render._environment.cache_clear()
-    render._renderer_stamps.cache_clear()
+    steps._environment.cache_clear()
+    steps._renderer_stamps.cache_clear()
 
 
 def imported_after(tmp_path: Path, *runs: list[str]) -> set[str]:
@@ -77,83 +78,83 @@ def test_commands_have_their_own_help_text(capsys: pytest.CaptureFixture[str]) -
 
 def test_version_and_render_import_nothing_heavy(tmp_path: Path) -> None:
     version = imported_after(tmp_path, ["--version"])
-    assert not {"jinja2", "dockerpypi.settings", "dockerpypi._build_cli"} & version
+    assert not {"jinja2", "dockerpypi.settings.resolve", "dockerpypi.cli.build"} & version
     # The second render finds the first one's text kept: jinja2 is not needed.
     rendered = imported_after(tmp_path, ["render"], ["render", "stage"])
     imported_after(tmp_path, ["render"], ["render", "stage"])
     again = imported_after(tmp_path, ["render"], ["render", "stage"])
     assert "jinja2" in rendered
     heavy = {"jinja2", "docker", "rich", "pip", "packaging", "http.server",
-             "dockerpypi._build_cli", "dockerpypi._mirror_cli", "dockerpypi.subset"}
+             "dockerpypi.cli.build", "dockerpypi.cli.mirror", "dockerpypi.build.subset"}
     assert not heavy & again
 
 
 # --- Dockerfile renderings kept ---------------------------------------------------
 
 def kept() -> dict[str, str]:
-    data: dict[str, str] = json.loads((_cache.cache_dir() / render._KEPT_FILE).read_text())
+    data: dict[str, str] = json.loads((caches.cache_dir() / steps._KEPT_FILE).read_text())
     return data
 
 
 def test_a_kept_rendering_is_used_until_its_inputs_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_environment: None) -> None:
     templates = tmp_path / "templates"
-    shutil.copytree(Path(render._template_dirs()[0]), templates)
-    monkeypatch.setattr(render, "_template_dirs", lambda: [str(templates)])
-    options = render.RunOptions()
-    first = render.render_run(options)
+    shutil.copytree(Path(steps._template_dirs()[0]), templates)
+    monkeypatch.setattr(steps, "_template_dirs", lambda: [str(templates)])
+    options = steps.RunOptions()
+    first = steps.render_run(options)
     entries = kept()
     assert list(entries.values()) == [first]
     # Prove the kept text is what comes back: mark it.
     key = next(iter(entries))
-    _cache.write_cache_file(render._KEPT_FILE, json.dumps({key: "kept\n"}).encode())
-    assert render.render_run(options) == "kept\n"
+    caches.write_cache_file(steps._KEPT_FILE, json.dumps({key: "kept\n"}).encode())
+    assert steps.render_run(options) == "kept\n"
     # Other options are another key.
-    assert render.render_run(render.RunOptions(installer="uv")) != "kept\n"
+    assert steps.render_run(steps.RunOptions(installer="uv")) != "kept\n"
     # An edited template is another key, and is rendered again.
     stage = templates / "run.Dockerfile.j2"
     stage.write_text(stage.read_text() + "# edited\n")
-    render._environment.cache_clear()
-    render._renderer_stamps.cache_clear()
-    assert render.render_run(options) == first + "# edited\n"
+    steps._environment.cache_clear()
+    steps._renderer_stamps.cache_clear()
+    assert steps.render_run(options) == first + "# edited\n"
 
 
 def test_a_broken_cache_file_is_a_miss(fresh_environment: None) -> None:
-    expected = render.render_stage()
+    expected = steps.render_stage()
     for broken in (b"{not json", b"[1, 2]", b'{"key": 3}', b"\xff\xfe"):
-        (_cache.cache_dir() / render._KEPT_FILE).write_bytes(broken)
-        assert render.render_stage() == expected
+        (caches.cache_dir() / steps._KEPT_FILE).write_bytes(broken)
+        assert steps.render_stage() == expected
         assert list(kept().values()) == [expected]  # and written afresh
 
 
 def test_a_memo_replaced_by_another_process_is_read_again() -> None:
-    _cache.memo_put("memo.json", "key", "one")
-    assert _cache.memo_get("memo.json", "key") == "one"  # parsed once, then kept
+    caches.memo_put("memo.json", "key", "one")
+    assert caches.memo_get("memo.json", "key") == "one"  # parsed once, then kept
     # Another process replaces the file as memo_put does: a new file renamed over.
-    other = _cache.cache_dir() / "other.json"
+    other = caches.cache_dir() / "other.json"
     other.write_text(json.dumps({"key": "two", "more": "three"}))
-    other.replace(_cache.cache_dir() / "memo.json")
-    assert _cache.memo_get("memo.json", "key") == "two"
-    assert _cache.memo_get("memo.json", "more") == "three"
-    (_cache.cache_dir() / "memo.json").unlink()
-    assert _cache.memo_get("memo.json", "key") is None
+    other.replace(caches.cache_dir() / "memo.json")
+    assert caches.memo_get("memo.json", "key") == "two"
+    assert caches.memo_get("memo.json", "more") == "three"
+    (caches.cache_dir() / "memo.json").unlink()
+    assert caches.memo_get("memo.json", "key") is None
 
 
 def test_an_unusable_cache_directory_only_costs_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_environment: None) -> None:
-    expected = render.render_run(render.RunOptions(uid=1000))
+    expected = steps.render_run(steps.RunOptions(uid=1000))
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no directory can be made
-    render._environment.cache_clear()
-    render._renderer_stamps.cache_clear()
-    assert render.render_run(render.RunOptions(uid=1000)) == expected
-    assert render.render_run(render.RunOptions(uid=1000)) == expected
+    steps._environment.cache_clear()
+    steps._renderer_stamps.cache_clear()
+    assert steps.render_run(steps.RunOptions(uid=1000)) == expected
+    assert steps.render_run(steps.RunOptions(uid=1000)) == expected
     assert blocker.read_text() == ""
 
 
 def test_config_files_with_credentials_are_never_kept(fresh_environment: None) -> None:
-    from dockerpypi.settings import resolve_settings
+    from dockerpypi.settings.resolve import resolve_settings
 
     secret = "s3cret-for-the-cache-test"
     # Credentials in a mirror, and in a public index that is not even used (offline).
@@ -162,30 +163,30 @@ def test_config_files_with_credentials_are_never_kept(fresh_environment: None) -
             ("http://127.0.0.1:3141/simple/", f"https://{secret}@idx.test/s/", False)):
         settings = resolve_settings({"mirrors": mirrors, "public_index": public,
                                      "easy_install": True, "offline": True})
-        texts = [config.content for config in render.config_files(settings)]
+        texts = [config.content for config in steps.config_files(settings)]
         assert any(secret in text for text in texts) == shown
-    for path in _cache.cache_dir().rglob("*"):
+    for path in caches.cache_dir().rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
-    assert not (_cache.cache_dir() / render._KEPT_FILE).exists()
+    assert not (caches.cache_dir() / steps._KEPT_FILE).exists()
 
 
 def test_config_files_without_credentials_are_kept(fresh_environment: None) -> None:
-    from dockerpypi.settings import resolve_settings
+    from dockerpypi.settings.resolve import resolve_settings
 
     settings = resolve_settings({"mirrors": "http://127.0.0.1:3141/simple/",
                                  "easy_install": True})
-    files = render.config_files(settings)
+    files = steps.config_files(settings)
     assert sorted(kept().values()) == sorted(config.content for config in files)
-    assert render.config_files(settings) == files
+    assert steps.config_files(settings) == files
 
 
 def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", "relative/dir")
-    assert _cache.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
+    assert caches.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert _cache.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
-    assert _cache.cache_dir().is_absolute()
+    assert caches.cache_dir() == Path("~/.cache/dockerpypi").expanduser()
+    assert caches.cache_dir().is_absolute()
 
 
 # --- the process: collector off while loading, no teardown after the exit code -----

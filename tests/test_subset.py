@@ -1,4 +1,4 @@
-"""Sending a build only the part of the mirror it can need (dockerpypi/subset.py).
+"""Sending a build only the part of the mirror it can need (dockerpypi/build/subset.py).
 
 The mirrors are generated wheels, indexed by dockerpypi itself; a wheel for
 another platform is the same zip under a tagged file name (the index reads
@@ -25,13 +25,13 @@ from support.docker import LABELS, unique_tag
 from support.dockerfiles import installed
 from support.wheels import make_sdist, make_wheel
 
-from dockerpypi import _kept_subset, subset
-from dockerpypi.build import parse_docker_args
+from dockerpypi.build import kept_subset, subset
+from dockerpypi.build.command import parse_docker_args
 from dockerpypi.cli import main
 from dockerpypi.mirror import index as index_module
 from dockerpypi.mirror import pages as pages_module
 from dockerpypi.mirror.index import list_projects, update_index
-from dockerpypi.render import RunOptions, render_run, render_stage
+from dockerpypi.render.steps import RunOptions, render_run, render_stage
 
 X86 = ("x86_64",)
 PY311 = ((3, 11),)
@@ -533,7 +533,7 @@ PLATFORMS = ("linux/amd64", "linux/amd64")
 
 def _choose_and_keep(given: Any, mirror: Path) -> Path:
     def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
-        _kept_subset.remember(given, mirror, PLATFORMS, sources, directory, summary)
+        kept_subset.remember(given, mirror, PLATFORMS, sources, directory, summary)
 
     with subset.mirror_context(given, mirror, dry_run=False, echo=print,
                                remember=remember) as sent:
@@ -544,15 +544,15 @@ def _choose_and_keep(given: Any, mirror: Path) -> Path:
 def test_a_kept_subset_is_found_while_nothing_it_read_changed(
         web_mirror: Path, context: Path) -> None:
     given = parse_docker_args(["-t", "app", str(context)])
-    assert _kept_subset.lookup(given, web_mirror, PLATFORMS) is None
+    assert kept_subset.lookup(given, web_mirror, PLATFORMS) is None
     sent = _choose_and_keep(given, web_mirror)
-    found = _kept_subset.lookup(given, web_mirror, PLATFORMS)
+    found = kept_subset.lookup(given, web_mirror, PLATFORMS)
     assert found is not None
     assert found[0] == sent
     assert found[1].startswith("6 of 11 mirror files")
     # Another platform, another Dockerfile path or tag-independent options: not the same key.
-    assert _kept_subset.lookup(given, web_mirror, ("linux/arm64", "linux/arm64")) is None
-    assert _kept_subset.lookup(parse_docker_args(["--platform", "linux/arm64", str(context)]),
+    assert kept_subset.lookup(given, web_mirror, ("linux/arm64", "linux/arm64")) is None
+    assert kept_subset.lookup(parse_docker_args(["--platform", "linux/arm64", str(context)]),
                                web_mirror, PLATFORMS) is None
 
 
@@ -576,7 +576,7 @@ def test_a_kept_subset_is_not_used_once_something_it_read_changed(
         monkeypatch.setattr(pages_module, "PAGE_FORMAT", pages_module.PAGE_FORMAT + 1)
     else:
         shutil.rmtree(sent)
-    assert _kept_subset.lookup(given, web_mirror, PLATFORMS) is None
+    assert kept_subset.lookup(given, web_mirror, PLATFORMS) is None
 
 
 def test_a_build_with_a_kept_subset_does_not_import_the_subset_machinery(
@@ -584,15 +584,15 @@ def test_a_build_with_a_kept_subset_does_not_import_the_subset_machinery(
     script = f"""
 import sys
 from pathlib import Path
-from dockerpypi import _build_cli
-from dockerpypi.build import parse_docker_args
+from dockerpypi.cli import build as _build_cli
+from dockerpypi.build.command import parse_docker_args
 _build_cli._engine_platforms = lambda: ("linux/amd64", "linux/amd64")
 given = parse_docker_args([{str(context)!r}])
 for round in (1, 2):
-    for name in [m for m in sys.modules if m.startswith(("dockerpypi.subset", "packaging"))]:
+    for name in [m for m in sys.modules if m.startswith(("dockerpypi.build.subset", "packaging"))]:
         del sys.modules[name]
     with _build_cli._mirror_sent(given, Path({str(web_mirror)!r}), dry_run=False) as sent:
-        print(round, sent.name, "dockerpypi.subset" in sys.modules,
+        print(round, sent.name, "dockerpypi.build.subset" in sys.modules,
               any(m.startswith("packaging") for m in sys.modules), flush=True)
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
@@ -610,4 +610,4 @@ def test_the_kept_subset_looks_at_the_state_file_the_index_writes() -> None:
     # _kept_subset spells the name out so as not to import the index.
     from dockerpypi.mirror.state import STATE_FILE
 
-    assert _kept_subset._STATE_FILE == STATE_FILE
+    assert kept_subset._STATE_FILE == STATE_FILE

@@ -7,8 +7,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from dockerpypi._urls import REDACTED, Credentials, MirrorURL, parse_mirror_url
 from dockerpypi.errors import SettingsError
+from dockerpypi.settings.urls import REDACTED, Credentials, MirrorURL, parse_mirror_url
 
 ORIGIN = "DIB_PYPI_MIRROR_URL_7"
 # Every character that means something inside a URL's userinfo.

@@ -23,14 +23,9 @@ from urllib.parse import quote
 import pytest
 from support.archives import config_of, digest, layer_tar, outer_tar, saved_image, write_archive
 
-from dockerpypi.build import credential_strings
-from dockerpypi.settings import resolve_settings
-from dockerpypi.verify import (
-    Needle,
-    default_needles,
-    scan_archive,
-    scan_document,
-)
+from dockerpypi.build.command import credential_strings
+from dockerpypi.settings.resolve import resolve_settings
+from dockerpypi.verify.scan import Needle, default_needles, scan_archive, scan_document
 
 PASSWORD = "s3cret@#:/%+word"
 ENCODED = quote(PASSWORD, safe="")
@@ -257,7 +252,7 @@ def test_a_url_needle_does_not_match_a_longer_port_or_host() -> None:
 
 
 def test_the_dockerpypi_step_itself_is_not_a_trace() -> None:
-    from dockerpypi.render import RunOptions, render_run
+    from dockerpypi.render.steps import RunOptions, render_run
 
     step = render_run(RunOptions(installer="uv", uid=10001))
     run_line = step[step.index("RUN "):]

@@ -21,11 +21,11 @@ from rich.console import Console
 from support.archives import config_of, layer_tar, write_archive
 from support.cli import run_main, run_on_a_terminal
 
-from dockerpypi import _runner
-from dockerpypi._verify_cli import LayerProgress, layer_progress
+from dockerpypi import process
+from dockerpypi.cli.verify import LayerProgress, layer_progress
 from dockerpypi.errors import UserMessageError
-from dockerpypi.settings import resolve_settings
-from dockerpypi.verify import default_needles, verify_image
+from dockerpypi.settings.resolve import resolve_settings
+from dockerpypi.verify.scan import default_needles, verify_image
 
 TOKEN = "tok3n-for-the-public-index"
 MIRROR = "http://builder:s3cret-word@127.0.0.1:3141/simple/"
@@ -203,7 +203,7 @@ PRINTER = ("import sys\n"
 
 
 def test_output_stream_reads_as_it_comes_and_keeps_stderr() -> None:
-    with _runner.output_stream([sys.executable, "-c", PRINTER]) as streamed:
+    with process.output_stream([sys.executable, "-c", PRINTER]) as streamed:
         assert streamed.stdout.read(10) == b"x" * 10
         # finish() reads the rest: the process is not left blocked on a full pipe
         assert streamed.finish() == (3, "said on stderr\n")
@@ -214,7 +214,7 @@ def test_output_stream_kills_a_process_whose_reading_ends_early() -> None:
     pids = []
 
     def read_then_give_up() -> None:
-        with _runner.output_stream(endless) as streamed:
+        with process.output_stream(endless) as streamed:
             pids.append(streamed.pid)
             assert streamed.stdout.read(5) == b"yyyyy"
             assert streamed.ended(within=0.2) is None  # still writing
@@ -228,9 +228,9 @@ def test_output_stream_kills_a_process_whose_reading_ends_early() -> None:
 
 def test_a_missing_program_or_one_that_hangs_is_one_line() -> None:
     with pytest.raises(UserMessageError, match="was not found: install Docker"), \
-            _runner.output_stream(["/nonexistent/docker", "save", "x"]):
+            process.output_stream(["/nonexistent/docker", "save", "x"]):
         pass
     with pytest.raises(UserMessageError, match="was not found: install Docker"):
-        _runner.output_of(["/nonexistent/docker", "image", "inspect", "x"], timeout=5)
+        process.output_of(["/nonexistent/docker", "image", "inspect", "x"], timeout=5)
     with pytest.raises(UserMessageError, match=r"did not answer in 1s: check that the engine"):
-        _runner.output_of([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)
+        process.output_of([sys.executable, "-c", "import time; time.sleep(30)"], timeout=1)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 
-from .._urls import MirrorURL
+from ..settings.urls import MirrorURL
 
 PROBE_TIMEOUT = 10.0  # seconds per index: the failure is already known, this only names it
 # What a network error's text says, most specific first, and what to do about it.

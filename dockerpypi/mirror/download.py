@@ -27,8 +27,8 @@ from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-from .._urls import Credentials
 from ..errors import UserMessageError
+from ..settings.urls import Credentials
 
 if TYPE_CHECKING:
     import requests

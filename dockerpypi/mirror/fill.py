@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from .._urls import MirrorURL
 from ..errors import UsageError, UserMessageError
+from ..settings.urls import MirrorURL
 from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_index
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
 

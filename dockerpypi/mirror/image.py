@@ -26,8 +26,8 @@ import posixpath
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from .._urls import MirrorURL
 from ..errors import UsageError
+from ..settings.urls import MirrorURL
 from .fill import (
     MODE_IMAGE,
     DownloadPlan,

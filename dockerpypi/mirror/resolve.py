@@ -28,8 +28,8 @@ from urllib.parse import unquote
 
 from packaging.tags import Tag
 
-from .._urls import Credentials, MirrorURL
 from ..errors import UsageError, UserMessageError
+from ..settings.urls import Credentials, MirrorURL
 from .download import Pick, origin
 from .targets import TargetTags, UnmappableTarget, best_wheel, supported_tags, uv_target
 

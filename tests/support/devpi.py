@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from dockerpypi import devpi
+from dockerpypi.devpi import server
 
 CHEAP_KEY_DERIVATION = {
     "DEVPISERVER_ARGON2_MEMORY_COST": "8",  # KiB, argon2's minimum for one lane
@@ -67,7 +67,7 @@ def servers_of(serverdir: Path) -> list[int]:
                 state = (task / "stat").read_text().rpartition(")")[2].split()[:1]
                 argv = [part.decode() for part in (task / "cmdline").read_bytes().split(b"\0")
                         if part]
-                if state != ["Z"] and devpi.is_devpi_server_cmdline(argv, serverdir):
+                if state != ["Z"] and server.is_devpi_server_cmdline(argv, serverdir):
                     found.append(int(entry.name))
                     break
     return found
@@ -75,7 +75,7 @@ def servers_of(serverdir: Path) -> list[int]:
 
 def end_servers_of(serverdir: Path, timeout: float = 10.0) -> list[int]:
     """Stop the server of ``serverdir``, kill any other of it; the pids that outlived that."""
-    devpi.stop(serverdir, timeout=timeout)
+    server.stop(serverdir, timeout=timeout)
     for pid in servers_of(serverdir):  # started, but its pid file was lost
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

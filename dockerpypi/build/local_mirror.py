@@ -15,10 +15,10 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings.resolve import Settings
 
 # mirror/distfile.py's PAGE, spelt out here: every offline build asks, and the
 # index modules are not imported for that.
@@ -35,7 +35,7 @@ class LocalMirror(NamedTuple):
 
 def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
     """The local mirror a build gets; SettingsError when it cannot be used at all."""
-    from .render import MIRROR_STAGE
+    from ..render.steps import MIRROR_STAGE
 
     path = settings.mirror_dir.value
     where = f"{path} ({settings.mirror_dir.source})"
@@ -85,7 +85,7 @@ def _fill(path: Path) -> str:
 def _refuse_unindexed(path: Path, where: str, settings: Settings) -> None:
     """Refuse a directory pip and uv find nothing in: no page, for the root or any
     project. (A tree with project pages and no root page serves them both.)"""
-    from .mirror.distfile import SDIST_SUFFIXES
+    from ..mirror.distfile import SDIST_SUFFIXES
 
     holds_files = False
     try:

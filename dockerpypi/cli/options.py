@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings.resolve import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,7 +81,7 @@ settings_options = settings_options_for(*_SETTINGS_OPTIONS)
 
 def settings_from(kwargs: dict[str, Any]) -> Settings:
     """Pop the settings options (those the command has) off ``kwargs``; resolve the settings."""
-    from .settings import resolve_settings
+    from ..settings.resolve import resolve_settings
 
     # A repeatable option not given is (), which resolve_settings also takes as "not given".
     flags = {name: kwargs.pop(_PARAMETERS.get(name, name), None) for name in _SETTINGS_OPTIONS}

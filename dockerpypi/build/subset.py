@@ -5,7 +5,7 @@ build installs 40 MB, the first build on a builder spends most of its time
 copying files no step reads. ``dockerpypi build`` therefore hands the builder a
 directory of hard links to the files the build's requirements can resolve to,
 with PEP 503 pages for just those files. The directory is named by what it
-holds and stays in the mirror for the next build (:mod:`._kept_subset` finds
+holds and stays in the mirror for the next build (:mod:`.kept_subset` finds
 it again without this module); unused ones are pruned.
 
 What the build can need is decided without running an installer:
@@ -70,12 +70,12 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from .errors import UserMessageError
-from .mirror import index as _index
-from .render import INSTALLERS, MIRROR_STAGE, STEP_DIR, _default_command
+from ..errors import UserMessageError
+from ..mirror import index as _index
+from ..render.steps import INSTALLERS, MIRROR_STAGE, STEP_DIR, _default_command
 
 if TYPE_CHECKING:
-    from .build import DockerArgs
+    from .command import DockerArgs
 
 SUBSET_PREFIX = ".dockerpypi-subset-"
 # A subset being written (renamed to its final name when whole).
@@ -114,7 +114,7 @@ class CannotTell(Exception):
 
 def _dockerfile_steps(text: str) -> tuple[list[str], set[str]]:
     """The requirements sources of the dockerpypi steps in ``text`` and the platforms of FROM."""
-    from . import inject
+    from ..dockerfile import inject
 
     lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
     escape, start = "\\", 0
@@ -172,7 +172,7 @@ def _dockerfile_steps(text: str) -> tuple[list[str], set[str]]:
 def _step_sources(where: str, command: str, mounts: list[dict[str, str]],
                   heredoc: bool) -> list[str]:
     """The requirements sources of one RUN that uses the mirror, if it is a rendered step."""
-    from .render import ENV_PREFIX
+    from ..render.steps import ENV_PREFIX
 
     requirements = {}
     for mount in mounts:
@@ -746,7 +746,7 @@ def build_requirements(given: DockerArgs) -> tuple[list[tuple[Requirement, str]]
 def _read_build(given: DockerArgs
                 ) -> tuple[list[tuple[Requirement, str]], tuple[str, ...], dict[str, str]]:
     """:func:`build_requirements`, and the requirements files read (path: text)."""
-    from .build import dockerfile_path
+    from .command import dockerfile_path
 
     path = dockerfile_path(given)
     context = given.local_path

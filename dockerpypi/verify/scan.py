@@ -23,7 +23,7 @@ layer, and an empty directory holds nothing.
 
 The scanning functions work on any byte stream (:func:`scan_archive`) or
 JSON document (:func:`scan_document`) and are pure; only :func:`verify_image`
-talks to the engine, through the docker CLI (:mod:`dockerpypi._engine_image`),
+talks to the engine, through the docker CLI (:mod:`dockerpypi.verify.image`),
 so it reads the engine ``dockerpypi build`` wrote to.
 """
 
@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import IO, Any, Protocol, cast
 from urllib.parse import quote
 
-from .errors import UsageError, UserMessageError
-from .render import CACHE_ROOT, STEP_DIR, secret_mounts
-from .settings import Settings
+from ..errors import UsageError, UserMessageError
+from ..render.steps import CACHE_ROOT, STEP_DIR, secret_mounts
+from ..settings.resolve import Settings
 
 # Files larger than this are not read: installer config and scripts are tiny,
 # the big files in an image are libraries and archives.
@@ -224,7 +224,7 @@ class VerifyResult:
 
 def redactor(needles: Sequence[Needle]) -> Any:
     """A function that takes credentials (and URL userinfo) out of a text for display."""
-    from ._runner import redact
+    from ..process import redact
 
     secrets = [needle.text for needle in needles if needle.secret]
     return lambda text: redact([text], secrets)[0]
@@ -716,7 +716,7 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
         shown = str(archive)
     else:
         assert image is not None
-        from . import _engine_image
+        from . import image as _engine_image
 
         found = _engine_image.inspect_image(image)
         image_id = found.id

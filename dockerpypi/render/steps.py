@@ -21,10 +21,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import __version__
-from ._urls import MirrorURL
-from .errors import UsageError
-from .settings import DEFAULT_MOUNT_POINT, Settings
+from .. import __version__
+from ..errors import UsageError
+from ..settings.resolve import DEFAULT_MOUNT_POINT, Settings
+from ..settings.urls import MirrorURL
 
 if TYPE_CHECKING:
     import jinja2
@@ -80,7 +80,7 @@ def _target(name: str) -> str:
 
 
 def _template_dirs() -> list[str]:
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent
     # Installed wheel: dockerpypi/templates. Checkout or editable install:
     # the repository's top-level templates/.
     candidates = [here / "templates", here.parent / "templates"]
@@ -133,7 +133,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
     import jinja2
 
-    from ._cache import ensure_cache_dir
+    from ..caches import ensure_cache_dir
 
     directory = ensure_cache_dir("templates")
     if directory is None:
@@ -167,14 +167,14 @@ def _render(template: str, keep: bool = False, **context: object) -> str:
     keep = keep or template in _KEPT_TEMPLATES
     key = _kept_key(template, context) if keep else None
     if key is not None:
-        from ._cache import memo_get
+        from ..caches import memo_get
 
         kept = memo_get(_KEPT_FILE, key)
         if kept is not None:
             return kept
     text = _render_now(template, context)
     if key is not None:
-        from ._cache import memo_put
+        from ..caches import memo_put
 
         memo_put(_KEPT_FILE, key, text)
     return text
@@ -472,7 +472,7 @@ def render_run(options: RunOptions) -> str:
     if options.installer == "auto":
         # The caches of the installers the step calls: both for the default
         # command, which picks one when it runs.
-        from .inject import installers_called
+        from ..dockerfile.inject import installers_called
 
         called = installers_called(command) if options.command else []
         installers = tuple(called) or ("pip", "uv")

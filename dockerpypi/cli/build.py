@@ -1,7 +1,7 @@
 """``dockerpypi build``: ``docker buildx build`` with the mirror supplied.
 
 Only click is imported at the top (see cli.py); planning lives in build.py,
-processes and secret files in _runner.py.
+processes and secret files in process.py.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from ._options import settings_from, settings_options, warn
+from .options import settings_from, settings_options, warn
 
 if TYPE_CHECKING:
-    from .build import DockerArgs
-    from .engine import Transport
-    from .inject import InjectResult
-    from .settings import Settings
+    from ..build.command import DockerArgs
+    from ..build.engine import Transport
+    from ..dockerfile.inject import InjectResult
+    from ..settings.resolve import Settings
 
 # dockerpypi's options come first and everything from the first word click
 # does not know is docker's (_BuildCommand puts it after `--`). So -h can be
@@ -41,7 +41,7 @@ def _logging_to_stderr(enabled: bool) -> Iterator[None]:
         return
     import logging
 
-    from ._runner import LOGGER
+    from ..process import LOGGER
 
     logger = logging.getLogger(LOGGER)
     handler = logging.StreamHandler(sys.stderr)
@@ -132,11 +132,11 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     --network. Settings are read from the build context PATH unless --context
     says otherwise. The exit code is docker's.
     """
-    from ._local_mirror import local_mirror
-    from .build import credential_strings, parse_docker_args
+    from ..build.command import credential_strings, parse_docker_args
+    from ..build.local_mirror import local_mirror
 
     if prefer_uv and not inject:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         raise UsageError("--prefer-uv rewrites steps of --inject: add --inject, or render "
                          "steps that pick uv themselves (dockerpypi render)")
@@ -165,7 +165,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
 
 def _verify_target(given: DockerArgs, *, dry_run: bool) -> str:
     """The image ``--verify`` will read once the build is done; refuse what cannot work."""
-    from .errors import UsageError
+    from ..errors import UsageError
 
     if dry_run:
         raise UsageError("--verify checks the image a build made, and --dry-run builds none: "
@@ -196,15 +196,15 @@ def _loads_image(given: DockerArgs) -> bool:
     if to_engine and not any(to_engine):
         return False  # only files or directories are written
     # The docker driver keeps what it builds (no output, or an image output) in the engine.
-    from .engine import current_engine
+    from ..build.engine import current_engine
 
     return current_engine().driver in (None, "docker")
 
 
 def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
     """``dockerpypi verify`` on the image just built; 1 when it keeps a trace of the mirror."""
-    from ._verify_cli import failure_message, run_verify
-    from .verify import report_lines, summary
+    from ..verify.scan import report_lines, summary
+    from .verify import failure_message, run_verify
 
     metadata = given.values("--metadata-file")
     result, needles = run_verify(settings, image,
@@ -230,7 +230,7 @@ class _Injecting(NamedTuple):
     prefer_uv: bool
 
     def result(self, settings: Settings, config: str) -> InjectResult:
-        from .inject import inject
+        from ..dockerfile.inject import inject
 
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
                       prefer_uv=self.prefer_uv, config=config)
@@ -239,8 +239,8 @@ class _Injecting(NamedTuple):
 def _read_for_injection(given: DockerArgs, settings: Settings, uid: int | None,
                         prefer_uv: bool) -> _Injecting:
     """The user's Dockerfile, checked now: a file inject refuses is said before docker is asked."""
-    from .build import dockerfile_path
-    from .errors import UsageError
+    from ..build.command import dockerfile_path
+    from ..errors import UsageError
 
     source = dockerfile_path(given)
     if source is None:
@@ -262,8 +262,8 @@ def _read_for_injection(given: DockerArgs, settings: Settings, uid: int | None,
 def _injected(given: DockerArgs, settings: Settings, injecting: _Injecting | None,
               config: str) -> Iterator[DockerArgs]:
     """The user's arguments pointing at an injected copy of their Dockerfile (if injecting)."""
-    from . import _runner
-    from .build import parse_docker_args, with_dockerfile
+    from .. import process
+    from ..build.command import parse_docker_args, with_dockerfile
 
     if injecting is None:
         yield given
@@ -272,7 +272,7 @@ def _injected(given: DockerArgs, settings: Settings, injecting: _Injecting | Non
     for note in result.notes:
         warn(note)
     source = injecting.source
-    with _runner.private_files({"Dockerfile": result.text}) as written:
+    with process.private_files({"Dockerfile": result.text}) as written:
         # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
         # first: keep the user's, if they have one.
         ignore = source.with_name(source.name + ".dockerignore")
@@ -284,8 +284,8 @@ def _injected(given: DockerArgs, settings: Settings, injecting: _Injecting | Non
 
 def _refuse_missing_inputs(given: DockerArgs) -> None:
     """Say so before anything runs when the build context or Dockerfile is not there."""
-    from .build import dockerfile_path
-    from .errors import UsageError
+    from ..build.command import dockerfile_path
+    from ..errors import UsageError
 
     if given.local_path is not None and not Path(given.local_path).is_dir():
         raise UsageError(f"the build context {given.local_path} is not a directory: end the "
@@ -298,7 +298,7 @@ def _refuse_missing_inputs(given: DockerArgs) -> None:
 
 def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str | None], ...]
                               ) -> None:
-    from .errors import UsageError
+    from ..errors import UsageError
 
     ours = {name for param in ctx.command.params
             for name in (*param.opts, *param.secondary_opts) if name.startswith("--")}
@@ -325,8 +325,8 @@ def _build(given: DockerArgs, settings: Settings, secrets: list[str], mirror_dir
 def _build_with(given: DockerArgs, settings: Settings, secrets: list[str],
                 mirror_dir: Path | None, chosen: Transport, config: str, *,
                 dry_run: bool) -> int:
-    from .build import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV
-    from .render import MIRROR_STAGE
+    from ..build.command import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV
+    from ..render.steps import MIRROR_STAGE
 
     if config == "secrets":
         _refuse_steps_reading_the_config_stage(given, credentials=bool(secrets))
@@ -334,12 +334,12 @@ def _build_with(given: DockerArgs, settings: Settings, secrets: list[str],
     env = None if chosen.use_buildx else LEGACY_ENV
     if chosen.kind == "http":
         if given.network not in (None, "host"):
-            from .errors import UsageError
+            from ..errors import UsageError
 
             raise UsageError(f"the http transport serves the mirror on 127.0.0.1, which "
                              f"--network={given.network} cannot reach: drop --network")
         if MIRROR_STAGE in given.build_contexts:
-            from .errors import UsageError
+            from ..errors import UsageError
 
             raise UsageError(f"--build-context {MIRROR_STAGE}=... needs named build contexts, "
                              "which this builder lacks: drop it and give --mirror-dir")
@@ -358,8 +358,8 @@ def _echo(line: str) -> None:
 
 def _engine_platforms() -> tuple[str | None, ...] | None:
     """The engine's and its builder's platforms, as the transport's probe learnt them."""
-    from .engine import current_engine
-    from .errors import UserMessageError
+    from ..build.engine import current_engine
+    from ..errors import UserMessageError
 
     try:
         info = current_engine()
@@ -373,22 +373,22 @@ def _mirror_sent(given: DockerArgs, mirror_dir: Path | None, *,
                  dry_run: bool) -> Iterator[Path | None]:
     """The pypi-mirror context: the subset an earlier build chose, when nothing it read
     changed (no import of the subset machinery then), or one chosen now."""
-    from . import _kept_subset
-    from .render import MIRROR_STAGE
+    from ..build import kept_subset
+    from ..render.steps import MIRROR_STAGE
 
     platforms = _engine_platforms()
     if (mirror_dir is not None and not dry_run and platforms is not None
             and MIRROR_STAGE not in given.build_contexts):
-        kept = _kept_subset.lookup(given, mirror_dir, platforms)
+        kept = kept_subset.lookup(given, mirror_dir, platforms)
         if kept is not None:
             _echo(f"sending {kept[1]} (as chosen for an earlier build)")
             yield kept[0]
             return
-    from .subset import mirror_context
+    from ..build.subset import mirror_context
 
     def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
         if mirror_dir is not None and platforms is not None:
-            _kept_subset.remember(given, mirror_dir, platforms, sources, directory, summary)
+            kept_subset.remember(given, mirror_dir, platforms, sources, directory, summary)
 
     with mirror_context(given, mirror_dir, dry_run=dry_run, echo=_echo,
                         remember=remember) as sent:
@@ -397,8 +397,8 @@ def _mirror_sent(given: DockerArgs, mirror_dir: Path | None, *,
 
 def _reads_config_stage(given: DockerArgs) -> bool | None:
     """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
-    from .build import dockerfile_path
-    from .render import CONFIG_STAGE
+    from ..build.command import dockerfile_path
+    from ..render.steps import CONFIG_STAGE
 
     source = dockerfile_path(given)
     try:
@@ -412,9 +412,9 @@ def _reads_config_stage(given: DockerArgs) -> bool | None:
 
 def _refuse_steps_reading_the_config_stage(given: DockerArgs, *, credentials: bool) -> None:
     """Say so when the Dockerfile's steps want the settings context this build cannot send."""
-    from .build import dockerfile_path
-    from .errors import UsageError
-    from .render import CONFIG_STAGE
+    from ..build.command import dockerfile_path
+    from ..errors import UsageError
+    from ..render.steps import CONFIG_STAGE
 
     if not _reads_config_stage(given):
         return
@@ -427,8 +427,8 @@ def _refuse_steps_reading_the_config_stage(given: DockerArgs, *, credentials: bo
 
 
 def _transport(requested: str, *, dry_run: bool) -> Transport:
-    from .engine import Transport, choose_transport, current_engine
-    from .errors import UserMessageError
+    from ..build.engine import Transport, choose_transport, current_engine
+    from ..errors import UserMessageError
 
     try:
         info = current_engine()
@@ -444,8 +444,8 @@ def _transport(requested: str, *, dry_run: bool) -> Transport:
 def _build_served(given: DockerArgs, settings: Settings, secrets: list[str],
                   mirror_dir: Path | None, *, docker: tuple[str, ...],
                   env: dict[str, str] | None, dry_run: bool) -> int:
-    from ._serve import serving
-    from .build import served_settings
+    from ..build.command import served_settings
+    from ..mirror.serve import serving
 
     if mirror_dir is None:  # nothing to serve: the step sees the empty stage
         return _run_build(given, settings, secrets, None, docker=docker, env=env,
@@ -463,9 +463,9 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
                mirror_dir: Path | None, *, docker: tuple[str, ...],
                env: dict[str, str] | None, dry_run: bool, config: str = "secrets") -> int:
     """Write the settings (secrets, and the config context for ``config="context"``), build."""
-    from . import _cache, _runner
-    from .build import plan_build
-    from .render import config_context, config_files, uv_cache_pays
+    from .. import caches, process
+    from ..build.command import plan_build
+    from ..render.steps import config_context, config_files, uv_cache_pays
 
     files = config_files(settings, uv_cache=mirror_dir is None or
                          uv_cache_pays(settings, _names_sent(mirror_dir)))
@@ -480,23 +480,23 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
         shown = None
         if tree is not None:
-            shown = (_cache.kept_tree_path(_CONFIG_TREES, tree) if not secrets
-                     else placeholder / _runner.TREE)
+            shown = (caches.kept_tree_path(_CONFIG_TREES, tree) if not secrets
+                     else placeholder / process.TREE)
         argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
                           config_dir=shown, docker=docker)
         prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
-        click.echo(prefix + _runner.shell_command(argv, secrets))
+        click.echo(prefix + process.shell_command(argv, secrets))
         return 0
     # The same settings context at the same path build after build: BuildKit then
     # has it already. It holds no credentials (config="context" is never chosen
     # with them), but where the cache cannot keep it, it goes with the secrets.
-    kept = _cache.kept_tree(_CONFIG_TREES, tree) if tree is not None and not secrets else None
-    with _runner.private_files({f.secret_id: f.content for f in files},
+    kept = caches.kept_tree(_CONFIG_TREES, tree) if tree is not None and not secrets else None
+    with process.private_files({f.secret_id: f.content for f in files},
                                tree=tree if kept is None else None) as written:
-        config_dir = kept or written.pop(_runner.TREE, None)
+        config_dir = kept or written.pop(process.TREE, None)
         argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
                           config_dir=config_dir, docker=docker)
-        return _runner.run(argv, secrets=secrets, env=env)
+        return process.run(argv, secrets=secrets, env=env)
 
 
 # The folder of the cache that keeps the dockerpypi-config contexts.
@@ -518,7 +518,7 @@ def _names_sent(mirror_dir: Path) -> list[str]:
 
 
 def _warn_about_network(settings: Settings, network: str | None) -> None:
-    from .build import loopback_indexes
+    from ..build.command import loopback_indexes
 
     loopback = loopback_indexes(settings)
     if loopback and network is not None and network != "host":

@@ -23,10 +23,10 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from . import render
-from .errors import UsageError
+from ..errors import UsageError
+from ..render import steps
+from ..settings.resolve import DEFAULT_MOUNT_POINT
 from .prefer_uv import prefer_uv as _uv_form
-from .settings import DEFAULT_MOUNT_POINT
 
 COMMENT = "# dockerpypi --inject: mirror, secrets and cache added for this step"
 _EXEC_COMMENT = ("# dockerpypi --inject: exec form rewritten as shell form (same words), "
@@ -60,7 +60,7 @@ _INSTALLERS = ("pip", "uv")
 
 # What replaces the cache mount when the step's uid is unknown (see _owner).
 _NO_CACHE = {"pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",)}
-# Shells that understand render.ENV_PREFIX (SHELL, or a heredoc's #! line).
+# Shells that understand steps.ENV_PREFIX (SHELL, or a heredoc's #! line).
 _POSIX_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh", "busybox"})
 # A word of an exec-form RUN that means the same in shell form once quoted:
 # no blank, quote, $, backquote or backslash (exec form never expands them,
@@ -248,18 +248,18 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
     if not installers:
         return None
     mounts = [_mount_options(flag) for flag in flags if flag.startswith("--mount=")]
-    env_secret = next(i for i, target in render.secret_mounts() if target == render.ENV_FILE)
+    env_secret = next(i for i, target in steps.secret_mounts() if target == steps.ENV_FILE)
     if (any((m["type"] == "secret" and m.get("id") == env_secret)
-            or (m["type"] == "bind" and m.get("from", "").lower() == render.CONFIG_STAGE)
-            for m in mounts) and render.ENV_PREFIX in f"{command}\n{bodies}"):
+            or (m["type"] == "bind" and m.get("from", "").lower() == steps.CONFIG_STAGE)
+            for m in mounts) and steps.ENV_PREFIX in f"{command}\n{bodies}"):
         notes.append(f"{where}: already set up for dockerpypi, left as it is")
         return None
     for mount in mounts:
         target = mount.get("target") or mount.get("dst") or mount.get("destination") or ""
-        if mount["type"] == "secret" and mount.get("id") in render.secret_ids():
+        if mount["type"] == "secret" and mount.get("id") in steps.secret_ids():
             raise UsageError(f"{where}: RUN already mounts the secret {mount['id']}, which "
                              "dockerpypi supplies: remove that --mount from the step")
-        for ours in (mount_point, render.STEP_DIR, render.CACHE_ROOT):
+        for ours in (mount_point, steps.STEP_DIR, steps.CACHE_ROOT):
             if target and _under(target, ours):
                 raise UsageError(f"{where}: RUN already mounts something at {target}, where "
                                  f"dockerpypi mounts {ours}: move that mount elsewhere"
@@ -310,7 +310,7 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
         comments.append(_HEREDOC_COMMENT)
 
     step_uid, gid, known = _owner(stage.user, uid)
-    owner = render.owner_options(step_uid, gid)
+    owner = steps.owner_options(step_uid, gid)
     # Secrets are 0400 and root's by default; a non-root step gets them as its
     # own, as `dockerpypi render --uid` does. For a named USER the uid is not
     # in the text, so they are made readable by all (0444) instead: the
@@ -319,17 +319,17 @@ def _plan(instruction: _Instruction, lines: list[str], stage: _Stage, *, mount_p
     # either, so the installers are told not to cache (nothing lands in the
     # image, at the cost of speed).
     secret_owner = owner + ",mode=0400" if owner else ("" if known else ",mode=0444")
-    flags_out = [f"--mount=type=bind,from={render.MIRROR_STAGE},target={mount_point},readonly"]
+    flags_out = [f"--mount=type=bind,from={steps.MIRROR_STAGE},target={mount_point},readonly"]
     if config == "context":  # as render writes it (rw: see render_run)
-        flags_out.append(f"--mount=type=bind,from={render.CONFIG_STAGE},"
-                         f"target={render.STEP_DIR},rw")
+        flags_out.append(f"--mount=type=bind,from={steps.CONFIG_STAGE},"
+                         f"target={steps.STEP_DIR},rw")
     else:
         flags_out += [f"--mount=type=secret,id={secret_id},target={target}{secret_owner}"
-                      for secret_id, target in render.secret_mounts()]
+                      for secret_id, target in steps.secret_mounts()]
     exports: list[str] = []
     for installer in installers:
         if known:
-            cache = render.cache_mount(installer, step_uid)
+            cache = steps.cache_mount(installer, step_uid)
             flags_out.append(f"--mount=type=cache,id={cache.id},target={cache.target}{owner}")
             exports += cache.variables
         else:
@@ -383,7 +383,7 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
             out.append(f"{inner}{own.strip()} {escape}")
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     # The cache variables come first: the env file may override them (see render_env).
-    prefix = [f"export {' '.join(plan.exports)};", render.ENV_PREFIX]
+    prefix = [f"export {' '.join(plan.exports)};", steps.ENV_PREFIX]
     if plan.replacement is not None:  # the whole command, continuations joined
         tail = [command_indent + plan.replacement]
     elif plan.exec_words is not None:  # the JSON array was the rest of the instruction
@@ -419,7 +419,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     the input's line endings (CRLF too, when the file is read with newline="").
     ``prefer_uv`` runs a step that is one plain ``pip install`` with uv when
     the image has uv (:mod:`.prefer_uv`). ``config`` is where the steps take
-    their settings from, as ``render.RunOptions.config``.
+    their settings from, as ``steps.RunOptions.config``.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -480,7 +480,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
 
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
-    wanted = [render.MIRROR_STAGE, *([render.CONFIG_STAGE] if config == "context" else [])]
+    wanted = [steps.MIRROR_STAGE, *([steps.CONFIG_STAGE] if config == "context" else [])]
     missing = [name for name in wanted if name not in named]
     if missing:
         assert first_from is not None
@@ -504,7 +504,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         if i == insert_at:
             out += [_STAGE_COMMENT.format(
                         "these stages" if len(missing) > 1 else "this stage",
-                        " and its settings" if render.CONFIG_STAGE in missing else ""),
+                        " and its settings" if steps.CONFIG_STAGE in missing else ""),
                     *(f"FROM scratch AS {name}" for name in missing), ""]
         if i in replaced:
             out += _rewrite(lines, replaced[i], escape)

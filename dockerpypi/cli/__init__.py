@@ -11,9 +11,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import __version__
-from ._output import error_json, json_owed
-from .errors import DockerPypiError, exit_code_for, split_fix
+from .. import __version__
+from ..errors import DockerPypiError, exit_code_for, split_fix
+from .output import error_json, json_owed
 
 # Start-up time is part of what this module is judged on (`dockerpypi render`
 # runs in every Dockerfile edit loop): anything beyond click is imported
@@ -37,13 +37,13 @@ class _State:
 # imported only when run or listed (click's LazyGroup pattern), so that
 # `dockerpypi render` does not pay for `build` or `mirror`.
 _LAZY_COMMANDS = {
-    "build": "._build_cli:build",
-    "config": "._config_cli:config",
-    "devpi": "._devpi_cli:devpi",
-    "doctor": "._doctor_cli:doctor",
-    "mirror": "._mirror_cli:mirror",
-    "render": "._render_cli:render",
-    "verify": "._verify_cli:verify",
+    "build": ".build:build",
+    "config": ".config:config",
+    "devpi": ".devpi:devpi",
+    "doctor": ".doctor:doctor",
+    "mirror": ".mirror:mirror",
+    "render": ".render:render",
+    "verify": ".verify:verify",
 }
 
 

@@ -33,7 +33,7 @@ import functools
 import importlib.util
 from pathlib import Path
 
-from .errors import UserMessageError
+from ..errors import UserMessageError
 
 _PACKAGE = "pip"
 _MODULE = ("_internal", "models", "index.py")  # inside the pip package

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-from ._urls import MirrorURL
-from .errors import UsageError
-from .render import CONFIG_STAGE, MIRROR_STAGE
-from .settings import Settings
+from ..errors import UsageError
+from ..render.steps import CONFIG_STAGE, MIRROR_STAGE
+from ..settings.resolve import Settings
+from ..settings.urls import MirrorURL
 
 DOCKER_BUILD = ("docker", "buildx", "build")
 # Without buildx: the engine's own BuildKit, which --secret and RUN --mount need.

@@ -1,7 +1,7 @@
 """Resolved settings: what to configure, and where each value came from.
 
 Sources, strongest first: command-line flags, ``DOCKERPYPI_*`` variables, the
-diskimage-builder variables (:mod:`dockerpypi._dib`), a ``[tool.dockerpypi]``
+diskimage-builder variables (:mod:`dockerpypi.settings.dib`), a ``[tool.dockerpypi]``
 table in ``pyproject.toml`` or a ``dockerpypi.toml`` in the build context, and
 the defaults. Every field is resolved on its own: the strongest source that
 gives a value wins, and the values it overrode are kept for ``config`` to show.
@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
-from . import _dib
-from ._public_index import public_index_url
-from ._urls import MirrorURL, parse_mirror_url
-from .errors import SettingsError
+from ..errors import SettingsError
+from . import dib as _dib
+from .public_index import public_index_url
+from .urls import MirrorURL, parse_mirror_url
 
 
 def _tomllib() -> Any:
@@ -368,7 +368,7 @@ def _defaults(mount_point: str) -> dict[str, _Candidate]:
     return {
         "mirrors": fixed((MirrorURL(f"file://{mount_point}"),)),
         "public_fallback": fixed(True),
-        # Looked up only when no source names another: see _public_index.py.
+        # Looked up only when no source names another: see public_index.py.
         "public_index": _Candidate(SOURCE_DEFAULT, None,
                                    lambda raw, origin: parse_mirror_url(public_index_url(),
                                                                         origin=origin),

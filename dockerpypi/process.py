@@ -24,9 +24,9 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from ._cache import write_tree
-from ._urls import REDACTED
+from .caches import write_tree
 from .errors import UserMessageError
+from .settings.urls import REDACTED
 
 LOGGER = "dockerpypi"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from ._options import settings_from, settings_options, warn
-from ._output import echo_json, json_option
+from .options import settings_from, settings_options, warn
+from .output import echo_json, json_option
 
 
 @click.command()
@@ -15,7 +15,7 @@ from ._output import echo_json, json_option
 @json_option
 def config(as_json: bool, **kwargs: Any) -> None:
     """Show the resolved settings and where each came from."""
-    from .settings import describe
+    from ..settings.resolve import describe
 
     settings = settings_from(kwargs)
     for warning in settings.warnings:

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._cache import read_cache_file, write_cache_file
+from ..caches import read_cache_file, write_cache_file
 
 CACHE_FILE = "engine.json"
 # Builders that are the engine's own BuildKit: what they can do follows from

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 SCHEMES = ("http", "https", "file")
 REDACTED = "***"

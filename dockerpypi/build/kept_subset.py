@@ -14,7 +14,7 @@ under a key of everything the choice read, checked before it is used:
 - ``--platform``, ``--builder`` and the engine's platforms (the machines);
 - this version of dockerpypi, and the shape of the pages it writes.
 
-Texts are compared by :func:`dockerpypi._cache.fingerprint`, a change
+Texts are compared by :func:`dockerpypi.caches.fingerprint`, a change
 detector rather than a digest (an attacker could edit the Dockerfile
 itself). A kept answer whose directory is gone is a miss, and the choice is
 made again.
@@ -28,11 +28,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
-from ._cache import fingerprint
+from .. import __version__
+from ..caches import fingerprint
 
 if TYPE_CHECKING:
-    from .build import DockerArgs
+    from .command import DockerArgs
 
 _KEPT_FILE = "subsets.json"
 # The index state file of a mirror (mirror/state.py's STATE_FILE, spelt out
@@ -42,8 +42,8 @@ _STATE_FILE = ".dockerpypi-index.json"
 
 def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
          ) -> str | None:
-    from .build import dockerfile_path
-    from .mirror.pages import PAGE_FORMAT  # a leaf: the page writer alone, not the index
+    from ..mirror.pages import PAGE_FORMAT  # a leaf: the page writer alone, not the index
+    from .command import dockerfile_path
 
     dockerfile = dockerfile_path(given)
     if dockerfile is None or given.local_path is None:
@@ -73,7 +73,7 @@ def _text_fingerprint(path: Path) -> str | None:
 def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
            ) -> tuple[Path, str] | None:
     """The kept subset directory for this build and its summary line, or None."""
-    from ._cache import memo_get
+    from ..caches import memo_get
 
     key = _key(given, mirror_dir, engine_platforms)
     kept = memo_get(_KEPT_FILE, key) if key is not None else None
@@ -106,7 +106,7 @@ def remember(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | 
     ``sources`` maps each requirements file the choice read (relative to the
     build context) to its text as it was read.
     """
-    from ._cache import memo_put
+    from ..caches import memo_put
 
     key = _key(given, mirror_dir, engine_platforms)
     if key is None or directory.parent != mirror_dir:

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ._options import settings_from, settings_options_for, warn
+from .options import settings_from, settings_options_for, warn
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import TaskID
 
-    from .settings import Settings
-    from .verify import ScanProgress, VerifyResult
+    from ..settings.resolve import Settings
+    from ..verify.scan import ScanProgress, VerifyResult
 
 # The settings that change what verify looks for: the mirrors' URLs and
 # credentials, the public index's credentials, the mount point. The others
@@ -34,7 +34,7 @@ def run_verify(settings: Settings, image: str | None, *, needles: tuple[str, ...
                archive: Path | None = None, metadata_file: Path | None = None,
                progress: ScanProgress | None = None) -> tuple[VerifyResult, list[Any]]:
     """Verify ``image`` (or ``archive``) against ``settings``; return the result and needles."""
-    from .verify import default_needles, read_metadata_file, verify_image
+    from ..verify.scan import default_needles, read_metadata_file, verify_image
 
     found, notes = default_needles(settings, needles)
     metadata = read_metadata_file(metadata_file) if metadata_file is not None else None
@@ -153,7 +153,7 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     The image is read from the engine the docker CLI uses, as for `dockerpypi
     build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`.
     """
-    from .errors import UsageError, UserMessageError
+    from ..errors import UsageError, UserMessageError
 
     if (image is None) == (archive is None):
         raise UsageError("give an IMAGE or --archive FILE" + (", not both" if image else ""))
@@ -161,7 +161,7 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     for warning in settings.warnings:
         if not warning.startswith("no mirror is configured"):  # about builds, not this
             warn(warning)
-    from .verify import report_json, report_lines, summary
+    from ..verify.scan import report_json, report_lines, summary
 
     with layer_progress(_progress_console(quiet or as_json)) as progress:
         result, found = run_verify(settings, image, needles=needles, archive=archive,

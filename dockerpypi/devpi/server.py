@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._urls import MirrorURL, parse_mirror_url
-from .errors import SettingsError, UserMessageError
+from ..errors import SettingsError, UserMessageError
+from ..settings.urls import MirrorURL, parse_mirror_url
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 3141

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from ._options import settings_from, settings_options, warn
-from ._output import echo_json, json_option
+from .options import settings_from, settings_options, warn
+from .output import echo_json, json_option
 
 
 @click.command("doctor")
@@ -26,8 +26,8 @@ def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> None:
     Credentials are sent to their mirror, never printed. Exit 1 when a check
     fails, 0 when all is well.
     """
-    from .doctor import report_lines, run_doctor
-    from .errors import UserMessageError
+    from ..doctor import report_lines, run_doctor
+    from ..errors import UserMessageError
 
     settings = settings_from(kwargs)
     for warning in settings.warnings:

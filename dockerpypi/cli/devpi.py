@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._options import context_option, warn
-from ._output import echo_json, json_option
+from .options import context_option, warn
+from .output import echo_json, json_option
 
 if TYPE_CHECKING:
-    from .devpi import ServerStatus
-    from .settings import Settings
+    from ..devpi.server import ServerStatus
+    from ..settings.resolve import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,7 +41,7 @@ def _location_options(func: F) -> F:
 
 def _settings(mirror_dir: str | None, context_dir: Path | None, *,
               public_index: str | None = None, offline: bool | None = None) -> Settings:
-    from .settings import resolve_settings
+    from ..settings.resolve import resolve_settings
 
     # The settings warnings are about builds ("no mirror configured"): not repeated here.
     return resolve_settings({"mirror_dir": mirror_dir, "public_index": public_index,
@@ -49,7 +49,7 @@ def _settings(mirror_dir: str | None, context_dir: Path | None, *,
 
 
 def _server_dir(serverdir: Path | None, settings: Settings) -> Path:
-    from .devpi import default_server_dir
+    from ..devpi.server import default_server_dir
 
     if serverdir is not None:
         return serverdir.expanduser().absolute()
@@ -95,7 +95,7 @@ def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: P
                   port: int | None, public_index: str | None, offline: bool | None,
                   start_timeout: float | None, as_json: bool) -> None:
     """Start devpi-server in the background and print the index URL to use."""
-    from . import devpi as server
+    from ..devpi import server
 
     settings = _settings(mirror_dir, context_dir, public_index=public_index, offline=offline)
     options = server.StartOptions(
@@ -122,7 +122,7 @@ def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: P
 def stop_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
                  as_json: bool) -> None:
     """Stop the devpi-server started from the server directory."""
-    from . import devpi as server
+    from ..devpi import server
 
     result = server.stop(_server_dir(serverdir, _settings(mirror_dir, context_dir)))
     if as_json:
@@ -140,7 +140,7 @@ def stop_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Pa
 def status_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
                    as_json: bool) -> None:
     """Say whether devpi-server runs, and its index URL."""
-    from . import devpi as server
+    from ..devpi import server
 
     result = server.status(_server_dir(serverdir, _settings(mirror_dir, context_dir)))
     if as_json:

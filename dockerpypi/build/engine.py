@@ -12,7 +12,7 @@ Two transports carry the local mirror into a build step:
   ``pypi-mirror`` stage is then simply empty.
 
 The probe asks docker three quick questions at once; ``dockerpypi build``
-keeps the answer between runs (:mod:`dockerpypi._engine_cache`) until
+keeps the answer between runs (:mod:`dockerpypi.build.engine_cache`) until
 something about the engine or the CLI changes. The decision itself
 (:func:`choose_transport`) is pure.
 """
@@ -24,7 +24,7 @@ import re
 import subprocess
 from typing import NamedTuple
 
-from .errors import UserMessageError
+from ..errors import UserMessageError
 
 # Drivers whose builder runs inside the engine's own network namespace rules:
 # host networking reaches the host's loopback.
@@ -147,21 +147,21 @@ def current_engine() -> EngineInfo:
     """:func:`probe_engine` for the selected builder, or its answer kept from an earlier run.
 
     The kept answer is used only while nothing that could change it has
-    changed (see :mod:`dockerpypi._engine_cache`); otherwise docker is asked
+    changed (see :mod:`dockerpypi.build.engine_cache`); otherwise docker is asked
     again, and the new answer kept.
     """
-    from . import _engine_cache
+    from . import engine_cache
 
-    key = _engine_cache.fingerprint()
+    key = engine_cache.fingerprint()
     if key is not None:
-        kept = _engine_cache.load(key)
+        kept = engine_cache.load(key)
         # Exactly this class's fields: an answer written by another version of
         # it is asked again, not completed with defaults.
         if kept is not None and set(kept) == set(EngineInfo._fields):
             return EngineInfo(**kept)
     info = probe_engine()
-    if key is not None and info.driver in _engine_cache.KEPT_DRIVERS:
-        _engine_cache.store(key, info._asdict())
+    if key is not None and info.driver in engine_cache.KEPT_DRIVERS:
+        engine_cache.store(key, info._asdict())
     return info
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from ._options import context_option, settings_from, settings_options, warn
-from .errors import UsageError
+from ..errors import UsageError
+from .options import context_option, settings_from, settings_options, warn
 
 
 class _RenderGroup(click.Group):
@@ -70,8 +70,8 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
         return
     if ctx.meta.get("dockerpypi.separator") and not command:
         raise UsageError("nothing after --: give the install command, or drop the --")
-    from .render import RunOptions, render_run
-    from .settings import resolve_settings
+    from ..render.steps import RunOptions, render_run
+    from ..settings.resolve import resolve_settings
 
     settings = resolve_settings({"mount_point": mount_point}, context_dir=context_dir)
     options = RunOptions(
@@ -91,7 +91,7 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
               help="Also print a `# syntax=` line (pulls a frontend image; not needed).")
 def render_stage_command(syntax: str | None) -> None:
     """Print the `FROM scratch AS pypi-mirror` stage for the top of a Dockerfile."""
-    from .render import render_stage
+    from ..render.steps import render_stage
 
     click.echo(render_stage(syntax=syntax), nl=False)
 
@@ -118,7 +118,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _render_env(settings: Any, *, redact: bool) -> str:
-    from .render import render_env
+    from ..render.steps import render_env
 
     return render_env(settings)  # holds paths and numbers only: nothing to redact
 
@@ -131,7 +131,7 @@ def _config_file_command(name: str, summary: str) -> None:
     @click.option("--show-credentials", is_flag=True,
                   help="Print credentials instead of *** on standard output.")
     def command(output: Path | None, show_credentials: bool, **kwargs: Any) -> None:
-        from . import render as rendering
+        from ..render import steps as rendering
 
         settings = settings_from(kwargs)
         for warning in settings.warnings:

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
-from . import _runner
-from .errors import UserMessageError
+from .. import process
+from ..errors import UserMessageError
 
 # `docker image inspect` and `docker history` answer in well under a second;
 # a minute means the engine (or the ssh to it) hangs.
@@ -58,7 +58,7 @@ def _detail(stderr: str) -> str:
     lines = [line.strip() for line in stderr.splitlines() if line.strip()] or ["no answer"]
     detail = lines[-1].removeprefix("Error: ").removeprefix("Error response from daemon: ")
     detail = detail if len(detail) <= 200 else detail[:200] + "..."
-    return _runner.redact([detail])[0]
+    return process.redact([detail])[0]
 
 
 def _failure(reference: str, stderr: str) -> UserMessageError:
@@ -70,7 +70,7 @@ def _failure(reference: str, stderr: str) -> UserMessageError:
 
 
 def _docker(argv: list[str], reference: str) -> str:
-    done = _runner.output_of(["docker", *argv], timeout=INSPECT_TIMEOUT)
+    done = process.output_of(["docker", *argv], timeout=INSPECT_TIMEOUT)
     if done.returncode != 0:
         raise _failure(reference, done.stderr)
     return done.stdout
@@ -113,7 +113,7 @@ def saved(image: EngineImage) -> Iterator[IO[bytes]]:
     """
     import tarfile
 
-    with _runner.output_stream(["docker", "save", image.id]) as saving:
+    with process.output_stream(["docker", "save", image.id]) as saving:
         try:
             yield saving.stdout
         except tarfile.TarError as error:

@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ._options import context_option, warn
-from ._output import echo_json, json_option
-from ._progress import progress_display
-from .errors import UserMessageError
+from ..errors import UserMessageError
+from .options import context_option, warn
+from .output import echo_json, json_option
+from .progress import progress_display
 
 if TYPE_CHECKING:
-    from ._progress import Display
-    from ._urls import MirrorURL
-    from .mirror.fill import DownloadPlan, TargetTags
-    from .mirror.index import IndexResult
-    from .mirror.resolve import UvPlan
-    from .settings import Settings
+    from ..mirror.fill import DownloadPlan, TargetTags
+    from ..mirror.index import IndexResult
+    from ..mirror.resolve import UvPlan
+    from ..settings.resolve import Settings
+    from ..settings.urls import MirrorURL
+    from .progress import Display
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,7 +38,7 @@ def _mirror_dir_options(func: F) -> F:
 
 def _settings(mirror_dir: str | None, context_dir: Path | None,
               offline: bool | None = None) -> Settings:
-    from .settings import resolve_settings
+    from ..settings.resolve import resolve_settings
 
     # Settings warnings (such as "no mirror configured") are about builds, not
     # about this directory, so the mirror commands do not repeat them.
@@ -76,7 +76,7 @@ def path_command(mirror_dir: str | None, context_dir: Path | None) -> None:
 def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
                   as_json: bool) -> None:
     """Write the PEP 503 index pages for the files in the mirror."""
-    from .mirror.index import update_index
+    from ..mirror.index import update_index
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     display = progress_display(as_json)
@@ -96,7 +96,7 @@ def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
 @json_option
 def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
     """List the projects in the mirror directory, with their versions."""
-    from .mirror.index import list_projects
+    from ..mirror.index import list_projects
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     projects = list_projects(root)
@@ -120,7 +120,7 @@ def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool
 @json_option
 def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
     """Verify the index against the files; exit 1 on any problem."""
-    from .mirror.check import check_mirror
+    from ..mirror.check import check_mirror
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     result = check_mirror(root, on_wait=_waiting(root))
@@ -152,7 +152,7 @@ def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
 
 def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
                python_version: str | None) -> str:
-    from .mirror.fill import MODE_HOST
+    from ..mirror.fill import MODE_HOST
 
     if plan.image is not None:
         files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
@@ -178,8 +178,8 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
                retries: int | None, timeout: float | None
                ) -> tuple[DownloadPlan | UvPlan, str | None]:
     """uv's plan or pip's, with the reason pip was taken when uv was the default."""
-    from .mirror.fill import plan_download
-    from .mirror.resolve import choose_resolver, plan_uv
+    from ..mirror.fill import plan_download
+    from ..mirror.resolve import choose_resolver, plan_uv
 
     # pip's plan checks the request (and is cheap): the same refusals either way.
     pip_plan = plan_download(root, packages, files, indexes=indexes, tags=tags,
@@ -194,7 +194,7 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
-    from .errors import UsageError
+    from ..errors import UsageError
 
     if image is None:
         if labels:
@@ -258,8 +258,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
-    from ._urls import parse_mirror_url
-    from .mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..settings.urls import parse_mirror_url
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
@@ -275,8 +275,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan
     if image is not None:
-        from .mirror.image import plan_image_download, requirement_closure
-        from .mirror.resolve import choose_resolver
+        from ..mirror.image import plan_image_download, requirement_closure
+        from ..mirror.resolve import choose_resolver
 
         choose_resolver(resolver, image=image, tags=tags)  # refuses --resolver uv
         plan = plan_image_download(
@@ -339,9 +339,9 @@ def serve_command(mirror_dir: str | None, context_dir: Path | None, host: str, p
     import threading
     import time
 
-    from ._runner import _signals_handled
-    from ._serve import MirrorServer
-    from .mirror.index import PAGE
+    from ..mirror.index import PAGE
+    from ..mirror.serve import MirrorServer
+    from ..process import _signals_handled
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     if not root.is_dir():
