@@ -22,11 +22,13 @@ Only the console script and ``python -m dockerpypi`` come through here;
 What the modules a build loads cost, they cost at every start, and two
 choices there follow from it:
 
-- Records: settings are frozen dataclasses, but the internal records a
-  build makes on its way (``DockerArgs``, ``EngineInfo``, ``ConfigFile``,
-  ...) are named tuples. On CPython 3.11 making a frozen dataclass compiles
-  its methods one by one, about 1 ms a class; a named tuple takes a fifth
-  of that, and is as immutable.
+- Records (the rule, said here once): a record is a frozen dataclass,
+  except the classes every ``build`` or ``render`` defines on its way
+  (``DockerArgs``, ``EngineInfo``, ``ConfigFile``, ...), which are named
+  tuples. On CPython 3.11 making a frozen dataclass class compiles its
+  methods one by one, about 1 ms a class; a named tuple takes a fifth of
+  that, and is as immutable. Their fields are read by name, never by
+  position.
 - Imports: a module that only some paths need (logging, csv, tempfile,
   the subset machinery, jinja2) is imported inside the function that needs
   it, with a word on why.
