@@ -171,6 +171,7 @@ def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
     ({"DIB_OFFLINE": "1"}, ["a-1.0-py3-none-any.whl", "a"], False),
     ({"DIB_OFFLINE": "1"}, ["a-1.0-py3-none-any.whl", "b-2.0.tar.gz"], True),  # uv builds b
     ({"DIB_OFFLINE": "1"}, ["c-1.0.zip"], True),
+    ({"DIB_OFFLINE": "1"}, ["d-1.0.tar.bz2"], True),  # an older sdist form: built too
     ({}, ["a-1.0-py3-none-any.whl"], True),  # the public index: downloads to keep
     ({"DOCKERPYPI_MIRRORS": "http://127.0.0.1:3141/simple/", "DIB_OFFLINE": "1"},
      ["a-1.0-py3-none-any.whl"], True),  # served over HTTP: downloads too

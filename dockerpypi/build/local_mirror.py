@@ -85,7 +85,7 @@ def _fill(path: Path) -> str:
 def _refuse_unindexed(path: Path, where: str, settings: Settings) -> None:
     """Refuse a directory pip and uv find nothing in: no page, for the root or any
     project. (A tree with project pages and no root page serves them both.)"""
-    from ..mirror.distfile import SDIST_SUFFIXES
+    from ..mirror.filenames import SDIST_SUFFIXES
 
     holds_files = False
     try:

@@ -22,9 +22,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion
 
+from .filenames import SDIST_SUFFIXES
+
 PAGE = "index.html"
 METADATA_SUFFIX = ".metadata"  # PEP 658: "<file>.metadata" next to the file
-SDIST_SUFFIXES = (".tar.gz", ".zip")
 _CHUNK = 1 << 20
 _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 # What a damaged or foreign archive can raise while its metadata is read.

@@ -29,7 +29,6 @@ from .distfile import (
     ARCHIVE_ERRORS,
     METADATA_SUFFIX,
     PAGE,
-    SDIST_SUFFIXES,
     Distribution,
     Unreadable,
     is_index_file,
@@ -39,6 +38,7 @@ from .distfile import (
     sha256_of,
     wheel_metadata,
 )
+from .filenames import SDIST_SUFFIXES
 from .pages import PAGE_FORMAT, project_page, root_page
 from .state import STATE_FILE, IndexedFile, load_state, pages_outdated, read_state, save_state
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import __version__
 from ..errors import UsageError
+from ..mirror.filenames import SDIST_SUFFIXES
 from ..settings.resolve import DEFAULT_MOUNT_POINT, Settings
 from ..settings.urls import MirrorURL
 
@@ -311,10 +312,6 @@ def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
                    uv_cache=uv_cache or "uv" not in installers)
 
 
-# What a source distribution's file name ends with (PEP 625 and the older forms).
-_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar", ".tar.xz")
-
-
 def uv_cache_pays(settings: Settings, mirror_files: Iterable[str]) -> bool:
     """Whether uv's cache mount can save a step anything.
 
@@ -326,7 +323,7 @@ def uv_cache_pays(settings: Settings, mirror_files: Iterable[str]) -> bool:
     """
     if not settings.indexes or not all(index.is_local for index in settings.indexes):
         return True
-    return any(name.endswith(_SDIST_SUFFIXES) for name in mirror_files)
+    return any(name.endswith(SDIST_SUFFIXES) for name in mirror_files)
 
 
 def config_files(settings: Settings, *, redact: bool = False,
