@@ -19,7 +19,9 @@ from typing import Any
 
 import pytest
 
-from dockerpypi.dockerfile.inject import COMMENT, inject, installers_called
+from dockerpypi.dockerfile import vocabulary
+from dockerpypi.dockerfile.inject import COMMENT, inject
+from dockerpypi.dockerfile.vocabulary import installers_called
 from dockerpypi.errors import UsageError
 from dockerpypi.render import steps
 
@@ -113,9 +115,10 @@ def test_changed_lines_and_notes_say_what_happened() -> None:
 
 
 def test_the_injected_mounts_are_the_ones_render_writes() -> None:
-    # steps.py is the one source of mount strings and of the prefix: an
-    # injected step must carry exactly what `dockerpypi render` puts in its own.
-    for uid, config in itertools.product((None, 1000), steps.CONFIG_FORMS):
+    # vocabulary.step_setup is the one source of mount strings and of the
+    # prefix: an injected step must carry exactly what `dockerpypi render`
+    # puts in its own.
+    for uid, config in itertools.product((None, 1000), vocabulary.CONFIG_FORMS):
         rendered = steps.render_run(steps.RunOptions(requirements=None, uid=uid, config=config,
                                                        command=("pip", "install", "x")))
         injected = inject("FROM python\n" + ("" if uid is None else f"USER {uid}\n")
@@ -125,7 +128,7 @@ def test_the_injected_mounts_are_the_ones_render_writes() -> None:
         got = {line.strip() for line in injected.splitlines()
                if line.strip().startswith(("--mount", "if [", "export", "RUN --mount"))}
         assert got == wanted
-        assert steps.ENV_PREFIX + " \\" in got
+        assert vocabulary.SOURCE_ENV + " \\" in got
 
 
 def test_mount_point_and_uid_are_parameters() -> None:
@@ -154,7 +157,7 @@ def test_a_named_user_gets_readable_secrets_and_no_cache() -> None:
     # The settings context is readable by every user: no secret to open up.
     context = inject(source("user-named")).text
     assert "type=secret" not in context
-    assert f"from={steps.CONFIG_STAGE},target=/run/dockerpypi,rw \\" in context
+    assert f"from={vocabulary.CONFIG_STAGE},target=/run/dockerpypi,rw \\" in context
 
 
 def test_crlf_and_a_byte_order_mark_are_kept() -> None:
@@ -249,7 +252,7 @@ def test_an_injected_plain_dockerfile_installs_from_the_mirror(
     tag = unique_tag("inject")
     try:
         buildx_build(context, tag=tag, dockerfile=injected,
-                     build_contexts={steps.MIRROR_STAGE: mirror}, secrets=secrets)
+                     build_contexts={vocabulary.MIRROR_STAGE: mirror}, secrets=secrets)
         status, output = run_in_image(tag, ["python3", "-c", "import dockerpypi_alpha as m; "
                                             "print(m.__version__, m.MIRROR_ORIGIN)"])
         assert (status, output.strip()) == (0, "1.0.7 local-mirror")

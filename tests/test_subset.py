@@ -28,6 +28,7 @@ from support.wheels import make_sdist, make_wheel
 from dockerpypi.build import kept_subset, subset
 from dockerpypi.build.command import parse_docker_args
 from dockerpypi.cli import main
+from dockerpypi.dockerfile.steps import MirrorSteps, UnreadableSteps, read_steps
 from dockerpypi.mirror import index as index_module
 from dockerpypi.mirror import pages as pages_module
 from dockerpypi.mirror.index import list_projects, update_index
@@ -225,10 +226,9 @@ def test_the_steps_dockerpypi_renders_are_understood() -> None:
         render_run(RunOptions()),
         render_run(RunOptions(installer="uv", requirements="requirements/prod.txt", uid=1000)),
         "RUN apt-get update\n")
-    assert subset._dockerfile_steps(text) == (["requirements.txt", "requirements/prod.txt"],
-                                              set())
+    assert read_steps(text) == MirrorSteps(["requirements.txt", "requirements/prod.txt"], set())
     crlf = text.replace("\n", "\r\n")
-    assert subset._dockerfile_steps(crlf)[0] == ["requirements.txt", "requirements/prod.txt"]
+    assert read_steps(crlf).requirements == ["requirements.txt", "requirements/prod.txt"]
 
 
 
@@ -238,7 +238,7 @@ def test_steps_rendered_before_the_exports_came_first_are_understood() -> None:
     sourcing = next(i for i, line in enumerate(step) if line.strip().startswith("if [ -f"))
     assert step[sourcing - 1].strip().startswith("export ")  # today's order
     step[sourcing - 1], step[sourcing] = step[sourcing], step[sourcing - 1]
-    assert subset._dockerfile_steps(_dockerfile("\n".join(step)))[0] == ["requirements.txt"]
+    assert read_steps(_dockerfile("\n".join(step))).requirements == ["requirements.txt"]
 
 @pytest.mark.parametrize(("text", "reason"), [
     (_dockerfile(render_run(RunOptions(command=("pip", "install", "numpy<3")))),
@@ -253,8 +253,8 @@ def test_steps_rendered_before_the_exports_came_first_are_understood() -> None:
      "the frontend example.org/frontend:1"),
 ])
 def test_dockerfiles_it_cannot_follow_send_it_whole(text: str, reason: str) -> None:
-    with pytest.raises(subset.CannotTell, match=re.escape(reason)):
-        subset._dockerfile_steps(text)
+    with pytest.raises(UnreadableSteps, match=re.escape(reason)):
+        read_steps(text)
 
 
 def test_the_machines_come_from_the_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -402,6 +402,20 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
     assert len(lines) == 2
     assert sorted(p.name for p in web_mirror.iterdir() if p.name.startswith(".")) == [
         ".dockerpypi-index.json", ".dockerpypi.lock"]
+
+
+def test_a_dockerfile_it_cannot_follow_sends_the_whole_mirror(
+        web_mirror: Path, context: Path) -> None:
+    custom = _dockerfile(render_run(RunOptions(command=("pip", "install", "app"))))
+    (context / "Dockerfile").write_text(custom)
+    line = next(n for n, text in enumerate(custom.splitlines(), start=1)
+                if text.startswith("RUN "))
+    lines: list[str] = []
+    given = parse_docker_args([str(context)])
+    with subset.mirror_context(given, web_mirror, dry_run=True, echo=lines.append) as sent:
+        assert sent == web_mirror
+    assert lines == [f"sending the whole mirror: line {line}: a step with a custom command "
+                     "installs from the mirror"]
 
 
 def as_an_older_dockerpypi_left_it(mirror: Path) -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
+from ..dockerfile.vocabulary import CONFIG_STAGE, MIRROR_STAGE
 from ..errors import UsageError
-from ..render.steps import CONFIG_STAGE, MIRROR_STAGE
 from ..settings.resolve import Settings
 from ..settings.urls import MirrorURL
 

@@ -35,7 +35,7 @@ class LocalMirror(NamedTuple):
 
 def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
     """The local mirror a build gets; SettingsError when it cannot be used at all."""
-    from ..render.steps import MIRROR_STAGE
+    from ..dockerfile.vocabulary import MIRROR_STAGE
 
     path = settings.mirror_dir.value
     where = f"{path} ({settings.mirror_dir.source})"

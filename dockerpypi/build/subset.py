@@ -13,8 +13,8 @@ What the build can need is decided without running an installer:
 1. The requirements: the Dockerfile's ``RUN`` steps that bind-mount the
    ``pypi-mirror`` stage must be the steps ``dockerpypi render`` writes (a
    requirements file mounted under ``/run/dockerpypi/requirements/`` and the
-   default pip or uv command); their requirements files are read from the
-   build context.
+   default pip or uv command: :mod:`dockerpypi.dockerfile.steps` reads them);
+   their requirements files are read from the build context.
 2. The target: Linux on the builder's architecture (or docker's
    ``--platform``), CPython. The Python version is not in the Dockerfile, so
    every CPython from 3.8 to 3.15 is tried and kept when the mirror can serve
@@ -54,7 +54,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -70,9 +70,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from ..dockerfile.steps import UnreadableSteps, read_steps
+from ..dockerfile.vocabulary import MIRROR_STAGE
 from ..errors import UserMessageError
 from ..mirror import index as _index
-from ..render.steps import INSTALLERS, MIRROR_STAGE, STEP_DIR, _default_command
 
 if TYPE_CHECKING:
     from .command import DockerArgs
@@ -85,7 +86,6 @@ _WRITING_PREFIX = f"{SUBSET_PREFIX}writing-"
 KEEP_SECONDS = 7 * 24 * 3600
 KEEP_LIMIT = 16
 IN_USE_SECONDS = 3600
-REQUIREMENTS_DIR = f"{STEP_DIR}/requirements"
 # CPython versions tried when the mirror does not say which one the image has.
 PYTHONS = tuple((3, minor) for minor in range(8, 16))
 # A leftover of a process that was killed outright is removed after this long.
@@ -113,93 +113,13 @@ class CannotTell(Exception):
 # --- what the Dockerfile installs --------------------------------------------
 
 def _dockerfile_steps(text: str) -> tuple[list[str], set[str]]:
-    """The requirements sources of the dockerpypi steps in ``text`` and the platforms of FROM."""
-    from ..dockerfile import inject
-
-    lines = text.removeprefix("\ufeff").replace("\r\n", "\n").split("\n")
-    escape, start = "\\", 0
-    while start < len(lines) and (match := inject._DIRECTIVE.fullmatch(lines[start])):
-        name, value = match.group(1).lower(), match.group(2)
-        if name == "syntax" and not re.match(r"(docker\.io/)?docker/dockerfile(:|$|@)", value):
-            raise CannotTell(f"the Dockerfile asks for the frontend {value}, whose syntax "
-                             "dockerpypi does not read")
-        if name == "escape":
-            escape = value
-        if name in ("syntax", "escape", "check"):
-            start += 1
-        else:
-            break
+    """The requirements sources of the dockerpypi steps in ``text`` and the platforms of FROM
+    (:func:`dockerpypi.dockerfile.steps.read_steps`); CannotTell when they cannot be told."""
     try:
-        instructions = inject._parse(lines, start, escape)
-    except UserMessageError as error:  # the build will say more
-        raise CannotTell(f"the Dockerfile does not parse ({error})") from None
-    sources: list[str] = []
-    platforms: set[str] = set()
-    for ins in instructions:
-        where = f"line {ins.first + 1}"
-        verb = ins.keyword.upper()
-        flags, rest = inject._split_flags(ins.args)
-        if verb == "FROM":
-            words = rest.lower().split()
-            if words and words[0] == MIRROR_STAGE:
-                raise CannotTell(f"{where}: a stage is built FROM {MIRROR_STAGE}")
-            platforms.update(flag.split("=", 1)[1] for flag in flags
-                             if flag.lower().startswith("--platform="))
-            continue
-        if verb != "RUN":
-            if MIRROR_STAGE in ins.args.lower():
-                raise CannotTell(f"{where}: {ins.keyword} uses {MIRROR_STAGE} other than "
-                                 "through a dockerpypi RUN step")
-            continue
-        mounts = [inject._mount_options(flag) for flag in flags if flag.startswith("--mount=")]
-        if any("$" in mount.get("from", "") for mount in mounts):
-            raise CannotTell(f"{where}: a RUN mount takes from= a variable")
-        mirror = [m for m in mounts if m.get("from", "").lower() == MIRROR_STAGE]
-        if not mirror:
-            if MIRROR_STAGE in ins.args.lower():
-                raise CannotTell(f"{where}: RUN names {MIRROR_STAGE} other than in a bind mount")
-            continue
-        if any(m["type"] != "bind" or m.get("source") or m.get("src") for m in mirror):
-            raise CannotTell(f"{where}: RUN mounts {MIRROR_STAGE} in a way dockerpypi does not "
-                             "write (not a whole bind mount)")
-        sources += _step_sources(where, rest, mounts, bool(ins.heredocs))
-    if not sources:
-        raise CannotTell(f"no RUN step installs a requirements file from {MIRROR_STAGE} "
-                         "(dockerpypi render writes those)")
-    return sources, platforms
-
-
-def _step_sources(where: str, command: str, mounts: list[dict[str, str]],
-                  heredoc: bool) -> list[str]:
-    """The requirements sources of one RUN that uses the mirror, if it is a rendered step."""
-    from ..render.steps import ENV_PREFIX
-
-    requirements = {}
-    for mount in mounts:
-        target = mount.get("target") or mount.get("dst") or mount.get("destination") or ""
-        if mount["type"] == "bind" and target.startswith(REQUIREMENTS_DIR + "/"):
-            source = mount.get("source") or mount.get("src") or ""
-            path = PurePosixPath(source)
-            if mount.get("from") or not source or path.is_absolute() or ".." in path.parts \
-                    or "$" in source:
-                raise CannotTell(f"{where}: the requirements mount {source or '(no source)'} "
-                                 "is not a plain file of the build context")
-            requirements[target] = str(path)
-    rest = " ".join(command.split())
-    prefix = " ".join(ENV_PREFIX.split())
-    # The cache exports and the env file, in either order (steps rendered
-    # before 0.2 source the file first).
-    sourced = False
-    for _ in range(2):
-        if rest.startswith(prefix):
-            rest, sourced = rest.removeprefix(prefix).strip(), True
-        elif rest.startswith("export ") and ";" in rest:
-            rest = rest.split(";", 1)[1].strip()
-    defaults = {" ".join(_default_command(installer, target).split()): source
-                for target, source in requirements.items() for installer in INSTALLERS}
-    if heredoc or not sourced or rest not in defaults:
-        raise CannotTell(f"{where}: a step with a custom command installs from the mirror")
-    return [defaults[rest]]
+        steps = read_steps(text)
+    except UnreadableSteps as reason:
+        raise CannotTell(str(reason)) from None
+    return steps.requirements, steps.platforms
 
 
 def parse_requirements(text: str, origin: str) -> list[Requirement]:

@@ -326,7 +326,7 @@ def _build_with(given: DockerArgs, settings: Settings, secrets: list[str],
                 mirror_dir: Path | None, chosen: Transport, config: str, *,
                 dry_run: bool) -> int:
     from ..build.command import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV
-    from ..render.steps import MIRROR_STAGE
+    from ..dockerfile.vocabulary import MIRROR_STAGE
 
     if config == "secrets":
         _refuse_steps_reading_the_config_stage(given, credentials=bool(secrets))
@@ -374,7 +374,7 @@ def _mirror_sent(given: DockerArgs, mirror_dir: Path | None, *,
     """The pypi-mirror context: the subset an earlier build chose, when nothing it read
     changed (no import of the subset machinery then), or one chosen now."""
     from ..build import kept_subset
-    from ..render.steps import MIRROR_STAGE
+    from ..dockerfile.vocabulary import MIRROR_STAGE
 
     platforms = _engine_platforms()
     if (mirror_dir is not None and not dry_run and platforms is not None
@@ -398,7 +398,7 @@ def _mirror_sent(given: DockerArgs, mirror_dir: Path | None, *,
 def _reads_config_stage(given: DockerArgs) -> bool | None:
     """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
     from ..build.command import dockerfile_path
-    from ..render.steps import CONFIG_STAGE
+    from ..dockerfile.vocabulary import CONFIG_STAGE
 
     source = dockerfile_path(given)
     try:
@@ -413,8 +413,8 @@ def _reads_config_stage(given: DockerArgs) -> bool | None:
 def _refuse_steps_reading_the_config_stage(given: DockerArgs, *, credentials: bool) -> None:
     """Say so when the Dockerfile's steps want the settings context this build cannot send."""
     from ..build.command import dockerfile_path
+    from ..dockerfile.vocabulary import CONFIG_STAGE
     from ..errors import UsageError
-    from ..render.steps import CONFIG_STAGE
 
     if not _reads_config_stage(given):
         return

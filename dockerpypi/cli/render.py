@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..dockerfile.vocabulary import INSTALLER_CHOICES
 from ..errors import UsageError
 from .options import context_option, settings_from, settings_options, warn
 
@@ -34,7 +35,7 @@ class _RenderGroup(click.Group):
 
 
 @click.group(cls=_RenderGroup, invoke_without_command=True)
-@click.option("--installer", type=click.Choice(["auto", "pip", "uv"]), default="auto",
+@click.option("--installer", type=click.Choice(INSTALLER_CHOICES), default="auto",
               show_default=True,
               help="The installer the step runs; auto: uv if the image has it, else pip.")
 @click.option("-r", "--requirements", metavar="FILE",

@@ -1,8 +1,10 @@
 """Dockerfile text, no I/O: the vocabulary of a dockerpypi step and the BuildKit grammar.
 
-What a step is made of (stage names, mount targets, secret ids, mount flags,
-installers), how BuildKit reads a Dockerfile (directives, continuations,
-heredocs, flags), and on top of both ``--inject`` and ``--prefer-uv``, which
-rewrite a Dockerfile not written for dockerpypi. render, build and the
-subset read Dockerfiles through this package.
+:mod:`.vocabulary` says what a step is made of (stage names, mount targets,
+secret ids, the mount flags, installers); :mod:`.grammar` how BuildKit reads
+a Dockerfile (directives, continuations, heredocs, flags). On top of both,
+:mod:`.inject` and :mod:`.prefer_uv` rewrite a Dockerfile not written for
+dockerpypi (``build --inject``), and :mod:`.steps` reads which requirements
+files a rendered one installs (for the build's subset). render writes its
+steps with the vocabulary.
 """

@@ -22,29 +22,27 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import __version__
+from ..dockerfile.vocabulary import (
+    CONFIG_FORMS,
+    CONFIG_STAGE,
+    DEFAULT_MOUNT_POINT,
+    INSTALLER_CHOICES,
+    INSTALLERS,
+    MIRROR_STAGE,
+    default_command,
+    file_target,
+    installers_called,
+    requirements_target,
+    secret_id,
+    step_setup,
+)
 from ..errors import UsageError
 from ..mirror.filenames import SDIST_SUFFIXES
-from ..settings.resolve import DEFAULT_MOUNT_POINT, Settings
+from ..settings.resolve import Settings
 from ..settings.urls import MirrorURL
 
 if TYPE_CHECKING:
     import jinja2
-
-MIRROR_STAGE = "pypi-mirror"
-# The stage a step bind-mounts its settings from (at STEP_DIR), when they do
-# not come as build secrets: see RunOptions.config.
-CONFIG_STAGE = "dockerpypi-config"
-# Where the step's settings come from: the CONFIG_STAGE build context, or
-# build secrets. BuildKit (Engine 26) holds back a RUN with a secret mount
-# that follows another step by about two seconds, mounted or not, so the
-# context is the default; secrets remain for mirrors whose URLs carry
-# credentials (a build context stays in the builder's cache) and for engines
-# without named build contexts (Docker 20.10).
-CONFIG_FORMS = ("context", "secrets")
-# Everything dockerpypi mounts into a build step, apart from the mirror itself.
-STEP_DIR = "/run/dockerpypi"
-ENV_FILE = f"{STEP_DIR}/env"
-CACHE_ROOT = "/var/cache/dockerpypi"
 
 # Index-selecting variables that a base image may set with ENV; they would beat
 # the config files (pip and uv both rank variables above files).
@@ -65,19 +63,6 @@ class ConfigFile(NamedTuple):
     secret_id: str
     target: str
     content: str
-
-
-# name → (secret id, file name inside STEP_DIR)
-_FILES = {
-    "env": ("dockerpypi-env", "env"),
-    "pip-conf": ("dockerpypi-pip-conf", "pip.conf"),
-    "uv-toml": ("dockerpypi-uv-toml", "uv.toml"),
-    "pydistutils": ("dockerpypi-pydistutils-cfg", "pydistutils.cfg"),
-}
-
-
-def _target(name: str) -> str:
-    return f"{STEP_DIR}/{_FILES[name][1]}"
 
 
 def _template_dirs() -> list[str]:
@@ -295,9 +280,9 @@ def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
     exports: list[tuple[str, str]] = []
     installers = settings.installers.value
     if "pip" in installers:
-        exports.append(("PIP_CONFIG_FILE", _target("pip-conf")))
+        exports.append(("PIP_CONFIG_FILE", file_target("pip-conf")))
     if "uv" in installers:
-        exports.append(("UV_CONFIG_FILE", _target("uv-toml")))
+        exports.append(("UV_CONFIG_FILE", file_target("uv-toml")))
         # uv takes timeouts and retries only from the environment; its timeout
         # is a whole number of seconds, so round up rather than lose it.
         if settings.timeout.value is not None:
@@ -306,7 +291,7 @@ def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
             exports.append(("UV_HTTP_RETRIES", str(settings.retries.value)))
     if settings.easy_install.value:
         # setuptools' distutils reads this file after the usual ones.
-        exports.append(("DIST_EXTRA_CONFIG", _target("pydistutils")))
+        exports.append(("DIST_EXTRA_CONFIG", file_target("pydistutils")))
     return _render("env.sh.j2", keep=_no_credentials(settings), unset=_SHADOWING_VARIABLES,
                    exports=exports, indexes=[str(index) for index in settings.indexes],
                    uv_cache=uv_cache or "uv" not in installers)
@@ -336,52 +321,24 @@ def config_files(settings: Settings, *, redact: bool = False,
         texts["uv-toml"] = render_uv_toml(settings, redact=redact)
     if settings.easy_install.value:
         texts["pydistutils"] = render_pydistutils(settings, redact=redact)
-    return [ConfigFile(name, _FILES[name][0], _target(name), text) for name, text in texts.items()]
+    return [ConfigFile(name, secret_id(name), file_target(name), text)
+            for name, text in texts.items()]
+
+
+def config_context(files: Sequence[ConfigFile]) -> dict[str, str]:
+    """The files of the ``dockerpypi-config`` build context: relative path -> text.
+
+    ``requirements/`` holds a placeholder because a step mounts its
+    requirements file inside ``/run/dockerpypi``, and a mount point must exist.
+    """
+    context = {PurePosixPath(file.target).name: file.content for file in files}
+    context["requirements/.keep"] = ""
+    return context
 
 
 # --- Dockerfile lines ---------------------------------------------------------
 
 _CONTEXT_PATH = re.compile(r"^[A-Za-z0-9._/@+-]+$")
-
-
-# The shell text that sources the env file, first thing in a build step.
-# run.Dockerfile.j2 spells the same text (tests/test_inject.py checks that).
-ENV_PREFIX = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
-
-
-class CacheMount(NamedTuple):
-    """The cache mount of one installer: its id, where it is mounted, what points there.
-
-    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
-    """
-
-    id: str
-    target: str
-    variables: tuple[str, ...]
-
-
-def cache_mount(installer: str, uid: int | None) -> CacheMount:
-    """pip or uv's cache for a step, kept out of the image in a cache mount."""
-    target = f"{CACHE_ROOT}/{installer}"
-    variables = (f"PIP_CACHE_DIR={target}",) if installer == "pip" else (
-        f"UV_CACHE_DIR={target}",
-        # The cache is another file system than the target: uv would try
-        # hard links, warn, and copy anyway.
-        "UV_LINK_MODE=copy",
-    )
-    return CacheMount(f"dockerpypi-{installer}-{uid or 0}", target, variables)
-
-
-def owner_options(uid: int | None, gid: int | None) -> str:
-    """The ``,uid=…,gid=…`` mount options for a non-root step ("" for root); gid defaults to uid."""
-    if uid is None:
-        return ""
-    return f",uid={uid},gid={uid if gid is None else gid}"
-
-
-def secret_mounts() -> list[tuple[str, str]]:
-    """(secret id, target) of every file a step may get; a secret not supplied is skipped."""
-    return [(_FILES[name][0], _target(name)) for name in _FILES]
 
 
 class RunOptions(NamedTuple):
@@ -390,7 +347,7 @@ class RunOptions(NamedTuple):
     (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
     """
 
-    installer: str = "auto"  # one of INSTALLERS
+    installer: str = "auto"  # one of INSTALLER_CHOICES
     config: str = "context"  # one of CONFIG_FORMS
     requirements: str | None = "requirements.txt"
     command: tuple[str, ...] = ()
@@ -405,24 +362,6 @@ def _check_context_path(path: str) -> str:
         raise UsageError(f"--requirements {path!r} must be a path inside the build context "
                          "(relative, no '..', no spaces or commas), such as requirements.txt")
     return str(pure)
-
-
-# What `render --installer` accepts: "auto" runs uv when the image has it, pip otherwise.
-INSTALLERS = ("auto", "pip", "uv")
-
-
-def _default_command(installer: str, requirements: str) -> str:
-    quoted = shlex.quote(requirements)
-    # `--python` with the python3 on PATH installs into an activated virtual
-    # environment, or into the system interpreter without one (`--system`
-    # would skip the virtual environment), as `python3 -m pip` does.
-    uv = f'uv pip install --python "$(command -v python3)" -r {quoted}'
-    pip = f"python3 -m pip install -r {quoted}"
-    if installer == "uv":
-        return uv
-    if installer == "auto":
-        return f"if command -v uv >/dev/null 2>&1; then {uv}; else {pip}; fi"
-    return pip
 
 
 def _regenerate_command(options: RunOptions) -> str:
@@ -444,50 +383,35 @@ def _regenerate_command(options: RunOptions) -> str:
 
 def render_run(options: RunOptions) -> str:
     """A ``RUN`` step that installs with the mirror, for appending to a Dockerfile."""
-    if options.installer not in INSTALLERS:
+    if options.installer not in INSTALLER_CHOICES:
         raise UsageError(f"--installer {options.installer!r} is not supported: use "
-                         + ", ".join(INSTALLERS))
-    requirements = None
-    if options.requirements:
-        source = _check_context_path(options.requirements)
-        requirements = {"source": source,
-                        "target": f"{STEP_DIR}/requirements/{PurePosixPath(source).name}"}
+                         + ", ".join(INSTALLER_CHOICES))
+    source = _check_context_path(options.requirements) if options.requirements else None
     if options.command:
         command = shlex.join(options.command)
-    elif requirements:
-        command = _default_command(options.installer, requirements["target"])
+    elif source:
+        command = default_command(options.installer, requirements_target(source))
     else:
         raise UsageError("nothing to install: give --requirements FILE or a command after --")
 
     if options.config not in CONFIG_FORMS:
         raise UsageError(f"settings from {options.config!r} are not supported: use "
                          + " or ".join(CONFIG_FORMS))
-    owner = owner_options(options.uid, options.gid)
-    secrets = [{"id": secret_id, "target": target} for secret_id, target in secret_mounts()
-               ] if options.config == "secrets" else []
     installers: tuple[str, ...] = (options.installer,)
     if options.installer == "auto":
         # The caches of the installers the step calls: both for the default
         # command, which picks one when it runs.
-        from ..dockerfile.inject import installers_called
-
         called = installers_called(command) if options.command else []
-        installers = tuple(called) or ("pip", "uv")
+        installers = tuple(called) or INSTALLERS
+    setup = step_setup(mount_point=options.mount_point, config=options.config,
+                       installers=installers, uid=options.uid, gid=options.gid,
+                       requirements=source)
     return _render(
         "run.Dockerfile.j2",
         stage=MIRROR_STAGE,
-        mount_point=options.mount_point,
-        # rw: the requirements file is mounted inside it, which needs a mount
-        # point there; what the step writes is thrown away with the step.
         config_stage=CONFIG_STAGE if options.config == "context" else None,
-        step_dir=STEP_DIR,
-        requirements=requirements,
-        secrets=secrets,
-        # Secrets are 0400 root by default: a non-root USER could not read them.
-        secret_owner=owner + (",mode=0400" if owner else ""),
-        caches=[cache_mount(installer, options.uid) for installer in installers],
-        cache_owner=owner,
-        env_file=ENV_FILE,
+        mounts=setup.mounts,
+        prefix=setup.prefix,
         command=command,
         regenerate=_regenerate_command(options),
     )
@@ -499,18 +423,3 @@ def render_stage(*, syntax: str | None = None) -> str:
     return _render("stage.Dockerfile.j2", stage=MIRROR_STAGE, config_stage=CONFIG_STAGE,
                    syntax=syntax,
                    regenerate="dockerpypi render stage" + (" --syntax" if syntax else ""))
-
-
-def config_context(files: Sequence[ConfigFile]) -> dict[str, str]:
-    """The files of the CONFIG_STAGE build context: relative path -> text.
-
-    ``requirements/`` holds a placeholder because a step mounts its
-    requirements file inside STEP_DIR, and a mount point must exist.
-    """
-    context = {PurePosixPath(file.target).name: file.content for file in files}
-    context["requirements/.keep"] = ""
-    return context
-
-
-def secret_ids() -> Sequence[str]:
-    return [secret_id for secret_id, _ in _FILES.values()]

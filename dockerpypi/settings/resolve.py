@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
+from ..dockerfile.vocabulary import DEFAULT_MOUNT_POINT, INSTALLERS
 from ..errors import SettingsError
 from . import dib as _dib
 from .public_index import public_index_url
@@ -36,8 +37,6 @@ def _tomllib() -> Any:
 
 T = TypeVar("T")
 
-INSTALLERS = ("pip", "uv")
-DEFAULT_MOUNT_POINT = "/tmp/pypi"
 DEFAULT_CACHE_ROOT = "~/.cache/image-create"
 CONFIG_FILE_NAME = "dockerpypi.toml"
 ENV_PREFIX = "DOCKERPYPI_"

@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import IO, Any, Protocol, cast
 from urllib.parse import quote
 
+from ..dockerfile.vocabulary import CACHE_ROOT, STEP_DIR, secret_mounts
 from ..errors import UsageError, UserMessageError
-from ..render.steps import CACHE_ROOT, STEP_DIR, secret_mounts
 from ..settings.resolve import Settings
 
 # Files larger than this are not read: installer config and scripts are tiny,
