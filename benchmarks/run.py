@@ -497,7 +497,7 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
     """``dockerpypi build`` against the ``docker buildx build`` it runs, on a cached build."""
     from dockerpypi.build import subset
     from dockerpypi.build.command import parse_docker_args
-    from dockerpypi.render.steps import config_files, uv_cache_pays
+    from dockerpypi.render.files import config_files, uv_cache_pays
     from dockerpypi.settings.resolve import resolve_settings
 
     table = Table("overhead", "What `dockerpypi build` adds to the docker command it runs "

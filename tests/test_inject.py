@@ -23,7 +23,7 @@ from dockerpypi.dockerfile import vocabulary
 from dockerpypi.dockerfile.inject import COMMENT, inject
 from dockerpypi.dockerfile.vocabulary import installers_called
 from dockerpypi.errors import UsageError
-from dockerpypi.render import steps
+from dockerpypi.render import files, steps
 
 GOLDEN = Path(__file__).parent / "golden" / "inject"
 CASES = sorted(path.name.removesuffix(".Dockerfile") for path in GOLDEN.glob("*.Dockerfile")
@@ -246,7 +246,7 @@ def test_an_injected_plain_dockerfile_installs_from_the_mirror(
     mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
     secrets = {}
     settings = resolve_settings({}, environ={"DIB_OFFLINE": "1"}, context_dir=context)
-    for file in steps.config_files(settings):
+    for file in files.config_files(settings):
         secrets[file.secret_id] = tmp_path / file.secret_id
         secrets[file.secret_id].write_text(file.content)
     tag = unique_tag("inject")

@@ -15,7 +15,7 @@ import pytest
 
 from dockerpypi import __version__
 from dockerpypi.errors import UsageError
-from dockerpypi.render import steps
+from dockerpypi.render import files, steps
 from dockerpypi.settings.public_index import public_index_url
 from dockerpypi.settings.resolve import Settings, resolve_settings
 
@@ -68,10 +68,10 @@ SETTINGS_CASES = {
 def test_config_files_match_golden(tmp_path: Path, case: str, kind: str, suffix: str) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES[case])
     if kind == "env":
-        text = steps.render_env(resolved)
+        text = files.render_env(resolved)
     else:
-        make = {"pip-conf": steps.render_pip_conf, "uv-toml": steps.render_uv_toml,
-                "pydistutils": steps.render_pydistutils}[kind]
+        make = {"pip-conf": files.render_pip_conf, "uv-toml": files.render_uv_toml,
+                "pydistutils": files.render_pydistutils}[kind]
         text = make(resolved, redact=True)
         assert PASSWORD not in text
         assert QUOTED_PASSWORD not in text
@@ -81,7 +81,7 @@ def test_config_files_match_golden(tmp_path: Path, case: str, kind: str, suffix:
 def test_pip_conf_means_what_the_spec_says(tmp_path: Path) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES["dib-mirrors"])
     parser = configparser.RawConfigParser()  # pip's own parser has no interpolation
-    parser.read_string(steps.render_pip_conf(resolved))
+    parser.read_string(files.render_pip_conf(resolved))
     section = parser["global"]
     assert section["index-url"] == "http://mirror.example:3141/root/pypi/+simple/"
     assert section["extra-index-url"].split() == [
@@ -94,7 +94,7 @@ def test_pip_conf_means_what_the_spec_says(tmp_path: Path) -> None:
 
 def test_uv_toml_keeps_mirror_first_and_replaces_the_default_index(tmp_path: Path) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES["dib-mirrors"])
-    data = tomllib.loads(steps.render_uv_toml(resolved))
+    data = tomllib.loads(files.render_uv_toml(resolved))
     assert data["index-strategy"] == "first-index"
     assert [index["url"] for index in data["index"]] == [
         "http://mirror.example:3141/root/pypi/+simple/", "https://secure.example/simple/",
@@ -104,7 +104,7 @@ def test_uv_toml_keeps_mirror_first_and_replaces_the_default_index(tmp_path: Pat
 
 
 def test_offline_uv_has_no_public_index_and_no_offline_switch(tmp_path: Path) -> None:
-    local = tomllib.loads(steps.render_uv_toml(settings(tmp_path, DIB_OFFLINE="1")))
+    local = tomllib.loads(files.render_uv_toml(settings(tmp_path, DIB_OFFLINE="1")))
     assert local["index"] == [{"name": "mirror-1", "url": "file:///tmp/pypi", "default": True}]
     # uv's own offline mode would blame its cache for a package the mirror lacks
     assert "offline" not in local
@@ -112,7 +112,7 @@ def test_offline_uv_has_no_public_index_and_no_offline_switch(tmp_path: Path) ->
 
 def test_env_file_names_the_indexes_without_credentials(tmp_path: Path) -> None:
     import subprocess
-    text = steps.render_env(settings(tmp_path, **SETTINGS_CASES["credentials"]))
+    text = files.render_env(settings(tmp_path, **SETTINGS_CASES["credentials"]))
     said = subprocess.run(["sh", "-c", text], capture_output=True, text=True, check=True).stderr
     assert said == "dockerpypi: indexes for this step: http://***@127.0.0.1:8080/simple/\n"
 
@@ -120,19 +120,19 @@ def test_env_file_names_the_indexes_without_credentials(tmp_path: Path) -> None:
 def test_credentials_round_trip_into_the_secret_files(tmp_path: Path) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES["credentials"])
     parser = configparser.RawConfigParser()
-    parser.read_string(steps.render_pip_conf(resolved))
+    parser.read_string(files.render_pip_conf(resolved))
     url = parser["global"]["index-url"]
     from urllib.parse import unquote, urlsplit
     parts = urlsplit(url)
     assert (parts.username, unquote(parts.password or "")) == ("builder", PASSWORD)
     assert "extra-index-url" not in parser["global"]  # DIB_NO_PYPI_PIP: one index only
-    uv = tomllib.loads(steps.render_uv_toml(resolved))
+    uv = tomllib.loads(files.render_uv_toml(resolved))
     assert uv["index"][0]["url"] == url
     cfg = configparser.RawConfigParser()
-    cfg.read_string(steps.render_pydistutils(resolved))
+    cfg.read_string(files.render_pydistutils(resolved))
     assert cfg["easy_install"]["index_url"] == url
     assert cfg["easy_install"]["allow_hosts"] == "127.0.0.1:8080"
-    for file in steps.config_files(resolved, redact=True):
+    for file in files.config_files(resolved, redact=True):
         assert PASSWORD not in file.content
         assert QUOTED_PASSWORD not in file.content
 
@@ -141,22 +141,22 @@ def test_easy_install_index_is_the_last_user_mirror(tmp_path: Path) -> None:
     resolved = settings(tmp_path, DIB_PYPI_MIRROR_URL="https://first.example/simple/",
                         DIB_PYPI_MIRROR_URL_1="https://last.example/simple/")
     cfg = configparser.RawConfigParser()
-    cfg.read_string(steps.render_pydistutils(resolved))
+    cfg.read_string(files.render_pydistutils(resolved))
     assert cfg["easy_install"]["index_url"] == "https://last.example/simple/"
     assert cfg["easy_install"]["allow_hosts"] == "last.example"
 
 
 def test_env_file_selects_only_configured_installers(tmp_path: Path) -> None:
-    pip_only = steps.render_env(settings(tmp_path, DOCKERPYPI_INSTALLERS="pip"))
+    pip_only = files.render_env(settings(tmp_path, DOCKERPYPI_INSTALLERS="pip"))
     assert "PIP_CONFIG_FILE=/run/dockerpypi/pip.conf" in pip_only
     assert "UV_CONFIG_FILE" not in pip_only.split("unset", 1)[1].split("\n", 1)[1]
-    names = [f.name for f in steps.config_files(settings(tmp_path, DOCKERPYPI_INSTALLERS="uv"))]
+    names = [f.name for f in files.config_files(settings(tmp_path, DOCKERPYPI_INSTALLERS="uv"))]
     assert names == ["env", "uv-toml"]
 
 
 def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
     import subprocess
-    env_text = steps.render_env(settings(
+    env_text = files.render_env(settings(
         tmp_path, DOCKERPYPI_TIMEOUT="2.5", DOCKERPYPI_RETRIES="1", DOCKERPYPI_EASY_INSTALL="1"))
     script = env_text + '\nprintf "%s|%s|%s|%s" "$PIP_CONFIG_FILE" "$UV_HTTP_TIMEOUT" ' \
                         '"$UV_HTTP_RETRIES" "${PIP_INDEX_URL-unset}"\n'
@@ -167,7 +167,7 @@ def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
 
 
 
-@pytest.mark.parametrize(("environ", "files", "pays"), [
+@pytest.mark.parametrize(("environ", "names", "pays"), [
     ({"DIB_OFFLINE": "1"}, ["a-1.0-py3-none-any.whl", "a"], False),
     ({"DIB_OFFLINE": "1"}, ["a-1.0-py3-none-any.whl", "b-2.0.tar.gz"], True),  # uv builds b
     ({"DIB_OFFLINE": "1"}, ["c-1.0.zip"], True),
@@ -177,22 +177,22 @@ def test_env_file_is_valid_posix_shell(tmp_path: Path) -> None:
      ["a-1.0-py3-none-any.whl"], True),  # served over HTTP: downloads too
 ])
 def test_uv_cache_pays_only_for_downloads_and_builds(tmp_path: Path, environ: dict[str, str],
-                                                     files: list[str], pays: bool) -> None:
-    assert steps.uv_cache_pays(settings(tmp_path, **environ), files) is pays
+                                                     names: list[str], pays: bool) -> None:
+    assert files.uv_cache_pays(settings(tmp_path, **environ), names) is pays
 
 
 def test_env_file_turns_uv_cache_off_after_the_step_set_it(tmp_path: Path) -> None:
     import subprocess
     resolved = settings(tmp_path, DIB_OFFLINE="1")
-    assert "UV_NO_CACHE" not in steps.render_env(resolved)
-    env_text = steps.render_env(resolved, uv_cache=False)
+    assert "UV_NO_CACHE" not in files.render_env(resolved)
+    env_text = files.render_env(resolved, uv_cache=False)
     # The step exports its cache variables first, then sources the file.
     script = ("export UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy\n" + env_text +
               '\nprintf "%s|%s" "${UV_NO_CACHE-unset}" "${UV_LINK_MODE-unset}"\n')
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
     assert out == "1|unset"  # uv's default link mode: hard links within the step
     pip_only = settings(tmp_path, DIB_OFFLINE="1", DOCKERPYPI_INSTALLERS="pip")
-    assert "UV_NO_CACHE" not in steps.render_env(pip_only, uv_cache=False)
+    assert "UV_NO_CACHE" not in files.render_env(pip_only, uv_cache=False)
 
 
 RUN_CASES = {

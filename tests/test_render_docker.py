@@ -19,8 +19,9 @@ from support.docker import buildx_build, plain_docker_build, scan_image, unique_
 from support.dockerfiles import installed, write_dockerfile
 from support.server import ServedURL
 
+from dockerpypi.dockerfile.vocabulary import CONFIG_STAGE, MIRROR_STAGE
 from dockerpypi.process import TREE, private_files
-from dockerpypi.render.steps import CONFIG_STAGE, MIRROR_STAGE, config_context, config_files
+from dockerpypi.render.files import config_context, config_files
 from dockerpypi.settings.resolve import resolve_settings
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -20,7 +20,7 @@ from support.cli import run_main
 
 from dockerpypi import caches
 from dockerpypi.cli import cli
-from dockerpypi.render import steps
+from dockerpypi.render import files, steps, templates
 
 COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
 
@@ -28,11 +28,11 @@ COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
 @pytest.fixture
 def fresh_environment() -> Iterator[None]:
     """Forget what render reads once a process: the jinja2 environment, the file stamps."""
-    steps._environment.cache_clear()
-    steps._renderer_stamps.cache_clear()
+    templates.environment.cache_clear()
+    templates.renderer_stamps.cache_clear()
     yield
-    steps._environment.cache_clear()
-    steps._renderer_stamps.cache_clear()
+    templates.environment.cache_clear()
+    templates.renderer_stamps.cache_clear()
 
 
 def imported_after(tmp_path: Path, *runs: list[str]) -> set[str]:
@@ -92,37 +92,37 @@ def test_version_and_render_import_nothing_heavy(tmp_path: Path) -> None:
 # --- Dockerfile renderings kept ---------------------------------------------------
 
 def kept() -> dict[str, str]:
-    data: dict[str, str] = json.loads((caches.cache_dir() / steps._KEPT_FILE).read_text())
+    data: dict[str, str] = json.loads((caches.cache_dir() / templates.KEPT_FILE).read_text())
     return data
 
 
 def test_a_kept_rendering_is_used_until_its_inputs_change(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_environment: None) -> None:
-    templates = tmp_path / "templates"
-    shutil.copytree(Path(steps._template_dirs()[0]), templates)
-    monkeypatch.setattr(steps, "_template_dirs", lambda: [str(templates)])
+    copied = tmp_path / "templates"
+    shutil.copytree(Path(templates.template_dirs()[0]), copied)
+    monkeypatch.setattr(templates, "template_dirs", lambda: [str(copied)])
     options = steps.RunOptions()
     first = steps.render_run(options)
     entries = kept()
     assert list(entries.values()) == [first]
     # Prove the kept text is what comes back: mark it.
     key = next(iter(entries))
-    caches.write_cache_file(steps._KEPT_FILE, json.dumps({key: "kept\n"}).encode())
+    caches.write_cache_file(templates.KEPT_FILE, json.dumps({key: "kept\n"}).encode())
     assert steps.render_run(options) == "kept\n"
     # Other options are another key.
     assert steps.render_run(steps.RunOptions(installer="uv")) != "kept\n"
     # An edited template is another key, and is rendered again.
-    stage = templates / "run.Dockerfile.j2"
+    stage = copied / "run.Dockerfile.j2"
     stage.write_text(stage.read_text() + "# edited\n")
-    steps._environment.cache_clear()
-    steps._renderer_stamps.cache_clear()
+    templates.environment.cache_clear()
+    templates.renderer_stamps.cache_clear()
     assert steps.render_run(options) == first + "# edited\n"
 
 
 def test_a_broken_cache_file_is_a_miss(fresh_environment: None) -> None:
     expected = steps.render_stage()
     for broken in (b"{not json", b"[1, 2]", b'{"key": 3}', b"\xff\xfe"):
-        (caches.cache_dir() / steps._KEPT_FILE).write_bytes(broken)
+        (caches.cache_dir() / templates.KEPT_FILE).write_bytes(broken)
         assert steps.render_stage() == expected
         assert list(kept().values()) == [expected]  # and written afresh
 
@@ -146,8 +146,8 @@ def test_an_unusable_cache_directory_only_costs_time(
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))  # a file: no directory can be made
-    steps._environment.cache_clear()
-    steps._renderer_stamps.cache_clear()
+    templates.environment.cache_clear()
+    templates.renderer_stamps.cache_clear()
     assert steps.render_run(steps.RunOptions(uid=1000)) == expected
     assert steps.render_run(steps.RunOptions(uid=1000)) == expected
     assert blocker.read_text() == ""
@@ -163,12 +163,12 @@ def test_config_files_with_credentials_are_never_kept(fresh_environment: None) -
             ("http://127.0.0.1:3141/simple/", f"https://{secret}@idx.test/s/", False)):
         settings = resolve_settings({"mirrors": mirrors, "public_index": public,
                                      "easy_install": True, "offline": True})
-        texts = [config.content for config in steps.config_files(settings)]
+        texts = [config.content for config in files.config_files(settings)]
         assert any(secret in text for text in texts) == shown
     for path in caches.cache_dir().rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
-    assert not (caches.cache_dir() / steps._KEPT_FILE).exists()
+    assert not (caches.cache_dir() / templates.KEPT_FILE).exists()
 
 
 def test_config_files_without_credentials_are_kept(fresh_environment: None) -> None:
@@ -176,9 +176,9 @@ def test_config_files_without_credentials_are_kept(fresh_environment: None) -> N
 
     settings = resolve_settings({"mirrors": "http://127.0.0.1:3141/simple/",
                                  "easy_install": True})
-    files = steps.config_files(settings)
-    assert sorted(kept().values()) == sorted(config.content for config in files)
-    assert steps.config_files(settings) == files
+    written = files.config_files(settings)
+    assert sorted(kept().values()) == sorted(config.content for config in written)
+    assert files.config_files(settings) == written
 
 
 def test_relative_xdg_cache_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -465,7 +465,7 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
     """Write the settings (secrets, and the config context for ``config="context"``), build."""
     from .. import caches, process
     from ..build.command import plan_build
-    from ..render.steps import config_context, config_files, uv_cache_pays
+    from ..render.files import config_context, config_files, uv_cache_pays
 
     files = config_files(settings, uv_cache=mirror_dir is None or
                          uv_cache_pays(settings, _names_sent(mirror_dir)))

@@ -1,8 +1,8 @@
 """``dockerpypi render``: Dockerfile lines and the config files of a build step.
 
-Only click is imported at the top: `dockerpypi render` runs in every
-Dockerfile edit loop, and a kept rendering needs neither jinja2 nor the
-settings (see render.py).
+Only click and the step vocabulary are imported at the top, the rest where
+a command needs it: `dockerpypi render` runs in every Dockerfile edit loop,
+and a kept rendering needs no jinja2 (see render/templates.py).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _render_env(settings: Any, *, redact: bool) -> str:
-    from ..render.steps import render_env
+    from ..render.files import render_env
 
     return render_env(settings)  # holds paths and numbers only: nothing to redact
 
@@ -132,7 +132,7 @@ def _config_file_command(name: str, summary: str) -> None:
     @click.option("--show-credentials", is_flag=True,
                   help="Print credentials instead of *** on standard output.")
     def command(output: Path | None, show_credentials: bool, **kwargs: Any) -> None:
-        from ..render import steps as rendering
+        from ..render import files as rendering
 
         settings = settings_from(kwargs)
         for warning in settings.warnings:
