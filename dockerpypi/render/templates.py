@@ -11,8 +11,10 @@ at all, the largest part of the command's start-up.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,9 +160,6 @@ def renderer_stamps() -> tuple[object, ...] | None:
     reinstalling or upgrading any of them changes the key, and a changed key is
     simply a miss. Once a process: a build renders several files.
     """
-    import importlib.util
-    import sys
-
     files = [Path(__file__)]
     for directory in template_dirs():
         files += sorted(Path(directory).glob("*.j2"))
