@@ -262,7 +262,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
                          f"or commas, such as {DEFAULT_MOUNT_POINT}")
     source = grammar.split_lines(text)
-    lines = source.lines  # changed in place below (stage numbers)
+    lines = list(source.lines)  # a copy: the stage numbers are changed in place
     directives = grammar.read_directives(lines)
     escape, start = directives.escape, directives.end
     instructions = grammar.parse_instructions(lines, start, escape)
