@@ -2,16 +2,20 @@
 
 Everything here is best effort. A cache that cannot be read is a miss, and a
 cache that cannot be written is skipped: a read-only home or a full disk must
-never fail a command, only make it slower.
+never fail a command, only make it slower. Writes go through
+:mod:`dockerpypi.files`, unflushed: a cache lost to a power cut is a miss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+
+from .files import WRITING_PREFIX, place_tree, write_private
 
 
 def cache_dir() -> Path:
@@ -44,20 +48,12 @@ def ensure_cache_dir(*parts: str) -> Path | None:
 def write_cache_file(name: str, data: bytes) -> bool:
     """Replace the cache file ``name`` atomically (readers see old or new, never half);
     False when it could not be written."""
-    import tempfile  # only on a write: most runs only read
-
     directory = ensure_cache_dir()
     if directory is None:
         return False
-    temporary = None
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(temporary).replace(directory / name)
+        write_private(directory / name, data, sync=False)
     except OSError:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
         return False
     return True
 
@@ -127,24 +123,6 @@ def memo_put(name: str, key: str, text: str) -> None:
 
 # A kept tree nobody used for this long is removed when another is written.
 TREE_KEEP_SECONDS = 30 * 24 * 3600
-_WRITING = ".writing-"
-
-
-def write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    """Write ``files`` (relative path: text) as a new directory ``root`` any user can
-    read: directories 0755, files 0644, whatever the umask."""
-    root.mkdir(mode=0o755)
-    root.chmod(0o755)
-    for name, text in files.items():
-        path = root / name
-        for parent in reversed(path.relative_to(root).parents[:-1]):
-            (root / parent).mkdir(mode=0o755, exist_ok=True)
-            (root / parent).chmod(0o755)
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o644)
-    return root
-
-
 def fingerprint(data: bytes) -> str:
     """Length and two checksums of ``data``: a change detector, not a digest. An edit
     goes unseen only if it keeps the length, the CRC-32 and the Adler-32 all three;
@@ -162,7 +140,8 @@ def kept_tree_path(folder: str, files: Mapping[str, str]) -> Path:
 
 
 def _holds(directory: Path, files: Mapping[str, str]) -> bool:
-    """Whether ``directory`` holds exactly ``files``, as :func:`write_tree` writes them."""
+    """Whether ``directory`` holds exactly ``files``, as :func:`.files.write_tree` writes
+    them."""
     found = {}
     for root, _, names in os.walk(directory):
         for name in names:
@@ -192,7 +171,9 @@ def kept_tree(folder: str, files: Mapping[str, str]) -> Path | None:
     if ensure_cache_dir(folder) is None:
         return None
     if not directory.exists():
-        _write_kept(directory, files)
+        # OSError: another run renamed the same tree in first, or the cache is unusable.
+        with contextlib.suppress(OSError):
+            place_tree(directory, files)
         _prune_trees(directory.parent)
     if not (directory.is_dir() and _holds(directory, files)):
         return None  # another tree under that name, or none could be written
@@ -201,23 +182,6 @@ def kept_tree(folder: str, files: Mapping[str, str]) -> Path | None:
     except OSError:
         return None
     return directory
-
-
-def _write_kept(directory: Path, files: Mapping[str, str]) -> None:
-    """Write the tree beside ``directory`` and rename it in whole: a reader sees all
-    of it or nothing."""
-    import shutil
-    import tempfile
-
-    writing = None
-    try:
-        writing = Path(tempfile.mkdtemp(prefix=_WRITING, dir=directory.parent))
-        write_tree(writing / "tree", files).rename(directory)
-    except OSError:
-        pass  # another run renamed the same tree in first, or the cache is unusable
-    finally:
-        if writing is not None:
-            shutil.rmtree(writing, ignore_errors=True)
 
 
 def _prune_trees(parent: Path) -> None:
@@ -235,6 +199,6 @@ def _prune_trees(parent: Path) -> None:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        limit = 3600 if entry.name.startswith(_WRITING) else TREE_KEEP_SECONDS
+        limit = 3600 if entry.name.startswith(WRITING_PREFIX) else TREE_KEEP_SECONDS
         if age > limit:
             shutil.rmtree(entry.path, ignore_errors=True)

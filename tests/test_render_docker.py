@@ -19,7 +19,7 @@ from support.docker import buildx_build, plain_docker_build, scan_image, unique_
 from support.dockerfiles import installed, write_dockerfile
 from support.server import ServedURL
 
-from dockerpypi.process import TREE, private_files
+from dockerpypi.files import TREE, private_files
 from dockerpypi.render.steps import CONFIG_STAGE, MIRROR_STAGE, config_context, config_files
 from dockerpypi.settings.resolve import resolve_settings
 
