@@ -481,7 +481,7 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
         shown = None
         if tree is not None:
-            shown = (caches.kept_tree_path(_CONFIG_TREES, tree) if not secrets
+            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not secrets
                      else placeholder / TREE)
         argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
                           config_dir=shown, docker=docker)
@@ -491,17 +491,14 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
     # The same settings context at the same path build after build: BuildKit then
     # has it already. It holds no credentials (config="context" is never chosen
     # with them), but where the cache cannot keep it, it goes with the secrets.
-    kept = caches.kept_tree(_CONFIG_TREES, tree) if tree is not None and not secrets else None
+    kept = (caches.kept_tree(caches.STEP_CONFIG.name, tree)
+            if tree is not None and not secrets else None)
     with private_files({f.secret_id: f.content for f in files},
                        tree=tree if kept is None else None) as written:
         config_dir = kept or written.pop(TREE, None)
         argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
                           config_dir=config_dir, docker=docker)
         return process.run(argv, secrets=secrets, env=env)
-
-
-# The folder of the cache that keeps the dockerpypi-config contexts.
-_CONFIG_TREES = "step-config"
 
 
 def _names_sent(mirror_dir: Path) -> list[str]:

@@ -133,9 +133,9 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
     import jinja2
 
-    from ..caches import ensure_cache_dir
+    from ..caches import TEMPLATES, ensure_cache_dir
 
-    directory = ensure_cache_dir("templates")
+    directory = ensure_cache_dir(TEMPLATES.name)
     if directory is None:
         return None
     salt = f"{jinja2.__version__} {sorted(_ENVIRONMENT_OPTIONS.items())}"
@@ -159,7 +159,6 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 # when no URL in the settings carries credentials (``keep``): a password must
 # never land in a cache file.
 _KEPT_TEMPLATES = frozenset({"run.Dockerfile.j2", "stage.Dockerfile.j2"})
-_KEPT_FILE = "renders.json"
 
 
 def _render(template: str, keep: bool = False, **context: object) -> str:
@@ -167,16 +166,16 @@ def _render(template: str, keep: bool = False, **context: object) -> str:
     keep = keep or template in _KEPT_TEMPLATES
     key = _kept_key(template, context) if keep else None
     if key is not None:
-        from ..caches import memo_get
+        from ..caches import RENDERS, memo_get
 
-        kept = memo_get(_KEPT_FILE, key)
+        kept = memo_get(RENDERS.name, key)
         if kept is not None:
             return kept
     text = _render_now(template, context)
     if key is not None:
-        from ..caches import memo_put
+        from ..caches import RENDERS, memo_put
 
-        memo_put(_KEPT_FILE, key, text)
+        memo_put(RENDERS.name, key, text)
     return text
 
 
