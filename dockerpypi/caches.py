@@ -44,10 +44,7 @@ TREE_KEEP_SECONDS = 30 * 24 * 3600
 
 
 class Cache(NamedTuple):
-    """One cache: its file or folder name, what it holds, and when that is stale.
-
-    A named tuple: every ``build`` and ``render`` defines it (see _entry.py).
-    """
+    """One cache: its file or folder name, what it holds, and when that is stale."""
 
     name: str
     holds: str
