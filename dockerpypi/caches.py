@@ -10,12 +10,12 @@ users take its name from there:
 ==========================  ====================  ==========================================
 cache                       user                  stale when
 ==========================  ====================  ==========================================
-``templates/``              render.steps          jinja2 checks each against its source
-``renders.json``            render.steps          a template, its context or the renderer
-``engine.json``             build.engine_cache    docker, buildx, the socket or builder
-``subsets.json``            build.kept_subset     the Dockerfile, requirements or mirror
-``step-config/``            the build pipeline    never (read back); 30 days unused
-``.dockerpypi-subset-*``    build.subset          7 days unused, or past the 16 newest
+``templates/``              render/               jinja2 checks each against its source
+``renders.json``            render/               a template, its context or the renderer
+``engine.json``             build/, engine probe  docker, buildx, the socket or builder
+``subsets.json``            build/, kept subset   the Dockerfile, requirements or mirror
+``step-config/``            build/, settings      never (read back); 30 days unused
+``.dockerpypi-subset-*``    build/, subset        7 days unused, or past the 16 newest
 ==========================  ====================  ==========================================
 
 All but the last are in :func:`cache_dir`; the subsets are directories in
@@ -67,7 +67,7 @@ RENDERS = Cache(
     "renders.json", "rendered Dockerfile lines, and the config files of settings "
     "without credentials, by template and context (a memo file)",
     "the key holds the template, its context (dockerpypi's version too), Python's "
-    "version and the size and time of the template files, render/steps.py, jinja2 and "
+    "version and the size and time of the template files, the renderer's module, jinja2 and "
     f"MarkupSafe: any change is a miss; the oldest entries past {MEMO_LIMIT} are dropped")
 ENGINE = Cache(
     "engine.json", "what the engine and its builder can do (the engine probe's answer)",
