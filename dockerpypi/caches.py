@@ -1,17 +1,98 @@
-"""dockerpypi's own cache directory: things worth keeping between runs, never needed.
+"""dockerpypi's caches: each one listed here, with what it holds and when it is stale.
 
 Everything here is best effort. A cache that cannot be read is a miss, and a
 cache that cannot be written is skipped: a read-only home or a full disk must
-never fail a command, only make it slower.
+never fail a command, only make it slower. Deleting any of them is safe.
+
+Each cache is a :class:`Cache` record below (:data:`ALL` lists them); its
+users take its name from there:
+
+==========================  ====================  ==========================================
+cache                       user                  stale when
+==========================  ====================  ==========================================
+``templates/``              render/               jinja2 checks each against its source
+``renders.json``            render/               a template, its context or the renderer
+``engine.json``             build/, engine probe  docker, buildx, the socket or builder
+``subsets.json``            build/, kept subset   the Dockerfile, requirements or mirror
+``step-config/``            build/, settings      never (read back); 30 days unused
+``.dockerpypi-subset-*``    build/, subset        7 days unused, or past the 16 newest
+==========================  ====================  ==========================================
+
+All but the last are in :func:`cache_dir`; the subsets are directories in
+the local mirror, beside the files they link. Writes go through
+:mod:`dockerpypi.files`, unflushed: a cache lost to a power cut is a miss.
+``json`` and ``shutil`` are imported by the functions that use them, so that
+the commands that only read the cache, or not even that, do not load them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
+
+from .files import WRITING_PREFIX, place_tree, write_private
+
+# Enough for every variant a project renders; the oldest entry goes first.
+MEMO_LIMIT = 64
+# A kept tree nobody used for this long is removed when another is written.
+TREE_KEEP_SECONDS = 30 * 24 * 3600
+
+
+class Cache(NamedTuple):
+    """One cache: its file or folder name, what it holds, and when that is stale."""
+
+    name: str
+    holds: str
+    stale: str
+    in_mirror: bool = False  # a name prefix in the local mirror, not in cache_dir()
+
+    @property
+    def path(self) -> Path:
+        """The file or folder in :func:`cache_dir`; the mirror's caches have none."""
+        if self.in_mirror:
+            raise ValueError(f"{self.name}* are in the mirror directory, not the cache")
+        return cache_dir() / self.name
+
+
+TEMPLATES = Cache(
+    "templates", "jinja2's compiled templates, a file per template",
+    "checked by jinja2 against the template's source, jinja2's version and the "
+    "environment's options at each load: an edited template is compiled again")
+RENDERS = Cache(
+    "renders.json", "rendered Dockerfile lines, and the config files of settings "
+    "without credentials, by template and context (a memo file)",
+    "the key holds the template, its context (dockerpypi's version too), Python's "
+    "version and the size and time of the template files, the renderer's module, jinja2 and "
+    f"MarkupSafe: any change is a miss; the oldest entries past {MEMO_LIMIT} are dropped")
+ENGINE = Cache(
+    "engine.json", "what the engine and its builder can do (the engine probe's answer)",
+    "the key holds the docker CLI and buildx plugin files, the engine's socket, the "
+    "DOCKER_*/BUILDX_* variables and the selected builder; asked again after a day, "
+    "and never kept for an engine over TCP or SSH, another docker context or a "
+    "builder outside the engine")
+SUBSETS = Cache(
+    "subsets.json", "which subset of the mirror an earlier build sent, by what its "
+    "choice read (a memo file)",
+    "the key holds the Dockerfile, the mirror's index state, the platforms, the "
+    "builder and dockerpypi's version; the requirements files are checked on use; "
+    f"a subset directory that is gone is a miss; the oldest past {MEMO_LIMIT} are dropped")
+STEP_CONFIG = Cache(
+    "step-config", "the dockerpypi-config build contexts of builds without credentials, "
+    "a folder per distinct settings named by what it holds",
+    "never used unless its files read back the same; removed after "
+    f"{TREE_KEEP_SECONDS // 86400} days unused, half-written ones after an hour")
+MIRROR_SUBSETS = Cache(
+    ".dockerpypi-subset-", "per build, the mirror's files it can need (hard links) "
+    "with their pages, a directory named by what it holds",
+    "never (a changed choice or page format is another name); removed when unused "
+    "for 7 days, or past the 16 most recent and unused for an hour",
+    in_mirror=True)
+ALL = (TEMPLATES, RENDERS, ENGINE, SUBSETS, STEP_CONFIG, MIRROR_SUBSETS)
 
 
 def cache_dir() -> Path:
@@ -44,20 +125,12 @@ def ensure_cache_dir(*parts: str) -> Path | None:
 def write_cache_file(name: str, data: bytes) -> bool:
     """Replace the cache file ``name`` atomically (readers see old or new, never half);
     False when it could not be written."""
-    import tempfile  # only on a write: most runs only read
-
     directory = ensure_cache_dir()
     if directory is None:
         return False
-    temporary = None
     try:
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(temporary).replace(directory / name)
+        write_private(directory / name, data, sync=False)
     except OSError:
-        if temporary is not None:
-            Path(temporary).unlink(missing_ok=True)
         return False
     return True
 
@@ -71,9 +144,6 @@ def read_cache_file(name: str) -> bytes | None:
 
 
 # --- texts kept by key ------------------------------------------------------------
-
-# Enough for every variant a project renders; the oldest entry goes first.
-MEMO_LIMIT = 64
 
 
 # Each memo file as last parsed by this process, under the file's stamp: a
@@ -125,27 +195,8 @@ def memo_put(name: str, key: str, text: str) -> None:
 
 # --- directories kept by content ----------------------------------------------------
 
-# A kept tree nobody used for this long is removed when another is written.
-TREE_KEEP_SECONDS = 30 * 24 * 3600
-_WRITING = ".writing-"
 
-
-def write_tree(root: Path, files: Mapping[str, str]) -> Path:
-    """Write ``files`` (relative path: text) as a new directory ``root`` any user can
-    read: directories 0755, files 0644, whatever the umask."""
-    root.mkdir(mode=0o755)
-    root.chmod(0o755)
-    for name, text in files.items():
-        path = root / name
-        for parent in reversed(path.relative_to(root).parents[:-1]):
-            (root / parent).mkdir(mode=0o755, exist_ok=True)
-            (root / parent).chmod(0o755)
-        path.write_text(text, encoding="utf-8")
-        path.chmod(0o644)
-    return root
-
-
-def fingerprint(data: bytes) -> str:
+def checksum(data: bytes) -> str:
     """Length and two checksums of ``data``: a change detector, not a digest. An edit
     goes unseen only if it keeps the length, the CRC-32 and the Adler-32 all three;
     what it guards against is an edit, not an attacker, and hashlib's OpenSSL start
@@ -158,11 +209,12 @@ def kept_tree_path(folder: str, files: Mapping[str, str]) -> Path:
     import json
 
     # A name, not a proof: kept_tree reads the files back before it trusts one.
-    return cache_dir() / folder / fingerprint(json.dumps(sorted(files.items())).encode())
+    return cache_dir() / folder / checksum(json.dumps(sorted(files.items())).encode())
 
 
 def _holds(directory: Path, files: Mapping[str, str]) -> bool:
-    """Whether ``directory`` holds exactly ``files``, as :func:`write_tree` writes them."""
+    """Whether ``directory`` holds exactly ``files``, as :func:`.files.write_tree` writes
+    them."""
     found = {}
     for root, _, names in os.walk(directory):
         for name in names:
@@ -192,7 +244,9 @@ def kept_tree(folder: str, files: Mapping[str, str]) -> Path | None:
     if ensure_cache_dir(folder) is None:
         return None
     if not directory.exists():
-        _write_kept(directory, files)
+        # OSError: another run renamed the same tree in first, or the cache is unusable.
+        with contextlib.suppress(OSError):
+            place_tree(directory, files)
         _prune_trees(directory.parent)
     if not (directory.is_dir() and _holds(directory, files)):
         return None  # another tree under that name, or none could be written
@@ -201,23 +255,6 @@ def kept_tree(folder: str, files: Mapping[str, str]) -> Path | None:
     except OSError:
         return None
     return directory
-
-
-def _write_kept(directory: Path, files: Mapping[str, str]) -> None:
-    """Write the tree beside ``directory`` and rename it in whole: a reader sees all
-    of it or nothing."""
-    import shutil
-    import tempfile
-
-    writing = None
-    try:
-        writing = Path(tempfile.mkdtemp(prefix=_WRITING, dir=directory.parent))
-        write_tree(writing / "tree", files).rename(directory)
-    except OSError:
-        pass  # another run renamed the same tree in first, or the cache is unusable
-    finally:
-        if writing is not None:
-            shutil.rmtree(writing, ignore_errors=True)
 
 
 def _prune_trees(parent: Path) -> None:
@@ -235,6 +272,6 @@ def _prune_trees(parent: Path) -> None:
             age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        limit = 3600 if entry.name.startswith(_WRITING) else TREE_KEEP_SECONDS
+        limit = 3600 if entry.name.startswith(WRITING_PREFIX) else TREE_KEEP_SECONDS
         if age > limit:
             shutil.rmtree(entry.path, ignore_errors=True)

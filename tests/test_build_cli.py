@@ -24,8 +24,6 @@ import pytest
 from support.cli import run_main
 
 from dockerpypi import caches
-from dockerpypi import process as _runner
-from dockerpypi.errors import UserMessageError
 from dockerpypi.render.steps import RunOptions, render_run
 
 PASSWORD = "p@ss#w:rd/%+"
@@ -273,90 +271,7 @@ def test_user_network_that_cannot_reach_a_loopback_mirror_is_warned_about(
     assert QUOTED not in err
 
 
-# --- the runner and the secret files, in this process -------------------------
-
-def test_private_files_are_owner_only_and_removed(tmpdir_env: Path) -> None:
-    with _runner.private_files({"a": "one", "b": "two"}) as paths:
-        assert paths["a"].read_text() == "one"
-        assert paths["a"].stat().st_mode & 0o777 == 0o600
-        assert paths["a"].parent.stat().st_mode & 0o777 == 0o700
-        assert paths["a"].parent.parent == tmpdir_env
-    assert list(tmpdir_env.iterdir()) == []
-
-
-def test_the_settings_tree_is_readable_inside_the_private_directory(tmpdir_env: Path) -> None:
-    tree = {"env": "x", "requirements/.keep": ""}
-    with _runner.private_files({"a": "one"}, tree=tree) as paths:
-        root = paths.pop(_runner.TREE)
-        assert root.parent == paths["a"].parent  # behind the owner-only directory
-        assert root.stat().st_mode & 0o777 == 0o755
-        assert (root / "env").read_text() == "x"
-        assert (root / "env").stat().st_mode & 0o777 == 0o644
-        assert (root / "requirements").stat().st_mode & 0o777 == 0o755
-        assert (root / "requirements" / ".keep").stat().st_mode & 0o777 == 0o644
-    assert list(tmpdir_env.iterdir()) == []
-
-
 # --- the settings context, kept by what it holds ---------------------------------
-
-TREE = {"env": "x", "pip.conf": "[global]\n", "requirements/.keep": ""}
-
-
-def test_a_kept_tree_is_written_once_readable_and_found_again() -> None:
-    first = caches.kept_tree("trees", TREE)
-    assert first is not None
-    assert first.parent.parent == caches.cache_dir()
-    assert first.parent.stat().st_mode & 0o777 == 0o700  # only its owner reaches it
-    assert first.stat().st_mode & 0o777 == 0o755
-    assert (first / "requirements").stat().st_mode & 0o777 == 0o755
-    assert (first / "env").read_text() == "x"
-    assert (first / "env").stat().st_mode & 0o777 == 0o644
-    inode = (first / "env").stat().st_ino
-    again = caches.kept_tree("trees", dict(reversed(TREE.items())))
-    assert again == first  # the same path for the same files, in any order
-    assert (first / "env").stat().st_ino == inode  # and not written again
-    other = caches.kept_tree("trees", {**TREE, "env": "y"})
-    assert other is not None
-    assert other != first
-    assert sorted(p.name for p in first.parent.iterdir()) == sorted([first.name, other.name])
-
-
-def test_a_kept_tree_that_holds_something_else_is_not_used() -> None:
-    first = caches.kept_tree("trees", TREE)
-    assert first is not None
-    (first / "env").write_text("changed by hand")
-    assert caches.kept_tree("trees", TREE) is None  # not trusted, and not overwritten
-    assert (first / "env").read_text() == "changed by hand"
-    (first / "env").write_text("x")
-    (first / "extra").write_text("")
-    assert caches.kept_tree("trees", TREE) is None
-
-
-def test_old_and_half_written_trees_are_removed_when_another_is_written() -> None:
-    old = caches.kept_tree("trees", TREE)
-    used = caches.kept_tree("trees", {**TREE, "env": "used"})
-    assert old is not None
-    assert used is not None
-    half = old.parent / ".writing-killed"
-    half.mkdir()
-    long_ago = time.time() - caches.TREE_KEEP_SECONDS - 60
-    for path in (old, half, used):
-        os.utime(path, (long_ago, long_ago))
-    assert caches.kept_tree("trees", TREE) == old  # in use again: its time is now
-    assert caches.kept_tree("trees", {**TREE, "env": "new"}) is not None
-    names = {p.name for p in old.parent.iterdir()}
-    assert old.name in names
-    assert used.name not in names
-    assert half.name not in names
-
-
-def test_no_kept_tree_without_a_usable_cache(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
-    assert caches.kept_tree("trees", TREE) is None
-
 
 def test_a_build_sends_the_same_settings_context_each_time(
         capsys: pytest.CaptureFixture[str], tmpdir_env: Path, context: Path) -> None:
@@ -372,42 +287,8 @@ def test_a_build_sends_the_same_settings_context_each_time(
         shown.append(re.findall(r"dockerpypi-config=(\S+)", out))
     assert shown[0] == shown[1]
     assert len(shown[0]) == 1
-    assert Path(shown[0][0]).parent == caches.cache_dir() / "step-config"
+    assert Path(shown[0][0]).parent == caches.STEP_CONFIG.path
     assert "XXXXXXXX" not in shown[0][0]  # a real path: the secrets' is the placeholder
-
-
-def _sigterm_inside_private_files() -> None:
-    with _runner.private_files({"a": "x"}):
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(5)  # the handler interrupts this
-
-
-def test_private_files_are_removed_on_error_and_on_sigterm(tmpdir_env: Path) -> None:
-    with pytest.raises(RuntimeError), _runner.private_files({"a": "x"}):
-        raise RuntimeError
-    assert list(tmpdir_env.iterdir()) == []
-    started = time.monotonic()
-    with pytest.raises(SystemExit) as exited:
-        _sigterm_inside_private_files()
-    assert exited.value.code == 143
-    assert time.monotonic() - started < 4
-    assert list(tmpdir_env.iterdir()) == []
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-
-
-def test_run_returns_the_exit_code_and_logs_redacted(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level("DEBUG", logger="dockerpypi")
-    code = _runner.run([sys.executable, "-c", "raise SystemExit(7)", f"https://u:{QUOTED}@h/"])
-    assert code == 7
-    assert "running: " in caplog.text
-    assert QUOTED not in caplog.text
-    assert "https://***@h/" in caplog.text
-
-
-def test_run_maps_death_by_signal_and_a_missing_program() -> None:
-    assert _runner.run([sys.executable, "-c", "import os; os.kill(os.getpid(), 15)"]) == 143
-    with pytest.raises(UserMessageError, match="was not found"):
-        _runner.run([f"/nonexistent/docker-{uuid.uuid4().hex}"])
 
 
 # --- the real CLI with a fake docker -------------------------------------------

@@ -1,8 +1,8 @@
-"""``dockerpypi devpi``: command lines, URLs, API calls, pid handling, the CLI.
+"""``dockerpypi devpi``: command lines, URLs, what to ask the API, pid handling, the CLI.
 
-No real devpi-server runs here (tests/test_devpi_docker.py runs one): the
-processes are small stand-in scripts, and devpi's JSON API is a fake server
-that answers the few calls dockerpypi makes.
+No real devpi-server runs here (tests/test_devpi_server.py and
+tests/test_devpi_docker.py run one, and call its JSON API): the processes are
+small stand-in scripts.
 """
 
 from __future__ import annotations
@@ -22,7 +22,17 @@ from typing import Any
 import pytest
 from support.cli import run_main as run
 
-from dockerpypi.devpi import server
+from dockerpypi.devpi import api, server
+from dockerpypi.devpi.serverdir import (
+    LOG_FILE,
+    PASSWORD_FILE,
+    PID_FILE,
+    SECRET_FILE,
+    STATE_FILE,
+    default_server_dir,
+    log_tail,
+    parse_pid,
+)
 from dockerpypi.errors import UserMessageError
 from dockerpypi.settings.resolve import resolve_settings
 from dockerpypi.settings.urls import MirrorURL
@@ -43,18 +53,18 @@ def free_port() -> int:
 def test_the_server_dir_is_devpi_beside_the_mirror_dir_of_dib_image_cache(tmp_path: Path) -> None:
     settings = resolve_settings({}, environ={"DIB_IMAGE_CACHE": str(tmp_path)},
                                 context_dir=tmp_path)
-    assert server.default_server_dir(settings.mirror_dir.value) == tmp_path / "pypi" / "devpi"
+    assert default_server_dir(settings.mirror_dir.value) == tmp_path / "pypi" / "devpi"
 
 
 def test_the_default_server_dir_is_in_the_image_create_cache(tmp_path: Path) -> None:
     settings = resolve_settings({}, environ={}, context_dir=tmp_path)
     expected = Path("~/.cache/image-create/pypi/devpi").expanduser()
-    assert server.default_server_dir(settings.mirror_dir.value) == expected
+    assert default_server_dir(settings.mirror_dir.value) == expected
 
 
 def test_the_index_url_is_the_pep_503_page_of_root_pypi_on_loopback() -> None:
-    assert server.index_url(3141) == "http://127.0.0.1:3141/root/pypi/+simple/"
-    assert server.base_url(8080) == "http://127.0.0.1:8080"
+    assert api.index_url(3141) == "http://127.0.0.1:3141/root/pypi/+simple/"
+    assert api.base_url(8080) == "http://127.0.0.1:8080"
 
 
 # --- command lines -------------------------------------------------------------------
@@ -75,7 +85,7 @@ def test_the_server_listens_on_loopback_with_a_persistent_secret(tmp_path: Path)
     argv = server.server_argv(Path("/bin/devpi-server"), tmp_path, 3200, offline=False)
 
     assert argv == ["/bin/devpi-server", "--serverdir", str(tmp_path), "--host", "127.0.0.1",
-                    "--port", "3200", "--secretfile", str(tmp_path / server.SECRET_FILE)]
+                    "--port", "3200", "--secretfile", str(tmp_path / SECRET_FILE)]
 
 
 def test_offline_start_is_devpis_offline_mode(tmp_path: Path) -> None:
@@ -94,7 +104,7 @@ def test_the_server_does_not_inherit_the_root_password() -> None:
 
 
 def test_a_missing_root_pypi_is_created_as_a_mirror_of_the_upstream() -> None:
-    change = server.mirror_update(None, UPSTREAM)
+    change = api.mirror_update(None, UPSTREAM)
 
     assert change is not None
     assert (change.method, change.path) == ("PUT", "/root/pypi")
@@ -104,23 +114,23 @@ def test_a_missing_root_pypi_is_created_as_a_mirror_of_the_upstream() -> None:
 
 def test_root_pypi_already_mirroring_the_upstream_is_left_alone() -> None:
     current = {"type": "mirror", "mirror_url": UPSTREAM.rstrip("/")}
-    assert server.mirror_update(current, UPSTREAM) is None
+    assert api.mirror_update(current, UPSTREAM) is None
 
 
 def test_root_pypi_mirroring_another_upstream_is_patched_key_by_key() -> None:
     current = {"type": "mirror", "mirror_url": "http://old.example/simple/", "title": "x"}
-    change = server.mirror_update(current, UPSTREAM)
+    change = api.mirror_update(current, UPSTREAM)
 
-    assert change == server.APIRequest("PATCH", "/root/pypi", [f"mirror_url={UPSTREAM}"])
+    assert change == api.APIRequest("PATCH", "/root/pypi", [f"mirror_url={UPSTREAM}"])
 
 
 def test_a_root_pypi_that_is_no_mirror_is_refused() -> None:
     with pytest.raises(UserMessageError, match="not a mirror: use a new --serverdir"):
-        server.mirror_update({"type": "stage"}, UPSTREAM)
+        api.mirror_update({"type": "stage"}, UPSTREAM)
 
 
 def test_basic_auth_header() -> None:
-    assert server.basic_auth("root", "pw") == "Basic " + base64.b64encode(b"root:pw").decode()
+    assert api.basic_auth("root", "pw") == "Basic " + base64.b64encode(b"root:pw").decode()
 
 
 # --- which process is ours ------------------------------------------------------------
@@ -151,13 +161,13 @@ def test_other_processes_are_not_taken_for_the_server(argv: list[str], tmp_path:
 @pytest.mark.parametrize(("text", "pid"), [("123\n", 123), (" 7 ", 7), ("", None),
                                            ("0", None), ("-3", None), ("abc", None)])
 def test_parse_pid(text: str, pid: int | None) -> None:
-    assert server.parse_pid(text) == pid
+    assert parse_pid(text) == pid
 
 
 def test_the_log_tail_is_one_line_of_the_last_lines() -> None:
     text = "".join(f"line {n}\n" for n in range(10)) + "\n\n"
-    assert server.log_tail(text, 3) == "line 7 | line 8 | line 9"
-    assert server.log_tail("") == "(the log is empty)"
+    assert log_tail(text, 3) == "line 7 | line 8 | line 9"
+    assert log_tail("") == "(the log is empty)"
 
 
 # --- finding devpi-server ----------------------------------------------------------------
@@ -229,8 +239,8 @@ def _run_fake(serverdir: Path, script: Path, spawned: list[subprocess.Popen[byte
     serverdir.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen([str(script), "--serverdir", str(serverdir), "--port", "1"])
     spawned.append(process)
-    (serverdir / server.PID_FILE).write_text(f"{process.pid}\n")
-    (serverdir / server.STATE_FILE).write_text(json.dumps(
+    (serverdir / PID_FILE).write_text(f"{process.pid}\n")
+    (serverdir / STATE_FILE).write_text(json.dumps(
         {"pid": process.pid, "port": 4000, "offline": True, "upstream": UPSTREAM}))
     deadline = time.monotonic() + 10
     while not (serverdir / "ready").exists():  # its signal handlers are in place
@@ -246,7 +256,7 @@ def test_status_of_a_directory_without_a_server(tmp_path: Path) -> None:
     assert result.as_dict() == {
         "running": False, "url": None, "pid": None, "port": None,
         "serverdir": str(tmp_path / "nothing-here"), "offline": None, "upstream": None,
-        "log": str(tmp_path / "nothing-here" / server.LOG_FILE)}
+        "log": str(tmp_path / "nothing-here" / LOG_FILE)}
 
 
 def test_a_server_that_ignores_sigterm_is_killed(
@@ -283,18 +293,18 @@ def test_a_server_is_running_until_its_last_thread_ends(
 
 def test_a_pid_file_naming_another_process_is_stale(tmp_path: Path) -> None:
     # The pid of this very test run: alive, but no devpi-server of this directory.
-    (tmp_path / server.PID_FILE).write_text(f"{os.getpid()}\n")
+    (tmp_path / PID_FILE).write_text(f"{os.getpid()}\n")
 
     assert not server.status(tmp_path).running
     stopped = server.stop(tmp_path)
     assert not stopped.was_running  # and this process is still here to say so
-    assert not (tmp_path / server.PID_FILE).exists()
+    assert not (tmp_path / PID_FILE).exists()
 
 
 def test_a_pid_file_of_an_ended_process_is_stale(tmp_path: Path) -> None:
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                            capture_output=True, text=True, check=True)
-    (tmp_path / server.PID_FILE).write_text(ended.stdout)
+    (tmp_path / PID_FILE).write_text(ended.stdout)
 
     assert not server.status(tmp_path).running
     assert not server.stop(tmp_path).was_running
@@ -329,14 +339,14 @@ def test_a_server_that_exits_at_once_is_reported_with_its_log(tmp_path: Path) ->
     assert "devpi-server exited with code 3" in message
     assert "Fatal: the port is cursed" in message
     assert "\n" not in message
-    assert not (serverdir / server.PID_FILE).exists()
+    assert not (serverdir / PID_FILE).exists()
     # Initialised once, with secrets only its owner reads.
-    password = (serverdir / server.PASSWORD_FILE).read_text()
+    password = (serverdir / PASSWORD_FILE).read_text()
     assert (serverdir / ".nodeinfo").read_text() == password
-    for name in (server.PASSWORD_FILE, server.SECRET_FILE):
+    for name in (PASSWORD_FILE, SECRET_FILE):
         assert stat.S_IMODE((serverdir / name).stat().st_mode) == 0o600
     assert stat.S_IMODE(serverdir.stat().st_mode) == 0o700
-    assert len(base64.b64decode((serverdir / server.SECRET_FILE).read_bytes())) == 32
+    assert len(base64.b64decode((serverdir / SECRET_FILE).read_bytes())) == 32
 
 
 def test_the_previous_log_is_kept_once(tmp_path: Path) -> None:
@@ -349,10 +359,9 @@ def test_the_previous_log_is_kept_once(tmp_path: Path) -> None:
         with pytest.raises(UserMessageError, match=f"run {port}"):
             server.start(_options(serverdir, port=port), executables=executables)
 
-    assert (serverdir / server.LOG_FILE).read_text() == f"run {ports[2]}\n"
-    assert (serverdir / (server.LOG_FILE + ".1")).read_text() == f"run {ports[1]}\n"
-    assert sorted(p.name for p in serverdir.glob("*.log*")) == [server.LOG_FILE,
-                                                               server.LOG_FILE + ".1"]
+    assert (serverdir / LOG_FILE).read_text() == f"run {ports[2]}\n"
+    assert (serverdir / (LOG_FILE + ".1")).read_text() == f"run {ports[1]}\n"
+    assert sorted(p.name for p in serverdir.glob("*.log*")) == [LOG_FILE, LOG_FILE + ".1"]
 
 
 def test_a_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) -> None:
@@ -369,7 +378,7 @@ def test_a_server_that_never_answers_times_out_and_is_stopped(tmp_path: Path) ->
     assert "still loading plugins" in message
     assert "--start-timeout" in message
     assert not server.status(serverdir).running
-    assert not (serverdir / server.PID_FILE).exists()
+    assert not (serverdir / PID_FILE).exists()
 
 
 def test_a_failing_devpi_init_is_reported_in_one_line(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ from support.server import serve_directory
 from support.wheels import wheel_filename
 from test_build_docker import dockerpypi_build
 
-from dockerpypi.devpi import server
+from dockerpypi.devpi.serverdir import LOG_FILE
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -91,7 +91,7 @@ def test_builds_install_through_devpi_and_from_its_cache_once_the_upstream_is_go
     build(url, second)
     assert installed(second, "dockerpypi-probe-app", "dockerpypi-probe") == expected
     # devpi's own words for the fallback: it did ask the upstream, and was refused.
-    log = (serverdir / server.LOG_FILE).read_text()
+    log = (serverdir / LOG_FILE).read_text()
     assert "serving stale links" in log, log[-3000:]
     assert scan_image(second, [f"127.0.0.1:{port}"]) == []
 

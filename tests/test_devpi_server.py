@@ -26,12 +26,13 @@ from support.index import write_simple_index
 from support.server import ServedURL, serve_directory
 from support.wheels import make_wheel, wheel_filename
 
-from dockerpypi.devpi import server
+from dockerpypi.devpi import api
+from dockerpypi.devpi.serverdir import NODEINFO, PASSWORD_FILE, PID_FILE, SECRET_FILE
 
 pytestmark = pytest.mark.slow
 
 # What a server's directory holds from its first start on, and keeps.
-KEPT_FILES = (server.PASSWORD_FILE, server.SECRET_FILE, server.NODEINFO)
+KEPT_FILES = (PASSWORD_FILE, SECRET_FILE, NODEINFO)
 
 
 def _fake_index(root: Path, packages: Iterable[str | Mapping[str, Any]], origin: str) -> Path:
@@ -88,7 +89,7 @@ class Running:
 
     @property
     def url(self) -> str:
-        return server.index_url(self.port)
+        return api.index_url(self.port)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +146,7 @@ def _api(url: str) -> dict[str, object]:
 
 
 def _root_pypi(port: int) -> dict[str, object]:
-    return _api(f"{server.base_url(port)}/{server.MIRROR_INDEX}?no_projects=")
+    return _api(f"{api.base_url(port)}/{api.MIRROR_INDEX}?no_projects=")
 
 
 def _kept(serverdir: Path) -> dict[str, bytes]:
@@ -176,7 +177,7 @@ def test_root_pypi_mirrors_the_upstream_and_the_secrets_stay_private(running: Ru
     index = _root_pypi(running.port)
     assert (index["type"], index["mirror_url"]) == ("mirror", running.upstream)
     # dockerpypi made it as root, with the password devpi-init was given; both stay private.
-    for name in (server.PASSWORD_FILE, server.SECRET_FILE):
+    for name in (PASSWORD_FILE, SECRET_FILE):
         assert (running.serverdir / name).stat().st_mode & 0o077 == 0
 
 
@@ -235,7 +236,7 @@ def test_stop_ends_the_server_and_frees_its_port(
     assert stopped.stdout == f"stopped devpi-server, pid {pid} (serverdir {own_server})\n"
     assert servers_of(own_server) == []
     assert not port_answers(port)
-    assert not (own_server / server.PID_FILE).exists()
+    assert not (own_server / PID_FILE).exists()
     assert devpi_cli.status(own_server)["running"] is False
     again = devpi_cli.cli("stop", "--serverdir", str(own_server))
     assert again.stdout == f"devpi-server was not running (serverdir {own_server})\n"
@@ -262,7 +263,7 @@ def test_root_pypi_is_repointed_with_a_note(
     assert (f"dockerpypi: warning: root/pypi now mirrors {other_upstream} (was {upstream})"
             in started.stderr)
     assert _root_pypi(port)["mirror_url"] == other_upstream
-    done = devpi_cli.pip_download(server.index_url(port), tmp_path / "got", "dockerpypi-other")
+    done = devpi_cli.pip_download(api.index_url(port), tmp_path / "got", "dockerpypi-other")
     assert done.returncode == 0, done.stdout + done.stderr
     assert other_upstream.downloads() == [wheel_filename("dockerpypi-other", "3.0")]
     assert _kept(own_server) == kept  # initialised once: the same password and secret
@@ -273,7 +274,7 @@ def test_an_unchanged_upstream_needs_no_password(
 ) -> None:
     port = free_port()
     _start_and_stop(devpi_cli, own_server, port, upstream)
-    (own_server / server.PASSWORD_FILE).unlink()
+    (own_server / PASSWORD_FILE).unlink()
 
     started = devpi_cli.start(own_server, port, upstream)
 
@@ -288,7 +289,7 @@ def test_repointing_takes_dockerpypis_root_password(
     port = free_port()
     _start_and_stop(devpi_cli, own_server, port, upstream)
 
-    (own_server / server.PASSWORD_FILE).write_text("not-the-password")
+    (own_server / PASSWORD_FILE).write_text("not-the-password")
     refused = devpi_cli.start(own_server, port, other_upstream)
     assert refused.returncode == 1
     # devpi's reason, its several lines made one.
@@ -299,12 +300,12 @@ def test_repointing_takes_dockerpypis_root_password(
     # The server it started is stopped again, its port free.
     assert (servers_of(own_server), port_answers(port)) == ([], False)
 
-    (own_server / server.PASSWORD_FILE).unlink()
+    (own_server / PASSWORD_FILE).unlink()
     refused = devpi_cli.start(own_server, port, other_upstream)
     assert refused.returncode == 1
     assert refused.stderr == (
         f"dockerpypi: error: root/pypi must mirror {other_upstream}, but {own_server} has no "
-        f"root password of dockerpypi's ({server.PASSWORD_FILE}): use a --serverdir that "
+        f"root password of dockerpypi's ({PASSWORD_FILE}): use a --serverdir that "
         "dockerpypi initialised\n")
     assert (servers_of(own_server), port_answers(port)) == ([], False)
 
@@ -324,7 +325,7 @@ def test_credentials_of_the_upstream_reach_it_and_are_shown_nowhere(
         status = devpi_cli.status(own_server)
         assert status["upstream"] == private.replace("http://", "http://***@")
 
-        done = devpi_cli.pip_download(server.index_url(port), tmp_path / "got",
+        done = devpi_cli.pip_download(api.index_url(port), tmp_path / "got",
                                       "dockerpypi-private")
 
         assert done.returncode == 0, done.stdout + done.stderr

@@ -74,13 +74,13 @@ def probes(setup: dict[str, Path]) -> int:
 
 def test_the_key_changes_with_what_can_change_the_answer(
         setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    first = engine_cache.fingerprint()
+    first = engine_cache.engine_key()
     assert first is not None
-    assert engine_cache.fingerprint() == first  # nothing changed
+    assert engine_cache.engine_key() == first  # nothing changed
     seen = {first}
 
     def changed() -> str:
-        key = engine_cache.fingerprint()
+        key = engine_cache.engine_key()
         assert key is not None
         assert key not in seen
         seen.add(key)
@@ -121,10 +121,10 @@ def test_buildx_rewriting_the_current_builder_file_is_no_change(
         setup: dict[str, Path]) -> None:
     current = setup["config"] / "buildx" / "current"
     current.write_text('{"Name": ""}')
-    key = engine_cache.fingerprint()
+    key = engine_cache.engine_key()
     current.write_text('{"Name": ""}')  # buildx does this on every build
     os.utime(current, (1, 1))
-    assert engine_cache.fingerprint() == key
+    assert engine_cache.engine_key() == key
 
 
 @pytest.mark.parametrize(("variable", "value"), [
@@ -137,7 +137,7 @@ def test_an_engine_that_cannot_be_recognised_has_no_key(
         setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch, variable: str,
         value: str) -> None:
     monkeypatch.setenv(variable, value)
-    assert engine_cache.fingerprint() is None
+    assert engine_cache.engine_key() is None
 
 
 def test_a_docker_context_in_the_config_file_has_no_key(
@@ -145,11 +145,11 @@ def test_a_docker_context_in_the_config_file_has_no_key(
     monkeypatch.delenv("DOCKER_HOST")
     config = setup["config"] / "config.json"
     config.write_text(json.dumps({"currentContext": "remote"}))
-    assert engine_cache.fingerprint() is None
+    assert engine_cache.engine_key() is None
     config.write_text("{not json")
-    assert engine_cache.fingerprint() is None
+    assert engine_cache.engine_key() is None
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert engine_cache.fingerprint() is None
+    assert engine_cache.engine_key() is None
 
 
 # --- the probe and what is kept ----------------------------------------------------
@@ -183,7 +183,7 @@ def test_the_answer_is_kept_until_the_key_changes(setup: dict[str, Path]) -> Non
 ])
 def test_a_broken_cache_file_means_asking_again(setup: dict[str, Path], broken: bytes) -> None:
     first = engine.current_engine()
-    (caches.cache_dir() / engine_cache.CACHE_FILE).write_bytes(broken)
+    caches.ENGINE.path.write_bytes(broken)
     assert engine.current_engine() == first
     assert probes(setup) == 2
     assert engine.current_engine() == first
@@ -193,7 +193,7 @@ def test_a_broken_cache_file_means_asking_again(setup: dict[str, Path], broken: 
 def test_a_kept_answer_of_another_shape_or_age_means_asking_again(
         setup: dict[str, Path]) -> None:
     engine.current_engine()
-    path = caches.cache_dir() / engine_cache.CACHE_FILE
+    path = caches.ENGINE.path
     kept = json.loads(path.read_text())
     fewer = dict(kept["info"])
     del fewer["builder_platform"]
@@ -232,7 +232,7 @@ def test_a_builder_outside_the_engine_is_not_kept(
     assert engine.current_engine() == remote
     assert engine.current_engine() == remote
     assert len(calls) == 2
-    assert not (caches.cache_dir() / engine_cache.CACHE_FILE).exists()
+    assert not caches.ENGINE.path.exists()
 
 
 def test_the_subset_takes_the_platform_from_the_probe(

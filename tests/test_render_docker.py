@@ -20,7 +20,7 @@ from support.dockerfiles import installed, write_dockerfile
 from support.server import ServedURL
 
 from dockerpypi.dockerfile.vocabulary import CONFIG_STAGE, MIRROR_STAGE
-from dockerpypi.process import TREE, private_files
+from dockerpypi.files import TREE, private_files
 from dockerpypi.render.files import config_context, config_files
 from dockerpypi.settings.resolve import resolve_settings
 

@@ -92,7 +92,7 @@ def test_version_and_render_import_nothing_heavy(tmp_path: Path) -> None:
 # --- Dockerfile renderings kept ---------------------------------------------------
 
 def kept() -> dict[str, str]:
-    data: dict[str, str] = json.loads((caches.cache_dir() / templates.KEPT_FILE).read_text())
+    data: dict[str, str] = json.loads(caches.RENDERS.path.read_text())
     return data
 
 
@@ -107,7 +107,7 @@ def test_a_kept_rendering_is_used_until_its_inputs_change(
     assert list(entries.values()) == [first]
     # Prove the kept text is what comes back: mark it.
     key = next(iter(entries))
-    caches.write_cache_file(templates.KEPT_FILE, json.dumps({key: "kept\n"}).encode())
+    caches.write_cache_file(caches.RENDERS.name, json.dumps({key: "kept\n"}).encode())
     assert steps.render_run(options) == "kept\n"
     # Other options are another key.
     assert steps.render_run(steps.RunOptions(installer="uv")) != "kept\n"
@@ -122,7 +122,7 @@ def test_a_kept_rendering_is_used_until_its_inputs_change(
 def test_a_broken_cache_file_is_a_miss(fresh_environment: None) -> None:
     expected = steps.render_stage()
     for broken in (b"{not json", b"[1, 2]", b'{"key": 3}', b"\xff\xfe"):
-        (caches.cache_dir() / templates.KEPT_FILE).write_bytes(broken)
+        caches.RENDERS.path.write_bytes(broken)
         assert steps.render_stage() == expected
         assert list(kept().values()) == [expected]  # and written afresh
 
@@ -168,7 +168,7 @@ def test_config_files_with_credentials_are_never_kept(fresh_environment: None) -
     for path in caches.cache_dir().rglob("*"):
         if path.is_file():
             assert secret.encode() not in path.read_bytes(), path
-    assert not (caches.cache_dir() / templates.KEPT_FILE).exists()
+    assert not caches.RENDERS.path.exists()
 
 
 def test_config_files_without_credentials_are_kept(fresh_environment: None) -> None:

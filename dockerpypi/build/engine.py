@@ -152,7 +152,7 @@ def current_engine() -> EngineInfo:
     """
     from . import engine_cache
 
-    key = engine_cache.fingerprint()
+    key = engine_cache.engine_key()
     if key is not None:
         kept = engine_cache.load(key)
         # Exactly this class's fields: an answer written by another version of

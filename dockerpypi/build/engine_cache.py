@@ -34,9 +34,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..caches import read_cache_file, write_cache_file
+from ..caches import ENGINE, read_cache_file, write_cache_file
 
-CACHE_FILE = "engine.json"
 # Builders that are the engine's own BuildKit: what they can do follows from
 # the engine, which the key recognises. None: no buildx at all.
 KEPT_DRIVERS = ("docker", None)
@@ -99,7 +98,7 @@ def _socket(environ: Mapping[str, str], config_dir: Path) -> str | None:
     return _DEFAULT_SOCKET
 
 
-def fingerprint(environ: Mapping[str, str] | None = None) -> str | None:
+def engine_key(environ: Mapping[str, str] | None = None) -> str | None:
     """The key of the current engine, CLI and builder; None when it cannot be told."""
     environ = os.environ if environ is None else environ
     docker = shutil.which("docker", path=environ.get("PATH"))
@@ -128,7 +127,7 @@ def fingerprint(environ: Mapping[str, str] | None = None) -> str | None:
 
 def load(key: str) -> dict[str, Any] | None:
     """The answer kept under ``key``, if it is there, fresh, and well formed."""
-    raw = read_cache_file(CACHE_FILE)
+    raw = read_cache_file(ENGINE.name)
     if raw is None:
         return None
     try:
@@ -150,4 +149,4 @@ def load(key: str) -> dict[str, Any] | None:
 def store(key: str, info: Mapping[str, str | None]) -> None:
     """Keep ``info`` under ``key`` (one entry: the engine in use now)."""
     data = {"key": key, "written": time.time(), "info": dict(info)}
-    write_cache_file(CACHE_FILE, json.dumps(data, indent=1).encode())
+    write_cache_file(ENGINE.name, json.dumps(data, indent=1).encode())

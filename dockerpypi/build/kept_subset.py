@@ -14,7 +14,7 @@ under a key of everything the choice read, checked before it is used:
 - ``--platform``, ``--builder`` and the engine's platforms (the machines);
 - this version of dockerpypi, and the shape of the pages it writes.
 
-Texts are compared by :func:`dockerpypi.caches.fingerprint`, a change
+Texts are compared by :func:`dockerpypi.caches.checksum`, a change
 detector rather than a digest (an attacker could edit the Dockerfile
 itself). A kept answer whose directory is gone is a miss, and the choice is
 made again.
@@ -29,12 +29,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..caches import fingerprint
+from ..caches import SUBSETS, checksum, memo_get, memo_put
 
 if TYPE_CHECKING:
     from .command import DockerArgs
 
-_KEPT_FILE = "subsets.json"
 # The index state file of a mirror (mirror/state.py's STATE_FILE, spelt out
 # here so that a kept answer needs no import of the index).
 _STATE_FILE = ".dockerpypi-index.json"
@@ -56,16 +55,16 @@ def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None
     return json.dumps([
         __version__, PAGE_FORMAT, str(mirror_dir.resolve()),
         [state.st_ino, state.st_size, state.st_mtime_ns],
-        str(dockerfile.resolve()), fingerprint(text),
+        str(dockerfile.resolve()), checksum(text),
         str(Path(given.local_path).resolve()), given.values("--platform"),
         given.values("--builder"), list(engine_platforms),
     ])
 
 
-def _text_fingerprint(path: Path) -> str | None:
+def _text_checksum(path: Path) -> str | None:
     """Of the text as the subset read it (UTF-8, newlines made \\n)."""
     try:
-        return fingerprint(path.read_text(encoding="utf-8").encode())
+        return checksum(path.read_text(encoding="utf-8").encode())
     except (OSError, UnicodeDecodeError):
         return None
 
@@ -73,10 +72,8 @@ def _text_fingerprint(path: Path) -> str | None:
 def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
            ) -> tuple[Path, str] | None:
     """The kept subset directory for this build and its summary line, or None."""
-    from ..caches import memo_get
-
     key = _key(given, mirror_dir, engine_platforms)
-    kept = memo_get(_KEPT_FILE, key) if key is not None else None
+    kept = memo_get(SUBSETS.name, key) if key is not None else None
     if kept is None or given.local_path is None:
         return None
     try:
@@ -86,7 +83,7 @@ def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | No
         return None
     context = Path(given.local_path)
     if not isinstance(sources, dict) or any(
-            _text_fingerprint(context / relative) != expected
+            _text_checksum(context / relative) != expected
             for relative, expected in sources.items()):
         return None
     directory = mirror_dir / str(name)
@@ -106,11 +103,9 @@ def remember(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | 
     ``sources`` maps each requirements file the choice read (relative to the
     build context) to its text as it was read.
     """
-    from ..caches import memo_put
-
     key = _key(given, mirror_dir, engine_platforms)
     if key is None or directory.parent != mirror_dir:
         return
-    fingerprints = {relative: fingerprint(text.encode()) for relative, text in sources.items()}
-    memo_put(_KEPT_FILE, key, json.dumps({"dir": directory.name, "summary": summary,
-                                          "sources": fingerprints}))
+    checksums = {relative: checksum(text.encode()) for relative, text in sources.items()}
+    memo_put(SUBSETS.name, key, json.dumps({"dir": directory.name, "summary": summary,
+                                            "sources": checksums}))

@@ -46,16 +46,13 @@ import hashlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from packaging.markers import Marker
@@ -74,6 +71,7 @@ from ..dockerfile.steps import UnreadableSteps, read_steps
 from ..dockerfile.vocabulary import MIRROR_STAGE
 from ..errors import UserMessageError
 from ..mirror import index as _index
+from ..process import signals_held, signals_unwind
 
 if TYPE_CHECKING:
     from .command import DockerArgs
@@ -691,35 +689,6 @@ def _read_build(given: DockerArgs
     return requirements, target_machines(given, from_platforms), texts
 
 
-@contextlib.contextmanager
-def _signals_unwind() -> Iterator[None]:
-    """SIGTERM unwinds (so a temporary subset is removed) instead of ending the process at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _remove(directory: Path) -> None:
-    """Remove the subset; Ctrl-C or SIGTERM meanwhile are ignored, so no half of it is left."""
-    main = threading.current_thread() is threading.main_thread()
-    previous = {signum: signal.signal(signum, signal.SIG_IGN)
-                for signum in (signal.SIGINT, signal.SIGTERM)} if main else {}
-    try:
-        shutil.rmtree(directory, ignore_errors=True)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-
-
 @dataclass(frozen=True)
 class _Chosen:
     selection: Selection
@@ -775,7 +744,7 @@ def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, dry_run: bool,
     if mirror_dir is None or MIRROR_STAGE in given.build_contexts:
         yield mirror_dir
         return
-    with _signals_unwind():
+    with signals_unwind():
         temporary: Path | None = None
         try:
             try:
@@ -800,4 +769,5 @@ def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, dry_run: bool,
             yield sent
         finally:
             if temporary is not None:
-                _remove(temporary)
+                with signals_held():  # no half of it is left
+                    shutil.rmtree(temporary, ignore_errors=True)

@@ -1,7 +1,7 @@
 """``dockerpypi build``: ``docker buildx build`` with the mirror supplied.
 
 Only click is imported at the top (see cli.py); planning lives in build.py,
-processes and secret files in process.py.
+processes in process.py, secret files in files.py.
 """
 
 from __future__ import annotations
@@ -262,7 +262,7 @@ def _read_for_injection(given: DockerArgs, settings: Settings, uid: int | None,
 def _injected(given: DockerArgs, settings: Settings, injecting: _Injecting | None,
               config: str) -> Iterator[DockerArgs]:
     """The user's arguments pointing at an injected copy of their Dockerfile (if injecting)."""
-    from .. import process
+    from .. import files
     from ..build.command import parse_docker_args, with_dockerfile
 
     if injecting is None:
@@ -272,7 +272,7 @@ def _injected(given: DockerArgs, settings: Settings, injecting: _Injecting | Non
     for note in result.notes:
         warn(note)
     source = injecting.source
-    with process.private_files({"Dockerfile": result.text}) as written:
+    with files.private_files({"Dockerfile": result.text}) as written:
         # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
         # first: keep the user's, if they have one.
         ignore = source.with_name(source.name + ".dockerignore")
@@ -465,6 +465,7 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
     """Write the settings (secrets, and the config context for ``config="context"``), build."""
     from .. import caches, process
     from ..build.command import plan_build
+    from ..files import TREE, private_files
     from ..render.files import config_context, config_files, uv_cache_pays
 
     files = config_files(settings, uv_cache=mirror_dir is None or
@@ -480,8 +481,8 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
         shown = None
         if tree is not None:
-            shown = (caches.kept_tree_path(_CONFIG_TREES, tree) if not secrets
-                     else placeholder / process.TREE)
+            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not secrets
+                     else placeholder / TREE)
         argv = plan_build(given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
                           config_dir=shown, docker=docker)
         prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
@@ -490,17 +491,14 @@ def _run_build(given: DockerArgs, settings: Settings, secrets: list[str],
     # The same settings context at the same path build after build: BuildKit then
     # has it already. It holds no credentials (config="context" is never chosen
     # with them), but where the cache cannot keep it, it goes with the secrets.
-    kept = caches.kept_tree(_CONFIG_TREES, tree) if tree is not None and not secrets else None
-    with process.private_files({f.secret_id: f.content for f in files},
-                               tree=tree if kept is None else None) as written:
-        config_dir = kept or written.pop(process.TREE, None)
+    kept = (caches.kept_tree(caches.STEP_CONFIG.name, tree)
+            if tree is not None and not secrets else None)
+    with private_files({f.secret_id: f.content for f in files},
+                       tree=tree if kept is None else None) as written:
+        config_dir = kept or written.pop(TREE, None)
         argv = plan_build(given.args, settings, secret_files=written, mirror_dir=mirror_dir,
                           config_dir=config_dir, docker=docker)
         return process.run(argv, secrets=secrets, env=env)
-
-
-# The folder of the cache that keeps the dockerpypi-config contexts.
-_CONFIG_TREES = "step-config"
 
 
 def _names_sent(mirror_dir: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """``dockerpypi devpi``: start, stop and ask about a local devpi-server mirror.
 
-Only click is imported at the top (see cli.py); the work is in devpi.py.
+Only click is imported at the top (see cli/__init__.py); the work is in devpi/.
 ``start`` prints the index URL alone on standard output, so that
 ``DOCKERPYPI_MIRRORS=$(dockerpypi devpi start)`` works; what it did goes to
 standard error.
@@ -49,7 +49,7 @@ def _settings(mirror_dir: str | None, context_dir: Path | None, *,
 
 
 def _server_dir(serverdir: Path | None, settings: Settings) -> Path:
-    from ..devpi.server import default_server_dir
+    from ..devpi.serverdir import default_server_dir
 
     if serverdir is not None:
         return serverdir.expanduser().absolute()

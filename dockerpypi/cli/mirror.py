@@ -341,7 +341,7 @@ def serve_command(mirror_dir: str | None, context_dir: Path | None, host: str, p
 
     from ..mirror.index import PAGE
     from ..mirror.serve import MirrorServer
-    from ..process import _signals_handled
+    from ..process import signals_recorded
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     if not root.is_dir():
@@ -357,12 +357,11 @@ def serve_command(mirror_dir: str | None, context_dir: Path | None, host: str, p
                                "choose another --port or --host") from None
     url = _serving_url(server.url, host)
     listening = f" (listening on {server.url})" if url != server.url else ""
-    stopped: list[int] = []
     thread = threading.Thread(target=server.serve_forever, name="dockerpypi-mirror-serve",
                               daemon=True)
     # The handlers go in before the URL is printed: whoever reads the URL may
     # stop the server at once, and that is a clean stop (exit 0).
-    with _signals_handled(lambda signum, frame: stopped.append(signum)):
+    with signals_recorded() as stopped:
         thread.start()
         try:
             click.echo(url)

@@ -99,23 +99,14 @@ def render_stage_command(syntax: str | None) -> None:
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable by its owner only."""
-    import os
-    import tempfile
+    from ..files import write_private
 
     path = path.expanduser()
     if path.is_dir():
         raise UsageError(f"{path} is a directory: give a file name to -o")
     if not path.parent.is_dir():
         raise UsageError(f"directory {path.parent} does not exist: create it or choose another -o")
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(temporary).chmod(0o600)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_private(path, text.encode("utf-8"))
 
 
 def _render_env(settings: Any, *, redact: bool) -> str:

@@ -10,9 +10,10 @@ Layout (one directory serves pip, uv, ``--find-links`` and plain HTTP)::
 Each job is a module of its own, imported only by the command that needs it
 so the CLI stays quick to start: :mod:`.index` (the update, under the lock)
 with :mod:`.distfile` (names, hashes, metadata), :mod:`.state` (what was
-indexed), :mod:`.pages` (the HTML) and :mod:`.atomic` (writes); :mod:`.fill`
-with uv's :mod:`.resolve`, :mod:`.targets` and :mod:`.download`, or pip in
-the image (:mod:`.image`); :mod:`.check`.
+indexed) and :mod:`.pages` (the HTML), writing through
+:mod:`dockerpypi.files`; :mod:`.fill` with uv's :mod:`.resolve`,
+:mod:`.targets` and :mod:`.download`, or pip in the image (:mod:`.image`);
+:mod:`.check`.
 """
 
 from __future__ import annotations

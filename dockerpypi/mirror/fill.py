@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 import time
 from collections import deque
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import UsageError, UserMessageError
+from ..process import output_lines
 from ..settings.urls import MirrorURL
 from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_index
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
@@ -258,27 +258,20 @@ def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = Non
     pip's ERROR lines are kept back: the error raised says them, once.
     """
     tail: deque[str] = deque(maxlen=40)
-    try:
-        process = subprocess.Popen(plan.argv, env=dict(plan.env), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                   errors="replace")
-    except FileNotFoundError:
-        hint = ("install Docker, or put docker on PATH" if plan.image is not None
-                else "check the Python that runs dockerpypi")
-        raise UserMessageError(f"{plan.argv[0]} was not found: {hint}") from None
-    with process:
-        assert process.stdout is not None
-        try:
-            for raw in process.stdout:
-                line = scrub(raw.rstrip(), plan.secrets)
-                tail.append(line)
-                if on_line is not None and not line.startswith(_ERROR):
-                    on_line(line)
-        except BaseException:  # Ctrl-C: pip must not go on writing into the mirror
-            process.terminate()
-            raise
-    if process.returncode != 0:
-        raise _failure(plan, process.returncode, tail)
+
+    def take(raw: str) -> None:
+        line = scrub(raw.rstrip(), plan.secrets)
+        tail.append(line)
+        if on_line is not None and not line.startswith(_ERROR):
+            on_line(line)
+
+    hint = ("install Docker, or put docker on PATH" if plan.image is not None
+            else "check the Python that runs dockerpypi")
+    # Ctrl-C, or an error of on_line, ends pip too: it must not go on writing
+    # into the mirror.
+    code = output_lines(plan.argv, take, environ=plan.env, secrets=plan.secrets, missing=hint)
+    if code != 0:
+        raise _failure(plan, code, tail)
 
 
 def _snapshot(mirror_dir: Path) -> dict[str, tuple[int, int]]:

@@ -4,7 +4,7 @@ Only new or changed files are read: the state file (:mod:`.state`) remembers,
 per file name, the size and mtime it had when it was hashed, and only the
 pages of projects whose files changed are written again (the root page only
 when the set of projects changed). Every write is a temporary file renamed
-into place (:mod:`.atomic`), in an order that never lets a page link
+into place (:mod:`dockerpypi.files`), in an order that never lets a page link
 something that is not there yet, and the whole update runs under a lock file.
 """
 
@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import UserMessageError
-from .atomic import TEMP_SUFFIX, Batch, write_atomic
+from ..files import TEMP_SUFFIX, Batch, write_atomic
 from .distfile import (
     ARCHIVE_ERRORS,
     METADATA_SUFFIX,

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections import deque
@@ -29,6 +28,7 @@ from urllib.parse import unquote
 from packaging.tags import Tag
 
 from ..errors import UsageError, UserMessageError
+from ..process import output_lines
 from ..settings.urls import Credentials, MirrorURL
 from .download import Pick, origin
 from .targets import TargetTags, UnmappableTarget, best_wheel, supported_tags, uv_target
@@ -239,34 +239,25 @@ def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[s
         import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
     tail: deque[str] = deque(maxlen=40)
+    reporting = False
+
+    def take(raw: str) -> None:
+        nonlocal reporting
+        line = _scrub(raw.rstrip(), plan.secrets)
+        tail.append(line)
+        reporting = reporting or line.startswith(("error:", _CROSS))
+        if on_line is not None and line.strip() and not reporting:
+            on_line(line)
+
     with tempfile.TemporaryDirectory(prefix="dockerpypi-uv-") as work:
         output = Path(work) / _LOCK_NAME
-        try:
-            process = subprocess.Popen(
-                [*plan.argv, "--output-file", str(output)], env=dict(plan.env),
-                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                text=True, errors="replace")
-        except FileNotFoundError:
-            raise UserMessageError(f"{plan.argv[0]} was not found: pip install uv, or use "
-                                   "--resolver pip") from None
-        with process:
-            assert process.stdin is not None
-            assert process.stderr is not None
-            try:
-                process.stdin.write(plan.requirements)
-                process.stdin.close()
-                reporting = False
-                for raw in process.stderr:
-                    line = _scrub(raw.rstrip(), plan.secrets)
-                    tail.append(line)
-                    reporting = reporting or line.startswith(("error:", _CROSS))
-                    if on_line is not None and line.strip() and not reporting:
-                        on_line(line)
-            except BaseException:  # Ctrl-C: stop uv too
-                process.terminate()
-                raise
-        if process.returncode != 0:
-            raise _failure(plan, process.returncode, [line for line in tail if line.strip()])
+        # Ctrl-C, or an error of on_line, ends uv too.
+        code = output_lines([*plan.argv, "--output-file", str(output)], take,
+                            environ=plan.env, input=plan.requirements, read="stderr",
+                            secrets=plan.secrets,
+                            missing="pip install uv, or use --resolver pip")
+        if code != 0:
+            raise _failure(plan, code, [line for line in tail if line.strip()])
         with output.open("rb") as handle:
             lock: dict[str, Any] = tomllib.load(handle)
     return lock

@@ -16,7 +16,7 @@ from typing import cast
 
 from packaging.utils import NormalizedName
 
-from .atomic import write_atomic
+from ..files import write_atomic
 from .distfile import parse_distribution
 from .pages import PAGE_FORMAT
 

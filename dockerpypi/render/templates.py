@@ -4,7 +4,7 @@ The templates ship inside the wheel as ``dockerpypi/templates`` (the
 repository's top-level ``templates/`` in a checkout). Two caches in the
 user's cache directory keep a repeated ``dockerpypi render`` quick: the
 compiled templates (``templates/``), and the renderings themselves
-(:data:`KEPT_FILE`), so that a rendering asked for again imports no jinja2
+(:data:`dockerpypi.caches.RENDERS`), so that a rendering asked for again imports no jinja2
 at all, the largest part of the command's start-up.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..caches import ensure_cache_dir, memo_get, memo_put
+from ..caches import RENDERS, TEMPLATES, ensure_cache_dir, memo_get, memo_put
 from ..errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 # structure alone. Their renderings are always kept; the config files only
 # when the caller says so (``keep``): a password must never land in a cache file.
 _KEPT_TEMPLATES = frozenset({"run.Dockerfile.j2", "stage.Dockerfile.j2"})
-# The file of kept renderings in the user's cache directory: key -> text.
-KEPT_FILE = "renders.json"
 
 # What the compiled templates depend on besides their source: a cached
 # compilation made under other options must not be reused.
@@ -90,7 +88,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 
     import jinja2
 
-    directory = ensure_cache_dir("templates")
+    directory = ensure_cache_dir(TEMPLATES.name)
     if directory is None:
         return None
     salt = f"{jinja2.__version__} {sorted(_ENVIRONMENT_OPTIONS.items())}"
@@ -110,7 +108,7 @@ def _bytecode_cache() -> jinja2.BytecodeCache | None:
 def render_template(template: str, keep: bool = False, **context: object) -> str:
     """``template`` rendered with ``context`` (and the version of dockerpypi).
 
-    The text is kept in :data:`KEPT_FILE` for the next run, and taken from
+    The text is kept in :data:`dockerpypi.caches.RENDERS` for the next run, and taken from
     there when it is, for the Dockerfile templates always and for the others
     when ``keep`` (the caller knows the text holds no credentials).
     """
@@ -118,12 +116,12 @@ def render_template(template: str, keep: bool = False, **context: object) -> str
     keep = keep or template in _KEPT_TEMPLATES
     key = _kept_key(template, context) if keep else None
     if key is not None:
-        kept = memo_get(KEPT_FILE, key)
+        kept = memo_get(RENDERS.name, key)
         if kept is not None:
             return kept
     text = _render_now(template, context)
     if key is not None:
-        memo_put(KEPT_FILE, key, text)
+        memo_put(RENDERS.name, key, text)
     return text
 
 
