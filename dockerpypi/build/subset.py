@@ -367,8 +367,8 @@ class _Mirror:
             sidecar = self.root / (name + _index.METADATA_SUFFIX)
             try:
                 data = sidecar.read_bytes() if indexed.metadata_sha256 else \
-                    _index._wheel_metadata(self.root / name, indexed.project)
-            except (*_index._ARCHIVE_ERRORS, _index._Unreadable) as error:
+                    _index.wheel_metadata(self.root / name, indexed.project)
+            except (*_index.ARCHIVE_ERRORS, _index.Unreadable) as error:
                 raise CannotTell(f"cannot read the metadata of {name} ({error}): run "
                                  "`dockerpypi mirror index --full`") from None
             self._raw[name] = requires_dist(data)
@@ -506,7 +506,7 @@ def _megabytes(size: int) -> str:
 def load_index(root: Path) -> dict[str, _index.IndexedFile]:
     """What the mirror's index pages list: its state file; CannotTell when there is none."""
     warnings: list[str] = []
-    files = _index._load_state(root, warnings)
+    files = _index.load_state(root, warnings)
     if warnings or not files:
         raise CannotTell(f"{root} has no usable dockerpypi index (run `dockerpypi mirror "
                          "index`)")

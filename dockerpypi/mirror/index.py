@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import UserMessageError
-from ..files import TEMP_SUFFIX, Batch, write_atomic
+from ..files import TEMP_SUFFIX, Batch
 from .distfile import (
     ARCHIVE_ERRORS,
     METADATA_SUFFIX,
@@ -44,17 +44,12 @@ from .state import STATE_FILE, IndexedFile, load_state, pages_outdated, read_sta
 
 # What the rest of dockerpypi imports from here; the modules above hold each part.
 __all__ = [
-    "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE", "PAGE_FORMAT",
-    "SDIST_SUFFIXES", "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult", "IndexedFile",
-    "Project", "is_index_file", "list_projects", "mirror_lock", "pages_outdated",
-    "parse_distribution", "project_page", "root_page", "sha256_of", "update_index",
-    "write_atomic",
+    "ARCHIVE_ERRORS", "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE",
+    "PAGE_FORMAT", "SDIST_SUFFIXES", "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult",
+    "IndexedFile", "Project", "Unreadable", "is_index_file", "list_projects", "load_state",
+    "mirror_lock", "pages_outdated", "parse_distribution", "project_page", "root_page",
+    "sha256_of", "update_index", "wheel_metadata",
 ]
-# The names dockerpypi.subset reaches for, as they were spelt before the split.
-_load_state = load_state
-_wheel_metadata = wheel_metadata
-_ARCHIVE_ERRORS = ARCHIVE_ERRORS
-_Unreadable = Unreadable
 
 LOCK_FILE = ".dockerpypi.lock"
 DEFAULT_LOCK_TIMEOUT = 600.0  # long enough to wait out a `mirror add` that is indexing
