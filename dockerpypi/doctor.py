@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .build.engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
-from .errors import UserMessageError, split_fix
+from .errors import UserMessageError
 from .settings.resolve import Settings
 from .settings.urls import MirrorURL
 
@@ -69,8 +69,7 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
     try:
         info = probe()
     except UserMessageError as error:
-        detail, fix = split_fix(str(error))
-        return [Check("engine", FAIL, detail, fix or "start the Docker engine")]
+        return [Check("engine", FAIL, error.problem, error.fix or "start the Docker engine")]
     checks = [Check("engine", OK, f"Docker Engine {info.server_version}")]
     if info.buildx_version is None:
         checks.append(Check("buildx", NOTE, "the buildx plugin is not installed: builds run "

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 import click
 
 from .. import __version__
-from ..errors import DockerPypiError, exit_code_for, split_fix
+from ..errors import DockerPypiError, exit_code_for
 from .output import error_json, json_owed
 
 # Start-up time is part of what this module is judged on (`dockerpypi render`
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        _fail(state, exit_code_for(exc), f"error: {exc}", *split_fix(str(exc)))
+        _fail(state, exit_code_for(exc), f"error: {exc}", exc.problem, exc.fix)
     except Exception as exc:  # a bug: say so in one line unless debugging
         if state.debug:
             raise

@@ -25,7 +25,7 @@ def config(as_json: bool, **kwargs: Any) -> None:
         data = {
             "settings": rows,
             "indexes": [str(mirror) for mirror in settings.indexes],
-            "warnings": list(settings.warnings),
+            "warnings": [str(warning) for warning in settings.warnings],
         }
         echo_json(data)
         return

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
+    from ..errors import DockerPypiWarning
     from ..settings.resolve import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def warn(message: str) -> None:
-    click.echo(f"dockerpypi: warning: {message}", err=True)
+def warn(warning: DockerPypiWarning | str) -> None:
+    click.echo(f"dockerpypi: warning: {warning}", err=True)
 
 
 # Where the settings file is looked for; every command that reads settings has it.

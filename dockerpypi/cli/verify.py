@@ -153,13 +153,13 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     The image is read from the engine the docker CLI uses, as for `dockerpypi
     build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`.
     """
-    from ..errors import UsageError, UserMessageError
+    from ..errors import NoMirrorConfigured, UsageError, UserMessageError
 
     if (image is None) == (archive is None):
         raise UsageError("give an IMAGE or --archive FILE" + (", not both" if image else ""))
     settings = settings_from(kwargs)
     for warning in settings.warnings:
-        if not warning.startswith("no mirror is configured"):  # about builds, not this
+        if not isinstance(warning, NoMirrorConfigured):  # about builds, not this
             warn(warning)
     from ..verify.scan import report_json, report_lines, summary
 
