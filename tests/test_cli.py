@@ -181,6 +181,20 @@ def test_an_error_carries_its_problem_fix_and_exit_code() -> None:
             UserMessageError("nothing to fix", fix="").fix) == ("nothing to fix", "")
 
 
+def test_the_json_error_holds_the_fields(tmp_path: Path) -> None:
+    # verify --json, failing before its report, prints the one JSON error object.
+    (tmp_path / "not-a-tar").write_text("hello")
+    result = run("verify", "--json", "--archive", "not-a-tar", cwd=tmp_path)
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {
+        "ok": False, "error": "not-a-tar is not a tar archive (truncated header)",
+        "fix": "give the tar that `docker save` or `buildx --output type=oci` wrote",
+        "exit_code": 2}
+    assert result.stderr == ("dockerpypi: error: not-a-tar is not a tar archive (truncated "
+                             "header): give the tar that `docker save` or `buildx --output "
+                             "type=oci` wrote\n")
+
+
 def test_settings_warnings_are_classes_and_verify_leaves_one_out(tmp_path: Path) -> None:
     settings = resolve_settings({}, environ={"DOCKERPYPI_BOGUS": "1"}, context_dir=tmp_path)
     assert [type(warning) for warning in settings.warnings] == [SettingsWarning,

@@ -6,7 +6,6 @@ the progress display, are imported when the command runs.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options import settings_from, settings_options_for, warn
+from ..errors import NoMirrorConfigured
+from .options import settings_from, settings_options_for
+from .output import Output, json_option, lines, warn
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -135,9 +136,9 @@ def failure_message(result: VerifyResult) -> str:
                    "instead of an image on the engine.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print only the traces found: no summary line, no progress.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | None,
-           archive: Path | None, quiet: bool, as_json: bool, **kwargs: Any) -> None:
+           archive: Path | None, quiet: bool, as_json: bool, **kwargs: Any) -> Output:
     """Look through an image for traces of the mirror configuration.
 
     \b
@@ -153,25 +154,19 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     The image is read from the engine the docker CLI uses, as for `dockerpypi
     build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`.
     """
-    from ..errors import NoMirrorConfigured, UsageError, UserMessageError
+    from ..errors import UsageError, UserMessageError
 
     if (image is None) == (archive is None):
         raise UsageError("give an IMAGE or --archive FILE" + (", not both" if image else ""))
     settings = settings_from(kwargs)
-    for warning in settings.warnings:
-        if not isinstance(warning, NoMirrorConfigured):  # about builds, not this
-            warn(warning)
+    warn(*settings.warnings, ignore=(NoMirrorConfigured,))  # about builds, not this
     from ..verify.scan import report_json, report_lines, summary
 
     with layer_progress(_progress_console(quiet or as_json)) as progress:
         result, found = run_verify(settings, image, needles=needles, archive=archive,
                                    metadata_file=metadata_file, progress=progress)
-    if as_json:
-        click.echo(json.dumps(report_json(result, found), indent=2))
-    else:
-        for line in report_lines(result, found):
-            click.echo(line)
-        if not quiet:
-            click.echo(summary(result))
-    if not result.clean:
-        raise UserMessageError(failure_message(result))
+    text = list(report_lines(result, found))
+    if not quiet:
+        text.append(summary(result))
+    error = None if result.clean else UserMessageError(failure_message(result))
+    return Output(text=lines(text), json=report_json(result, found), error=error)
