@@ -25,7 +25,9 @@ from support.archives import config_of, digest, layer_tar, outer_tar, saved_imag
 
 from dockerpypi.build.command import credential_strings
 from dockerpypi.settings.resolve import resolve_settings
-from dockerpypi.verify.scan import Needle, default_needles, scan_archive, scan_document
+from dockerpypi.verify.archive import scan_archive
+from dockerpypi.verify.documents import scan_document
+from dockerpypi.verify.needles import Needle, default_needles
 
 PASSWORD = "s3cret@#:/%+word"
 ENCODED = quote(PASSWORD, safe="")
