@@ -386,7 +386,8 @@ def test_cli_reports_without_printing_the_credentials(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"dockerpypi: error: {archive} keeps 7 traces of the mirror configuration (see the "
         "report): remove the ARG, ENV, COPY or RUN that put them there and build with "
-        "`dockerpypi build`, which passes the mirror as build secrets"]
+        "`dockerpypi build`, which passes the mirror settings to the build steps as a "
+        "build context (or secrets), never in a layer"]
     for secret in (PASSWORD, ENCODED):
         assert secret not in result.stdout + result.stderr
 

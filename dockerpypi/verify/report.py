@@ -111,4 +111,5 @@ def failure(result: VerifyResult) -> UserMessageError | None:
         f"{result.image} keeps {count} trace{'' if count == 1 else 's'} of the mirror "
         "configuration (see the report)",
         fix="remove the ARG, ENV, COPY or RUN that put them there and build with "
-            "`dockerpypi build`, which passes the mirror as build secrets")
+            "`dockerpypi build`, which passes the mirror settings to the build steps as a "
+            "build context (or secrets), never in a layer")
