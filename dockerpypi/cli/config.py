@@ -1,4 +1,7 @@
-"""``dockerpypi config``: the resolved settings and where each came from."""
+"""``dockerpypi config``: the resolved settings and where each came from.
+
+Only click is imported at the top (see cli/__init__.py).
+"""
 
 from __future__ import annotations
 

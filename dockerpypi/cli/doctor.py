@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from ..errors import UserMessageError
 from .options import settings_from, settings_options
 from .output import Output, json_option, lines, warn
 
@@ -27,7 +28,6 @@ def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> Output:
     fails, 0 when all is well.
     """
     from ..doctor import report_lines, run_doctor
-    from ..errors import UserMessageError
 
     settings = settings_from(kwargs)
     warn(*settings.warnings)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import MirrorWarning, UserMessageError
+from ..errors import MirrorWarning, UsageError, UserMessageError
 from .options import context_option
 from .output import Output, json_option, lines, warn
 from .progress import progress_display
@@ -193,8 +193,6 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
-    from ..errors import UsageError
-
     if image is None:
         if labels:
             raise UsageError("--label labels the container of --image: give --image IMAGE, "
