@@ -2,7 +2,7 @@
 
 Each check gives a status (``ok``, ``note`` or ``fail``), one line of
 detail, and for a failure the fix. The engine is asked through
-:func:`dockerpypi.engine.probe_engine`; the transport is the one
+:func:`dockerpypi.build.engine.probe_engine`; the transport is the one
 ``dockerpypi build`` would choose; the local mirror directory is checked with
 :func:`dockerpypi.mirror.check.check_mirror`; every mirror URL is fetched
 once with a short timeout, with its credentials in a header (they are never
@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .build.command import is_loopback
 from .build.engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
-from .errors import UserMessageError, split_fix
+from .errors import UserMessageError
+from .mirror.check import check_mirror
+from .mirror.index import PAGE
 from .settings.resolve import Settings
 from .settings.urls import MirrorURL
 
@@ -69,8 +72,7 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
     try:
         info = probe()
     except UserMessageError as error:
-        detail, fix = split_fix(str(error))
-        return [Check("engine", FAIL, detail, fix or "start the Docker engine")]
+        return [Check("engine", FAIL, error.problem, error.fix or "start the Docker engine")]
     checks = [Check("engine", OK, f"Docker Engine {info.server_version}")]
     if info.buildx_version is None:
         checks.append(Check("buildx", NOTE, "the buildx plugin is not installed: builds run "
@@ -139,9 +141,6 @@ def _secrets_check(info: EngineInfo) -> Check:
 
 def mirror_dir_checks(settings: Settings) -> list[Check]:
     """Present, indexed (index.html), consistent (every link, hash and file)."""
-    from .mirror.check import check_mirror
-    from .mirror.index import PAGE
-
     path = settings.mirror_dir.value
     source = settings.mirror_dir.source
     used = any(m.is_local for m in settings.indexes)
@@ -184,8 +183,6 @@ def mirror_dir_checks(settings: Settings) -> list[Check]:
 # --- the mirror URLs -----------------------------------------------------------------
 
 def _is_loopback(mirror: MirrorURL) -> bool:
-    from .build.command import is_loopback
-
     return is_loopback(mirror.hostname)
 
 

@@ -1,4 +1,4 @@
-"""The command line of `config` and `render`: output, errors and exit codes.
+"""The command line of `config` and `render`: output, errors, warnings and exit codes.
 
 Run through the real entry point in a subprocess, as a user would, with an
 environment the test controls.
@@ -16,7 +16,17 @@ from urllib.parse import quote
 
 import pytest
 
+from dockerpypi.errors import (
+    DockerPypiWarning,
+    NoMirrorConfigured,
+    SettingsError,
+    SettingsWarning,
+    UsageError,
+    UserMessageError,
+    exit_code_for,
+)
 from dockerpypi.settings.public_index import public_index_url
+from dockerpypi.settings.resolve import resolve_settings
 
 PASSWORD = "p@ss#w:rd/%+"
 CREDENTIALED = f"http://builder:{quote(PASSWORD, safe='')}@127.0.0.1:3141/root/pypi/+simple/"
@@ -145,3 +155,57 @@ def test_version_and_help(tmp_path: Path) -> None:
     helped = run("render", "--help", cwd=tmp_path)
     assert helped.returncode == 0
     assert "dockerpypi render stage" in helped.stdout
+
+
+# --- errors and warnings: fields and classes ---------------------------------------------
+
+@pytest.mark.parametrize(("message", "expected"), [
+    ("a: b", ("a", "b")),
+    ("x (c: d): fix it: now", ("x (c: d): fix it", "now")),
+    ("no fix here", ("no fix here", "")),
+])
+def test_a_whole_message_gives_its_problem_and_fix(message: str,
+                                                   expected: tuple[str, str]) -> None:
+    error = UserMessageError(message)
+    assert (error.problem, error.fix) == expected
+    assert str(error) == message  # printed as it was written
+
+
+def test_an_error_carries_its_problem_fix_and_exit_code() -> None:
+    error = UsageError("--flag names no thing", fix="give one: --flag NAME")
+    assert (error.problem, error.fix) == ("--flag names no thing", "give one: --flag NAME")
+    assert str(error) == "--flag names no thing: give one: --flag NAME"
+    assert (exit_code_for(error), exit_code_for(SettingsError("x")),
+            exit_code_for(UserMessageError("x")), exit_code_for(ValueError())) == (2, 2, 1, 1)
+    assert (UserMessageError("nothing to fix", fix="").problem,
+            UserMessageError("nothing to fix", fix="").fix) == ("nothing to fix", "")
+
+
+def test_the_json_error_holds_the_fields(tmp_path: Path) -> None:
+    # verify --json, failing before its report, prints the one JSON error object.
+    (tmp_path / "not-a-tar").write_text("hello")
+    result = run("verify", "--json", "--archive", "not-a-tar", cwd=tmp_path)
+    assert result.returncode == 2
+    assert json.loads(result.stdout) == {
+        "ok": False, "error": "not-a-tar is not a tar archive (truncated header)",
+        "fix": "give the tar that `docker save` or `buildx --output type=oci` wrote",
+        "exit_code": 2}
+    assert result.stderr == ("dockerpypi: error: not-a-tar is not a tar archive (truncated "
+                             "header): give the tar that `docker save` or `buildx --output "
+                             "type=oci` wrote\n")
+
+
+def test_settings_warnings_are_classes_and_verify_leaves_one_out(tmp_path: Path) -> None:
+    settings = resolve_settings({}, environ={"DOCKERPYPI_BOGUS": "1"}, context_dir=tmp_path)
+    assert [type(warning) for warning in settings.warnings] == [SettingsWarning,
+                                                                NoMirrorConfigured]
+    assert all(isinstance(warning, DockerPypiWarning) for warning in settings.warnings)
+
+    shown = run("config", cwd=tmp_path, env={"DOCKERPYPI_BOGUS": "1"})
+    assert shown.stderr.splitlines() == [f"dockerpypi: warning: {w}" for w in settings.warnings]
+    # verify leaves out NoMirrorConfigured (it is about builds), not the others.
+    (tmp_path / "empty.tar").write_bytes(bytes(1024))
+    checked = run("verify", "--archive", "empty.tar", cwd=tmp_path,
+                  env={"DOCKERPYPI_BOGUS": "1"})
+    assert checked.stderr.splitlines()[:-1] == [f"dockerpypi: warning: {settings.warnings[0]}"]
+    assert checked.stderr.splitlines()[-1].startswith("dockerpypi: error: the archive has ")

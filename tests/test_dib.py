@@ -37,7 +37,7 @@ def mirror_urls(settings: Settings) -> list[str]:
 
 
 def warned(settings: Settings, *words: str) -> bool:
-    return any(all(word in warning for word in words) for warning in settings.warnings)
+    return any(all(word in str(warning) for word in words) for warning in settings.warnings)
 
 
 def mirror(n: int) -> str:

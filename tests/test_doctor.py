@@ -21,7 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 from support.server import ServedURL
 from support.wheels import make_wheel
 
@@ -33,7 +32,6 @@ from dockerpypi.doctor import (
     Check,
     engine_checks,
     mirror_dir_checks,
-    split_fix,
     url_checks,
 )
 from dockerpypi.errors import UserMessageError
@@ -115,14 +113,12 @@ def test_no_engine_is_one_failure_with_its_fix() -> None:
                         "unix:///nonexistent.sock. Is the docker daemon running?)",
         "start the engine, or point DOCKER_HOST at one")]
 
+    def refusing() -> EngineInfo:
+        raise UserMessageError("the engine said: no", fix="ask it: `docker info`")
 
-@pytest.mark.parametrize(("message", "expected"), [
-    ("a: b", ("a", "b")),
-    ("x (c: d): fix it: now", ("x (c: d): fix it", "now")),
-    ("no fix here", ("no fix here", "")),
-])
-def test_split_fix(message: str, expected: tuple[str, str]) -> None:
-    assert split_fix(message) == expected
+    # The error's fields, not its words cut at a colon.
+    assert engine_checks(settings(), refusing) == [Check(
+        "engine", FAIL, "the engine said: no", "ask it: `docker info`")]
 
 
 # --- the mirror directory -----------------------------------------------------------------

@@ -173,9 +173,10 @@ def test_index_and_list_print_text_and_json(
     assert "(2 read, 0 unchanged" in out
     assert "skipped notes.txt" in err
 
-    code, out, _ = run(["mirror", "index", "--json", *where], capsys)
+    code, out, err = run(["mirror", "index", "--json", *where], capsys)
     data = json.loads(out)
     assert (data["files_read"], data["files_reused"], len(data["warnings"])) == (0, 2, 1)
+    assert err == ""  # the warning is in the JSON, not beside it
 
     assert run(["mirror", "list", *where], capsys)[1] == "foo-bar  1.0, 1.1  (2 files)\n"
     listed = json.loads(run(["mirror", "list", "--json", *where], capsys)[1])

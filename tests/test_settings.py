@@ -45,14 +45,14 @@ def urls(mirrors: tuple[MirrorURL, ...]) -> list[str]:
 
 
 def warned(settings: Settings, *words: str) -> bool:
-    return any(all(word in warning for word in words) for warning in settings.warnings)
+    return any(all(word in str(warning) for word in words) for warning in settings.warnings)
 
 
 def everything_shown(settings: Settings) -> str:
     """Every way a Settings object reaches a person or a log."""
     return "\n".join([
         repr(settings), str(settings), json.dumps(describe(settings)),
-        " ".join(str(m) for m in settings.indexes), " ".join(settings.warnings),
+        " ".join(str(m) for m in settings.indexes), " ".join(map(str, settings.warnings)),
     ])
 
 
@@ -407,7 +407,7 @@ def test_credentials_in_a_file_are_warned_about(tmp_path: Path, key: str) -> Non
     write(tmp_path, "dockerpypi.toml", f"{key} = {value}\n")
     settings = resolve(tmp_path)
     assert warned(settings, "dockerpypi.toml", "credentials", key)
-    assert "pw@" not in " ".join(settings.warnings)
+    assert "pw@" not in " ".join(map(str, settings.warnings))
 
 
 def test_no_credential_warning_for_a_plain_file_mirror(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ from support.archives import config_of, digest, layer_tar, outer_tar, saved_imag
 
 from dockerpypi.build.command import credential_strings
 from dockerpypi.settings.resolve import resolve_settings
-from dockerpypi.verify.scan import Needle, default_needles, scan_archive, scan_document
+from dockerpypi.verify.archive import scan_archive
+from dockerpypi.verify.documents import scan_document
+from dockerpypi.verify.needles import Needle, default_needles
 
 PASSWORD = "s3cret@#:/%+word"
 ENCODED = quote(PASSWORD, safe="")
@@ -384,7 +386,8 @@ def test_cli_reports_without_printing_the_credentials(tmp_path: Path) -> None:
     assert result.stderr.splitlines() == [
         f"dockerpypi: error: {archive} keeps 7 traces of the mirror configuration (see the "
         "report): remove the ARG, ENV, COPY or RUN that put them there and build with "
-        "`dockerpypi build`, which passes the mirror as build secrets"]
+        "`dockerpypi build`, which passes the mirror settings to the build steps as a "
+        "build context (or secrets), never in a layer"]
     for secret in (PASSWORD, ENCODED):
         assert secret not in result.stdout + result.stderr
 

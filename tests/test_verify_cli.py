@@ -22,10 +22,11 @@ from support.archives import config_of, layer_tar, write_archive
 from support.cli import run_main, run_on_a_terminal
 
 from dockerpypi import process
-from dockerpypi.cli.verify import LayerProgress, layer_progress
+from dockerpypi.cli.progress import Display, progress_display
 from dockerpypi.errors import UserMessageError
 from dockerpypi.settings.resolve import resolve_settings
-from dockerpypi.verify.scan import default_needles, verify_image
+from dockerpypi.verify.needles import default_needles
+from dockerpypi.verify.scan import verify_image
 
 TOKEN = "tok3n-for-the-public-index"
 MIRROR = "http://builder:s3cret-word@127.0.0.1:3141/simple/"
@@ -139,25 +140,26 @@ def test_the_progress_display_counts_layers_and_bytes(tmp_path: Path) -> None:
     screen = io.StringIO()
     console = Console(file=screen, force_terminal=True, width=120)
     needles = default_needles(resolve_settings({}, environ={}))[0]
-    with layer_progress(console) as progress:
-        assert progress is not None
+    with Display(console) as display:
         verify_image(None, needles, mount_point="/tmp/pypi", archive=archive,
-                     progress=progress)
-        task = progress.display.tasks[0]
+                     progress=display)
+        task = display.shown_task
+        assert task is not None
         assert task.completed == task.total == archive.stat().st_size
     assert "2 layers" in screen.getvalue()
-    with layer_progress(None) as nothing:  # no terminal, or --quiet/--json
-        assert nothing is None
+    assert display.shown_task is None  # the bar is gone: the report stands alone
+    assert progress_display(quiet=True) is None  # --quiet or --json
 
     # An image on the engine says how many layers it has; `docker save`'s tar
     # headers make its stream a little longer than the layers' size.
-    shown = LayerProgress(Console(file=io.StringIO(), force_terminal=True, width=120))
-    shown.started(1000, 3)
-    shown.layer_done()
-    shown.advanced(900)
-    shown.advanced(300)
-    task = shown.display.tasks[0]
-    assert (task.completed, task.total, task.fields["layers"]) == (1200, 1320, "1/3 layers")
+    with Display(Console(file=io.StringIO(), force_terminal=True, width=120)) as shown:
+        shown.scan_started(1000, 3)
+        shown.layer_scanned()
+        shown.scan_advanced(900)
+        shown.scan_advanced(300)
+        task = shown.shown_task
+        assert task is not None
+        assert (task.completed, task.total, task.fields["layers"]) == (1200, 1320, "1/3 layers")
 
 
 # --- the processes it reads through ----------------------------------------------------

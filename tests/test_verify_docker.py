@@ -382,8 +382,8 @@ def test_an_image_without_layers_is_read_from_its_config_and_history(
 def test_an_image_removed_between_inspect_and_save(docker_engine: object) -> None:
     """`docker save` fails before it sends a byte: docker's words, not a broken tar's."""
     from dockerpypi.errors import UserMessageError
+    from dockerpypi.verify.archive import scan_archive
     from dockerpypi.verify.image import EngineImage, saved
-    from dockerpypi.verify.scan import scan_archive
 
     gone = EngineImage(reference="app:gone", id="sha256:" + "0" * 64, layers=("sha256:1",),
                        size=1, config={})

@@ -1,7 +1,9 @@
 """The command line: parses, calls a command, prints what it returns.
 
-Commands return data; this module alone prints (text or ``--json``) and turns
-errors into exit codes (through :func:`dockerpypi.errors.exit_code_for`).
+Commands return data (an :class:`~dockerpypi.cli.output.Output`, or an exit
+code); :func:`main` hands it to :mod:`dockerpypi.cli.output`, the one place
+that prints (text or ``--json``), and turns errors into exit codes (through
+:func:`dockerpypi.errors.exit_code_for`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from typing import Any, NoReturn
 import click
 
 from .. import __version__
-from ..errors import DockerPypiError, exit_code_for, split_fix
-from .output import error_json, json_owed
+from ..errors import DockerPypiError, exit_code_for
+from .output import Output, fail, show
 
 # Start-up time is part of what this module is judged on (`dockerpypi render`
 # runs in every Dockerfile edit loop): anything beyond click is imported
@@ -27,7 +29,7 @@ class _State:
     def __init__(self) -> None:
         self.debug = False
         # click's ctx.meta: one dict for every context of the run, where a command
-        # notes that it was asked for JSON and whether it printed some (_output.py).
+        # notes that it was asked for JSON and whether it printed some (output.py).
         self.meta: dict[str, Any] = {}
 
 
@@ -83,19 +85,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 # --- entry point ----------------------------------------------------------------
 
 def _fail(state: _State, code: int, line: str | None, problem: str, fix: str = "") -> NoReturn:
-    """End with ``code``: ``line`` on stderr (None: already shown), and the error as
-    JSON on stdout if the command was asked for JSON and has printed none.
-
-    The JSON holds the same words as the line: messages are written without
-    credentials where they are made (URLs shown redacted, installers' output
-    scrubbed), so nothing here needs to take any out.
-    """
-    if line is not None:
-        click.echo(f"dockerpypi: {line}", err=True)
-    if json_owed(state.meta):
-        import json
-
-        click.echo(json.dumps(error_json(problem, fix, code), indent=2))
+    """End with ``code`` once :func:`dockerpypi.cli.output.fail` has shown the error."""
+    fail(state.meta, code, line, problem, fix)
     sys.exit(code)
 
 
@@ -103,7 +94,11 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; the one place where errors become exit codes."""
     state = _State()
     try:
-        code = cli.main(args=argv, prog_name="dockerpypi", obj=state, standalone_mode=False)
+        returned = cli.main(args=argv, prog_name="dockerpypi", obj=state,
+                            standalone_mode=False)
+        if isinstance(returned, Output):
+            show(returned, state.meta)  # raises the error the output ends with, if any
+            returned = 0
     except (click.exceptions.Abort, KeyboardInterrupt):
         _fail(state, 130, "interrupted", "interrupted")
     except click.UsageError as exc:
@@ -119,11 +114,11 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        _fail(state, exit_code_for(exc), f"error: {exc}", *split_fix(str(exc)))
+        _fail(state, exit_code_for(exc), f"error: {exc}", exc.problem, exc.fix)
     except Exception as exc:  # a bug: say so in one line unless debugging
         if state.debug:
             raise
         problem, fix = f"internal error: {type(exc).__name__}: {exc}", \
             "run again with --debug for the traceback"
         _fail(state, 1, f"{problem} ({fix})", problem, fix)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(returned if isinstance(returned, int) else 0)

@@ -203,18 +203,18 @@ def _loads_image(given: DockerArgs) -> bool:
 
 def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
     """``dockerpypi verify`` on the image just built; 1 when it keeps a trace of the mirror."""
-    from ..verify.scan import report_lines, summary
-    from .verify import failure_message, run_verify
+    from ..verify.report import failure, report_lines, summary
+    from ..verify.scan import verify_settings
 
     metadata = given.values("--metadata-file")
-    result, needles = run_verify(settings, image,
-                                 metadata_file=Path(metadata[-1]) if metadata else None)
+    result, needles = verify_settings(settings, image,
+                                      metadata_file=Path(metadata[-1]) if metadata else None)
     for line in report_lines(result, needles):
         click.echo(f"dockerpypi: verify: {line}", err=True)
     click.echo(f"dockerpypi: verify: {summary(result)}", err=True)
     if result.clean:
         return 0
-    click.echo(f"dockerpypi: error: {failure_message(result)}", err=True)
+    click.echo(f"dockerpypi: error: {failure(result)}", err=True)
     return 1
 
 

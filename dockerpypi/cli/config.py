@@ -1,37 +1,46 @@
-"""``dockerpypi config``: the resolved settings and where each came from."""
+"""``dockerpypi config``: the resolved settings and where each came from.
+
+Only click is imported at the top (see cli/__init__.py).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .options import settings_from, settings_options, warn
-from .output import echo_json, json_option
+from .options import settings_from, settings_options
+from .output import Output, json_option, lines, warn
+
+if TYPE_CHECKING:
+    from ..settings.resolve import SettingRow, Settings
 
 
 @click.command()
 @settings_options
 @json_option
-def config(as_json: bool, **kwargs: Any) -> None:
+def config(as_json: bool, **kwargs: Any) -> Output:
     """Show the resolved settings and where each came from."""
     from ..settings.resolve import describe
 
     settings = settings_from(kwargs)
-    for warning in settings.warnings:
-        warn(warning)
+    warn(*settings.warnings)
     rows = describe(settings)
-    if as_json:
-        data = {
+    return Output(
+        text=lines(_table(rows, settings)),
+        json={
             "settings": rows,
             "indexes": [str(mirror) for mirror in settings.indexes],
-            "warnings": list(settings.warnings),
-        }
-        echo_json(data)
-        return
+            "warnings": [str(warning) for warning in settings.warnings],
+        },
+    )
+
+
+def _table(rows: list[SettingRow], settings: Settings) -> Iterator[str]:
     width = max(len(row["name"]) for row in rows)
     for row in rows:
-        click.echo(f"{row['name'].ljust(width)}  {row['shown']}  ({row['source']})")
+        yield f"{row['name'].ljust(width)}  {row['shown']}  ({row['source']})"
         for override in row["overridden"]:
-            click.echo(f"{'':{width}}    overrides {override['source']}: {override['value']}")
-    click.echo(f"{'indexes'.ljust(width)}  " + " ".join(str(m) for m in settings.indexes))
+            yield f"{'':{width}}    overrides {override['source']}: {override['value']}"
+    yield f"{'indexes'.ljust(width)}  " + " ".join(str(m) for m in settings.indexes)

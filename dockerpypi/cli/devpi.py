@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .options import context_option, warn
-from .output import echo_json, json_option
+from ..errors import DevpiWarning
+from .options import context_option
+from .output import Output, json_option, lines
 
 if TYPE_CHECKING:
     from ..devpi.server import ServerStatus
@@ -93,7 +94,7 @@ def devpi() -> None:
 @json_option
 def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
                   port: int | None, public_index: str | None, offline: bool | None,
-                  start_timeout: float | None, as_json: bool) -> None:
+                  start_timeout: float | None, as_json: bool) -> Output:
     """Start devpi-server in the background and print the index URL to use."""
     from ..devpi import server
 
@@ -106,47 +107,41 @@ def start_command(serverdir: Path | None, mirror_dir: str | None, context_dir: P
         timeout=server.DEFAULT_START_TIMEOUT if start_timeout is None else start_timeout,
     )
     result = server.start(options)
-    for note in result.notes:
-        warn(note)
-    if as_json:
-        echo_json({**result.as_dict(), "already_running": result.already_running})
-        return
     said = "already runs" if result.already_running else "started"
-    click.echo(f"dockerpypi: devpi-server {said}: {_describe(result)}", err=True)
-    click.echo(result.url)
+    return Output(text=lines([result.url or ""]),
+                  json={**result.as_dict(), "already_running": result.already_running},
+                  warnings=tuple(DevpiWarning(note) for note in result.notes),
+                  notes=(f"devpi-server {said}: {_describe(result)}",))
 
 
 @devpi.command("stop")
 @_location_options
 @json_option
 def stop_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
-                 as_json: bool) -> None:
+                 as_json: bool) -> Output:
     """Stop the devpi-server started from the server directory."""
     from ..devpi import server
 
     result = server.stop(_server_dir(serverdir, _settings(mirror_dir, context_dir)))
-    if as_json:
-        echo_json(result.as_dict())
-    elif not result.was_running:
-        click.echo(f"devpi-server was not running (serverdir {result.serverdir})")
+    if not result.was_running:
+        said = f"devpi-server was not running (serverdir {result.serverdir})"
     else:
         how = " (killed: it ignored SIGTERM)" if result.killed else ""
-        click.echo(f"stopped devpi-server, pid {result.pid}{how} (serverdir {result.serverdir})")
+        said = f"stopped devpi-server, pid {result.pid}{how} (serverdir {result.serverdir})"
+    return Output(text=lines([said]), json=result.as_dict())
 
 
 @devpi.command("status")
 @_location_options
 @json_option
 def status_command(serverdir: Path | None, mirror_dir: str | None, context_dir: Path | None,
-                   as_json: bool) -> None:
+                   as_json: bool) -> Output:
     """Say whether devpi-server runs, and its index URL."""
     from ..devpi import server
 
     result = server.status(_server_dir(serverdir, _settings(mirror_dir, context_dir)))
-    if as_json:
-        echo_json(result.as_dict())
-    elif result.running:
-        click.echo(f"devpi-server runs: {result.url}")
-        click.echo(f"  {_describe(result)}")
+    if result.running:
+        said = [f"devpi-server runs: {result.url}", f"  {_describe(result)}"]
     else:
-        click.echo(f"devpi-server is not running (serverdir {result.serverdir})")
+        said = [f"devpi-server is not running (serverdir {result.serverdir})"]
+    return Output(text=lines(said), json=result.as_dict())

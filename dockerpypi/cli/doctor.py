@@ -1,6 +1,6 @@
 """``dockerpypi doctor``: the command line of :mod:`dockerpypi.doctor`.
 
-Only click is imported at the top (see cli.py).
+Only click is imported at the top (see cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from .options import settings_from, settings_options, warn
-from .output import echo_json, json_option
+from ..errors import UserMessageError
+from .options import settings_from, settings_options
+from .output import Output, json_option, lines, warn
 
 
 @click.command("doctor")
@@ -19,7 +20,7 @@ from .output import echo_json, json_option
               show_default=True, metavar="SECONDS",
               help="How long to wait for each mirror URL to answer.")
 @json_option
-def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> None:
+def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> Output:
     """Check that builds can get the mirror: engine, builder, mirror directory, mirror URLs.
 
     Every check prints ok, note or fail; each failure comes with its fix.
@@ -27,19 +28,14 @@ def doctor(url_timeout: float, as_json: bool, **kwargs: Any) -> None:
     fails, 0 when all is well.
     """
     from ..doctor import report_lines, run_doctor
-    from ..errors import UserMessageError
 
     settings = settings_from(kwargs)
-    for warning in settings.warnings:
-        warn(warning)
+    warn(*settings.warnings)
     report = run_doctor(settings, timeout=url_timeout)
-    if as_json:
-        echo_json(report.to_json())
-    else:
-        for line in report_lines(report):
-            click.echo(line)
     failures = report.failures
+    error = None
     if failures:
         names = ", ".join(check.name for check in failures)
-        raise UserMessageError(f"{len(failures)} check{'s' if len(failures) > 1 else ''} "
-                               f"failed ({names}): apply the fixes shown above")
+        error = UserMessageError(f"{len(failures)} check{'s' if len(failures) > 1 else ''} "
+                                 f"failed ({names})", fix="apply the fixes shown above")
+    return Output(text=lines(report_lines(report)), json=report.to_json(), error=error)

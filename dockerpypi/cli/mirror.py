@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..errors import UserMessageError
-from .options import context_option, warn
-from .output import echo_json, json_option
+from ..errors import MirrorWarning, UsageError, UserMessageError
+from .options import context_option
+from .output import Output, json_option, lines, warn
 from .progress import progress_display
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def _settings(mirror_dir: str | None, context_dir: Path | None,
 
 
 def _waiting(root: Path) -> Callable[[], None]:
-    return lambda: warn(f"another dockerpypi is using {root}; waiting for it to finish")
+    return lambda: warn(MirrorWarning(f"another dockerpypi is using {root}; waiting for it "
+                                      "to finish"))
 
 
 def _index_summary(result: IndexResult) -> str:
@@ -64,9 +65,9 @@ def mirror() -> None:
 
 @mirror.command("path")
 @_mirror_dir_options
-def path_command(mirror_dir: str | None, context_dir: Path | None) -> None:
+def path_command(mirror_dir: str | None, context_dir: Path | None) -> Output:
     """Print the local mirror directory."""
-    click.echo(str(_settings(mirror_dir, context_dir).mirror_dir.value))
+    return Output(text=lines([str(_settings(mirror_dir, context_dir).mirror_dir.value)]))
 
 
 @mirror.command("index")
@@ -74,7 +75,7 @@ def path_command(mirror_dir: str | None, context_dir: Path | None) -> None:
 @click.option("--full", is_flag=True, help="Read every file again, not only new or changed ones.")
 @json_option
 def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
-                  as_json: bool) -> None:
+                  as_json: bool) -> Output:
     """Write the PEP 503 index pages for the files in the mirror."""
     from ..mirror.index import update_index
 
@@ -83,59 +84,57 @@ def index_command(mirror_dir: str | None, context_dir: Path | None, full: bool,
     with display or contextlib.nullcontext():
         result = update_index(root, full=full, on_wait=_waiting(root),
                               on_progress=None if display is None else display.indexed)
-    if as_json:
-        echo_json(result.to_json())
-        return
-    for warning in result.warnings:
-        warn(warning)
-    click.echo(_index_summary(result))
+    return Output(text=lines([_index_summary(result)]), json=result.to_json(),
+                  text_warnings=_index_warnings(result))
+
+
+def _index_warnings(result: IndexResult) -> tuple[MirrorWarning, ...]:
+    return tuple(MirrorWarning(text) for text in result.warnings)
 
 
 @mirror.command("list")
 @_mirror_dir_options
 @json_option
-def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
+def list_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> Output:
     """List the projects in the mirror directory, with their versions."""
     from ..mirror.index import list_projects
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     projects = list_projects(root)
-    if as_json:
-        echo_json({"mirror_dir": str(root), "projects": [
-            {"name": p.name, "versions": list(p.versions), "files": list(p.files)}
-            for p in projects]})
-        return
+    data = {"mirror_dir": str(root), "projects": [
+        {"name": p.name, "versions": list(p.versions), "files": list(p.files)}
+        for p in projects]}
     if not projects:
-        warn(f"{root} holds no distributions: add some with `dockerpypi mirror add PACKAGE`")
-        return
+        return Output(json=data, text_warnings=(MirrorWarning(
+            f"{root} holds no distributions: add some with `dockerpypi mirror add PACKAGE`"),))
     width = max(len(p.name) for p in projects)
+    rows = []
     for project in projects:
         count = len(project.files)
-        click.echo(f"{project.name.ljust(width)}  {', '.join(project.versions)}  "
-                   f"({count} file{'s' if count != 1 else ''})")
+        rows.append(f"{project.name.ljust(width)}  {', '.join(project.versions)}  "
+                    f"({count} file{'s' if count != 1 else ''})")
+    return Output(text=lines(rows), json=data)
 
 
 @mirror.command("check")
 @_mirror_dir_options
 @json_option
-def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> None:
+def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: bool) -> Output:
     """Verify the index against the files; exit 1 on any problem."""
     from ..mirror.check import check_mirror
 
     root = _settings(mirror_dir, context_dir).mirror_dir.value
     result = check_mirror(root, on_wait=_waiting(root))
-    if as_json:
-        echo_json(result.to_json())
-    else:
-        for problem in result.problems:
-            click.echo(f"{problem.kind:8}  {problem}")
     if not result.ok:
         count = len(result.problems)
-        raise UserMessageError(f"{count} problem{'s' if count != 1 else ''} in {root} (listed "
-                               "above): fix each as it says, then run `dockerpypi mirror check`")
-    if not as_json:
-        click.echo(f"ok: {result.projects} projects, {result.files} files in {root} "
-                   f"checked in {result.seconds:.2f}s")
+        return Output(
+            text=lines(f"{problem.kind:8}  {problem}" for problem in result.problems),
+            json=result.to_json(),
+            error=UserMessageError(f"{count} problem{'s' if count != 1 else ''} in {root} "
+                                   "(listed above)",
+                                   fix="fix each as it says, then run `dockerpypi mirror check`"))
+    return Output(text=lines([f"ok: {result.projects} projects, {result.files} files in {root} "
+                              f"checked in {result.seconds:.2f}s"]), json=result.to_json())
 
 
 def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
@@ -194,8 +193,6 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
-    from ..errors import UsageError
-
     if image is None:
         if labels:
             raise UsageError("--label labels the container of --image: give --image IMAGE, "
@@ -243,7 +240,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
                 only_binary: bool | None, offline: bool | None, image: str | None,
                 labels: tuple[str, ...], resolver: str, mirror_dir: str | None,
-                context_dir: Path | None, quiet: bool, as_json: bool) -> None:
+                context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
     uv resolves and dockerpypi downloads the files in parallel, checking their
@@ -298,17 +295,13 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         result = fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
                              on_indexed=None if display is None else display.indexed,
                              on_wait=None if quiet else _waiting(root))
-    if as_json:
-        echo_json(result.to_json())
-        return
-    if quiet:
-        return
-    for warning in result.index.warnings:
-        warn(warning)
-    for name in result.added:
-        click.echo(f"+ {name}")
+    if quiet and not as_json:
+        return Output()
     added = f"added {len(result.added)} files" if result.added else "nothing new to add"
-    click.echo(f"{added} in {result.seconds:.1f}s; {_index_summary(result.index)}")
+    return Output(text=lines([*(f"+ {name}" for name in result.added),
+                              f"{added} in {result.seconds:.1f}s; "
+                              f"{_index_summary(result.index)}"]),
+                  json=result.to_json(), text_warnings=_index_warnings(result.index))
 
 
 def _serving_url(url: str, host: str) -> str:

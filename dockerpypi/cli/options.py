@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+# Printed in one place: cli/build.py still takes warn from here.
+from .output import warn as warn
+
 if TYPE_CHECKING:
     from ..settings.resolve import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def warn(message: str) -> None:
-    click.echo(f"dockerpypi: warning: {message}", err=True)
 
 
 # Where the settings file is looked for; every command that reads settings has it.

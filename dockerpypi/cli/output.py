@@ -1,22 +1,34 @@
-"""``--json``: one JSON document on standard output, whether the command succeeds or not.
+"""What dockerpypi prints, printed in one place: a command's output, warnings, errors.
 
-A command that takes ``--json`` declares it with :data:`json_option` and prints
-with :func:`echo_json`. Both note what they did in click's ``ctx.meta``, the
-one dict every context of an invocation shares. When an error ends the command,
-:func:`dockerpypi.cli.main` looks there: JSON asked for and none printed yet
-means the error goes to standard output as :func:`error_json` too. A command
-that printed its report before failing (``doctor``, ``mirror check``) has said
-so in the report ("ok": false), and prints nothing more.
+A command does its work and returns an :class:`Output`: its text, its
+``--json`` document, the warnings its result holds, and the error it ends
+with when the output itself says what went wrong (``doctor``'s failed
+checks, ``verify``'s traces). :func:`dockerpypi.cli.main` hands it to
+:func:`show`, which prints the text or, when the command was asked for
+``--json``, the JSON document; then the error is raised. The warnings a
+command knows before its work (the settings') it hands to :func:`warn` at
+once, so that they come before a long run or an error.
 
-Only click is imported here: cli.py imports this module at every start.
+``--json`` gives one JSON document on standard output, whether the command
+succeeds or not. A command that takes it declares it with
+:data:`json_option`, which notes in click's ``ctx.meta`` (the dict every
+context of a run shares) that JSON was asked for; :func:`show` notes there
+that it printed some. When an error ends the command, :func:`fail` looks:
+JSON asked for and none printed means the error goes to standard output as
+JSON too. A command that printed its report before failing has said so in
+the report ("ok": false), and gets nothing more.
+
+Only click is imported here: the CLI imports this module at every start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import Any, NamedTuple
 
 import click
+
+from ..errors import DockerPypiError, DockerPypiWarning
 
 _ASKED = "dockerpypi.json.asked"
 _PRINTED = "dockerpypi.json.printed"
@@ -32,21 +44,71 @@ json_option = click.option("--json", "as_json", is_flag=True, callback=_note_ask
                            help="Print JSON (also when the command fails).")
 
 
-def echo_json(data: object) -> None:
-    """Print ``data`` as the command's JSON document."""
-    import json
+class Output(NamedTuple):
+    """What a command returns for :func:`show` to print.
 
-    click.echo(json.dumps(data, indent=2))
-    ctx = click.get_current_context(silent=True)
-    if ctx is not None:
-        ctx.meta[_PRINTED] = True
+    A named tuple: ``render`` returns one on every run (the rule in
+    dockerpypi/_entry.py).
+    """
+
+    text: str = ""  # standard output, exactly, without --json
+    json: object = None  # the document --json prints
+    warnings: tuple[DockerPypiWarning, ...] = ()  # standard error, with or without --json
+    # Standard error without --json: the JSON document holds them itself.
+    text_warnings: tuple[DockerPypiWarning, ...] = ()
+    notes: tuple[str, ...] = ()  # standard error without --json: what was done
+    error: DockerPypiError | None = None  # raised once the output is printed
 
 
-def json_owed(meta: Mapping[str, Any]) -> bool:
-    """The command was asked for JSON and has printed none."""
-    return bool(meta.get(_ASKED)) and not meta.get(_PRINTED)
+def lines(rows: Iterable[str]) -> str:
+    """``rows`` as text for :attr:`Output.text`: each row a line."""
+    return "".join(f"{row}\n" for row in rows)
 
 
-def error_json(problem: str, fix: str, exit_code: int) -> dict[str, object]:
-    """What ``--json`` prints for a failed command: its one-line error, in parts."""
-    return {"ok": False, "error": problem, "fix": fix, "exit_code": exit_code}
+def warn(*warnings: DockerPypiWarning | str,
+         ignore: tuple[type[DockerPypiWarning], ...] = ()) -> None:
+    """Print ``warnings`` on standard error, but those of the classes in ``ignore``.
+
+    A str is a warning of no class: what callers not yet moved to a class
+    (cli/build.py) still pass.
+    """
+    for warning in warnings:
+        if not isinstance(warning, ignore):
+            click.echo(f"dockerpypi: warning: {warning}", err=True)
+
+
+def show(output: Output, meta: MutableMapping[str, Any]) -> None:
+    """Print ``output`` (as JSON if the command was asked for it), then raise its error."""
+    as_json = bool(meta.get(_ASKED))
+    warn(*output.warnings)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(output.json, indent=2))
+        meta[_PRINTED] = True
+    else:
+        warn(*output.text_warnings)
+        for note in output.notes:
+            click.echo(f"dockerpypi: {note}", err=True)
+        if output.text:
+            click.echo(output.text, nl=False)
+    if output.error is not None:
+        raise output.error
+
+
+def fail(meta: Mapping[str, Any], code: int, line: str | None, problem: str,
+         fix: str) -> None:
+    """An error ended the command: ``line`` on standard error (None: click has shown it),
+    and the error as JSON on standard output if JSON was asked for and none printed.
+
+    The JSON holds the same words as the line: messages are written without
+    credentials where they are made (URLs shown redacted, installers' output
+    scrubbed), so nothing here needs to take any out.
+    """
+    if line is not None:
+        click.echo(f"dockerpypi: {line}", err=True)
+    if meta.get(_ASKED) and not meta.get(_PRINTED):
+        import json
+
+        click.echo(json.dumps({"ok": False, "error": problem, "fix": fix, "exit_code": code},
+                              indent=2))

@@ -14,8 +14,9 @@ from typing import Any
 import click
 
 from ..dockerfile.vocabulary import INSTALLER_CHOICES
-from ..errors import UsageError
-from .options import context_option, settings_from, settings_options, warn
+from ..errors import CredentialsHidden, UsageError
+from .options import context_option, settings_from, settings_options
+from .output import Output, warn
 
 
 class _RenderGroup(click.Group):
@@ -54,7 +55,7 @@ class _RenderGroup(click.Group):
 @click.pass_context
 def render(ctx: click.Context, installer: str, requirements: str | None, uid: int | None,
            gid: int | None, mount_point: str | None, secrets: bool,
-           context_dir: Path | None) -> None:
+           context_dir: Path | None) -> Output | None:
     """Print Dockerfile lines that install from the mirror (append them with >>).
 
     \b
@@ -68,7 +69,7 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
         if command:
             raise UsageError("a command after -- goes with plain `dockerpypi render`, "
                              f"not with `render {ctx.invoked_subcommand}`")
-        return
+        return None  # the sub-command's output is printed
     if ctx.meta.get("dockerpypi.separator") and not command:
         raise UsageError("nothing after --: give the install command, or drop the --")
     from ..render.steps import RunOptions, render_run
@@ -84,17 +85,17 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
         gid=gid,
         mount_point=settings.mount_point.value,
     )
-    click.echo(render_run(options), nl=False)
+    return Output(text=render_run(options))
 
 
 @render.command("stage")
 @click.option("--syntax", "syntax", flag_value="docker/dockerfile:1", default=None,
               help="Also print a `# syntax=` line (pulls a frontend image; not needed).")
-def render_stage_command(syntax: str | None) -> None:
+def render_stage_command(syntax: str | None) -> Output:
     """Print the `FROM scratch AS pypi-mirror` stage for the top of a Dockerfile."""
     from ..render.steps import render_stage
 
-    click.echo(render_stage(syntax=syntax), nl=False)
+    return Output(text=render_stage(syntax=syntax))
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -122,12 +123,11 @@ def _config_file_command(name: str, summary: str) -> None:
                   help="Write to FILE (mode 0600) with the real credentials.")
     @click.option("--show-credentials", is_flag=True,
                   help="Print credentials instead of *** on standard output.")
-    def command(output: Path | None, show_credentials: bool, **kwargs: Any) -> None:
+    def command(output: Path | None, show_credentials: bool, **kwargs: Any) -> Output:
         from ..render import files as rendering
 
         settings = settings_from(kwargs)
-        for warning in settings.warnings:
-            warn(warning)
+        warn(*settings.warnings)
         make: Callable[..., str] = {
             "pip-conf": rendering.render_pip_conf,
             "uv-toml": rendering.render_uv_toml,
@@ -136,12 +136,12 @@ def _config_file_command(name: str, summary: str) -> None:
         }[name]
         if output is not None:
             _write_private(output, make(settings, redact=False))
-            return
+            return Output()
         redact = not show_credentials
-        if redact and settings.has_credentials:
-            warn("credentials are shown as ***: write the file with -o FILE, "
-                  "or pass --show-credentials")
-        click.echo(make(settings, redact=redact), nl=False)
+        hidden = (CredentialsHidden("credentials are shown as ***: write the file with -o FILE, "
+                                    "or pass --show-credentials"),) \
+            if redact and settings.has_credentials else ()
+        return Output(text=make(settings, redact=redact), warnings=hidden)
 
 
 _config_file_command("pip-conf", "Print the temporary pip.conf of a build step.")

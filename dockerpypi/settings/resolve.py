@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
 
 from ..dockerfile.vocabulary import DEFAULT_MOUNT_POINT, INSTALLERS
-from ..errors import SettingsError
+from ..errors import DockerPypiWarning, NoMirrorConfigured, SettingsError, SettingsWarning
 from . import dib as _dib
 from .public_index import public_index_url
 from .urls import MirrorURL, parse_mirror_url
@@ -76,7 +76,8 @@ class Settings:
     mount_point: Sourced[str]
     installers: Sourced[tuple[str, ...]]
     easy_install: Sourced[bool]
-    warnings: tuple[str, ...] = field(default=(), compare=False)
+    # What the CLI prints before it goes on: a setting ignored, deprecated, risky.
+    warnings: tuple[DockerPypiWarning, ...] = field(default=(), compare=False)
 
     @property
     def uses_public_index(self) -> bool:
@@ -263,9 +264,10 @@ def _flag_candidates(flags: Mapping[str, object]) -> dict[str, _Candidate]:
     return found
 
 
-def _env_candidates(environ: Mapping[str, str]) -> tuple[dict[str, _Candidate], list[str]]:
+def _env_candidates(environ: Mapping[str, str]
+                    ) -> tuple[dict[str, _Candidate], list[DockerPypiWarning]]:
     found = {}
-    warnings = []
+    warnings: list[DockerPypiWarning] = []
     known = {ENV_PREFIX + var for var, _, _ in _FIELDS.values()}
     for name, (var, _, parse) in _FIELDS.items():
         full = ENV_PREFIX + var
@@ -274,12 +276,13 @@ def _env_candidates(environ: Mapping[str, str]) -> tuple[dict[str, _Candidate], 
     for name in sorted(environ):
         if (name.startswith(ENV_PREFIX) and name not in known
                 and not name.startswith(("DOCKERPYPI_TEST_", "DOCKERPYPI_ENGINE"))):
-            warnings.append(f"{name} is not a dockerpypi setting and is ignored "
-                            f"(known: {', '.join(sorted(known))})")
+            warnings.append(SettingsWarning(f"{name} is not a dockerpypi setting and is "
+                                            f"ignored (known: {', '.join(sorted(known))})"))
     return found, warnings
 
 
-def _dib_candidates(environ: Mapping[str, str]) -> tuple[dict[str, _Candidate], list[str]]:
+def _dib_candidates(environ: Mapping[str, str]
+                    ) -> tuple[dict[str, _Candidate], list[DockerPypiWarning]]:
     dib = _dib.read_dib_environment(environ)
     found: dict[str, _Candidate] = {}
     if dib.mirrors:
@@ -302,7 +305,7 @@ def _dib_candidates(environ: Mapping[str, str]) -> tuple[dict[str, _Candidate], 
         cache = Path(dib.image_cache).expanduser()
         found["mirror_dir"] = _Candidate(f"env {_dib.IMAGE_CACHE}", cache / "pypi" / "mirror",
                                          _path_parser(None), _dib.IMAGE_CACHE)
-    return found, list(dib.warnings)
+    return found, [SettingsWarning(text) for text in dib.warnings]
 
 
 def _load_file_table(context_dir: Path) -> tuple[Path, dict[str, Any]] | None:
@@ -335,7 +338,8 @@ def _load_file_table(context_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def _file_candidates(context_dir: Path) -> tuple[dict[str, _Candidate], list[str]]:
+def _file_candidates(context_dir: Path
+                     ) -> tuple[dict[str, _Candidate], list[DockerPypiWarning]]:
     loaded = _load_file_table(context_dir)
     if loaded is None:
         return {}, []
@@ -343,7 +347,7 @@ def _file_candidates(context_dir: Path) -> tuple[dict[str, _Candidate], list[str
     label = path.name if path.name == CONFIG_FILE_NAME else "pyproject.toml [tool.dockerpypi]"
     by_key = {key: (name, parse) for name, (_, key, parse) in _FIELDS.items()}
     found = {}
-    warnings = []
+    warnings: list[DockerPypiWarning] = []
     for key, raw in table.items():
         if key not in by_key:
             raise SettingsError(f"{path}: unknown key {key!r}; known keys: "
@@ -354,8 +358,9 @@ def _file_candidates(context_dir: Path) -> tuple[dict[str, _Candidate], list[str
         found[name] = _Candidate(f"file {label}", raw, parse, f"{path.name}: {key}")
         if name in ("mirrors", "public_index") and "@" in str(raw):
             var = ENV_PREFIX + _FIELDS[name][0]
-            warnings.append(f"{path.name} holds credentials in {key}; files in the build context "
-                            f"are easy to commit: set them in {var} instead")
+            warnings.append(SettingsWarning(f"{path.name} holds credentials in {key}; files in "
+                                            "the build context are easy to commit: set them "
+                                            f"in {var} instead"))
     return found, warnings
 
 
@@ -416,7 +421,7 @@ def resolve_settings(
     environ = os.environ if environ is None else environ
     context = Path(context_dir) if context_dir is not None else Path.cwd()
     layers: list[dict[str, _Candidate]] = [_flag_candidates(flags or {})]
-    warnings: list[str] = []
+    warnings: list[DockerPypiWarning] = []
     for read in (_env_candidates, _dib_candidates):
         found, said = read(environ)
         layers.append(found)
@@ -443,8 +448,9 @@ def resolve_settings(
             resolve(name, defaults[name])
 
     if resolved["mirrors"].source == SOURCE_DEFAULT:
-        warnings.append(f"no mirror is configured ({_dib.BASE}, DOCKERPYPI_MIRRORS or "
-                        f"--index-url): using the local mirror {resolved['mirrors'].value[0]}")
+        warnings.append(NoMirrorConfigured(
+            f"no mirror is configured ({_dib.BASE}, DOCKERPYPI_MIRRORS or --index-url): "
+            f"using the local mirror {resolved['mirrors'].value[0]}"))
     return Settings(**resolved, warnings=tuple(warnings))
 
 

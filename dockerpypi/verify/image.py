@@ -63,10 +63,12 @@ def _detail(stderr: str) -> str:
 
 def _failure(reference: str, stderr: str) -> UserMessageError:
     if _NOT_FOUND.search(stderr):
-        return UserMessageError(f"no image {reference} on the engine: build it with --load (or "
-                                "-t and the docker driver), or give its ID")
-    return UserMessageError(f"no Docker engine answers ({_detail(stderr)}): start the engine, "
-                            "or point DOCKER_HOST or `docker context use` at one")
+        return UserMessageError(f"no image {reference} on the engine",
+                                fix="build it with --load (or -t and the docker driver), or "
+                                    "give its ID")
+    return UserMessageError(f"no Docker engine answers ({_detail(stderr)})",
+                            fix="start the engine, or point DOCKER_HOST or `docker context "
+                                "use` at one")
 
 
 def _docker(argv: list[str], reference: str) -> str:
@@ -83,7 +85,8 @@ def inspect_image(reference: str) -> EngineImage:
         return EngineImage.from_inspect(reference, json.loads(out.splitlines()[0]))
     except (IndexError, ValueError, KeyError, TypeError, AttributeError):
         raise UserMessageError(f"`docker image inspect {reference}` printed no image "
-                               "description: update the docker CLI, then try again") from None
+                               "description", fix="update the docker CLI, then try again"
+                               ) from None
 
 
 def config_document(image: EngineImage) -> dict[str, Any]:
@@ -121,7 +124,7 @@ def saved(image: EngineImage) -> Iterator[IO[bytes]]:
             if ended is not None and ended[0] != 0:
                 raise _stopped(image, ended[1]) from None
             raise UserMessageError(f"the engine sent a broken export of {image.reference} "
-                                   f"({error}): try again") from None
+                                   f"({error})", fix="try again") from None
         code, stderr = saving.finish()
         if code != 0:
             raise _stopped(image, stderr)
@@ -131,4 +134,4 @@ def _stopped(image: EngineImage, stderr: str) -> UserMessageError:
     if _NOT_FOUND.search(stderr):  # removed since it was inspected
         return _failure(image.reference, stderr)
     return UserMessageError(f"the engine stopped sending {image.reference} "
-                            f"({_detail(stderr)}): try again")
+                            f"({_detail(stderr)})", fix="try again")
