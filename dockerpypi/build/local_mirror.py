@@ -7,6 +7,9 @@ would run until its first ``pip install`` and fail there with "No matching
 distribution", far from the cause; it is refused up front instead, with the
 command that fills or indexes the directory. With any other index to fall
 back on, a missing directory is only worth a warning.
+
+Every offline build asks, so the mirror's own modules are not imported for
+the question: only a refusal imports one, to word its message.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import SettingsError
+from ..render.steps import MIRROR_STAGE
 
 if TYPE_CHECKING:
     from ..settings.resolve import Settings
@@ -35,8 +39,6 @@ class LocalMirror(NamedTuple):
 
 def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
     """The local mirror a build gets; SettingsError when it cannot be used at all."""
-    from ..render.steps import MIRROR_STAGE
-
     path = settings.mirror_dir.value
     where = f"{path} ({settings.mirror_dir.source})"
     if path.exists() and not path.is_dir():
