@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 from subprocess import CompletedProcess
 from typing import NamedTuple
 
@@ -109,19 +109,25 @@ def _ask(argv: Sequence[str]) -> CompletedProcess[str] | None:
 
 
 def _ask_at_once(questions: Sequence[Sequence[str]]) -> list[CompletedProcess[str] | None]:
-    """:func:`_ask` each of ``questions``, all at the same time."""
-    answers: list[CompletedProcess[str] | None] = [None] * len(questions)
+    """:func:`_ask` each of ``questions``, all started before any is waited for."""
+    with ExitStack() as started:  # a question still running at the end is killed
+        streams: list[process.Streamed | None] = []
+        for argv in questions:
+            try:
+                streams.append(started.enter_context(process.output_stream(argv)))
+            except UserMessageError:  # no docker
+                streams.append(None)
+        return [_answer(stream) for stream in streams]
 
-    def ask(index: int) -> None:
-        answers[index] = _ask(questions[index])
 
-    threads = [threading.Thread(target=ask, args=(index,), daemon=True)
-               for index in range(len(questions))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answers
+def _answer(stream: process.Streamed | None) -> CompletedProcess[str] | None:
+    # Waited for with its output unread: docker's answers here are a few
+    # lines, which the pipe holds.
+    ended = stream.ended(_TIMEOUT) if stream is not None else None
+    if stream is None or ended is None:
+        return None
+    code, errors = ended
+    return CompletedProcess((), code, stream.stdout.read().decode("utf-8", "replace"), errors)
 
 
 def _inspect_argv(builder: str | None) -> list[str]:
