@@ -150,8 +150,10 @@ def mirror_sent(run: BuildRun) -> Iterator[Path | None]:
     (:func:`dockerpypi.build.subset.mirror_context`), or the whole mirror.
     """
     mirror_dir, platforms = run.mirror_dir, run.engine_platforms
-    if (mirror_dir is not None and not run.dry_run and platforms is not None
-            and MIRROR_STAGE not in run.given.build_contexts):
+    if mirror_dir is None or MIRROR_STAGE in run.given.build_contexts:
+        yield mirror_dir  # no mirror of ours to choose from
+        return
+    if not run.dry_run and platforms is not None:
         kept = kept_subset.lookup(run.given, mirror_dir, platforms)
         if kept is not None:
             run.report(f"sending {kept.summary} (as chosen for an earlier build)")
@@ -160,7 +162,7 @@ def mirror_sent(run: BuildRun) -> Iterator[Path | None]:
     from .subset import mirror_context
 
     def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
-        if mirror_dir is not None and platforms is not None:
+        if platforms is not None:
             kept_subset.remember(run.given, mirror_dir, platforms, sources, directory, summary)
 
     with mirror_context(run.given, mirror_dir, dry_run=run.dry_run, echo=run.report,

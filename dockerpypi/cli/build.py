@@ -20,6 +20,7 @@ import click
 from ..build import pipeline
 from ..build.command import parse_docker_args
 from ..build.local_mirror import local_mirror
+from ..build.transports import TRANSPORTS
 from ..errors import UsageError
 from ..process import LOGGER
 from .options import settings_from, settings_options, warn
@@ -105,7 +106,7 @@ def _first_docker_word(params: list[click.Parameter], args: list[str]) -> int:
 @click.option("--prefer-uv", is_flag=True,
               help="With --inject: a step that is one plain `pip install` runs `uv pip "
                    "install` instead when the image has uv (pip otherwise).")
-@click.option("--transport", type=click.Choice(["auto", "context", "http"]), default="auto",
+@click.option("--transport", type=click.Choice(["auto", *TRANSPORTS]), default="auto",
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "
                    "served on 127.0.0.1 for engines without named contexts.")
