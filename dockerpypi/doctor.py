@@ -22,7 +22,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .build.command import is_loopback
-from .build.engine import LOCAL_DRIVERS, EngineInfo, EngineVersion, choose_transport, probe_engine
+from .build.engine import (
+    LOCAL_DRIVERS,
+    EngineInfo,
+    choose_transport,
+    parse_version,
+    probe_engine,
+)
 from .errors import UserMessageError
 from .mirror.check import check_mirror
 from .mirror.index import PAGE
@@ -112,12 +118,6 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
     return checks
 
 
-def _parsed(text: str | None) -> EngineVersion | None:
-    from .build.engine import _version
-
-    return _version(text)
-
-
 def _secrets_check(info: EngineInfo) -> Check:
     """``RUN --mount=type=secret`` with target, uid and mode: Dockerfile frontend 1.2+."""
     server = info.server
@@ -128,7 +128,7 @@ def _secrets_check(info: EngineInfo) -> Check:
                          "upgrade the Docker engine to 20.10 or later")
         return Check("secrets", OK, "RUN --mount=type=secret is supported by the engine's "
                                     "BuildKit")
-    kit = _parsed(info.buildkit_version)
+    kit = parse_version(info.buildkit_version)
     if kit is not None and (0, 0, 0) < kit < (0, 8, 0):
         return Check("secrets", FAIL, f"BuildKit {info.buildkit_version} predates "
                                       "RUN --mount secrets with a target (0.8)",

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from dockerpypi.build.engine import EngineInfo, _version, choose_transport
+from dockerpypi.build.engine import (
+    BuilderInfo,
+    EngineInfo,
+    choose_transport,
+    parse_inspect,
+    parse_version,
+)
 from dockerpypi.errors import UserMessageError
 
 
@@ -42,7 +48,7 @@ def test_requested_transport_wins_but_context_needs_buildx() -> None:
     ("v0.13.1-desktop.1", (0, 13, 1)), ("", None), (None, None), ("dev", None),
 ])
 def test_version_parsing(text: str | None, expected: tuple[int, int, int] | None) -> None:
-    assert _version(text) == expected
+    assert parse_version(text) == expected
 
 
 @pytest.mark.parametrize(("info", "kind"), [
@@ -58,3 +64,42 @@ def test_version_parsing(text: str | None, expected: tuple[int, int, int] | None
 ])
 def test_version_bounds(info: EngineInfo, kind: str) -> None:
     assert choose_transport(info).kind == kind
+
+
+def test_the_settings_travel_as_a_context_only_where_they_can() -> None:
+    context = choose_transport(EngineInfo("26.1.5", "0.13.1", "docker", None))
+    assert context.config_form(credentials=False) == "context"
+    assert context.config_form(credentials=True) == "secrets"  # a context stays in the cache
+    assert (context.docker, context.env) == (("docker", "buildx", "build"), None)
+    served = choose_transport(EngineInfo("20.10.24", None, None, None))
+    assert served.config_form(credentials=False) == "secrets"
+    assert (served.docker, served.env) == (("docker", "build"), {"DOCKER_BUILDKIT": "1"})
+
+
+INSPECT = """\
+Name:          default
+Driver:        docker
+Last Activity: 2024-05-01 09:26:36 +0000 UTC
+
+Nodes:
+Name:             default
+Endpoint:         default
+Status:           running
+BuildKit version: v0.13.2
+Platforms:        linux/amd64, linux/amd64/v2, linux/386
+"""
+
+
+def test_buildx_inspect_is_read_into_a_model() -> None:
+    builder = parse_inspect(INSPECT)
+    assert builder == BuilderInfo("docker", "v0.13.2", ("linux/amd64", "linux/amd64/v2",
+                                                        "linux/386"))
+    assert builder.platform == "linux/amd64"
+    # A second node's lines do not change the first's answer.
+    second = "Name: other\nBuildKit version: v0.9.0\nPlatforms: linux/arm64\n"
+    assert parse_inspect(INSPECT + second) == builder
+    # An empty Platforms line (a node not yet booted) says nothing.
+    assert parse_inspect("Platforms:\nPlatforms: linux/arm64\n").platform == "linux/arm64"
+    nothing = parse_inspect("")
+    assert nothing == BuilderInfo(None, None, ())
+    assert nothing.platform is None

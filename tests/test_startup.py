@@ -89,6 +89,18 @@ def test_version_and_render_import_nothing_heavy(tmp_path: Path) -> None:
     assert not heavy & again
 
 
+def test_a_build_loads_only_what_it_uses(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    loaded = imported_after(tmp_path, ["build", "--dry-run", "--offline", "--index-url",
+                                       "http://mirror.example/simple/", "--mirror-dir",
+                                       str(tmp_path / "no-mirror"), "."])
+    assert "dockerpypi.build.pipeline" in loaded
+    # No local mirror: no subset to choose and nothing to serve. No --inject,
+    # --verify or --verbose: not their modules either.
+    assert not {"dockerpypi.build.subset", "packaging", "dockerpypi.mirror.serve", "http.server",
+                "dockerpypi.build.injected", "dockerpypi.verify.scan", "logging", "csv"} & loaded
+
+
 # --- Dockerfile renderings kept ---------------------------------------------------
 
 def kept() -> dict[str, str]:

@@ -562,8 +562,8 @@ def test_a_kept_subset_is_found_while_nothing_it_read_changed(
     sent = _choose_and_keep(given, web_mirror)
     found = kept_subset.lookup(given, web_mirror, PLATFORMS)
     assert found is not None
-    assert found[0] == sent
-    assert found[1].startswith("6 of 11 mirror files")
+    assert found.directory == sent
+    assert found.summary.startswith("6 of 11 mirror files")
     # Another platform, another Dockerfile path or tag-independent options: not the same key.
     assert kept_subset.lookup(given, web_mirror, ("linux/arm64", "linux/arm64")) is None
     assert kept_subset.lookup(parse_docker_args(["--platform", "linux/arm64", str(context)]),
@@ -598,14 +598,20 @@ def test_a_build_with_a_kept_subset_does_not_import_the_subset_machinery(
     script = f"""
 import sys
 from pathlib import Path
-from dockerpypi.cli import build as _build_cli
 from dockerpypi.build.command import parse_docker_args
-_build_cli._engine_platforms = lambda: ("linux/amd64", "linux/amd64")
+from dockerpypi.build.engine import EngineInfo
+from dockerpypi.build.pipeline import BuildRun
+from dockerpypi.build.transports import ContextTransport, mirror_sent
+from dockerpypi.settings.resolve import resolve_settings
 given = parse_docker_args([{str(context)!r}])
+engine = EngineInfo("26.1.5", "0.13.1", "docker", None, "linux/amd64", "linux/amd64")
+run = BuildRun(given, resolve_settings({{}}), Path({str(web_mirror)!r}),
+               ContextTransport(True, "test"), engine=engine,
+               report=lambda line: print("dockerpypi:", line, file=sys.stderr))
 for round in (1, 2):
     for name in [m for m in sys.modules if m.startswith(("dockerpypi.build.subset", "packaging"))]:
         del sys.modules[name]
-    with _build_cli._mirror_sent(given, Path({str(web_mirror)!r}), dry_run=False) as sent:
+    with mirror_sent(run) as sent:
         print(round, sent.name, "dockerpypi.build.subset" in sys.modules,
               any(m.startswith("packaging") for m in sys.modules), flush=True)
 """
@@ -621,7 +627,7 @@ for round in (1, 2):
 
 
 def test_the_kept_subset_looks_at_the_state_file_the_index_writes() -> None:
-    # _kept_subset spells the name out so as not to import the index.
+    # kept_subset spells the name out so as not to import the index.
     from dockerpypi.mirror.state import STATE_FILE
 
-    assert kept_subset._STATE_FILE == STATE_FILE
+    assert kept_subset.STATE_FILE == STATE_FILE

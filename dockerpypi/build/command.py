@@ -51,10 +51,7 @@ _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 class DockerArgs(NamedTuple):
-    """What dockerpypi needs to know about the user's ``docker buildx build`` arguments.
-
-    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
-    """
+    """What dockerpypi needs to know about the user's ``docker buildx build`` arguments."""
 
     args: tuple[str, ...]
     path: str

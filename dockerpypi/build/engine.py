@@ -1,15 +1,11 @@
-"""What the Docker engine and builder can do, and how the mirror reaches the build.
+"""What the Docker engine and builder can do, and which transport carries the mirror.
 
-Two transports carry the local mirror into a build step:
-
-- ``context``: the mirror directory is the named build context
-  ``pypi-mirror`` (needs buildx 0.8+ and a Dockerfile frontend 1.4+, built
-  into Engine 23+ or any recent BuildKit).
-- ``http``: dockerpypi serves the directory on 127.0.0.1 for the length of
-  the build and points the step's config at it, with host networking. This
-  is what Docker 20.10's built-in BuildKit (no named contexts) and a
-  ``docker`` without buildx get. The same Dockerfile works with both: the
-  ``pypi-mirror`` stage is then simply empty.
+docker's answers are parsed here, once, into models: :class:`EngineInfo`
+(the engine, buildx and the selected builder) and :class:`BuilderInfo` (one
+``docker buildx inspect``); the subset (:mod:`.subset`) takes its platforms
+from them too. The transports themselves (:mod:`.transports`) carry the
+local mirror into a build step: the named build context ``pypi-mirror``
+where the builder has named contexts, else the mirror served on 127.0.0.1.
 
 The probe asks docker three quick questions at once; ``dockerpypi build``
 keeps the answer between runs (:mod:`dockerpypi.build.engine_cache`) until
@@ -20,11 +16,17 @@ something about the engine or the CLI changes. The decision itself
 from __future__ import annotations
 
 import json
+import os
 import re
-import subprocess
+from collections.abc import Sequence
+from contextlib import ExitStack
+from subprocess import CompletedProcess
 from typing import NamedTuple
 
+from .. import process
 from ..errors import UserMessageError
+from . import engine_cache
+from .transports import ContextTransport, HttpTransport, Transport
 
 # Drivers whose builder runs inside the engine's own network namespace rules:
 # host networking reaches the host's loopback.
@@ -32,10 +34,7 @@ LOCAL_DRIVERS = ("docker", "docker-container")
 
 
 class EngineInfo(NamedTuple):
-    """What docker said about the engine and the selected builder.
-
-    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
-    """
+    """What docker said about the engine and the selected builder."""
 
     server_version: str | None  # None: no engine answered
     buildx_version: str | None  # None: no buildx plugin
@@ -46,18 +45,36 @@ class EngineInfo(NamedTuple):
 
     @property
     def server(self) -> EngineVersion | None:
-        return _version(self.server_version)
+        return parse_version(self.server_version)
 
 
-class Transport(NamedTuple):
-    """How the mirror reaches the build, and why, in one sentence.
+class BuilderInfo(NamedTuple):
+    """What ``docker buildx inspect`` says about a builder (its first node's values)."""
 
-    (A named tuple, not a frozen dataclass: see "records" in dockerpypi/_entry.py.)
-    """
+    driver: str | None
+    buildkit_version: str | None
+    platforms: tuple[str, ...]  # as listed, the default one first
 
-    kind: str  # "context" or "http"
-    use_buildx: bool
-    reason: str
+    @property
+    def platform(self) -> str | None:
+        """The platform the builder builds for by default."""
+        return self.platforms[0] if self.platforms else None
+
+
+def parse_inspect(text: str) -> BuilderInfo:
+    """``docker buildx inspect``'s text as a model."""
+    driver = buildkit = None
+    platforms: tuple[str, ...] = ()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "Driver" and driver is None:
+            driver = value
+        elif key == "BuildKit version" and buildkit is None:
+            buildkit = value
+        elif key == "Platforms" and not platforms and value:
+            platforms = tuple(platform.strip() for platform in value.split(","))
+    return BuilderInfo(driver, buildkit, platforms)
 
 
 # Docker, buildx and BuildKit versions as (major, minor, patch): "26.1.5+dfsg1",
@@ -67,7 +84,8 @@ class Transport(NamedTuple):
 EngineVersion = tuple[int, int, int]
 
 
-def _version(text: str | None) -> EngineVersion | None:
+def parse_version(text: str | None) -> EngineVersion | None:
+    """A Docker, buildx or BuildKit version by its leading numbers; None when it has none."""
     if not text:
         return None
     match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", text.strip())
@@ -82,34 +100,47 @@ def _version(text: str | None) -> EngineVersion | None:
 _TIMEOUT = 30
 
 
-def _start(argv: list[str]) -> subprocess.Popen[str] | None:
+def _ask(argv: Sequence[str]) -> CompletedProcess[str] | None:
+    """docker's answer to ``argv``; None when there is no docker or no answer in time."""
     try:
-        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.DEVNULL, text=True)
-    except FileNotFoundError:
+        return process.output_of(argv, timeout=_TIMEOUT)
+    except UserMessageError:
         return None
 
 
-def _finish(process: subprocess.Popen[str] | None) -> subprocess.CompletedProcess[str] | None:
-    if process is None:
+def _ask_at_once(questions: Sequence[Sequence[str]]) -> list[CompletedProcess[str] | None]:
+    """:func:`_ask` each of ``questions``, all started before any is waited for."""
+    with ExitStack() as started:  # a question still running at the end is killed
+        streams: list[process.Streamed | None] = []
+        for argv in questions:
+            try:
+                streams.append(started.enter_context(process.output_stream(argv)))
+            except UserMessageError:  # no docker
+                streams.append(None)
+        return [_answer(stream) for stream in streams]
+
+
+def _answer(stream: process.Streamed | None) -> CompletedProcess[str] | None:
+    # Waited for with its output unread: docker's answers here are a few
+    # lines, which the pipe holds.
+    ended = stream.ended(_TIMEOUT) if stream is not None else None
+    if stream is None or ended is None:
         return None
-    try:
-        out, err = process.communicate(timeout=_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.communicate()
-        return None
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+    code, errors = ended
+    return CompletedProcess((), code, stream.stdout.read().decode("utf-8", "replace"), errors)
+
+
+def _inspect_argv(builder: str | None) -> list[str]:
+    return ["docker", "buildx", "inspect", *([builder] if builder else [])]
 
 
 def probe_engine(builder: str | None = None) -> EngineInfo:
     """Ask docker about the engine and the builder; raise if no engine answers."""
-    started = [
-        _start(["docker", "version", "--format", "{{json .}}"]),
-        _start(["docker", "buildx", "version"]),
-        _start(["docker", "buildx", "inspect", *([builder] if builder else [])]),
-    ]
-    version, buildx, inspect = (_finish(process) for process in started)
+    version, buildx, inspect = _ask_at_once([
+        ["docker", "version", "--format", "{{json .}}"],
+        ["docker", "buildx", "version"],
+        _inspect_argv(builder),
+    ])
     if version is None:
         raise UserMessageError("docker is not installed or not on PATH: install Docker "
                                "(Engine 20.10 or later) and try again")
@@ -129,18 +160,19 @@ def probe_engine(builder: str | None = None) -> EngineInfo:
     if buildx is not None and buildx.returncode == 0:
         words = buildx.stdout.split()
         buildx_version = words[1] if len(words) > 1 else "unknown"
-    driver = buildkit = platforms = None
     # Asked at once with the others; it means something only with buildx there.
-    if buildx_version and inspect is not None and inspect.returncode == 0:
-        for line in inspect.stdout.splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "Driver" and driver is None:
-                driver = value.strip()
-            elif key.strip() == "BuildKit version" and buildkit is None:
-                buildkit = value.strip()
-            elif key.strip() == "Platforms" and platforms is None and value.strip():
-                platforms = value.split(",")[0].strip()
-    return EngineInfo(server, buildx_version, driver, buildkit, platform, platforms)
+    builder_info = (parse_inspect(inspect.stdout)
+                    if buildx_version and inspect is not None and inspect.returncode == 0
+                    else BuilderInfo(None, None, ()))
+    return EngineInfo(server_version=server, buildx_version=buildx_version,
+                      driver=builder_info.driver, buildkit_version=builder_info.buildkit_version,
+                      server_platform=platform, builder_platform=builder_info.platform)
+
+
+def inspect_builder(builder: str) -> BuilderInfo | None:
+    """``docker buildx inspect BUILDER``; None when docker does not answer."""
+    done = _ask(_inspect_argv(builder))
+    return parse_inspect(done.stdout) if done is not None and done.returncode == 0 else None
 
 
 def current_engine() -> EngineInfo:
@@ -150,8 +182,6 @@ def current_engine() -> EngineInfo:
     changed (see :mod:`dockerpypi.build.engine_cache`); otherwise docker is asked
     again, and the new answer kept.
     """
-    from . import engine_cache
-
     key = engine_cache.engine_key()
     if key is not None:
         kept = engine_cache.load(key)
@@ -165,33 +195,48 @@ def current_engine() -> EngineInfo:
     return info
 
 
+def default_platform(builder: str | None) -> str | None:
+    """The platform ``builder`` (None: the selected one) builds for when not told; None
+    when docker does not say."""
+    if builder:  # --builder: another builder than the one the probe asked about
+        named = inspect_builder(builder)
+        return named.platform if named is not None else None
+    # What the transport's probe learnt already (and may have kept from an
+    # earlier build): no second question to the engine. Its `buildx inspect`
+    # asked about BUILDX_BUILDER's builder, when that is set.
+    try:
+        info = current_engine()
+    except UserMessageError:
+        return None
+    return info.builder_platform if os.environ.get("BUILDX_BUILDER") else info.server_platform
+
+
 def choose_transport(info: EngineInfo, requested: str = "auto") -> Transport:
     """Pick how the mirror reaches the build, and say why in one sentence."""
-    buildx = _version(info.buildx_version)
+    buildx = parse_version(info.buildx_version)
     has_buildx = info.buildx_version is not None
     if requested == "http":
-        return Transport("http", has_buildx, "asked for with --transport http")
+        return HttpTransport(has_buildx, "asked for with --transport http")
     if requested == "context":
         if not has_buildx:
             raise UserMessageError("--transport context needs the docker buildx plugin: "
                                    "install it, or use --transport http")
-        return Transport("context", True, "asked for with --transport context")
+        return ContextTransport(True, "asked for with --transport context")
     if not has_buildx:
-        return Transport("http", False, "docker buildx is not installed, so named build "
-                                        "contexts are not available")
+        return HttpTransport(False, "docker buildx is not installed, so named build "
+                                    "contexts are not available")
     if buildx is not None and buildx < (0, 8, 0):
-        return Transport("http", True, f"buildx {info.buildx_version} predates named build "
-                                       "contexts (0.8)")
+        return HttpTransport(True, f"buildx {info.buildx_version} predates named build "
+                                   "contexts (0.8)")
     if info.driver == "docker" or info.driver is None:
         server = info.server
         if server is not None and server < (23, 0, 0):
-            return Transport("http", True, f"Engine {info.server_version}'s built-in BuildKit "
-                                           "has no named build contexts")
-        return Transport("context", True, f"Engine {info.server_version} with buildx "
-                                          f"{info.buildx_version} supports named build contexts")
-    kit = _version(info.buildkit_version)
-    if kit is not None and (0, 0, 0) < kit < (0, 10, 0):
-        return Transport("http", True, f"the builder's BuildKit {info.buildkit_version} "
+            return HttpTransport(True, f"Engine {info.server_version}'s built-in BuildKit "
                                        "has no named build contexts")
-    return Transport("context", True, f"the {info.driver} builder supports named build "
-                                      "contexts")
+        return ContextTransport(True, f"Engine {info.server_version} with buildx "
+                                      f"{info.buildx_version} supports named build contexts")
+    kit = parse_version(info.buildkit_version)
+    if kit is not None and (0, 0, 0) < kit < (0, 10, 0):
+        return HttpTransport(True, f"the builder's BuildKit {info.buildkit_version} "
+                                   "has no named build contexts")
+    return ContextTransport(True, f"the {info.driver} builder supports named build contexts")

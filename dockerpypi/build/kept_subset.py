@@ -26,34 +26,37 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 from .. import __version__
 from ..caches import SUBSETS, checksum, memo_get, memo_put
-
-if TYPE_CHECKING:
-    from .command import DockerArgs
+from ..mirror import pages  # a leaf: the page writer alone, not the index
+from .command import DockerArgs, dockerfile_path
 
 # The index state file of a mirror (mirror/state.py's STATE_FILE, spelt out
 # here so that a kept answer needs no import of the index).
-_STATE_FILE = ".dockerpypi-index.json"
+STATE_FILE = ".dockerpypi-index.json"
+
+
+class KeptSubset(NamedTuple):
+    """The subset an earlier build chose: its directory in the mirror, and its summary."""
+
+    directory: Path
+    summary: str
 
 
 def _key(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
          ) -> str | None:
-    from ..mirror.pages import PAGE_FORMAT  # a leaf: the page writer alone, not the index
-    from .command import dockerfile_path
-
     dockerfile = dockerfile_path(given)
     if dockerfile is None or given.local_path is None:
         return None
     try:
         text = dockerfile.read_bytes()
-        state = (mirror_dir / _STATE_FILE).stat()
+        state = (mirror_dir / STATE_FILE).stat()
     except OSError:
         return None
     return json.dumps([
-        __version__, PAGE_FORMAT, str(mirror_dir.resolve()),
+        __version__, pages.PAGE_FORMAT, str(mirror_dir.resolve()),
         [state.st_ino, state.st_size, state.st_mtime_ns],
         str(dockerfile.resolve()), checksum(text),
         str(Path(given.local_path).resolve()), given.values("--platform"),
@@ -70,8 +73,8 @@ def _text_checksum(path: Path) -> str | None:
 
 
 def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...]
-           ) -> tuple[Path, str] | None:
-    """The kept subset directory for this build and its summary line, or None."""
+           ) -> KeptSubset | None:
+    """The kept subset of this build, or None."""
     key = _key(given, mirror_dir, engine_platforms)
     kept = memo_get(SUBSETS.name, key) if key is not None else None
     if kept is None or given.local_path is None:
@@ -93,7 +96,7 @@ def lookup(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | No
         os.utime(directory)  # in use: the clean-up of unused subsets goes by this time
     except OSError:
         return None
-    return directory, str(summary)
+    return KeptSubset(directory, str(summary))
 
 
 def remember(given: DockerArgs, mirror_dir: Path, engine_platforms: tuple[str | None, ...],

@@ -7,6 +7,9 @@ would run until its first ``pip install`` and fail there with "No matching
 distribution", far from the cause; it is refused up front instead, with the
 command that fills or indexes the directory. With any other index to fall
 back on, a missing directory is only worth a warning.
+
+Every offline build asks, so the mirror's own modules are not imported for
+the question: only a refusal imports one, to word its message.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from ..dockerfile.vocabulary import MIRROR_STAGE
 from ..errors import SettingsError
 
 if TYPE_CHECKING:
@@ -35,8 +39,6 @@ class LocalMirror(NamedTuple):
 
 def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
     """The local mirror a build gets; SettingsError when it cannot be used at all."""
-    from ..dockerfile.vocabulary import MIRROR_STAGE
-
     path = settings.mirror_dir.value
     where = f"{path} ({settings.mirror_dir.source})"
     if path.exists() and not path.is_dir():

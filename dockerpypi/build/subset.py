@@ -46,7 +46,6 @@ import hashlib
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import time
 from collections import defaultdict
@@ -72,6 +71,7 @@ from ..dockerfile.vocabulary import MIRROR_STAGE
 from ..errors import UserMessageError
 from ..mirror import index as _index
 from ..process import signals_held, signals_unwind
+from . import engine
 
 if TYPE_CHECKING:
     from .command import DockerArgs
@@ -185,38 +185,12 @@ def machine_of(platform: str) -> str:
     return machine
 
 
-def _ask_docker(argv: list[str]) -> str | None:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
 def builder_platform(builder: str | None) -> str:
     """The platform the builder builds for by default (its first platform)."""
-    if builder:  # --builder: another builder than the one the transport's probe asked about
-        out = _ask_docker(["docker", "buildx", "inspect", builder])
-        for line in (out or "").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "Platforms" and value.strip():
-                return value.split(",")[0].strip()
-    else:
-        # What the transport's probe learnt already (and may have kept from an
-        # earlier build): no second question to the engine. Its `buildx
-        # inspect` asked about BUILDX_BUILDER's builder, when that is set.
-        from .engine import current_engine
-
-        try:
-            info = current_engine()
-        except UserMessageError:
-            info = None
-        if info is not None:
-            platform = (info.builder_platform if os.environ.get("BUILDX_BUILDER")
-                        else info.server_platform)
-            if platform:
-                return platform
-    raise CannotTell("docker did not say which platform the builder builds for")
+    platform = engine.default_platform(builder)
+    if not platform:
+        raise CannotTell("docker did not say which platform the builder builds for")
+    return platform
 
 
 def target_machines(given: DockerArgs, from_platforms: Iterable[str]) -> tuple[str, ...]:

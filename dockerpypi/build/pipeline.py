@@ -1,0 +1,244 @@
+"""The work of ``dockerpypi build``: from the parsed command line to docker's exit code.
+
+One :class:`BuildRun` holds what the steps of a build read (as copier's
+``Worker`` does), so each step takes it instead of a list of parameters:
+
+1. :func:`start`: ask the engine (or read its kept answer), choose the
+   transport (:mod:`.transports`) and say which;
+2. :func:`build`: with ``--inject``, build a rewritten copy of the
+   Dockerfile; refuse what this build cannot do; let the transport deliver
+   the mirror; write the step settings (the ``dockerpypi-config`` build
+   context, or build secrets in a private directory removed afterwards); run
+   docker, or, for a dry run, return the command it would run.
+
+The command line (:mod:`dockerpypi.cli.build`) parses, prints and exits;
+lines meant for people go through the run's ``report``.
+
+Imports: what every build runs is imported at the top. What one option or
+one transport alone needs is imported where it is used, so that the builds
+without it do not pay for it at start-up: csv (``--verify``), the served
+mirror (:mod:`.transports`), the subset machinery (the same), ``--inject``'s
+rewriter (:mod:`.injected`, imported by the command line).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from .. import caches, process
+from ..dockerfile.vocabulary import CONFIG_STAGE
+from ..errors import UsageError, UserMessageError
+from ..files import TREE, private_files
+from ..render.files import config_context, config_files, uv_cache_pays
+from .command import credential_strings, dockerfile_path, plan_build
+from .engine import EngineInfo, choose_transport, current_engine
+from .transports import TRANSPORTS, Delivered, Transport
+
+if TYPE_CHECKING:
+    from ..settings.resolve import Settings
+    from .command import DockerArgs
+    from .injected import Injecting
+
+
+class BuildRun:
+    """One ``dockerpypi build``: what its steps read, set once when it starts."""
+
+    __slots__ = ("config", "dry_run", "engine", "given", "mirror_dir", "report", "secrets",
+                 "settings", "transport")
+
+    def __init__(self, given: DockerArgs, settings: Settings, mirror_dir: Path | None,
+                 transport: Transport, *, report: Callable[[str], None],
+                 engine: EngineInfo | None = None, dry_run: bool = False) -> None:
+        self.given = given  # the user's docker arguments
+        self.settings = settings
+        # Every credential in the settings, as typed and encoded: never shown.
+        self.secrets = credential_strings(settings)
+        self.mirror_dir = mirror_dir  # the local mirror (None: the empty stage)
+        self.transport = transport
+        self.config = transport.config_form(credentials=bool(self.secrets))
+        self.engine = engine  # what docker said (None: a dry run without an engine)
+        self.dry_run = dry_run
+        self.report = report  # one line for people (without "dockerpypi: ")
+
+    def warn(self, message: str) -> None:
+        self.report(f"warning: {message}")
+
+    @property
+    def engine_platforms(self) -> tuple[str | None, ...] | None:
+        """The engine's and its builder's platforms (None: no engine answered)."""
+        if self.engine is None:
+            return None
+        return self.engine.server_platform, self.engine.builder_platform
+
+    def with_args(self, given: DockerArgs) -> BuildRun:
+        """This run with other docker arguments (``--inject``'s copy of the Dockerfile)."""
+        return BuildRun(given, self.settings, self.mirror_dir, self.transport,
+                        report=self.report, engine=self.engine, dry_run=self.dry_run)
+
+
+class Outcome(NamedTuple):
+    """How a build ended: docker's exit code, and a dry run's command line."""
+
+    code: int
+    command: str | None = None  # a dry run: what would run (credentials as ***)
+
+
+def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
+          requested: str, report: Callable[[str], None], dry_run: bool = False) -> BuildRun:
+    """The run of a build: the engine asked, the transport chosen (and said)."""
+    engine: EngineInfo | None
+    try:
+        engine = current_engine()
+    except UserMessageError as error:
+        if not dry_run:
+            raise
+        # A dry run only prints: plan for a current engine and say so.
+        engine = None
+        kind = "http" if requested == "http" else "context"
+        transport = TRANSPORTS[kind](True, f"no engine to ask ({error}); assuming a current one")
+    else:
+        transport = choose_transport(engine, requested)
+    report(f"transport {transport.kind}: {transport.reason}")
+    return BuildRun(given, settings, mirror_dir, transport, report=report, engine=engine,
+                    dry_run=dry_run)
+
+
+def build(run: BuildRun, injecting: Injecting | None = None) -> Outcome:
+    """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile."""
+    if injecting is None:
+        return _build(run)
+    with injecting.applied(run) as injected:
+        return _build(injected)
+
+
+def _build(run: BuildRun) -> Outcome:
+    if run.config == "secrets":
+        _refuse_steps_reading_the_config_stage(run)
+    run.transport.check(run)
+    with run.transport.delivered(run) as delivered:
+        return _run_docker(run, delivered)
+
+
+def _run_docker(run: BuildRun, delivered: Delivered) -> Outcome:
+    """Write the step settings (secrets, and the config context when the run's config form
+    is ``"context"``), then build."""
+    settings, mirror_dir = delivered.settings, delivered.mirror
+    files = config_files(settings, uv_cache=mirror_dir is None or
+                         uv_cache_pays(settings, _names_sent(mirror_dir)))
+    # Secrets as well: steps rendered with --secrets (or before 0.2) read those.
+    tree = (config_context(files)
+            if run.config == "context" and reads_config_stage(run.given) is not False else None)
+    docker = run.transport.docker
+    if run.dry_run:
+        # The real directory does not exist yet: show where it would be.
+        placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
+        paths = {f.secret_id: placeholder / f.secret_id for f in files}
+        shown = None
+        if tree is not None:
+            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not run.secrets
+                     else placeholder / TREE)
+        argv = plan_build(run.given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
+                          config_dir=shown, docker=docker)
+        prefix = "".join(f"{key}={value} " for key, value in (run.transport.env or {}).items())
+        return Outcome(0, prefix + process.shell_command(argv, run.secrets))
+    # The same settings context at the same path build after build: BuildKit then
+    # has it already. It holds no credentials (config="context" is never chosen
+    # with them), but where the cache cannot keep it, it goes with the secrets.
+    kept = (caches.kept_tree(caches.STEP_CONFIG.name, tree)
+            if tree is not None and not run.secrets else None)
+    with private_files({f.secret_id: f.content for f in files},
+                               tree=tree if kept is None else None) as written:
+        config_dir = kept or written.pop(TREE, None)
+        argv = plan_build(run.given.args, settings, secret_files=written, mirror_dir=mirror_dir,
+                          config_dir=config_dir, docker=docker)
+        return Outcome(process.run(argv, secrets=run.secrets, env=run.transport.env))
+
+
+def _names_sent(mirror_dir: Path) -> list[str]:
+    """The file names of the mirror directory the build is sent.
+
+    A dry run names a subset directory that was never written: the mirror
+    it would come from stands in for it.
+    """
+    for directory in (mirror_dir, mirror_dir.parent):
+        try:
+            return [entry.name for entry in directory.iterdir()]
+        except OSError:
+            continue
+    return []
+
+
+# --- what is refused before docker runs -------------------------------------------
+
+def refuse_missing_inputs(given: DockerArgs) -> None:
+    """Say so before anything runs when the build context or Dockerfile is not there."""
+    if given.local_path is not None and not Path(given.local_path).is_dir():
+        raise UsageError(f"the build context {given.local_path} is not a directory: end the "
+                         "command with the directory to build, such as .")
+    dockerfile = dockerfile_path(given)
+    if dockerfile is not None and not dockerfile.is_file():
+        raise UsageError(f"there is no Dockerfile at {dockerfile}: give -f FILE, or add a "
+                         "Dockerfile to the build context")
+
+
+def reads_config_stage(given: DockerArgs) -> bool | None:
+    """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
+    source = dockerfile_path(given)
+    try:
+        text = source.read_text(encoding="utf-8", errors="replace") if source else None
+    except OSError:
+        text = None
+    if text is None:  # stdin, a URL, or unreadable (docker will say why)
+        return None
+    return re.search(rf"\bfrom={re.escape(CONFIG_STAGE)}\b", text, re.IGNORECASE) is not None
+
+
+def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:
+    """Say so when the Dockerfile's steps want the settings context this build cannot send."""
+    if not reads_config_stage(run.given):
+        return
+    why = ("a mirror URL carries credentials, which dockerpypi passes only as build secrets"
+           if run.secrets else "this engine has no named build contexts")
+    raise UsageError(f"{dockerfile_path(run.given)}: its steps read their settings from the "
+                     f"{CONFIG_STAGE} build context, but {why}: render them again with "
+                     "`dockerpypi render --secrets`")
+
+
+# --- what --verify needs of the build ------------------------------------------------
+
+def verify_target(given: DockerArgs, *, dry_run: bool) -> str:
+    """The image ``--verify`` will read once the build is done; refuse what cannot work."""
+    if dry_run:
+        raise UsageError("--verify checks the image a build made, and --dry-run builds none: "
+                         "drop one of them")
+    tags = given.values("--tag")
+    if not tags:
+        raise UsageError("--verify needs the image's name: add -t NAME to the docker options")
+    if not loads_image(given):
+        raise UsageError("--verify reads the image from the engine, and this build does not "
+                         "put it there: add --load")
+    return tags[0]
+
+
+def loads_image(given: DockerArgs) -> bool:
+    """Whether the built image lands in the engine's image store."""
+    import csv
+
+    for name, value in given.options:
+        if name == "--load" and (value is None or value.lower() in ("true", "1")):
+            return True
+    to_engine = []
+    for spec in given.values("--output"):
+        fields = dict(field.partition("=")[::2] for field in next(csv.reader([spec]), []))
+        kind = fields.get("type") or ("local" if "=" not in spec else "")  # `-o DIR`, `-o -`
+        if kind == "docker" and "dest" not in fields:
+            return True
+        to_engine.append(kind in ("image", "registry"))
+    if to_engine and not any(to_engine):
+        return False  # only files or directories are written
+    # The docker driver keeps what it builds (no output, or an image output) in the engine.
+    return current_engine().driver in (None, "docker")
