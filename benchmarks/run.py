@@ -495,8 +495,11 @@ def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
 
 def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> None:
     """``dockerpypi build`` against the ``docker buildx build`` it runs, on a cached build."""
-    from dockerpypi.build import subset
     from dockerpypi.build.command import parse_docker_args
+    from dockerpypi.build.engine import current_engine
+    from dockerpypi.build.subset.closure import select
+    from dockerpypi.build.subset.directory import write_subset
+    from dockerpypi.build.subset.wanted import read_build
     from dockerpypi.render.files import config_files, uv_cache_pays
     from dockerpypi.settings.resolve import resolve_settings
 
@@ -514,11 +517,11 @@ def bench_overhead(builds: Builds, repeats: int, tables: dict[str, Table]) -> No
     settings = resolve_settings({"offline": True, "mirror_dir": str(builds.mirror)},
                                 context_dir=context)
     docker_args = argv[argv.index("--progress=plain"):]
-    requirements, machines = subset.build_requirements(parse_docker_args(docker_args))
+    wanted = read_build(parse_docker_args(docker_args), current_engine())
     # The subset the dry run names (its directory is named by what it holds),
     # kept in the mirror as dockerpypi build keeps it.
-    directory, temporary = subset.write_subset(
-        builds.mirror, subset.select(builds.mirror, requirements, machines))
+    directory, temporary = write_subset(
+        builds.mirror, select(builds.mirror, wanted.requirements, wanted.machines))
     # The same files dockerpypi build writes (its env file depends on what is sent):
     # another text would be another cache key for the install step.
     secrets = Path(tempfile.mkdtemp(prefix="tmp-secrets-", dir=builds.work))
@@ -596,14 +599,14 @@ def ensure_padded(work: Path, mirror: Path, size: int, log: Path) -> Path:
 
 
 def bench_large(builds: Builds, padded: Path, repeats: int, tables: dict[str, Table]) -> None:
-    from dockerpypi.build import subset
+    from dockerpypi.build.subset.closure import select
 
     table = Table("large", f"A cold build when the mirror holds {tree_size(padded) / 1e9:.1f} GB "
                            f"(dockerpypi build, uv)",
                   [("cold", "cold s"), ("transfer", "transfer s"), ("sent", "sent MB")],
                   floor="mirror with only the needed files")
     tables["large"] = table
-    chosen = subset.select(padded, [(r, "requirements.txt") for r in _requirements()],
+    chosen = select(padded, [(r, "requirements.txt") for r in _requirements()],
                            ("x86_64",))
     variants = [
         ("whole mirror sent (`--build-context pypi-mirror=`, as before)", padded,

@@ -41,6 +41,14 @@ from .files import WRITING_PREFIX, place_tree, write_private
 MEMO_LIMIT = 64
 # A kept tree nobody used for this long is removed when another is written.
 TREE_KEEP_SECONDS = 30 * 24 * 3600
+# The mirror's subsets (MIRROR_SUBSETS) stay for the next build: pruned when
+# unused for SUBSET_KEEP_SECONDS, or when more than SUBSET_KEEP_LIMIT are and
+# one has not been used for SUBSET_IN_USE_SECONDS. One a process killed
+# outright left half-written is removed after SUBSET_STALE_SECONDS.
+SUBSET_KEEP_SECONDS = 7 * 24 * 3600
+SUBSET_KEEP_LIMIT = 16
+SUBSET_IN_USE_SECONDS = 3600
+SUBSET_STALE_SECONDS = 24 * 3600
 
 
 class Cache(NamedTuple):
@@ -90,7 +98,9 @@ MIRROR_SUBSETS = Cache(
     ".dockerpypi-subset-", "per build, the mirror's files it can need (hard links) "
     "with their pages, a directory named by what it holds",
     "never (a changed choice or page format is another name); removed when unused "
-    "for 7 days, or past the 16 most recent and unused for an hour",
+    f"for {SUBSET_KEEP_SECONDS // 86400} days, or past the {SUBSET_KEEP_LIMIT} most recent "
+    f"and unused for {SUBSET_IN_USE_SECONDS // 60} minutes; half-written ones after "
+    f"{SUBSET_STALE_SECONDS // 3600} hours",
     in_mirror=True)
 ALL = (TEMPLATES, RENDERS, ENGINE, SUBSETS, STEP_CONFIG, MIRROR_SUBSETS)
 

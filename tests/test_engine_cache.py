@@ -237,15 +237,15 @@ def test_a_builder_outside_the_engine_is_not_kept(
 
 def test_the_subset_takes_the_platform_from_the_probe(
         setup: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    from dockerpypi.build import subset
+    from dockerpypi.build.subset.wanted import builder_platform
 
     # The engine's own platform, unless BUILDX_BUILDER picks a builder: then that one's.
-    assert subset.builder_platform(None) == "linux/arm64"
+    assert builder_platform(None, engine.current_engine()) == "linux/arm64"
     monkeypatch.setenv("BUILDX_BUILDER", "cross")
-    assert subset.builder_platform(None) == "linux/riscv64"
+    assert builder_platform(None, engine.current_engine()) == "linux/riscv64"
     assert probes(setup) == 2  # the variable is part of the key
-    assert subset.builder_platform(None) == "linux/riscv64"
+    assert builder_platform(None, engine.current_engine()) == "linux/riscv64"
     assert probes(setup) == 2
     # A --builder of the build's own is asked about by name.
-    assert subset.builder_platform("named") == "linux/riscv64"
+    assert builder_platform("named", engine.current_engine()) == "linux/riscv64"
     assert "buildx inspect named" in setup["calls"].read_text()

@@ -1,4 +1,4 @@
-"""Sending a build only the part of the mirror it can need (dockerpypi/build/subset.py).
+"""Sending a build only the part of the mirror it can need (dockerpypi/build/subset/).
 
 The mirrors are generated wheels, indexed by dockerpypi itself; a wheel for
 another platform is the same zip under a tagged file name (the index reads
@@ -25,8 +25,15 @@ from support.docker import LABELS, unique_tag
 from support.dockerfiles import installed
 from support.wheels import make_sdist, make_wheel
 
-from dockerpypi.build import kept_subset, subset
+from dockerpypi import caches
+from dockerpypi.build import kept_subset
 from dockerpypi.build.command import parse_docker_args
+from dockerpypi.build.engine import EngineInfo
+from dockerpypi.build.subset import CannotTell
+from dockerpypi.build.subset.closure import Selection, select, tag_fits
+from dockerpypi.build.subset.directory import remove_stale, subset_name, write_subset
+from dockerpypi.build.subset.send import mirror_context
+from dockerpypi.build.subset.wanted import parse_requirements, target_machines
 from dockerpypi.cli import main
 from dockerpypi.dockerfile.steps import MirrorSteps, UnreadableSteps, read_steps
 from dockerpypi.mirror import index as index_module
@@ -36,6 +43,9 @@ from dockerpypi.render.steps import RunOptions, render_run, render_stage
 
 X86 = ("x86_64",)
 PY311 = ((3, 11),)
+# What the build's engine probe said: the builder builds for linux/amd64.
+ENGINE = EngineInfo("26.1.5", "0.13.1", "docker", None, "linux/amd64", "linux/amd64")
+PREFIX = caches.MIRROR_SUBSETS.name  # of every subset directory in the mirror
 
 
 def wheel(root: Path, name: str, version: str, tag: str = "py3-none-any", **kwargs: Any) -> Path:
@@ -58,7 +68,7 @@ def roots(*lines: str) -> list[tuple[Requirement, str]]:
     return [(Requirement(line), "requirements.txt") for line in lines]
 
 
-def names(selection: subset.Selection) -> set[str]:
+def names(selection: Selection) -> set[str]:
     return {f.filename for f in selection.files}
 
 
@@ -86,7 +96,7 @@ def web_mirror(tmp_path: Path) -> Path:
 # --- the closure ---------------------------------------------------------------
 
 def test_every_version_a_resolver_may_try_is_sent_and_nothing_else(web_mirror: Path) -> None:
-    selection = subset.select(web_mirror, roots("app"), X86, pythons=PY311)
+    selection = select(web_mirror, roots("app"), X86, pythons=PY311)
     assert names(selection) == {
         "app-1.0-py3-none-any.whl", "lib-1.0-py3-none-any.whl", "lib-2.0-py3-none-any.whl",
         "leaf-1.0-py3-none-any.whl", "leaf-2.0-py3-none-any.whl"}
@@ -96,14 +106,14 @@ def test_every_version_a_resolver_may_try_is_sent_and_nothing_else(web_mirror: P
 
 def test_markers_are_evaluated_for_the_target(web_mirror: Path) -> None:
     # Every CPython the mirror serves: 3.10 needs the backport, so it is sent.
-    wide = names(subset.select(web_mirror, roots("app"), X86))
+    wide = names(select(web_mirror, roots("app"), X86))
     assert "backport-1.0-py3-none-any.whl" in wide
     assert "winonly-1.0-py3-none-any.whl" not in wide
     assert "arm_helper-1.0-py3-none-any.whl" not in wide
-    arm = names(subset.select(web_mirror, roots("app"), ("aarch64",), pythons=PY311))
+    arm = names(select(web_mirror, roots("app"), ("aarch64",), pythons=PY311))
     assert "arm_helper-1.0-py3-none-any.whl" in arm
     # A marker on the requirement line itself.
-    assert names(subset.select(web_mirror, roots("app; sys_platform == 'darwin'", "leaf==1.0"),
+    assert names(select(web_mirror, roots("app; sys_platform == 'darwin'", "leaf==1.0"),
                                X86, pythons=PY311)) == {"leaf-1.0-py3-none-any.whl"}
 
 
@@ -117,14 +127,14 @@ def test_markers_on_what_cannot_be_known_from_outside_send_the_dependency(
     make_wheel(tmp_path, "exact-dep", "1.0")
     make_wheel(tmp_path, "never-dep", "1.0")
     update_index(tmp_path)
-    sent = names(subset.select(tmp_path, roots("patchy"), X86, pythons=PY311))
+    sent = names(select(tmp_path, roots("patchy"), X86, pythons=PY311))
     assert "exact_dep-1.0-py3-none-any.whl" in sent
     assert "never_dep-1.0-py3-none-any.whl" not in sent
 
 
 def test_extras_bring_their_dependencies(web_mirror: Path) -> None:
-    plain = names(subset.select(web_mirror, roots("app"), X86, pythons=PY311))
-    fancy = names(subset.select(web_mirror, roots("app[fancy]"), X86, pythons=PY311))
+    plain = names(select(web_mirror, roots("app"), X86, pythons=PY311))
+    fancy = names(select(web_mirror, roots("app[fancy]"), X86, pythons=PY311))
     assert fancy - plain == {"fancy_dep-1.0-py3-none-any.whl"}
 
 
@@ -140,16 +150,16 @@ def test_the_image_python_and_machine_come_from_the_binary_wheels(tmp_path: Path
     wheel(root, "speedups", "1.0", "cp38-abi3-manylinux_2_17_x86_64")
     wheel(root, "speedups", "1.0", "cp38-abi3-musllinux_1_2_aarch64")
     indexed(root)
-    selection = subset.select(root, roots("app"), X86)
+    selection = select(root, roots("app"), X86)
     assert selection.pythons == PY311  # the only CPython the mirror can serve numeric to
     assert names(selection) == {
         "app-1.0-py3-none-any.whl",
         "numeric-1.0-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
         "speedups-1.0-cp38-abi3-manylinux_2_17_x86_64.whl"}
-    arm = names(subset.select(root, roots("app"), ("aarch64",)))
+    arm = names(select(root, roots("app"), ("aarch64",)))
     assert "numeric-1.0-cp311-cp311-manylinux_2_28_aarch64.whl" in arm
     assert "speedups-1.0-cp38-abi3-musllinux_1_2_aarch64.whl" in arm
-    both = subset.select(root, roots("app"), ("x86_64", "aarch64"))
+    both = select(root, roots("app"), ("x86_64", "aarch64"))
     assert len(both.files) == 5
 
 
@@ -169,7 +179,7 @@ def test_tag_rules_agree_with_packaging(python: tuple[int, int]) -> None:
                                    "linux_x86_64", "win_amd64", "macosx_11_0_x86_64")}
     assert expected & candidates
     for tag in candidates:
-        assert subset.tag_fits(tag, python, "x86_64") == (tag in expected), tag
+        assert tag_fits(tag, python, "x86_64") == (tag in expected), tag
 
 
 @pytest.mark.parametrize(("lines", "reason"), [
@@ -181,18 +191,18 @@ def test_what_the_mirror_cannot_serve_from_wheels_sends_it_whole(
         web_mirror: Path, lines: tuple[str, ...], reason: str) -> None:
     sdist(web_mirror, "built", "1.0")
     indexed(web_mirror)
-    with pytest.raises(subset.CannotTell, match=re.escape(reason)):
-        subset.select(web_mirror, roots(*lines), X86, pythons=PY311)
+    with pytest.raises(CannotTell, match=re.escape(reason)):
+        select(web_mirror, roots(*lines), X86, pythons=PY311)
 
 
 def test_an_unindexed_or_stale_mirror_is_sent_whole(tmp_path: Path, web_mirror: Path) -> None:
     bare = tmp_path / "bare"
     wheel(bare, "app", "1.0")
-    with pytest.raises(subset.CannotTell, match="no usable dockerpypi index"):
-        subset.select(bare, roots("app"), X86)
+    with pytest.raises(CannotTell, match="no usable dockerpypi index"):
+        select(bare, roots("app"), X86)
     (web_mirror / "leaf-2.0-py3-none-any.whl").write_bytes(b"changed since it was indexed")
-    with pytest.raises(subset.CannotTell, match=re.escape("out of date for leaf-2.0")):
-        subset.select(web_mirror, roots("app"), X86, pythons=PY311)
+    with pytest.raises(CannotTell, match=re.escape("out of date for leaf-2.0")):
+        select(web_mirror, roots("app"), X86, pythons=PY311)
 
 
 # --- requirements files and Dockerfiles ------------------------------------------
@@ -203,7 +213,7 @@ def test_requirements_files_are_read_as_pip_reads_them() -> None:
             "--prefer-binary\n"
             "app[fancy]>=1 ; python_version >= \"3.8\"  # why\n"
             "\n")
-    found = subset.parse_requirements(text, "requirements.txt")
+    found = parse_requirements(text, "requirements.txt")
     assert [str(r) for r in found] == ["lib==1.0", 'app[fancy]>=1; python_version >= "3.8"']
 
 
@@ -213,8 +223,8 @@ def test_requirements_files_are_read_as_pip_reads_them() -> None:
     "app-1.0-py3-none-any.whl", "app==${VERSION}", "app --config-settings=x=y",
 ])
 def test_requirements_that_are_not_names_from_an_index_send_it_whole(line: str) -> None:
-    with pytest.raises(subset.CannotTell, match=re.escape("requirements.txt line 2")):
-        subset.parse_requirements(f"lib\n{line}\n", "requirements.txt")
+    with pytest.raises(CannotTell, match=re.escape("requirements.txt line 2")):
+        parse_requirements(f"lib\n{line}\n", "requirements.txt")
 
 
 def _dockerfile(*steps: str) -> str:
@@ -258,33 +268,41 @@ def test_dockerfiles_it_cannot_follow_send_it_whole(text: str, reason: str) -> N
 
 
 def test_the_machines_come_from_the_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(subset, "builder_platform", lambda builder: "linux/amd64")
+    monkeypatch.delenv("BUILDX_BUILDER", raising=False)
     given = parse_docker_args(["--platform", "linux/arm64,linux/amd64/v3", "."])
-    assert subset.target_machines(given, []) == ("aarch64", "x86_64")
+    assert target_machines(given, [], ENGINE) == ("aarch64", "x86_64")
     plain = parse_docker_args(["."])
-    assert subset.target_machines(plain, []) == ("x86_64",)
-    assert subset.target_machines(plain, ["$BUILDPLATFORM", "linux/arm/v7"]) == (
+    assert target_machines(plain, [], ENGINE) == ("x86_64",)
+    assert target_machines(plain, ["$BUILDPLATFORM", "linux/arm/v7"], ENGINE) == (
         "x86_64", "armv7l")
     for platform in ("windows/amd64", "linux/mips64le"):
-        with pytest.raises(subset.CannotTell, match="not one dockerpypi knows"):
-            subset.target_machines(parse_docker_args(["--platform", platform, "."]), [])
-    with pytest.raises(subset.CannotTell, match="cannot evaluate"):
-        subset.target_machines(plain, ["$MY_PLATFORM"])
+        with pytest.raises(CannotTell, match="not one dockerpypi knows"):
+            target_machines(parse_docker_args(["--platform", platform, "."]), [], ENGINE)
+    with pytest.raises(CannotTell, match="cannot evaluate"):
+        target_machines(plain, ["$MY_PLATFORM"], ENGINE)
+    # The builder's platform is the build's engine answer, not another question to docker.
+    arm = EngineInfo("26.1.5", "0.13.1", "docker", None, "linux/arm64", "linux/riscv64")
+    assert target_machines(plain, [], arm) == ("aarch64",)
+    monkeypatch.setenv("BUILDX_BUILDER", "cross")  # the probe asked about that builder
+    assert target_machines(plain, [], arm) == ("riscv64",)
+    with pytest.raises(CannotTell, match="docker did not say which platform"):
+        target_machines(plain, [], None)  # no engine answered (a dry run without one)
+    assert target_machines(given, [], None) == ("aarch64", "x86_64")
 
 
 # --- the directory -------------------------------------------------------------
 
 def test_the_subset_is_hard_links_with_pages_pip_installs_from(
         web_mirror: Path, tmp_path: Path) -> None:
-    selection = subset.select(web_mirror, roots("app"), X86, pythons=PY311)
-    directory, temporary = subset.write_subset(web_mirror, selection)
+    selection = select(web_mirror, roots("app"), X86, pythons=PY311)
+    directory, temporary = write_subset(web_mirror, selection)
     assert not temporary
     assert directory.parent == web_mirror
-    assert directory.name == subset.subset_name(selection)
+    assert directory.name == subset_name(selection)
     # The same choice finds the same directory; another choice gets its own.
-    assert subset.write_subset(web_mirror, selection) == (directory, False)
-    other = subset.select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
-    assert subset.write_subset(web_mirror, other)[0] != directory
+    assert write_subset(web_mirror, selection) == (directory, False)
+    other = select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
+    assert write_subset(web_mirror, other)[0] != directory
     assert directory.stat().st_mode & 0o777 == 0o755
     for name in names(selection):
         assert (directory / name).stat().st_ino == (web_mirror / name).stat().st_ino
@@ -310,16 +328,15 @@ def test_copies_where_links_fail(web_mirror: Path, monkeypatch: pytest.MonkeyPat
         raise OSError(18, "Invalid cross-device link")
 
     monkeypatch.setattr(os, "link", no_links)
-    selection = subset.select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
-    directory, _ = subset.write_subset(web_mirror, selection)
+    selection = select(web_mirror, roots("leaf==1.0"), X86, pythons=PY311)
+    directory, _ = write_subset(web_mirror, selection)
     copied = directory / "leaf-1.0-py3-none-any.whl"
     assert copied.read_bytes() == (web_mirror / copied.name).read_bytes()
     assert copied.stat().st_ino != (web_mirror / copied.name).stat().st_ino
 
 
 @pytest.fixture
-def context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(subset, "builder_platform", lambda builder: "linux/amd64")
+def context(tmp_path: Path) -> Path:
     directory = tmp_path / "ctx"
     directory.mkdir()
     (directory / "Dockerfile").write_text(_dockerfile(render_run(RunOptions())))
@@ -336,7 +353,7 @@ def test_the_subset_stays_for_the_next_build_and_is_told_to_remember(
     def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
         remembered.append((directory, summary, sources))
 
-    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append,
+    with mirror_context(given, web_mirror, engine=ENGINE, dry_run=False, echo=lines.append,
                                remember=remember) as sent:
         assert sent is not None
         assert sent.parent == web_mirror
@@ -348,11 +365,11 @@ def test_the_subset_stays_for_the_next_build_and_is_told_to_remember(
     assert remembered == [(sent, lines[0].removeprefix("sending "),
                            {"requirements.txt": "app\n"})]
     with pytest.raises(KeyboardInterrupt), \
-            subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as again:
+            mirror_context(given, web_mirror, engine=ENGINE, dry_run=False,
+                           echo=lines.append) as again:
         raise KeyboardInterrupt
     assert again == sent
-    assert [p.name for p in web_mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)] \
-        == [sent.name]
+    assert [p.name for p in web_mirror.iterdir() if p.name.startswith(PREFIX)] == [sent.name]
 
 
 def test_a_subset_outside_a_read_only_mirror_is_removed_however_the_build_ends(
@@ -369,7 +386,7 @@ def test_a_subset_outside_a_read_only_mirror_is_removed_however_the_build_ends(
     seen: list[Path] = []
 
     def build() -> None:
-        with subset.mirror_context(given, web_mirror, dry_run=False, echo=print) as sent:
+        with mirror_context(given, web_mirror, engine=ENGINE, dry_run=False, echo=print) as sent:
             assert sent is not None
             assert (sent / "lib-2.0-py3-none-any.whl").is_file()
             seen.append(sent)
@@ -385,19 +402,19 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
         web_mirror: Path, context: Path) -> None:
     lines: list[str] = []
     given = parse_docker_args([str(context)])
-    with subset.mirror_context(given, web_mirror, dry_run=True, echo=lines.append) as sent:
+    with mirror_context(given, web_mirror, engine=ENGINE, dry_run=True, echo=lines.append) as sent:
         assert sent is not None
         assert sent.parent == web_mirror  # named by what it would hold
-        assert sent.name.startswith(subset.SUBSET_PREFIX)
+        assert sent.name.startswith(PREFIX)
         assert not sent.exists()
     assert lines[-1].startswith("would send 6 of 11 mirror files")
     (context / "requirements.txt").write_text("-e .\n")
-    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+    with mirror_context(given, web_mirror, engine=ENGINE, dry_run=False, echo=lines.append) as sent:
         assert sent == web_mirror
     assert lines[-1] == ("sending the whole mirror: requirements.txt line 1: the option -e may "
                          "bring files dockerpypi cannot follow")
     own = parse_docker_args(["--build-context", "pypi-mirror=/elsewhere", str(context)])
-    with subset.mirror_context(own, web_mirror, dry_run=False, echo=lines.append) as sent:
+    with mirror_context(own, web_mirror, engine=ENGINE, dry_run=False, echo=lines.append) as sent:
         assert sent == web_mirror  # plan_build keeps the user's context
     assert len(lines) == 2
     assert sorted(p.name for p in web_mirror.iterdir() if p.name.startswith(".")) == [
@@ -412,7 +429,7 @@ def test_a_dockerfile_it_cannot_follow_sends_the_whole_mirror(
                 if text.startswith("RUN "))
     lines: list[str] = []
     given = parse_docker_args([str(context)])
-    with subset.mirror_context(given, web_mirror, dry_run=True, echo=lines.append) as sent:
+    with mirror_context(given, web_mirror, engine=ENGINE, dry_run=True, echo=lines.append) as sent:
         assert sent == web_mirror
     assert lines == [f"sending the whole mirror: line {line}: a step with a custom command "
                      "installs from the mirror"]
@@ -436,24 +453,24 @@ def test_the_whole_mirror_is_sent_with_its_older_pages_written_again(
     lines: list[str] = []
     given = parse_docker_args([str(context)])
 
-    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append) as sent:
+    with mirror_context(given, web_mirror, engine=ENGINE, dry_run=False, echo=lines.append) as sent:
         assert sent == web_mirror
         pages = "".join(p.read_text() for p in web_mirror.glob("*/index.html"))
         assert "data-dist-info-metadata" not in pages
         assert "data-core-metadata" in pages
     assert lines[1] == "wrote the mirror's pages again in this dockerpypi's shape"
 
-    with subset.mirror_context(given, web_mirror, dry_run=False, echo=lines.append):
+    with mirror_context(given, web_mirror, engine=ENGINE, dry_run=False, echo=lines.append):
         pass
     assert len(lines) == 3  # once
 
 
 def test_a_subset_is_named_for_the_shape_of_its_pages_too(
         web_mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    selection = subset.select(web_mirror, roots("app"), X86)
-    now = subset.subset_name(selection)
+    selection = select(web_mirror, roots("app"), X86)
+    now = subset_name(selection)
     monkeypatch.setattr(index_module, "PAGE_FORMAT", index_module.PAGE_FORMAT - 1)
-    assert subset.subset_name(selection) != now  # one of older pages is never taken
+    assert subset_name(selection) != now  # one of older pages is never taken
 
 
 def test_unused_subsets_and_leftovers_of_a_killed_build_are_pruned(web_mirror: Path) -> None:
@@ -461,7 +478,7 @@ def test_unused_subsets_and_leftovers_of_a_killed_build_are_pruned(web_mirror: P
     day = 24 * 3600.0
 
     def made(name: str, age: float) -> Path:
-        directory = web_mirror / f"{subset.SUBSET_PREFIX}{name}"
+        directory = web_mirror / f"{PREFIX}{name}"
         (directory / "app").mkdir(parents=True)
         os.utime(directory, (now - age, now - age))
         return directory
@@ -469,15 +486,15 @@ def test_unused_subsets_and_leftovers_of_a_killed_build_are_pruned(web_mirror: P
     stale_writing = made("writing-killed", 2 * day)
     fresh_writing = made("writing-now", 60)  # another build is writing it
     unused = made("unused", 8 * day)
-    recent = [made(f"recent{n:02d}", n * 60) for n in range(subset.KEEP_LIMIT + 2)]
-    subset.remove_stale(web_mirror, now=now)
+    recent = [made(f"recent{n:02d}", n * 60) for n in range(caches.SUBSET_KEEP_LIMIT + 2)]
+    remove_stale(web_mirror, now=now)
     assert not stale_writing.exists()
     assert fresh_writing.exists()
     assert not unused.exists()
     # Past the most recent KEEP_LIMIT, only those not used for an hour go.
     assert all(d.exists() for d in recent)
-    subset.remove_stale(web_mirror, now=now + 2 * 3600)
-    assert [d.exists() for d in recent] == [True] * subset.KEEP_LIMIT + [False, False]
+    remove_stale(web_mirror, now=now + 2 * 3600)
+    assert [d.exists() for d in recent] == [True] * caches.SUBSET_KEEP_LIMIT + [False, False]
 
 
 def test_build_dry_run_shows_the_subset(web_mirror: Path, context: Path,
@@ -527,7 +544,7 @@ def test_a_real_build_gets_only_the_subset(
     assert max(sent) < 100_000  # the padding stayed home
     assert installed(tag, "dockerpypi-app", "dockerpypi-alpha") == {
         "dockerpypi-app": ("3.1", "subset-mirror"), "dockerpypi-alpha": ("1.0.7", "subset-mirror")}
-    kept = [p for p in mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)]
+    kept = [p for p in mirror.iterdir() if p.name.startswith(PREFIX)]
     assert len(kept) == 1  # stays for the next build
     # The next build finds it again without choosing anew, and sends the same directory.
     again = subprocess.run(
@@ -537,7 +554,7 @@ def test_a_real_build_gets_only_the_subset(
     assert again.returncode == 0, again.stderr[-4000:]
     assert "dockerpypi: sending 2 of 4 mirror files" in again.stderr
     assert "(as chosen for an earlier build)" in again.stderr, again.stderr[-4000:]
-    assert [p for p in mirror.iterdir() if p.name.startswith(subset.SUBSET_PREFIX)] == kept
+    assert [p for p in mirror.iterdir() if p.name.startswith(PREFIX)] == kept
 
 
 # --- the subset an earlier build chose -------------------------------------------
@@ -549,7 +566,7 @@ def _choose_and_keep(given: Any, mirror: Path) -> Path:
     def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
         kept_subset.remember(given, mirror, PLATFORMS, sources, directory, summary)
 
-    with subset.mirror_context(given, mirror, dry_run=False, echo=print,
+    with mirror_context(given, mirror, engine=ENGINE, dry_run=False, echo=print,
                                remember=remember) as sent:
         assert sent is not None
         return sent

@@ -195,18 +195,18 @@ def current_engine() -> EngineInfo:
     return info
 
 
-def default_platform(builder: str | None) -> str | None:
+def default_platform(info: EngineInfo | None, builder: str | None) -> str | None:
     """The platform ``builder`` (None: the selected one) builds for when not told; None
-    when docker does not say."""
+    when docker does not say.
+
+    ``info`` is the build's probe (None: no engine answered): what it learnt
+    already, with no second question to the engine. Its ``buildx inspect``
+    asked about BUILDX_BUILDER's builder, when that is set.
+    """
     if builder:  # --builder: another builder than the one the probe asked about
         named = inspect_builder(builder)
         return named.platform if named is not None else None
-    # What the transport's probe learnt already (and may have kept from an
-    # earlier build): no second question to the engine. Its `buildx inspect`
-    # asked about BUILDX_BUILDER's builder, when that is set.
-    try:
-        info = current_engine()
-    except UserMessageError:
+    if info is None:
         return None
     return info.builder_platform if os.environ.get("BUILDX_BUILDER") else info.server_platform
 

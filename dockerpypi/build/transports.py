@@ -147,7 +147,7 @@ def mirror_sent(run: BuildRun) -> Iterator[Path | None]:
 
     The subset an earlier build chose, when nothing it read changed (without
     importing the subset machinery: :mod:`.kept_subset`), or one chosen now
-    (:func:`dockerpypi.build.subset.mirror_context`), or the whole mirror.
+    (:func:`dockerpypi.build.subset.send.mirror_context`), or the whole mirror.
     """
     mirror_dir, platforms = run.mirror_dir, run.engine_platforms
     if mirror_dir is None or MIRROR_STAGE in run.given.build_contexts:
@@ -159,12 +159,12 @@ def mirror_sent(run: BuildRun) -> Iterator[Path | None]:
             run.report(f"sending {kept.summary} (as chosen for an earlier build)")
             yield kept.directory
             return
-    from .subset import mirror_context
+    from .subset.send import mirror_context
 
     def remember(directory: Path, summary: str, sources: dict[str, str]) -> None:
         if platforms is not None:
             kept_subset.remember(run.given, mirror_dir, platforms, sources, directory, summary)
 
-    with mirror_context(run.given, mirror_dir, dry_run=run.dry_run, echo=run.report,
-                        remember=remember) as sent:
+    with mirror_context(run.given, mirror_dir, engine=run.engine, dry_run=run.dry_run,
+                        echo=run.report, remember=remember) as sent:
         yield sent

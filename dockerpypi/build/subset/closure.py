@@ -1,0 +1,356 @@
+"""The closure over the mirror's index: every file a build's requirements can resolve to.
+
+For every requirement, every version in the mirror that satisfies it, with
+the wheels that fit the target (CPython on Linux on one machine), then the
+dependencies of each of those wheels, their markers evaluated for the
+target: :func:`select` walks it for each CPython from 3.8 to 3.15
+(:data:`PYTHONS`) and each machine, and keeps the Pythons the mirror can
+serve from wheels alone. The metadata comes from the index's state and the
+PEP 658 sidecars (:mod:`dockerpypi.mirror.index`), read on demand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.markers import Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from ...mirror import index
+from . import CannotTell
+
+# CPython versions tried when the mirror does not say which one the image has.
+PYTHONS = tuple((3, minor) for minor in range(8, 16))
+# A dependency of one extra alone, the commonest marker: `; extra == "test"`.
+_ONLY_EXTRA = re.compile(r"""^[^;]*;\s*extra\s*==\s*(['"])([^'"]+)\1\s*$""")
+
+
+# --- the target --------------------------------------------------------------
+
+def _linux_platform(platform: str, machine: str) -> bool:
+    # Any glibc or musl: the image's C library is not known, and a wheel for a
+    # newer one than the image has is simply skipped by the installer.
+    return re.fullmatch(rf"(manylinux(1|2010|2014|_\d+_\d+)|musllinux_\d+_\d+|linux)"
+                        rf"_{re.escape(machine)}", platform) is not None
+
+
+def tag_fits(tag: Tag, python: tuple[int, int], machine: str) -> bool:
+    """Whether CPython ``python`` on Linux ``machine`` installs a wheel with ``tag``.
+
+    The rules of packaging.tags' cpython_tags and compatible_tags, applied to
+    one tag instead of listing every tag (thousands, for every manylinux).
+    """
+    major, minor = python
+    linux = _linux_platform(tag.platform, machine)
+    cpython = f"cp{major}{minor}"
+    if tag.abi == cpython:
+        return tag.interpreter == cpython and linux
+    if tag.abi == "abi3":
+        found = re.fullmatch(rf"cp{major}(\d+)", tag.interpreter)
+        return linux and found is not None and 2 <= int(found.group(1)) <= minor
+    if tag.abi != "none" or not (linux or tag.platform == "any"):
+        return False
+    if tag.interpreter in (cpython, f"py{major}"):
+        return True
+    found = re.fullmatch(rf"py{major}(\d+)", tag.interpreter)
+    return found is not None and int(found.group(1)) <= minor
+
+
+def _environments(python: tuple[int, int], machine: str) -> list[dict[str, str]]:
+    version = f"{python[0]}.{python[1]}"
+    # The patch level is unknown (markers that name it are sent anyway, see
+    # _holds): python_version markers are judged for the first and a late one.
+    return [{
+        "implementation_name": "cpython", "implementation_version": full,
+        "os_name": "posix", "platform_machine": machine, "platform_release": "",
+        "platform_system": "Linux", "platform_version": "", "python_full_version": full,
+        "platform_python_implementation": "CPython", "python_version": version,
+        "sys_platform": "linux",
+    } for full in (f"{version}.0", f"{version}.99")]
+
+
+# --- the closure -------------------------------------------------------------
+
+def requires_dist(metadata: bytes) -> list[str]:
+    """The Requires-Dist values of a core metadata file (headers only; the body is skipped).
+
+    A plain reading of the RFC 822 header block, an order of magnitude faster
+    than an email parser on files that carry a long description.
+    """
+    text = metadata.decode("utf-8", "replace").replace("\r\n", "\n")
+    headers = text.split("\n\n", 1)[0]
+    found: list[str] = []
+    current: list[str] | None = None
+    for line in headers.split("\n"):
+        if line[:1] in (" ", "\t") and current is not None:
+            current.append(line.strip())  # a folded line goes on the header above
+            continue
+        if current is not None:
+            found.append(" ".join(current))
+        name, colon, value = line.partition(":")
+        current = [value.strip()] if colon and name.strip().lower() == "requires-dist" \
+            else None
+    if current is not None:
+        found.append(" ".join(current))
+    return [value for value in found if value]
+
+
+@dataclass
+class _Mirror:
+    """The indexed files of a mirror, grouped for the walk; metadata read on demand."""
+
+    root: Path
+    files: dict[str, index.IndexedFile]
+    by_project: dict[NormalizedName, list[index.IndexedFile]] = field(default_factory=dict)
+    _requires: dict[tuple[str, str], list[Requirement]] = field(default_factory=dict)
+    _raw: dict[str, list[str]] = field(default_factory=dict)
+    _parsed: dict[str, Requirement] = field(default_factory=dict)
+    _tags: dict[str, frozenset[Tag] | None] = field(default_factory=dict)
+    _fits: dict[tuple[str, tuple[int, int], str], bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        grouped: dict[NormalizedName, list[index.IndexedFile]] = defaultdict(list)
+        for indexed in self.files.values():
+            grouped[indexed.project].append(indexed)
+        self.by_project = dict(grouped)
+
+    def tags(self, filename: str) -> frozenset[Tag] | None:
+        """A wheel's tags; None for an sdist."""
+        if filename not in self._tags:
+            try:
+                self._tags[filename] = parse_wheel_filename(filename)[3] \
+                    if filename.endswith(".whl") else None
+            except InvalidWheelFilename:
+                self._tags[filename] = None
+        return self._tags[filename]
+
+    def fits(self, filename: str, python: tuple[int, int], machine: str) -> bool:
+        """Whether the file is a wheel CPython ``python`` on ``machine`` installs."""
+        key = (filename, python, machine)
+        if key not in self._fits:
+            tags = self.tags(filename)
+            self._fits[key] = tags is not None and any(
+                tag_fits(tag, python, machine) for tag in tags)
+        return self._fits[key]
+
+    def requires(self, indexed: index.IndexedFile, extra: str) -> list[Requirement]:
+        """The Requires-Dist of a wheel that may hold when ``extra`` ("" for none) is asked for.
+
+        From its PEP 658 sidecar (or the wheel itself); a dependency of another
+        extra alone is skipped unparsed, which saves most of the parsing.
+        """
+        key = (indexed.filename, extra)
+        if key not in self._requires:
+            found = []
+            for text in self._texts(indexed):
+                only = _ONLY_EXTRA.match(text)
+                if only and canonicalize_name(only.group(2)) != extra:
+                    continue
+                found.append(self._parse(indexed.filename, text))
+            self._requires[key] = found
+        return self._requires[key]
+
+    def _texts(self, indexed: index.IndexedFile) -> list[str]:
+        name = indexed.filename
+        if name not in self._raw:
+            sidecar = self.root / (name + index.METADATA_SUFFIX)
+            try:
+                data = sidecar.read_bytes() if indexed.metadata_sha256 else \
+                    index.wheel_metadata(self.root / name, indexed.project)
+            except (*index.ARCHIVE_ERRORS, index.Unreadable) as error:
+                raise CannotTell(f"cannot read the metadata of {name} ({error}): run "
+                                 "`dockerpypi mirror index --full`") from None
+            self._raw[name] = requires_dist(data)
+        return self._raw[name]
+
+    def _parse(self, filename: str, text: str) -> Requirement:
+        if text not in self._parsed:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                raise CannotTell(f"{filename} has a dependency dockerpypi cannot read: "
+                                 f"{text}") from None
+            if requirement.url:
+                raise CannotTell(f"{filename} depends on {requirement.name} from an URL")
+            self._parsed[text] = requirement
+        return self._parsed[text]
+
+
+@dataclass
+class _Walk:
+    """The closure for one Python and machine; ``problems`` say why it cannot serve them."""
+
+    files: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+# Marker variables whose value in the image cannot be known from outside it
+# (the exact patch level, the kernel): a marker on them may hold, so the
+# dependency is sent. Sending too much costs bytes; too little fails the build.
+_UNKNOWABLE = ("python_full_version", "implementation_version", "platform_release",
+               "platform_version")
+
+
+def _holds(marker: Marker | None, environments: list[dict[str, str]], extra: str) -> bool:
+    if marker is None:
+        return True
+    if any(name in str(marker) for name in _UNKNOWABLE):
+        return True
+    return any(marker.evaluate({**env, "extra": extra}) for env in environments)
+
+
+def _python_fits(requires_python: str | None, python: tuple[int, int]) -> bool:
+    if not requires_python:
+        return True
+    try:
+        allowed = SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return True  # installers ignore a Requires-Python they cannot read
+    return any(allowed.contains(f"{python[0]}.{python[1]}.{patch}", prereleases=True)
+               for patch in (0, 99))
+
+
+def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tuple[int, int],
+          machine: str) -> _Walk:
+    environments = _environments(python, machine)
+    result = _Walk()
+    queue: list[tuple[Requirement, str]] = [
+        (req, origin) for req, origin in roots if _holds(req.marker, environments, "")]
+    seen_edges: set[tuple[str, str, frozenset[str]]] = set()
+    walked: set[tuple[str, str]] = set()
+    while queue:
+        requirement, origin = queue.pop()
+        name = canonicalize_name(requirement.name)
+        extras = frozenset(canonicalize_name(extra) for extra in requirement.extras)
+        edge = (name, str(requirement.specifier), extras)
+        if edge in seen_edges:
+            continue
+        seen_edges.add(edge)
+        by_version: dict[Version, list[index.IndexedFile]] = defaultdict(list)
+        for indexed in mirror.by_project.get(name, []):
+            try:
+                version = Version(indexed.version)
+            except InvalidVersion:
+                continue
+            if requirement.specifier.contains(version, prereleases=True) and \
+                    _python_fits(indexed.requires_python, python):
+                by_version[version].append(indexed)
+        usable = False
+        for version, files in sorted(by_version.items()):
+            wheels = [f for f in files if mirror.fits(f.filename, python, machine)]
+            if not wheels:
+                if any(mirror.tags(f.filename) is None for f in files):
+                    result.problems.append(f"{name} {version} is only an sdist in the mirror "
+                                           "(building it needs build dependencies)")
+                continue
+            usable = True
+            result.files.update(f.filename for f in files if mirror.tags(f.filename) is None)
+            for wheel in wheels:
+                result.files.add(wheel.filename)
+                for extra in ("", *sorted(extras)):
+                    if (wheel.filename, extra) in walked:
+                        continue
+                    walked.add((wheel.filename, extra))
+                    for dependency in mirror.requires(wheel, extra):
+                        if _holds(dependency.marker, environments, extra):
+                            queue.append((dependency, f"{name} {version}"))
+        if not usable:
+            result.problems.append(f"no wheel of {name}{requirement.specifier} in the mirror "
+                                   f"fits (needed by {origin})")
+        if result.problems:
+            break  # this Python is out: the rest of its walk would change nothing
+    return result
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The files a build can need, and how they were found."""
+
+    files: tuple[index.IndexedFile, ...]
+    pythons: tuple[tuple[int, int], ...]
+    machines: tuple[str, ...]
+    total_files: int
+    total_bytes: int
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def summary(self) -> str:
+        shown = ", ".join(f"{major}.{minor}" for major, minor in self.pythons)
+        if len(self.pythons) > 2:
+            first, last = self.pythons[0], self.pythons[-1]
+            shown = f"{first[0]}.{first[1]} to {last[0]}.{last[1]}"
+        return (f"{len(self.files)} of {self.total_files} mirror files "
+                f"({_megabytes(self.size)} of {_megabytes(self.total_bytes)}) "
+                f"for CPython {shown} on {', '.join(self.machines)}")
+
+
+def _megabytes(size: int) -> str:
+    if size < 1_000_000:
+        return f"{size / 1e3:,.1f} kB"
+    return f"{size / 1e6:,.1f} MB" if size < 1_000_000_000 else f"{size / 1e9:,.2f} GB"
+
+
+def load_index(root: Path) -> dict[str, index.IndexedFile]:
+    """What the mirror's index pages list: its state file; CannotTell when there is none."""
+    warnings: list[str] = []
+    files = index.load_state(root, warnings)
+    if warnings or not files:
+        raise CannotTell(f"{root} has no usable dockerpypi index (run `dockerpypi mirror "
+                         "index`)")
+    return files
+
+
+def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
+           machines: Sequence[str], *, files: Mapping[str, index.IndexedFile] | None = None,
+           pythons: Sequence[tuple[int, int]] = PYTHONS) -> Selection:
+    """The files of the mirror at ``root`` that ``requirements`` can resolve to.
+
+    ``requirements`` pairs each requirement with where it was written, for
+    messages. A Python is kept when the mirror serves every requirement to it
+    from wheels; CannotTell when no Python is kept for some machine.
+    """
+    indexed = dict(files) if files is not None else load_index(root)
+    mirror = _Mirror(root, indexed)
+    chosen: set[str] = set()
+    served: set[tuple[int, int]] = set()
+    for machine in machines:
+        fitting = furthest = 0
+        first_problems: list[str] = []
+        for python in pythons:
+            walk = _walk(mirror, requirements, python, machine)
+            if walk.problems:
+                if len(walk.files) >= furthest:  # the Python that got furthest explains best
+                    furthest, first_problems = len(walk.files), walk.problems
+                continue
+            fitting += 1
+            served.add(python)
+            chosen |= walk.files
+        if not fitting:
+            raise CannotTell(f"the mirror cannot serve the requirements from wheels to any "
+                             f"CPython 3.{pythons[0][1]}-3.{pythons[-1][1]} on {machine}: "
+                             f"{first_problems[0]}")
+    for name in sorted(chosen):
+        try:
+            size = (root / name).stat().st_size
+        except OSError:
+            size = -1
+        if size != indexed[name].size:
+            raise CannotTell(f"the index is out of date for {name} (run `dockerpypi mirror "
+                             "index`)")
+    return Selection(tuple(indexed[name] for name in sorted(chosen)), tuple(sorted(served)),
+                     tuple(machines), len(indexed), sum(f.size for f in indexed.values()))
