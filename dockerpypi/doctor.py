@@ -32,7 +32,7 @@ from .build.engine import (
 from .errors import UserMessageError
 from .mirror.check import check_mirror
 from .mirror.index import PAGE
-from .settings.resolve import Settings
+from .settings.model import Settings
 from .settings.urls import MirrorURL
 
 OK, NOTE, FAIL = "ok", "note", "fail"

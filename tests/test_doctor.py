@@ -36,7 +36,8 @@ from dockerpypi.doctor import (
 )
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror.index import update_index
-from dockerpypi.settings.resolve import Settings, resolve_settings
+from dockerpypi.settings.model import Settings
+from dockerpypi.settings.resolve import resolve_settings
 
 USER = "dockerpypi-builder"
 PASSWORD = "s3cret@#:/%+word"

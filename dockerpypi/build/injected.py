@@ -20,7 +20,7 @@ from ..errors import UsageError
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from .pipeline import BuildRun
 
 

@@ -22,7 +22,7 @@ from ..dockerfile.vocabulary import MIRROR_STAGE
 from ..errors import SettingsError
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 # mirror/distfile.py's PAGE, spelt out here: every offline build asks, and the
 # index modules are not imported for that.

@@ -39,7 +39,7 @@ from .engine import EngineInfo, choose_transport, current_engine
 from .transports import TRANSPORTS, Delivered, Transport
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from .command import DockerArgs
     from .injected import Injecting
 

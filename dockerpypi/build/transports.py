@@ -33,7 +33,7 @@ from . import kept_subset
 from .command import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV, loopback_indexes, served_settings
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from .pipeline import BuildRun
 
 

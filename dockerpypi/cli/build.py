@@ -27,7 +27,7 @@ from .options import settings_from, settings_options, warn
 
 if TYPE_CHECKING:
     from ..build.command import DockerArgs
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 # dockerpypi's options come first and everything from the first word click
 # does not know is docker's (_BuildCommand puts it after `--`). So -h can be

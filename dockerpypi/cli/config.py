@@ -14,7 +14,7 @@ from .options import settings_from, settings_options
 from .output import Output, json_option, lines, warn
 
 if TYPE_CHECKING:
-    from ..settings.resolve import SettingRow, Settings
+    from ..settings.model import SettingRow, Settings
 
 
 @click.command()
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 @json_option
 def config(as_json: bool, **kwargs: Any) -> Output:
     """Show the resolved settings and where each came from."""
-    from ..settings.resolve import describe
+    from ..settings.model import describe
 
     settings = settings_from(kwargs)
     warn(*settings.warnings)

@@ -20,7 +20,7 @@ from .output import Output, json_option, lines
 
 if TYPE_CHECKING:
     from ..devpi.server import ServerStatus
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from ..mirror.fill import DownloadPlan, TargetTags
     from ..mirror.index import IndexResult
     from ..mirror.resolve import UvPlan
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from ..settings.urls import MirrorURL
     from .progress import Display
 

@@ -12,7 +12,7 @@ import click
 from .output import warn as warn
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
