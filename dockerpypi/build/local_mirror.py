@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..dockerfile.vocabulary import MIRROR_STAGE
-from ..errors import SettingsError
+from ..errors import BuildWarning, SettingsError
 
 if TYPE_CHECKING:
     from ..settings.model import Settings
@@ -34,7 +34,7 @@ class LocalMirror(NamedTuple):
     warning to print about it."""
 
     directory: Path | None
-    warning: str | None = None
+    warning: BuildWarning | None = None
 
 
 def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
@@ -56,9 +56,9 @@ def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
                                 f": fill it with {_fill(path)}, or point --mirror-dir "
                                 "(DOCKERPYPI_MIRROR_DIR, DIB_IMAGE_CACHE) at your mirror")
         if used:
-            return LocalMirror(None, f"the mirror directory {where} does not exist: building "
-                                     f"with the empty {MIRROR_STAGE} stage; fill it "
-                                     "(dockerpypi mirror add) or give --mirror-dir")
+            return LocalMirror(None, BuildWarning(
+                f"the mirror directory {where} does not exist: building with the empty "
+                f"{MIRROR_STAGE} stage; fill it (dockerpypi mirror add) or give --mirror-dir"))
         return LocalMirror(None)
     if only and not _is_file(path / PAGE):
         _refuse_unindexed(path, where, settings)

@@ -8,9 +8,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-# Printed in one place: cli/build.py still takes warn from here.
-from .output import warn as warn
-
 if TYPE_CHECKING:
     from ..settings.model import Settings
 
