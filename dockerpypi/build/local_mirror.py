@@ -8,8 +8,8 @@ distribution", far from the cause; it is refused up front instead, with the
 command that fills or indexes the directory. With any other index to fall
 back on, a missing directory is only worth a warning.
 
-Every offline build asks, so the mirror's own modules are not imported for
-the question: only a refusal imports one, to word its message.
+Every offline build asks, so the mirror's index modules (and packaging) are
+not imported for the question.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from ..dockerfile.vocabulary import MIRROR_STAGE
 from ..errors import BuildWarning, SettingsError
+from ..mirror.filenames import SDIST_SUFFIXES
 
 if TYPE_CHECKING:
     from ..settings.model import Settings
@@ -87,8 +88,6 @@ def _fill(path: Path) -> str:
 def _refuse_unindexed(path: Path, where: str, settings: Settings) -> None:
     """Refuse a directory pip and uv find nothing in: no page, for the root or any
     project. (A tree with project pages and no root page serves them both.)"""
-    from ..mirror.filenames import SDIST_SUFFIXES
-
     holds_files = False
     try:
         for entry in path.iterdir():
