@@ -12,22 +12,23 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .errors import DockerPypiError, SettingsError, UsageError, UserMessageError
-    from .settings.resolve import Settings, Sourced, resolve_settings
+    from .settings.model import Settings, Sourced
+    from .settings.resolve import resolve_settings
     from .settings.urls import Credentials, MirrorURL
 
 # Each public name and the module that defines it. They are imported on first
 # use (PEP 562) rather than here: every `dockerpypi` command imports this
 # package, and `dockerpypi --version` should not pay for the settings.
 _PUBLIC = {
-    "Credentials": "_urls",
-    "MirrorURL": "_urls",
+    "Credentials": "settings.urls",
+    "MirrorURL": "settings.urls",
     "DockerPypiError": "errors",
     "SettingsError": "errors",
     "UsageError": "errors",
     "UserMessageError": "errors",
-    "Settings": "settings",
-    "Sourced": "settings",
-    "resolve_settings": "settings",
+    "Settings": "settings.model",
+    "Sourced": "settings.model",
+    "resolve_settings": "settings.resolve",
 }
 
 __all__ = [

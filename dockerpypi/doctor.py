@@ -32,7 +32,7 @@ from .build.engine import (
 from .errors import UserMessageError
 from .mirror.check import check_mirror
 from .mirror.index import PAGE
-from .settings.resolve import Settings
+from .settings.model import Settings
 from .settings.urls import MirrorURL
 
 OK, NOTE, FAIL = "ok", "note", "fail"
@@ -174,9 +174,8 @@ def mirror_dir_checks(settings: Settings) -> list[Check]:
     else:
         first = result.problems[0]
         more = f" (and {len(result.problems) - 1} more)" if len(result.problems) > 1 else ""
-        message, _, fix = first.message.partition(": ")
-        checks.append(Check("mirror consistency", FAIL, f"{first.path}: {message}{more}",
-                            fix or "run `dockerpypi mirror check` for the list"))
+        checks.append(Check("mirror consistency", FAIL, f"{first.path}: {first.problem}{more}",
+                            first.fix))
     return checks
 
 

@@ -11,7 +11,8 @@ import pytest
 from dockerpypi.build.command import credential_strings, is_loopback, parse_docker_args, plan_build
 from dockerpypi.errors import UsageError
 from dockerpypi.process import redact, shell_command
-from dockerpypi.settings.resolve import Settings, resolve_settings
+from dockerpypi.settings.model import Settings
+from dockerpypi.settings.resolve import resolve_settings
 
 PASSWORD = "p@ss#w:rd/%+"
 QUOTED = "p%40ss%23w%3Ard%2F%25%2B"

@@ -243,7 +243,9 @@ def test_missing_mirror_dir_warns_once_and_uses_the_empty_stage(
     assert code == 0
     assert "--build-context" not in out
     assert err.count("does not exist") == 1
-    assert str(missing) in err
+    assert (f"dockerpypi: warning: the mirror directory {missing} (flag --mirror-dir) does not "
+            "exist: building with the empty pypi-mirror stage; fill it (dockerpypi mirror add) "
+            "or give --mirror-dir\n") in err
 
 
 def test_user_mirror_context_silences_the_missing_dir_warning(
@@ -267,8 +269,20 @@ def test_user_network_that_cannot_reach_a_loopback_mirror_is_warned_about(
     _, out, err = dockerpypi(capsys, "build", "--dry-run", "--index-url", MIRROR,
                              "--network", "bridge", str(context))
     assert "--network=host" not in out
-    assert "--network=bridge cannot reach" in err
+    assert ("dockerpypi: warning: http://***@127.0.0.1:8080/simple/ is on loopback, "
+            "which --network=bridge cannot reach: drop --network (dockerpypi then uses host) "
+            "or use a reachable mirror address\n") in err
     assert QUOTED not in err
+
+
+def test_what_inject_did_is_said_as_warnings(
+        capsys: pytest.CaptureFixture[str], context: Path) -> None:
+    (context / "Dockerfile").write_text("FROM scratch\nRUN echo no installer here\n")
+    code, _, err = dockerpypi(capsys, "build", "--dry-run", "--inject", "--index-url", REMOTE,
+                              str(context))
+    assert code == 0, err
+    assert ("dockerpypi: warning: no RUN step that calls pip or uv needs the mirror: the "
+            "Dockerfile is unchanged\n") in err
 
 
 # --- the settings context, kept by what it holds ---------------------------------

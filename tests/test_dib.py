@@ -12,8 +12,9 @@ import pytest
 
 from dockerpypi.errors import SettingsError
 from dockerpypi.settings.dib import DibEnvironment, read_dib_environment
+from dockerpypi.settings.model import Settings
 from dockerpypi.settings.public_index import public_index_url
-from dockerpypi.settings.resolve import Settings, resolve_settings
+from dockerpypi.settings.resolve import resolve_settings
 from dockerpypi.settings.urls import Credentials, MirrorURL
 
 PUBLIC = public_index_url()  # pip's default index: tests/test_public_index.py

@@ -36,7 +36,8 @@ from dockerpypi.doctor import (
 )
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror.index import update_index
-from dockerpypi.settings.resolve import Settings, resolve_settings
+from dockerpypi.settings.model import Settings
+from dockerpypi.settings.resolve import resolve_settings
 
 USER = "dockerpypi-builder"
 PASSWORD = "s3cret@#:/%+word"
@@ -330,3 +331,21 @@ def test_cli_on_the_real_engine_all_well(
     assert "transport " in result.stdout
     for secret in (PASSWORD, ENCODED):
         assert secret not in result.stdout
+
+
+def test_a_mirror_problem_keeps_its_words_apart_from_its_fix(tmp_path: Path) -> None:
+    # The problem itself holds ": " (packaging's words about the file name): the
+    # detail is all of it, the fix is the check's own.
+    root = tmp_path / "mirror"
+    make_wheel(root, "dockerpypi-alpha", "1.0.7")
+    update_index(root)
+    page = root / "dockerpypi-alpha" / "index.html"
+    page.write_text(page.read_text().replace(
+        "</body>", '<a href="../dockerpypi_alpha-x.whl">dockerpypi_alpha-x.whl</a></body>'))
+    broken = mirror_dir_checks(settings(mirror_dir=str(root)))[-1]
+    assert broken.status == FAIL
+    assert broken.detail == (
+        "dockerpypi-alpha/index.html: links dockerpypi_alpha-x.whl, which is not a valid "
+        "distribution file name (Invalid wheel filename (wrong number of parts): "
+        "'dockerpypi_alpha-x')")
+    assert broken.fix == "run `dockerpypi mirror index`"

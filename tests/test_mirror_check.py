@@ -42,7 +42,12 @@ def test_a_corrupted_file_fails_its_hash(mirror: Path) -> None:
     result = check_mirror(mirror)
 
     assert kinds(result) == [("hash", wheel.name)]
-    assert "does not match the sha256 in foo-bar/index.html" in str(result.problems[0])
+    problem = result.problems[0]
+    assert (problem.problem, problem.fix) == (
+        "does not match the sha256 in foo-bar/index.html",
+        "delete it and fetch it again with `dockerpypi mirror add`, or run "
+        "`dockerpypi mirror index --full` if the change was intended")
+    assert str(problem) == f"{wheel.name}: {problem.problem}: {problem.fix}"
 
 
 def test_a_missing_file_and_an_orphan_are_named(mirror: Path) -> None:

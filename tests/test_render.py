@@ -16,8 +16,9 @@ import pytest
 from dockerpypi import __version__
 from dockerpypi.errors import UsageError
 from dockerpypi.render import files, steps
+from dockerpypi.settings.model import Settings
 from dockerpypi.settings.public_index import public_index_url
-from dockerpypi.settings.resolve import Settings, resolve_settings
+from dockerpypi.settings.resolve import resolve_settings
 
 if sys.version_info >= (3, 11):
     import tomllib

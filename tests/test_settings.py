@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import subprocess
+import sys
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import dockerpypi
 from dockerpypi.errors import SettingsError
 from dockerpypi.settings import urls as _urls
+from dockerpypi.settings.model import Override, Settings, Sourced, describe, display_value
 from dockerpypi.settings.public_index import public_index_url
-from dockerpypi.settings.resolve import (
-    Override,
-    Settings,
-    Sourced,
-    describe,
-    display_value,
-    resolve_settings,
-)
+from dockerpypi.settings.resolve import resolve_settings
 from dockerpypi.settings.urls import Credentials, MirrorURL
 
 PUBLIC = public_index_url()  # pip's default index: tests/test_public_index.py
@@ -217,6 +214,26 @@ def _parse_alone(tmp_path: Path, spec: Field, source: str) -> object:
 def test_every_field_is_in_the_precedence_table(tmp_path: Path) -> None:
     names = [str(row["name"]).replace("-", "_") for row in describe(resolve(tmp_path))]
     assert [spec.name for spec in FIELDS] == names
+    declared = [f.name for f in fields(Settings) if f.name != "warnings"]
+    assert declared == names
+
+
+def test_the_package_names_its_public_api() -> None:
+    # Each name of dockerpypi.__all__ is imported on first use (PEP 562).
+    found = subprocess.run(
+        [sys.executable, "-c", "import dockerpypi\n"
+         "for name in dockerpypi.__all__:\n"
+         "    print(name, getattr(dockerpypi, name).__module__ if name != '__version__' else '')"],
+        capture_output=True, text=True, check=True, timeout=60).stdout.split("\n")
+    modules = dict(line.split(" ", 1) for line in found if line)
+    assert set(modules) == set(dockerpypi.__all__)
+    assert modules["resolve_settings"] == "dockerpypi.settings.resolve"
+    assert dockerpypi.Settings is Settings
+    assert dockerpypi.Sourced is Sourced
+    assert dockerpypi.resolve_settings is resolve_settings
+    assert dockerpypi.MirrorURL is MirrorURL
+    assert dockerpypi.Credentials is Credentials
+    assert dockerpypi.SettingsError is SettingsError
 
 
 def test_fields_resolve_independently(tmp_path: Path) -> None:

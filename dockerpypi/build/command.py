@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from ..dockerfile.vocabulary import CONFIG_STAGE, MIRROR_STAGE
 from ..errors import UsageError
-from ..settings.resolve import Settings
+from ..settings.model import Settings
 from ..settings.urls import MirrorURL
 
 DOCKER_BUILD = ("docker", "buildx", "build")

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
-from ..errors import UsageError
+from ..errors import BuildWarning, UsageError
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from .pipeline import BuildRun
 
 
@@ -43,7 +43,7 @@ class Injecting:
         """``run`` building the rewritten copy (its notes are said as warnings)."""
         result = self.result(run.settings, run.config)
         for note in result.notes:
-            run.warn(note)
+            run.warn(BuildWarning(note))
         with files.private_files({"Dockerfile": result.text}) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
             # first: keep the user's, if they have one.

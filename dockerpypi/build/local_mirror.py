@@ -8,8 +8,8 @@ distribution", far from the cause; it is refused up front instead, with the
 command that fills or indexes the directory. With any other index to fall
 back on, a missing directory is only worth a warning.
 
-Every offline build asks, so the mirror's own modules are not imported for
-the question: only a refusal imports one, to word its message.
+Every offline build asks, so the mirror's index modules (and packaging) are
+not imported for the question.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..dockerfile.vocabulary import MIRROR_STAGE
-from ..errors import SettingsError
+from ..errors import BuildWarning, SettingsError
+from ..mirror.filenames import SDIST_SUFFIXES
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 # mirror/distfile.py's PAGE, spelt out here: every offline build asks, and the
 # index modules are not imported for that.
@@ -34,7 +35,7 @@ class LocalMirror(NamedTuple):
     warning to print about it."""
 
     directory: Path | None
-    warning: str | None = None
+    warning: BuildWarning | None = None
 
 
 def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
@@ -56,9 +57,9 @@ def local_mirror(settings: Settings, build_contexts: list[str]) -> LocalMirror:
                                 f": fill it with {_fill(path)}, or point --mirror-dir "
                                 "(DOCKERPYPI_MIRROR_DIR, DIB_IMAGE_CACHE) at your mirror")
         if used:
-            return LocalMirror(None, f"the mirror directory {where} does not exist: building "
-                                     f"with the empty {MIRROR_STAGE} stage; fill it "
-                                     "(dockerpypi mirror add) or give --mirror-dir")
+            return LocalMirror(None, BuildWarning(
+                f"the mirror directory {where} does not exist: building with the empty "
+                f"{MIRROR_STAGE} stage; fill it (dockerpypi mirror add) or give --mirror-dir"))
         return LocalMirror(None)
     if only and not _is_file(path / PAGE):
         _refuse_unindexed(path, where, settings)
@@ -87,8 +88,6 @@ def _fill(path: Path) -> str:
 def _refuse_unindexed(path: Path, where: str, settings: Settings) -> None:
     """Refuse a directory pip and uv find nothing in: no page, for the root or any
     project. (A tree with project pages and no root page serves them both.)"""
-    from ..mirror.filenames import SDIST_SUFFIXES
-
     holds_files = False
     try:
         for entry in path.iterdir():

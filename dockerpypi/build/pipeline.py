@@ -12,7 +12,8 @@ One :class:`BuildRun` holds what the steps of a build read (as copier's
    docker, or, for a dry run, return the command it would run.
 
 The command line (:mod:`dockerpypi.cli.build`) parses, prints and exits;
-lines meant for people go through the run's ``report``.
+lines meant for people go through the run's ``report``, warnings (classes of
+:mod:`dockerpypi.errors`) through its ``warn``.
 
 Imports: what every build runs is imported at the top. What one option or
 one transport alone needs is imported where it is used, so that the builds
@@ -25,13 +26,14 @@ from __future__ import annotations
 
 import re
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import caches, process
 from ..dockerfile.vocabulary import CONFIG_STAGE
-from ..errors import UsageError, UserMessageError
+from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
 from ..render.files import config_context, config_files, uv_cache_pays
 from .command import credential_strings, dockerfile_path, plan_build
@@ -39,7 +41,7 @@ from .engine import EngineInfo, choose_transport, current_engine
 from .transports import TRANSPORTS, Delivered, Transport
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from .command import DockerArgs
     from .injected import Injecting
 
@@ -47,11 +49,12 @@ if TYPE_CHECKING:
 class BuildRun:
     """One ``dockerpypi build``: what its steps read, set once when it starts."""
 
-    __slots__ = ("config", "dry_run", "engine", "given", "mirror_dir", "report", "secrets",
-                 "settings", "transport")
+    __slots__ = ("config", "dry_run", "engine", "given", "mirror_dir", "on_warning", "report",
+                 "secrets", "settings", "transport")
 
     def __init__(self, given: DockerArgs, settings: Settings, mirror_dir: Path | None,
                  transport: Transport, *, report: Callable[[str], None],
+                 warn: Callable[[DockerPypiWarning], None] = warnings.warn,
                  engine: EngineInfo | None = None, dry_run: bool = False) -> None:
         self.given = given  # the user's docker arguments
         self.settings = settings
@@ -63,9 +66,13 @@ class BuildRun:
         self.engine = engine  # what docker said (None: a dry run without an engine)
         self.dry_run = dry_run
         self.report = report  # one line for people (without "dockerpypi: ")
+        # Where warnings go: the command line prints them; without one, Python's
+        # warnings machinery takes them (they are UserWarnings).
+        self.on_warning = warn
 
-    def warn(self, message: str) -> None:
-        self.report(f"warning: {message}")
+    def warn(self, warning: DockerPypiWarning) -> None:
+        """Say ``warning`` (a class of :mod:`dockerpypi.errors`, such as BuildWarning)."""
+        self.on_warning(warning)
 
     @property
     def engine_platforms(self) -> tuple[str | None, ...] | None:
@@ -77,7 +84,8 @@ class BuildRun:
     def with_args(self, given: DockerArgs) -> BuildRun:
         """This run with other docker arguments (``--inject``'s copy of the Dockerfile)."""
         return BuildRun(given, self.settings, self.mirror_dir, self.transport,
-                        report=self.report, engine=self.engine, dry_run=self.dry_run)
+                        report=self.report, warn=self.on_warning, engine=self.engine,
+                        dry_run=self.dry_run)
 
 
 class Outcome(NamedTuple):
@@ -88,7 +96,9 @@ class Outcome(NamedTuple):
 
 
 def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
-          requested: str, report: Callable[[str], None], dry_run: bool = False) -> BuildRun:
+          requested: str, report: Callable[[str], None],
+          warn: Callable[[DockerPypiWarning], None] = warnings.warn,
+          dry_run: bool = False) -> BuildRun:
     """The run of a build: the engine asked, the transport chosen (and said)."""
     engine: EngineInfo | None
     try:
@@ -103,8 +113,8 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
     else:
         transport = choose_transport(engine, requested)
     report(f"transport {transport.kind}: {transport.reason}")
-    return BuildRun(given, settings, mirror_dir, transport, report=report, engine=engine,
-                    dry_run=dry_run)
+    return BuildRun(given, settings, mirror_dir, transport, report=report, warn=warn,
+                    engine=engine, dry_run=dry_run)
 
 
 def build(run: BuildRun, injecting: Injecting | None = None) -> Outcome:

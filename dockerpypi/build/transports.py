@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..dockerfile.vocabulary import MIRROR_STAGE
-from ..errors import UsageError
+from ..errors import BuildWarning, UsageError
 from . import kept_subset
 from .command import DOCKER_BUILD, LEGACY_BUILD, LEGACY_ENV, loopback_indexes, served_settings
 
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
     from .pipeline import BuildRun
 
 
@@ -97,9 +97,9 @@ class ContextTransport(Transport):
         loopback = loopback_indexes(run.settings)
         network = run.given.network
         if loopback and network is not None and network != "host":
-            run.warn(f"{loopback[0]} is on loopback, which --network={network} cannot reach: "
-                     "drop --network (dockerpypi then uses host) or use a reachable mirror "
-                     "address")
+            run.warn(BuildWarning(f"{loopback[0]} is on loopback, which --network={network} "
+                                  "cannot reach: drop --network (dockerpypi then uses host) "
+                                  "or use a reachable mirror address"))
 
     @contextmanager
     def delivered(self, run: BuildRun) -> Iterator[Delivered]:

@@ -8,6 +8,7 @@ that prints (text or ``--json``), and turns errors into exit codes (through
 
 from __future__ import annotations
 
+import importlib
 import sys
 from typing import Any, NoReturn
 
@@ -18,8 +19,16 @@ from ..errors import DockerPypiError, exit_code_for
 from .output import Output, fail, show
 
 # Start-up time is part of what this module is judged on (`dockerpypi render`
-# runs in every Dockerfile edit loop): anything beyond click is imported
-# inside the command that needs it.
+# runs in every Dockerfile edit loop): anything beyond click (and what Python
+# has loaded anyway) is imported inside the command that needs it.
+#
+# The commands' modules (below) follow one rule. Each is imported when its
+# command runs, and also when `dockerpypi --help` lists it; so a command's
+# module imports at the top what every run of it needs and costs `--help`
+# little (click, the settings), and inside the command the work's own
+# modules (the doctor, the verifier, devpi, the mirror's), which would cost
+# `--help` about 100 ms together, and what only one option or sub-command
+# needs.
 
 
 class _State:
@@ -62,8 +71,6 @@ class _LazyGroup(click.Group):
 
 
 def _load_command(name: str) -> click.Command:
-    import importlib
-
     module_name, _, attribute = _LAZY_COMMANDS[name].partition(":")
     command = getattr(importlib.import_module(module_name, __package__), attribute)
     if not isinstance(command, click.Command):  # a wrong table entry: a bug of ours

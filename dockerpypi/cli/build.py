@@ -23,11 +23,12 @@ from ..build.local_mirror import local_mirror
 from ..build.transports import TRANSPORTS
 from ..errors import UsageError
 from ..process import LOGGER
-from .options import settings_from, settings_options, warn
+from .options import settings_from, settings_options
+from .output import warn
 
 if TYPE_CHECKING:
     from ..build.command import DockerArgs
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 # dockerpypi's options come first and everything from the first word click
 # does not know is docker's (_BuildCommand puts it after `--`). So -h can be
@@ -144,8 +145,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     if kwargs["context_dir"] is None and given.local_path and Path(given.local_path).is_dir():
         kwargs["context_dir"] = Path(given.local_path)
     settings = settings_from(kwargs)
-    for warning in settings.warnings:
-        warn(warning)
+    warn(*settings.warnings)
     mirror = local_mirror(settings, given.build_contexts)  # refused before docker is asked
     if mirror.warning is not None:
         warn(mirror.warning)
@@ -158,7 +158,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
 
             injecting = read_for_injection(given, settings, uid=uid, prefer_uv=prefer_uv)
         run = pipeline.start(given, settings, mirror.directory, requested=transport,
-                             report=_report, dry_run=dry_run)
+                             report=_report, warn=warn, dry_run=dry_run)
         outcome = pipeline.build(run, injecting)
     if outcome.command is not None:
         click.echo(outcome.command)

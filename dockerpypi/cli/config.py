@@ -1,20 +1,18 @@
 """``dockerpypi config``: the resolved settings and where each came from.
 
-Only click is imported at the top (see cli/__init__.py).
+What every run needs is imported at the top (see cli/__init__.py for the rule).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from ..settings.model import SettingRow, Settings, describe
 from .options import settings_from, settings_options
 from .output import Output, json_option, lines, warn
-
-if TYPE_CHECKING:
-    from ..settings.resolve import SettingRow, Settings
 
 
 @click.command()
@@ -22,8 +20,6 @@ if TYPE_CHECKING:
 @json_option
 def config(as_json: bool, **kwargs: Any) -> Output:
     """Show the resolved settings and where each came from."""
-    from ..settings.resolve import describe
-
     settings = settings_from(kwargs)
     warn(*settings.warnings)
     rows = describe(settings)

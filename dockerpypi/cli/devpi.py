@@ -1,6 +1,6 @@
 """``dockerpypi devpi``: start, stop and ask about a local devpi-server mirror.
 
-Only click is imported at the top (see cli/__init__.py); the work is in devpi/.
+The work is in devpi/, imported by each command (the rule: cli/__init__.py).
 ``start`` prints the index URL alone on standard output, so that
 ``DOCKERPYPI_MIRRORS=$(dockerpypi devpi start)`` works; what it did goes to
 standard error.
@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import DevpiWarning
+from ..settings.model import Settings
+from ..settings.resolve import resolve_settings
 from .options import context_option
 from .output import Output, json_option, lines
 
 if TYPE_CHECKING:
     from ..devpi.server import ServerStatus
-    from ..settings.resolve import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,8 +43,6 @@ def _location_options(func: F) -> F:
 
 def _settings(mirror_dir: str | None, context_dir: Path | None, *,
               public_index: str | None = None, offline: bool | None = None) -> Settings:
-    from ..settings.resolve import resolve_settings
-
     # The settings warnings are about builds ("no mirror configured"): not repeated here.
     return resolve_settings({"mirror_dir": mirror_dir, "public_index": public_index,
                              "offline": offline}, context_dir=context_dir)

@@ -1,6 +1,7 @@
 """``dockerpypi doctor``: the command line of :mod:`dockerpypi.doctor`.
 
-Only click is imported at the top (see cli/__init__.py).
+The checks (:mod:`dockerpypi.doctor`) are imported when the command runs
+(the rule: cli/__init__.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """``dockerpypi mirror``: fill, index, check, list and serve the local mirror directory.
 
-Only click is imported here at the top; each command imports its module when
-it runs, so other commands do not pay for packaging, filelock or rich.
+What every mirror command needs (click, the settings) is imported at the
+top; what one command needs is imported in that command when it runs, so the
+others do not pay for packaging, filelock or rich.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..errors import MirrorWarning, UsageError, UserMessageError
+from ..settings.model import Settings
+from ..settings.resolve import resolve_settings
+from ..settings.urls import MirrorURL, parse_mirror_url
 from .options import context_option
 from .output import Output, json_option, lines, warn
 from .progress import progress_display
@@ -23,8 +29,6 @@ if TYPE_CHECKING:
     from ..mirror.fill import DownloadPlan, TargetTags
     from ..mirror.index import IndexResult
     from ..mirror.resolve import UvPlan
-    from ..settings.resolve import Settings
-    from ..settings.urls import MirrorURL
     from .progress import Display
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,8 +42,6 @@ def _mirror_dir_options(func: F) -> F:
 
 def _settings(mirror_dir: str | None, context_dir: Path | None,
               offline: bool | None = None) -> Settings:
-    from ..settings.resolve import resolve_settings
-
     # Settings warnings (such as "no mirror configured") are about builds, not
     # about this directory, so the mirror commands do not repeat them.
     return resolve_settings({"mirror_dir": mirror_dir, "offline": offline},
@@ -256,7 +258,6 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         --implementation cp --abi cp312
     """
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
-    from ..settings.urls import parse_mirror_url
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
@@ -329,9 +330,6 @@ def serve_command(mirror_dir: str | None, context_dir: Path | None, host: str, p
     dockerpypi mirror serve --port 3141 &
     dockerpypi build --offline --index-url http://127.0.0.1:3141/ -t app .
     """
-    import threading
-    import time
-
     from ..mirror.index import PAGE
     from ..mirror.serve import MirrorServer
     from ..process import signals_recorded

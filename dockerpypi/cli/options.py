@@ -8,11 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-# Printed in one place: cli/build.py still takes warn from here.
-from .output import warn as warn
-
 if TYPE_CHECKING:
-    from ..settings.resolve import Settings
+    from ..settings.model import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,6 +77,8 @@ settings_options = settings_options_for(*_SETTINGS_OPTIONS)
 
 def settings_from(kwargs: dict[str, Any]) -> Settings:
     """Pop the settings options (those the command has) off ``kwargs``; resolve the settings."""
+    # Imported here: every command imports this module, `render stage` too,
+    # which reads no settings.
     from ..settings.resolve import resolve_settings
 
     # A repeatable option not given is (), which resolve_settings also takes as "not given".

@@ -65,13 +65,9 @@ def lines(rows: Iterable[str]) -> str:
     return "".join(f"{row}\n" for row in rows)
 
 
-def warn(*warnings: DockerPypiWarning | str,
-         ignore: tuple[type[DockerPypiWarning], ...] = ()) -> None:
-    """Print ``warnings`` on standard error, but those of the classes in ``ignore``.
-
-    A str is a warning of no class: what callers not yet moved to a class
-    (cli/build.py) still pass.
-    """
+def warn(*warnings: DockerPypiWarning, ignore: tuple[type[DockerPypiWarning], ...] = ()
+         ) -> None:
+    """Print ``warnings`` on standard error, but those of the classes in ``ignore``."""
     for warning in warnings:
         if not isinstance(warning, ignore):
             click.echo(f"dockerpypi: warning: {warning}", err=True)

@@ -1,8 +1,10 @@
 """``dockerpypi render``: Dockerfile lines and the config files of a build step.
 
-Only click and the step vocabulary are imported at the top, the rest where
-a command needs it: `dockerpypi render` runs in every Dockerfile edit loop,
-and a kept rendering needs no jinja2 (see render/templates.py).
+`dockerpypi render` runs in every Dockerfile edit loop: what it and
+`render stage` need (click, the step vocabulary, the renderer of steps) is
+imported at the top; the settings (not for `render stage`) and the config
+files' renderer (only its sub-commands) where they are needed. A kept
+rendering needs no jinja2 (see render/templates.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import click
 
 from ..dockerfile.vocabulary import INSTALLER_CHOICES
 from ..errors import CredentialsHidden, UsageError
+from ..files import write_private
+from ..render.steps import RunOptions, render_run, render_stage
 from .options import context_option, settings_from, settings_options
 from .output import Output, warn
 
@@ -72,7 +76,6 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
         return None  # the sub-command's output is printed
     if ctx.meta.get("dockerpypi.separator") and not command:
         raise UsageError("nothing after --: give the install command, or drop the --")
-    from ..render.steps import RunOptions, render_run
     from ..settings.resolve import resolve_settings
 
     settings = resolve_settings({"mount_point": mount_point}, context_dir=context_dir)
@@ -93,15 +96,11 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
               help="Also print a `# syntax=` line (pulls a frontend image; not needed).")
 def render_stage_command(syntax: str | None) -> Output:
     """Print the `FROM scratch AS pypi-mirror` stage for the top of a Dockerfile."""
-    from ..render.steps import render_stage
-
     return Output(text=render_stage(syntax=syntax))
 
 
 def _write_private(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` atomically, readable by its owner only."""
-    from ..files import write_private
-
     path = path.expanduser()
     if path.is_dir():
         raise UsageError(f"{path} is a directory: give a file name to -o")

@@ -1,7 +1,7 @@
 """``dockerpypi verify``: the command line of :mod:`dockerpypi.verify`.
 
-Only click is imported at the top (see cli/__init__.py); the scanner, and
-rich for the progress display, are imported when the command runs.
+The scanner, and rich for the progress display, are imported when the
+command runs (the rule: cli/__init__.py).
 """
 
 from __future__ import annotations

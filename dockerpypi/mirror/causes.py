@@ -9,6 +9,9 @@ keeps it for its trace. Asking pip for its debug log would cost every run
 (pip formats each debug record once a log file is open); a failed run
 instead asks each index for that one project's page itself, with the same
 credentials, and says what went wrong in words, with its fix.
+
+Only a failed run imports this module, and only :func:`probe` asks the
+network: requests is imported there.
 """
 
 from __future__ import annotations

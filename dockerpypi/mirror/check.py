@@ -34,9 +34,16 @@ _REFETCH = ("delete it and fetch it again with `dockerpypi mirror add`, or run "
 
 @dataclass(frozen=True)
 class Problem:
+    """One thing wrong with the mirror, with its fix as a field (as errors carry theirs)."""
+
     kind: str  # missing, hash, metadata, orphan, unlisted, name, page, link
     path: str  # relative to the mirror directory
-    message: str
+    problem: str  # what is wrong with ``path``
+    fix: str  # what to run, or do, about it
+
+    @property
+    def message(self) -> str:
+        return f"{self.problem}: {self.fix}"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -91,8 +98,8 @@ class _Checker:
     hashes: dict[str, str] = field(default_factory=dict)
     files: int = 0
 
-    def problem(self, kind: str, path: str, message: str) -> None:
-        self.problems.append(Problem(kind, path, message))
+    def found(self, kind: str, path: str, problem: str, fix: str) -> None:
+        self.problems.append(Problem(kind, path, problem, fix))
 
     def sha256(self, name: str) -> str:
         if name not in self.hashes:  # a file may be linked from more than one page
@@ -105,15 +112,15 @@ class _Checker:
             href = anchor.get("href", "")
             name = unquote(href).rstrip("/")
             if urlsplit(href).scheme or not name or "/" in name or name.startswith("."):
-                self.problem("link", PAGE, f"links {href!r}, not a project page beside it: "
-                                           f"{_REINDEX}")
+                self.found("link", PAGE, f"links {href!r}, not a project page beside it",
+                           _REINDEX)
                 continue
             if name != canonicalize_name(name):
-                self.problem("name", PAGE, f"links project {name!r} by a name that is not "
-                                           f"normalized ({canonicalize_name(name)!r}): {_REINDEX}")
+                self.found("name", PAGE, f"links project {name!r} by a name that is not "
+                                         f"normalized ({canonicalize_name(name)!r})", _REINDEX)
             if not (self.root / name / PAGE).is_file():
-                self.problem("page", f"{name}/{PAGE}", f"is linked from {PAGE} but missing: "
-                                                       f"{_REINDEX}")
+                self.found("page", f"{name}/{PAGE}", f"is linked from {PAGE} but missing",
+                           _REINDEX)
                 continue
             yield name
 
@@ -123,8 +130,8 @@ class _Checker:
             href, fragment = urldefrag(anchor.get("href", ""))
             target = posixpath.normpath(posixpath.join(project, unquote(href)))
             if urlsplit(href).scheme or "/" in target or target.startswith("."):
-                self.problem("link", page, f"links {href!r}, outside the mirror's flat layout: "
-                                           f"{_REINDEX}")
+                self.found("link", page, f"links {href!r}, outside the mirror's flat layout",
+                           _REINDEX)
                 continue
             self.files += 1
             self.linked.add(target)
@@ -135,19 +142,19 @@ class _Checker:
         try:
             owner = parse_distribution(name).project
         except ValueError as exc:
-            self.problem("name", page, f"links {name}, which is {exc}: {_REINDEX}")
+            self.found("name", page, f"links {name}, which is {exc}", _REINDEX)
             return
         if owner != canonicalize_name(project):
-            self.problem("name", page, f"links {name}, a file of {owner}, not {project}: "
-                                       f"{_REINDEX}")
+            self.found("name", page, f"links {name}, a file of {owner}, not {project}",
+                       _REINDEX)
         if not (self.root / name).is_file():
-            self.problem("missing", name, f"is linked from {page} but missing: {_REINDEX}")
+            self.found("missing", name, f"is linked from {page} but missing", _REINDEX)
             return
         algorithm, _, expected = fragment.partition("=")
         if algorithm != "sha256" or not expected:
-            self.problem("hash", page, f"links {name} without a #sha256= hash: {_REINDEX}")
+            self.found("hash", page, f"links {name} without a #sha256= hash", _REINDEX)
         elif self.sha256(name) != expected:
-            self.problem("hash", name, f"does not match the sha256 in {page}: {_REFETCH}")
+            self.found("hash", name, f"does not match the sha256 in {page}", _REFETCH)
         self.check_metadata(page, name, anchor)
 
     def check_metadata(self, page: str, name: str, anchor: dict[str, str]) -> None:
@@ -157,12 +164,12 @@ class _Checker:
             return
         sidecar = name + METADATA_SUFFIX
         if len(values) > 1:
-            self.problem("metadata", page, f"gives two metadata hashes for {name}: {_REINDEX}")
+            self.found("metadata", page, f"gives two metadata hashes for {name}", _REINDEX)
         elif not (self.root / sidecar).is_file():
-            self.problem("metadata", sidecar, f"is promised by {page} but missing: {_REINDEX}")
+            self.found("metadata", sidecar, f"is promised by {page} but missing", _REINDEX)
         elif f"sha256={self.sha256(sidecar)}" != values.pop():
-            self.problem("metadata", sidecar, f"does not match the hash in {page}: "
-                                              "run `dockerpypi mirror index --full`")
+            self.found("metadata", sidecar, f"does not match the hash in {page}",
+                       "run `dockerpypi mirror index --full`")
 
     def unlisted_pages(self, listed: set[str]) -> None:
         """Project pages the root does not link: an installer still finds them, so check them."""
@@ -170,8 +177,8 @@ class _Checker:
             # (dot directories are dockerpypi's own: a build's subset, for one)
             if (path.is_dir() and not path.name.startswith(".") and path.name not in listed
                     and (path / PAGE).is_file()):
-                self.problem("unlisted", f"{path.name}/{PAGE}",
-                             f"is not linked from {PAGE}: {_REINDEX}")
+                self.found("unlisted", f"{path.name}/{PAGE}", f"is not linked from {PAGE}",
+                           _REINDEX)
                 self.check_page(path.name)
 
     def orphans(self) -> None:
@@ -184,7 +191,7 @@ class _Checker:
                 parse_distribution(name)
             except ValueError:
                 continue  # not a distribution: the indexer warns about it, pip ignores it
-            self.problem("orphan", name, f"is not in the index: {_REINDEX}")
+            self.found("orphan", name, "is not in the index", _REINDEX)
 
 
 def check_mirror(mirror_dir: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -201,7 +208,7 @@ def check_mirror(mirror_dir: Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
         # Under the lock: an update running alongside would show a half-updated mirror.
         with mirror_lock(root, lock_timeout, on_wait, reading=True):
             if not (root / PAGE).is_file():
-                checker.problem("page", PAGE, f"is missing, so nothing is indexed: {_REINDEX}")
+                checker.found("page", PAGE, "is missing, so nothing is indexed", _REINDEX)
             else:
                 for project in checker.project_pages():
                     listed.add(project)

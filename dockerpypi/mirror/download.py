@@ -8,7 +8,10 @@ only to the origins (scheme, host, port) of the indexes they belong to, as
 pip and uv send them.
 
 requests keeps one pooled connection per worker; the standard library's
-urllib would open a new TLS connection per file.
+urllib would open a new TLS connection per file. It is imported when a
+download starts: :mod:`.resolve` imports this module to plan, also for the
+``pip download`` path, which never downloads here. :mod:`.causes` is
+imported when a download fails.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ cannot be told the target, and for :mod:`.image`, which runs the same
 ``pip download`` inside the image itself. With target tags (``--platform``
 and friends) either picks wheels for the image instead of for this machine,
 which pip allows only for wheels.
+
+Imported where they are used: uv's modules (:mod:`.resolve`,
+:mod:`.download`) by the uv path, :mod:`.causes` by a failure.
 """
 
 from __future__ import annotations

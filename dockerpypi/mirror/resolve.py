@@ -9,6 +9,9 @@ wheel fits) and :mod:`.download` fetches them all at once.
 uv runs isolated like pip does: ``--no-config``, none of the machine's UV_*
 settings that would point it elsewhere, and credentials only in its
 environment (``UV_INDEX``/``UV_DEFAULT_INDEX``), never in its argv.
+
+Imported where they are used: the ``uv`` package (optional) when looking for
+uv, tomllib when a lock file is read, :mod:`.causes` when uv fails.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from ..dockerfile.vocabulary import file_target, secret_id
 from ..mirror.filenames import SDIST_SUFFIXES
-from ..settings.resolve import Settings
+from ..settings.model import Settings
 from ..settings.urls import MirrorURL
 from .templates import render_template
 

@@ -1,7 +1,7 @@
 """The environment contract inherited from diskimage-builder's ``pypi`` element.
 
 This module only reads variables; what they mean for the settings is decided in
-:mod:`dockerpypi.settings`. Each quirk of the element that dockerpypi improves
+:mod:`dockerpypi.settings.sources`. Each quirk of the element that dockerpypi improves
 is marked ``improves:`` below, matching ``shared/spec/dib-pypi.md``.
 """
 

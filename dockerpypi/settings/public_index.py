@@ -23,15 +23,19 @@ needs the address itself.
 Importing pip's module would run pip's logging set-up (``pip._internal``
 changes the logging module's logger class) and cost some milliseconds on
 every CLI call, so the source is read with ``ast`` without running it; the
-import is the fallback. The value gets the trailing slash that PEP 503 gives
-index URLs and pip's ``simple_url`` lacks.
+import (the one kept inside its function) is the fallback. The value gets
+the trailing slash that PEP 503 gives index URLs and pip's ``simple_url``
+lacks.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
+import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 from ..errors import UserMessageError
 
@@ -42,8 +46,6 @@ _CONSTANT = "PyPI"
 
 def _simple_url(base: str) -> str:
     # PackageIndex.simple_url is urljoin(url, "simple").
-    from urllib.parse import urljoin
-
     return urljoin(base, "simple").rstrip("/") + "/"
 
 
@@ -54,8 +56,6 @@ def pip_default_index(source: str) -> str | None:
     module runs, the last top-level assignment wins; if that one is not a call
     with the URL as a plain string (or there is none), the answer is ``None``.
     """
-    import ast  # here, not at the top: only the default public index needs it
-
     found: str | None = None
     for node in ast.parse(source).body:
         if not isinstance(node, ast.Assign) or not any(
@@ -87,8 +87,6 @@ def _from_import() -> str:
     try:
         from pip._internal.models.index import PyPI
     except ImportError:
-        import sys
-
         raise UserMessageError(
             f"the public index is pip's default index, and {sys.executable} has no pip: "
             f"install it ({sys.executable} -m ensurepip, or reinstall dockerpypi), or name "

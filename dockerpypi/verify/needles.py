@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from ..dockerfile.vocabulary import CACHE_ROOT, STEP_DIR, secret_mounts
 from ..errors import UsageError
-from ..settings.resolve import Settings
+from ..settings.model import Settings
 
 # Files larger than this are not read: installer config and scripts are tiny,
 # the big files in an image are libraries and archives.

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..settings.resolve import Settings
+from ..settings.model import Settings
 from .archive import ArchiveScan, ScanProgress, counted, scan_archive
 from .documents import scan_config, scan_document
 from .image import config_document, inspect_image, saved
