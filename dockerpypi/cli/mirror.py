@@ -20,7 +20,7 @@ from .output import Output, json_option, lines, warn
 from .progress import progress_display
 
 if TYPE_CHECKING:
-    from ..mirror.fill import DownloadPlan, TargetTags
+    from ..mirror.fill import DownloadPlan, FillResult, TargetTags
     from ..mirror.index import IndexResult
     from ..mirror.resolve import UvPlan
     from ..settings.resolve import Settings
@@ -186,6 +186,10 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
     choice = choose_resolver(resolver, image=None, tags=tags)
     if choice.name == "pip":
         return pip_plan, choice.note
+    if any(Path(package).is_dir() for package in packages):
+        from ..mirror.project import uv_request
+
+        packages, files = uv_request(packages, files)  # uv reads a project from its file
     return plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
                    only_binary=only_binary, mode=pip_plan.mode, secrets=pip_plan.secrets,
                    retries=retries, timeout=timeout), None
@@ -270,8 +274,12 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
+    projects = [package for package in packages if Path(package).is_dir()]
     plan: DownloadPlan | UvPlan
     if image is not None:
+        if projects:
+            raise UsageError("--image does not see project directories: drop --image and "
+                             "give the image's --python-version and --platform")
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
 
@@ -291,17 +299,38 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
+    warnings: list[MirrorWarning] = []
     with display or contextlib.nullcontext():
-        result = fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
-                             on_indexed=None if display is None else display.indexed,
-                             on_wait=None if quiet else _waiting(root))
+        def fill(plan: DownloadPlan | UvPlan) -> FillResult:
+            return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
+                               on_indexed=None if display is None else display.indexed,
+                               on_wait=None if quiet else _waiting(root))
+
+        result = fill(plan)
+        if projects:  # what `pip install DIR` builds with, beside what it installs
+            from ..mirror.project import combined, fill_project, read_project
+
+            def fill_build(requirements: tuple[str, ...]) -> FillResult:
+                return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
+                                       tags=tags, only_binary=only_binary,
+                                       retries=settings.retries.value,
+                                       timeout=settings.timeout.value)[0])
+
+            results = [result]
+            for project in projects:
+                results += fill_project(
+                    read_project(Path(project)), fill_build, root,
+                    on_step=None if quiet else lambda text: click.echo(text, err=True),
+                    on_warning=lambda text: warnings.append(MirrorWarning(text)))
+            result = combined(results)
     if quiet and not as_json:
-        return Output()
+        return Output(warnings=tuple(warnings))
     added = f"added {len(result.added)} files" if result.added else "nothing new to add"
     return Output(text=lines([*(f"+ {name}" for name in result.added),
                               f"{added} in {result.seconds:.1f}s; "
                               f"{_index_summary(result.index)}"]),
-                  json=result.to_json(), text_warnings=_index_warnings(result.index))
+                  json=result.to_json(), warnings=tuple(warnings),
+                  text_warnings=_index_warnings(result.index))
 
 
 def _serving_url(url: str, host: str) -> str:
