@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -190,9 +191,12 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
         from ..mirror.project import uv_request
 
         packages, files = uv_request(packages, files)  # uv reads a project from its file
-    return plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
-                   only_binary=only_binary, mode=pip_plan.mode, secrets=pip_plan.secrets,
-                   retries=retries, timeout=timeout), None
+    from ..mirror.pinned import pinned_hashes
+
+    return replace(plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
+                           only_binary=only_binary, mode=pip_plan.mode,
+                           secrets=pip_plan.secrets, retries=retries, timeout=timeout),
+                   pins=pinned_hashes(files)), None
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
