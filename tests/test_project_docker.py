@@ -141,18 +141,6 @@ def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
     assert files_of(context) == before
 
 
-def test_mirror_add_dir_says_when_the_backend_cannot_be_asked(
-        upstream: ServedURL, tmp_path: Path) -> None:
-    """A hook that fails leaves the mirror with the build requirements, and says so."""
-    context = write_project(tmp_path / "context", "dpp-app", "1.5", dependencies=[],
-                            requires=[BACKEND], backend="dpp_backend.missing")
-    added = cli("mirror", "add", str(context), "--index-url", upstream,
-                "--mirror-dir", str(tmp_path / "mirror"))
-    assert added.returncode == 0, added.stderr
-    assert distributions(tmp_path / "mirror") == {BACKEND: "1.0"}
-    assert "warning: dpp_backend.missing's get_requires_for_build_wheel failed" in added.stderr
-
-
 def test_require_hashes_builds_offline_from_the_pinned_files(
         upstream: ServedURL, base_image: str, tmp_path: Path) -> None:
     context = tmp_path / "context"
@@ -179,17 +167,3 @@ def test_require_hashes_builds_offline_from_the_pinned_files(
     assert report(tag, "dpp-dep") == {"dpp-dep": "1.0"}
     assert_clean(tag, upstream, mirror)
     assert files_of(context) == before
-
-
-def test_a_hash_no_file_has_is_refused_before_the_build(
-        upstream: ServedURL, tmp_path: Path) -> None:
-    requirements = tmp_path / "requirements.txt"
-    requirements.write_text(f"dpp-dep==1.0 --hash=sha256:{'0' * 64}\n")
-    added = cli("mirror", "add", "-r", str(requirements), "--index-url", upstream,
-                "--mirror-dir", str(tmp_path / "mirror"))
-    assert added.returncode == 1
-    assert "no file of dpp-dep 1.0 on the index has a sha256 the requirements file lists" \
-        in added.stderr
-    assert not (tmp_path / "mirror").exists() or not distributions(tmp_path / "mirror")
-
-
