@@ -4,8 +4,9 @@ The Dockerfiles are written as pip's documentation writes them (``COPY . /app``,
 ``pip install .`` in a venv), not for dockerpypi. The mirror is filled only by
 ``dockerpypi mirror add DIR`` (or ``-r requirements.txt`` with hashes) from a
 fake upstream index on 127.0.0.1 that holds the build backends: a tiny PEP 517
-backend whose ``get_requires_for_build_wheel`` asks for a second package, and
-hatchling with its dependencies packed from the test environment. The image is
+backend whose ``get_requires_for_build_wheel`` asks for a second package,
+hatchling with its dependencies packed from the test environment, and the
+base image's own setuptools (whose hook asks for wheel) taken out of it. The image is
 built with ``dockerpypi build --inject --offline`` on the real engine, with no
 network at all, then run.
 """
@@ -20,7 +21,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support.backend import BACKEND, HELPER, make_backend, wheel_of_installed, write_project
+from support.backend import (
+    BACKEND,
+    HELPER,
+    make_backend,
+    setuptools_from_image,
+    wheel_of_installed,
+    write_project,
+)
 from support.docker import LABELS, run_in_image, unique_tag
 from support.index import write_simple_index
 from support.server import ServedURL, serve_directory
@@ -35,6 +43,9 @@ BACKENDS = {  # name: ([build-system] requires, build-backend, what mirror add m
     "tiny": ([BACKEND], "dpp_backend", {BACKEND: "1.0", HELPER: "1.0"}),
     "hatchling": (["hatchling"], "hatchling.build",
                   {name: importlib.metadata.version(name) for name in HATCHLING}),
+    # Debian 12's setuptools, whose hook asks for wheel (as setuptools did before 70.1).
+    "setuptools": (["setuptools"], "setuptools.build_meta",
+                   {"setuptools": "66.1.1", "wheel": "0.38.4"}),
 }
 # The test environment's own pip, packed as a wheel: another pip than the image's.
 HOST_PIP = importlib.metadata.version("pip")
@@ -42,9 +53,11 @@ DEBIAN_PIP = "23.0.1"
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedURL]:
+def upstream(tmp_path_factory: pytest.TempPathFactory, base_image: str
+             ) -> Iterator[ServedURL]:
     root = tmp_path_factory.mktemp("upstream")
     make_backend(root)
+    setuptools_from_image(base_image, root)
     for name in (*HATCHLING, "pip"):
         wheel_of_installed(name, root)
     for version in ("1.0", "2.0"):
@@ -110,7 +123,9 @@ RUN pip install --no-cache-dir .
 
 
 @pytest.mark.parametrize(("backend", "pip"), [("tiny", DEBIAN_PIP), ("tiny", HOST_PIP),
-                                              ("hatchling", DEBIAN_PIP)])
+                                              ("hatchling", DEBIAN_PIP),
+                                              ("setuptools", DEBIAN_PIP),
+                                              ("setuptools", HOST_PIP)])
 def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
         backend: str, pip: str, upstream: ServedURL, base_image: str, tmp_path: Path) -> None:
     requires, build_backend, fetched = BACKENDS[backend]

@@ -6,7 +6,8 @@ path of what a backend asks for is proven, not only ``[build-system]
 requires``), and its ``build_wheel`` imports that package and writes the
 project's wheel with the standard library. ``wheel_of_installed`` packs a
 distribution installed in the test's own environment (hatchling, pip) back
-into a wheel, from the files its RECORD lists.
+into a wheel, from the files its RECORD lists; ``setuptools_from_image`` takes
+setuptools and wheel from the Debian files of the base image.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib.metadata
+import os
+import subprocess
 import zipfile
 from pathlib import Path
 
+from support.docker import LABELS
 from support.wheels import make_wheel
 
 BACKEND = "dpp-backend"
@@ -130,3 +134,50 @@ def wheel_of_installed(name: str, dest: Path) -> Path:
         for path, data in entries.items():
             archive.writestr(zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0)), data)
     return target
+
+
+_PACK_FROM_IMAGE = '''\
+import base64, glob, hashlib, os, shutil, zipfile
+out = "/out"
+for wheel in glob.glob("/usr/share/python-wheels/setuptools-*.whl"):
+    shutil.copy(wheel, out)
+# Debian installs wheel as an egg-info without a file list: its package directory is it.
+site = "/usr/lib/python3/dist-packages"
+egg = glob.glob(site + "/wheel-*.egg-info")[0]
+version = os.path.basename(egg)[len("wheel-"):-len(".egg-info")]
+info = f"wheel-{version}.dist-info"
+entries = {}
+for root, dirs, files in os.walk(site + "/wheel"):
+    dirs[:] = [d for d in dirs if d != "__pycache__"]
+    for name in sorted(files):
+        path = os.path.join(root, name)
+        entries[os.path.relpath(path, site)] = open(path, "rb").read()
+entries[info + "/METADATA"] = open(egg + "/PKG-INFO", "rb").read()
+entries[info + "/entry_points.txt"] = open(egg + "/entry_points.txt", "rb").read()
+entries[info + "/WHEEL"] = b"Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+def digest(data):
+    raw = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+record = "".join(f"{p},{digest(d)},{len(d)}\\n" for p, d in entries.items())
+entries[info + "/RECORD"] = (record + info + "/RECORD,,\\n").encode()
+with zipfile.ZipFile(f"{out}/wheel-{version}-py3-none-any.whl", "w") as archive:
+    for path, data in entries.items():
+        archive.writestr(zipfile.ZipInfo(path, (1980, 1, 1, 0, 0, 0)), data)
+'''
+
+
+def setuptools_from_image(image: str, dest: Path) -> list[Path]:
+    """setuptools and wheel as wheels, taken from Debian's files in ``image`` (no network).
+
+    Debian ships setuptools as a wheel for venvs, and wheel (which setuptools
+    before 70.1 asks for through its hook) installed: that one is packed.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    labels = [arg for key, value in LABELS.items() for arg in ("--label", f"{key}={value}")]
+    done = subprocess.run(
+        ["docker", "run", "--rm", "--network=none", *labels, "--user",
+         f"{os.getuid()}:{os.getgid()}", "-v", f"{dest}:/out", image,
+         "python3", "-c", _PACK_FROM_IMAGE],
+        capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return sorted(dest.glob("*.whl"))
