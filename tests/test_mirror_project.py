@@ -196,7 +196,7 @@ def test_mirror_add_dir_fetches_dependencies_backend_and_what_it_asks_for(
     assert distributions(tmp_path / "mirror") == {
         wheel_filename(name, version) for name, version in (
             ("dpp-dep", "1.0"), (BACKEND, "1.0"), (HELPER, "1.0"))}
-    assert f"dpp_backend asks to build app with: {HELPER}>=1" in added.stderr
+    assert f"dpp_backend asks to build dpp-app with: {HELPER}>=1" in added.stderr
 
 
 def test_mirror_add_dir_says_when_the_backend_cannot_be_asked(

@@ -23,6 +23,7 @@ from .progress import progress_display
 if TYPE_CHECKING:
     from ..mirror.fill import DownloadPlan, FillResult, TargetTags
     from ..mirror.index import IndexResult
+    from ..mirror.project import Project
     from ..mirror.resolve import UvPlan
     from ..settings.resolve import Settings
     from ..settings.urls import MirrorURL
@@ -212,6 +213,15 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                          f"{', '.join(given)} (they are for downloading without --image)")
 
 
+def _projects(packages: tuple[str, ...]) -> list[Project]:
+    """The project directories among ``packages``, read (refused early if no project)."""
+    if not any(Path(package).is_dir() for package in packages):
+        return []
+    from ..mirror.project import read_project
+
+    return [read_project(Path(p)) for p in packages if Path(p).is_dir()]
+
+
 @mirror.command("add")
 @click.argument("packages", nargs=-1)
 @click.option("-r", "--requirement", "requirement_files", multiple=True, metavar="FILE",
@@ -278,7 +288,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
-    projects = [package for package in packages if Path(package).is_dir()]
+    projects = _projects(packages)
     plan: DownloadPlan | UvPlan
     if image is not None:
         if projects:
@@ -312,7 +322,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
 
         result = fill(plan)
         if projects:  # what `pip install DIR` builds with, beside what it installs
-            from ..mirror.project import combined, fill_project, read_project
+            from ..mirror.project import combined, fill_project
 
             def fill_build(requirements: tuple[str, ...]) -> FillResult:
                 return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
@@ -323,7 +333,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             results = [result]
             for project in projects:
                 results += fill_project(
-                    read_project(Path(project)), fill_build, root,
+                    project, fill_build, root,
                     on_step=None if quiet else lambda text: click.echo(text, err=True),
                     on_warning=lambda text: warnings.append(MirrorWarning(text)))
             result = combined(results)

@@ -66,7 +66,8 @@ def pinned_hashes(files: Iterable[Path]) -> dict[str, frozenset[str]]:
     pins: dict[str, set[str]] = {}
     seen: set[Path] = set()
     for path in files:
-        if path.name.endswith(".txt") or path.suffix == "" or path.suffix == ".in":
+        # A project's own files and TOML locks say no --hash: only requirements files do.
+        if path.name not in ("setup.py", "setup.cfg") and path.suffix != ".toml":
             _read(path, pins, seen)
     return {name: frozenset(hashes) for name, hashes in pins.items()}
 

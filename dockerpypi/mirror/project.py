@@ -75,10 +75,7 @@ class Project:
     build_requires: tuple[str, ...]
     backend: str
     backend_path: tuple[str, ...] = ()
-
-    @property
-    def name(self) -> str:
-        return self.directory.name
+    name: str = ""  # [project] name, else the directory's
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -108,9 +105,11 @@ def read_project(directory: Path) -> Project:
         raise UsageError(f"{directory} has no pyproject.toml, setup.py or setup.cfg: give a "
                          "project directory, or name packages")
     pyproject = directory / "pyproject.toml"
-    table = _load_toml(pyproject).get("build-system") if pyproject.is_file() else None
+    data = _load_toml(pyproject) if pyproject.is_file() else {}
+    name = str((data.get("project") or {}).get("name") or directory.name)
+    table = data.get("build-system")
     if table is None:
-        return Project(directory, source, DEFAULT_REQUIRES, DEFAULT_BACKEND)
+        return Project(directory, source, DEFAULT_REQUIRES, DEFAULT_BACKEND, name=name)
     requires = table.get("requires")
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise UserMessageError(f"{pyproject}: [build-system] has no `requires` list of strings, "
@@ -118,7 +117,7 @@ def read_project(directory: Path) -> Project:
     backend = table.get("build-backend") or DEFAULT_BACKEND
     backend_path = table.get("backend-path") or []
     return Project(directory, source, tuple(requires), str(backend),
-                   tuple(str(p) for p in backend_path))
+                   tuple(str(p) for p in backend_path), name)
 
 
 def uv_request(packages: Sequence[str], files: Sequence[Path]
