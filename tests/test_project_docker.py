@@ -118,22 +118,23 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 {upgrade}WORKDIR /app
 COPY . /app
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir {target}
 """
 
 
-@pytest.mark.parametrize(("backend", "pip"), [("tiny", DEBIAN_PIP), ("tiny", HOST_PIP),
-                                              ("hatchling", DEBIAN_PIP),
-                                              ("setuptools", DEBIAN_PIP),
-                                              ("setuptools", HOST_PIP)])
+@pytest.mark.parametrize(("backend", "pip", "target"), [
+    ("tiny", DEBIAN_PIP, "."), ("tiny", HOST_PIP, "/app"), ("hatchling", DEBIAN_PIP, "/app"),
+    ("setuptools", DEBIAN_PIP, "."), ("setuptools", HOST_PIP, ".")])
 def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
-        backend: str, pip: str, upstream: ServedURL, base_image: str, tmp_path: Path) -> None:
+        backend: str, pip: str, target: str, upstream: ServedURL, base_image: str,
+        tmp_path: Path) -> None:
     requires, build_backend, fetched = BACKENDS[backend]
     context = write_project(tmp_path / "context", "dpp-app", "1.5",
                             dependencies=["dpp-dep<2"], requires=requires,
                             backend=build_backend)
     upgrade = "RUN pip install --upgrade pip\n" if pip != DEBIAN_PIP else ""
-    (context / "Dockerfile").write_text(DOCKERFILE.format(base=base_image, upgrade=upgrade))
+    (context / "Dockerfile").write_text(DOCKERFILE.format(base=base_image, upgrade=upgrade,
+                                                               target=target))
     before = files_of(context)
     mirror = tmp_path / "mirror"
 
