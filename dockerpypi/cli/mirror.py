@@ -213,15 +213,6 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                          f"{', '.join(given)} (they are for downloading without --image)")
 
 
-def _projects(packages: tuple[str, ...]) -> list[Project]:
-    """The project directories among ``packages``, read (refused early if no project)."""
-    if not any(Path(package).is_dir() for package in packages):
-        return []
-    from ..mirror.project import read_project
-
-    return [read_project(Path(p)) for p in packages if Path(p).is_dir()]
-
-
 @mirror.command("add")
 @click.argument("packages", nargs=-1)
 @click.option("-r", "--requirement", "requirement_files", multiple=True, metavar="FILE",
@@ -267,7 +258,13 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     With --image, the image's own pip does it (the mirror directory and
     requirements files are mounted into a temporary container).
 
+    A project directory (with pyproject.toml or setup.py) brings what `pip
+    install DIR` needs: its dependencies, its [build-system] requires and what
+    its backend asks for to build a wheel (asked on a copy of the project).
+    A hash-pinned requirements file admits only the files whose hashes it lists.
+
     \b
+    dockerpypi mirror add .
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
@@ -288,7 +285,11 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
-    projects = _projects(packages)
+    projects: list[Project] = []
+    if any(Path(package).is_dir() for package in packages):
+        from ..mirror.project import read_projects
+
+        projects = read_projects(packages)  # before any download: a bad one is refused
     plan: DownloadPlan | UvPlan
     if image is not None:
         if projects:
@@ -322,7 +323,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
 
         result = fill(plan)
         if projects:  # what `pip install DIR` builds with, beside what it installs
-            from ..mirror.project import combined, fill_project
+            from ..mirror.project import fill_projects
 
             def fill_build(requirements: tuple[str, ...]) -> FillResult:
                 return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
@@ -330,13 +331,10 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                                        retries=settings.retries.value,
                                        timeout=settings.timeout.value)[0])
 
-            results = [result]
-            for project in projects:
-                results += fill_project(
-                    project, fill_build, root,
-                    on_step=None if quiet else lambda text: click.echo(text, err=True),
-                    on_warning=lambda text: warnings.append(MirrorWarning(text)))
-            result = combined(results)
+            result = fill_projects(
+                projects, result, fill_build, root,
+                on_step=None if quiet else lambda text: click.echo(text, err=True),
+                on_warning=lambda text: warnings.append(MirrorWarning(text)))
     if quiet and not as_json:
         return Output(warnings=tuple(warnings))
     added = f"added {len(result.added)} files" if result.added else "nothing new to add"

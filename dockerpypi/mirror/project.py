@@ -120,6 +120,11 @@ def read_project(directory: Path) -> Project:
                    tuple(str(p) for p in backend_path), name)
 
 
+def read_projects(packages: Sequence[str]) -> list[Project]:
+    """The project directories among the packages of ``mirror add``, read."""
+    return [read_project(Path(package)) for package in packages if Path(package).is_dir()]
+
+
 def uv_request(packages: Sequence[str], files: Sequence[Path]
                ) -> tuple[tuple[str, ...], list[Path]]:
     """``packages`` and ``files`` for uv: a project directory becomes the file it reads.
@@ -194,6 +199,18 @@ def fill_project(project: Project, fill: Callable[[tuple[str, ...]], FillResult]
         say(f"{project.backend} asks to build {project.name} with: {' '.join(extra)}")
         results.append(fill(extra))
     return results
+
+
+def fill_projects(projects: Sequence[Project], first: FillResult,
+                  fill: Callable[[tuple[str, ...]], FillResult], mirror_dir: Path, *,
+                  on_step: Callable[[str], None] | None = None,
+                  on_warning: Callable[[str], None] | None = None) -> FillResult:
+    """:func:`fill_project` for each project after ``first`` (set 1 of them all), as one."""
+    results = [first]
+    for project in projects:
+        results += fill_project(project, fill, mirror_dir, on_step=on_step,
+                                on_warning=on_warning)
+    return combined(results)
 
 
 def combined(results: Sequence[FillResult]) -> FillResult:
