@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,8 +27,9 @@ from .output import Output, json_option, lines, warn
 from .progress import progress_display
 
 if TYPE_CHECKING:
-    from ..mirror.fill import DownloadPlan, TargetTags
+    from ..mirror.fill import DownloadPlan, FillResult, TargetTags
     from ..mirror.index import IndexResult
+    from ..mirror.project import Project
     from ..mirror.resolve import UvPlan
     from .progress import Display
 
@@ -188,9 +190,16 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
     choice = choose_resolver(resolver, image=None, tags=tags)
     if choice.name == "pip":
         return pip_plan, choice.note
-    return plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
-                   only_binary=only_binary, mode=pip_plan.mode, secrets=pip_plan.secrets,
-                   retries=retries, timeout=timeout), None
+    if any(Path(package).is_dir() for package in packages):
+        from ..mirror.project import uv_request
+
+        packages, files = uv_request(packages, files)  # uv reads a project from its file
+    from ..mirror.pinned import pinned_hashes
+
+    return replace(plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
+                           only_binary=only_binary, mode=pip_plan.mode,
+                           secrets=pip_plan.secrets, retries=retries, timeout=timeout),
+                   pins=pinned_hashes(files)), None
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
@@ -251,7 +260,13 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     With --image, the image's own pip does it (the mirror directory and
     requirements files are mounted into a temporary container).
 
+    A project directory (with pyproject.toml or setup.py) brings what `pip
+    install DIR` needs: its dependencies, its [build-system] requires and what
+    its backend asks for to build a wheel (asked on a copy of the project).
+    A hash-pinned requirements file admits only the files whose hashes it lists.
+
     \b
+    dockerpypi mirror add .
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
@@ -271,8 +286,16 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
+    projects: list[Project] = []
+    if any(Path(package).is_dir() for package in packages):
+        from ..mirror.project import read_projects
+
+        projects = read_projects(packages)  # before any download: a bad one is refused
     plan: DownloadPlan | UvPlan
     if image is not None:
+        if projects:
+            raise UsageError("--image does not see project directories: drop --image and "
+                             "give the image's --python-version and --platform")
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
 
@@ -292,17 +315,35 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
+    warnings: list[MirrorWarning] = []
     with display or contextlib.nullcontext():
-        result = fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
-                             on_indexed=None if display is None else display.indexed,
-                             on_wait=None if quiet else _waiting(root))
+        def fill(plan: DownloadPlan | UvPlan) -> FillResult:
+            return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
+                               on_indexed=None if display is None else display.indexed,
+                               on_wait=None if quiet else _waiting(root))
+
+        result = fill(plan)
+        if projects:  # what `pip install DIR` builds with, beside what it installs
+            from ..mirror.project import fill_projects
+
+            def fill_build(requirements: tuple[str, ...]) -> FillResult:
+                return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
+                                       tags=tags, only_binary=only_binary,
+                                       retries=settings.retries.value,
+                                       timeout=settings.timeout.value)[0])
+
+            result = fill_projects(
+                projects, result, fill_build, root,
+                on_step=None if quiet else lambda text: click.echo(text, err=True),
+                on_warning=lambda text: warnings.append(MirrorWarning(text)))
     if quiet and not as_json:
-        return Output()
+        return Output(warnings=tuple(warnings))
     added = f"added {len(result.added)} files" if result.added else "nothing new to add"
     return Output(text=lines([*(f"+ {name}" for name in result.added),
                               f"{added} in {result.seconds:.1f}s; "
                               f"{_index_summary(result.index)}"]),
-                  json=result.to_json(), text_warnings=_index_warnings(result.index))
+                  json=result.to_json(), warnings=tuple(warnings),
+                  text_warnings=_index_warnings(result.index))
 
 
 def _serving_url(url: str, host: str) -> str:

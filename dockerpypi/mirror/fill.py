@@ -311,6 +311,10 @@ def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None,
     from .resolve import choose_files, run_uv
 
     lock = run_uv(plan, on_line)
+    if plan.pins:
+        from .pinned import keep_pinned
+
+        lock = keep_pinned(lock, plan.pins)
     picks = choose_files(lock, plan.supported, allow_sdist=plan.allow_sdist)
     downloader = Downloader(plan.mirror_dir, auth=dict(plan.auth), timeout=plan.timeout,
                             retries=plan.retries, secrets=plan.secrets)

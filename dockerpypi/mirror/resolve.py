@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -74,6 +74,8 @@ class UvPlan:
     resolver: str = "uv"
     image: None = None
     sources: tuple[MirrorURL, ...] = ()  # the indexes, asked why when uv found nothing
+    # Hash-pinned requirements: {project: sha256 values} its files must have (:mod:`.pinned`).
+    pins: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def shown(self) -> str:
