@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ..mirror.fill import DownloadPlan, TargetTags
     from ..mirror.index import IndexResult
     from ..mirror.resolve import UvPlan
+    from ..mirror.uvlock import LockPlan
     from ..settings.resolve import Settings
     from ..settings.urls import MirrorURL
     from .progress import Display
@@ -137,7 +138,7 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
                               f"checked in {result.seconds:.2f}s"]), json=result.to_json())
 
 
-def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
+def _on_line(plan: DownloadPlan | UvPlan | LockPlan, quiet: bool,
              display: Display | None) -> Callable[[str], None] | None:
     """Where the resolver's lines go: beside a spinner on a terminal, else printed as
     they come (a log), or nowhere with --quiet."""
@@ -145,11 +146,11 @@ def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
         return None
     if display is None:
         return lambda line: click.echo(f"  {line}", err=True)
-    return display.status("pip download" if plan.resolver == "pip"
-                          else "uv resolves, dockerpypi downloads")
+    return display.status({"pip": "pip download", "uv": "uv resolves, dockerpypi downloads"}
+                          .get(plan.resolver, "dockerpypi downloads the locked files"))
 
 
-def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
+def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...],
                python_version: str | None) -> str:
     from ..mirror.fill import MODE_HOST
 
@@ -157,6 +158,8 @@ def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
         files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
         return (f"mode: {plan.mode} (pip runs inside it: the image's own Python, platform "
                 f"and environment markers; {files})")
+    if plan.resolver == "uv.lock" and plan.mode == MODE_HOST:
+        return "mode: every file the lock lists (give --platform and --python-version for fewer)"
     if plan.mode == MODE_HOST:
         # The files fit this machine; an image on another Python or libc needs the tags.
         here = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -166,7 +169,10 @@ def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
             f"{', '.join(platforms) or 'of this machine'}; wheels only)")
 
 
-def _resolver_line(plan: DownloadPlan | UvPlan, note: str | None) -> str:
+def _resolver_line(plan: DownloadPlan | UvPlan | LockPlan, note: str | None) -> str:
+    if plan.resolver == "uv.lock":
+        return ("resolver: none, the lock's own versions and files (dockerpypi downloads them, "
+                "checking the lock's hashes)")
     if plan.resolver == "uv":
         return "resolver: uv (dockerpypi downloads the files it chose, in parallel)"
     return f"resolver: pip download{f' ({note})' if note else ''}"
@@ -189,6 +195,26 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
     return plan_uv(root, packages, files, choice=choice, indexes=indexes, tags=tags,
                    only_binary=only_binary, mode=pip_plan.mode, secrets=pip_plan.secrets,
                    retries=retries, timeout=timeout), None
+
+
+def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
+               files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
+               tags: TargetTags, settings: Settings) -> LockPlan:
+    """The plan of ``mirror add uv.lock``: the lock's own files, nothing resolved."""
+    from ..mirror.download import origin
+    from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
+    from ..mirror.targets import supported_tags
+    from ..mirror.uvlock import plan_locks
+
+    if packages or files or image is not None:
+        raise UsageError("a uv.lock names every file to add: give it alone, without packages, "
+                         "-r or --image")
+    # The lock's URLs may be on a configured index that wants credentials.
+    auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
+    return plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
+                      mode=MODE_TARGET if tags.given else MODE_HOST, auth=auth,
+                      secrets=secrets_of(indexes), timeout=settings.timeout.value,
+                      retries=settings.retries.value)
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
@@ -243,6 +269,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
+    A uv.lock (or a project directory holding one) adds exactly the files the
+    lock lists, checked against its hashes: nothing is resolved again.
+
     uv resolves and dockerpypi downloads the files in parallel, checking their
     hashes, for this machine or for the target tags given (pip download does
     it when uv is missing or cannot target the tags, or with --resolver pip).
@@ -252,10 +281,12 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     \b
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
+    dockerpypi mirror add uv.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.uvlock import split_locks
     from ..settings.urls import parse_mirror_url
 
     _refuse_image_conflicts(image, labels, {
@@ -270,8 +301,13 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
-    plan: DownloadPlan | UvPlan
-    if image is not None:
+    plan: DownloadPlan | UvPlan | LockPlan
+    note = None
+    locks, packages = split_locks(packages)
+    if locks:
+        plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
+                          indexes=indexes, tags=tags, settings=settings)
+    elif image is not None:
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
 
@@ -280,7 +316,6 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
             retries=settings.retries.value, timeout=settings.timeout.value,
             mounted_files=requirement_closure(files), labels=labels)
-        note = None
     else:
         plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
                                 only_binary=only_binary, retries=settings.retries.value,
