@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import files
-from ..dockerfile.inject import InjectResult, inject
+from ..dockerfile.inject import LOCKS_STAGE, InjectResult, inject
 from ..errors import UsageError
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 
@@ -32,27 +32,54 @@ class Injecting:
     text: str
     uid: int | None
     prefer_uv: bool
+    context: Path | None = None  # the local build context
 
-    def result(self, settings: Settings, config: str) -> InjectResult:
-        """The rewritten text, for steps that read their settings in the ``config`` form."""
+    def has_lock(self, relative: str) -> bool:
+        """Whether the build context holds a file at ``relative`` (a uv.lock, asked by inject)."""
+        return self.context is not None and (self.context / relative).is_file()
+
+    def result(self, settings: Settings, config: str, *, locks: bool = False) -> InjectResult:
+        """The rewritten text, for steps that read their settings in the ``config`` form.
+
+        ``locks``: overlay the build context's uv.lock files for the local mirror.
+        """
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
-                      prefer_uv=self.prefer_uv, config=config)
+                      prefer_uv=self.prefer_uv, config=config,
+                      has_lock=self.has_lock if locks else None)
 
     @contextmanager
     def applied(self, run: BuildRun) -> Iterator[BuildRun]:
         """``run`` building the rewritten copy (its notes are said as warnings)."""
-        result = self.result(run.settings, run.config)
+        result = self.result(run.settings, run.config, locks=_mirror_is_a_context(run))
         for note in result.notes:
             run.warn(note)
-        with files.private_files({"Dockerfile": result.text}) as written:
+        locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
+        with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
             # first: keep the user's, if they have one.
             ignore = self.source.with_name(self.source.name + ".dockerignore")
             if ignore.is_file():
                 target = written["Dockerfile"].with_name("Dockerfile.dockerignore")
                 target.write_bytes(ignore.read_bytes())
-            yield run.with_args(parse_docker_args(with_dockerfile(run.given,
-                                                                  written["Dockerfile"])))
+            args = with_dockerfile(run.given, written["Dockerfile"])
+            if locks is not None:
+                args += ["--build-context", f"{LOCKS_STAGE}={written[files.TREE]}"]
+            yield run.with_args(parse_docker_args(args))
+
+    def _rewritten_locks(self, sources: list[str], mount_point: str) -> dict[str, str] | None:
+        """{relative path: the lock with the mirror at ``mount_point`` as its index}."""
+        if not sources or self.context is None:
+            return None
+        from ..mirror.uvlock import rewrite_lock
+
+        return {source: rewrite_lock((self.context / source).read_text(encoding="utf-8"),
+                                     mount_point) for source in sources}
+
+
+def _mirror_is_a_context(run: BuildRun) -> bool:
+    """Whether the steps see the local mirror as a directory (the lock can name its path)."""
+    return (run.transport.kind == "context" and run.mirror_dir is not None
+            and any(mirror.is_local for mirror in run.settings.mirrors.value))
 
 
 def read_for_injection(given: DockerArgs, settings: Settings, *, uid: int | None,
@@ -69,6 +96,7 @@ def read_for_injection(given: DockerArgs, settings: Settings, *, uid: int | None
     except OSError as error:
         raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
                          "build context") from None
-    injecting = Injecting(source, text, uid, prefer_uv)
+    context = Path(given.local_path) if given.local_path is not None else None
+    injecting = Injecting(source, text, uid, prefer_uv, context)
     injecting.result(settings, "context")  # raises what inject refuses
     return injecting

@@ -22,6 +22,7 @@ import json
 import posixpath
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
@@ -50,6 +51,18 @@ _HEREDOC_COMMENT = ("# dockerpypi --inject: the heredoc script sources the mirro
 _UV_COMMENT = ("# dockerpypi --inject --prefer-uv: uv installs when the image has it, "
                "else the pip call as written")
 _STAGE_COMMENT = "# dockerpypi --inject: `dockerpypi build` fills {} with the mirror{}"
+_LOCK_COMMENT = ("# dockerpypi --inject: uv.lock with the mirror as its index, mounted over "
+                 "the project's for this step only")
+# The stage a `uv sync` step takes its uv.lock from: a copy of the project's
+# lock whose index is the mirror (see dockerpypi.mirror.uvlock). `dockerpypi
+# build` fills it; the lock in the image stays the user's.
+LOCKS_STAGE = "dockerpypi-locks"
+LOCK_NAME = "uv.lock"
+# A call of `uv sync`, after the rules of vocabulary.installers_called; with
+# --project or --directory the lock is elsewhere (refused with a note).
+_UV_SYNC = re.compile(r"(?:^|(?<=[\s;&|(`'\"]))(?:[^\s;&|()`'\"]*/)?uv['\"]?"
+                      r"((?:\s+-[^\s;&|)]*)*)\s+sync(?P<rest>[^;&|)\n]*)")
+_ELSEWHERE = re.compile(r"(?:^|\s)--(?:project|directory)\b")
 _INDENT = "    "  # as in `dockerpypi render`
 
 # Shells that understand SOURCE_ENV (SHELL, or a heredoc's #! line).
@@ -67,12 +80,67 @@ class InjectResult:
     text: str
     changed_lines: list[int]  # 1-based input line of each instruction that changed
     notes: list[str]  # one line each, for a person
+    # The uv.lock files of the build context (relative paths) that the steps
+    # mount from LOCKS_STAGE, rewritten for the mirror.
+    locks: list[str] = field(default_factory=list)
 
 
 @dataclass
 class _Stage:
     user: str | None = None  # argument of the stage's last USER, None before any
     shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
+    workdir: str = "/"  # after a WORKDIR with a variable: a path no COPY can match
+    # Where COPY or ADD put the build context's uv.lock (absolute paths).
+    locks: frozenset[str] = frozenset()
+
+
+def _copied_locks(stage: _Stage, flags: list[str], rest: str) -> frozenset[str]:
+    """Where a COPY or ADD from the build context puts its uv.lock, if it copies it."""
+    if any(flag.startswith("--from=") for flag in flags):
+        return frozenset()
+    words = grammar.exec_form(rest)
+    try:
+        words = words if words is not None else shlex.split(rest)
+    except ValueError:
+        return frozenset()
+    if len(words) < 2 or any("$" in word for word in words):
+        return frozenset()
+    *sources, dest = words
+    dest = posixpath.normpath(posixpath.join(stage.workdir, dest))
+    found = set()
+    for source in (posixpath.normpath(word).lstrip("/") or "." for word in sources):
+        if source == ".":
+            found.add(posixpath.join(dest, LOCK_NAME))
+        elif source == LOCK_NAME:
+            into = len(sources) > 1 or words[-1].endswith("/") or words[-1] in (".", "..")
+            found.add(posixpath.join(dest, LOCK_NAME) if into else dest)
+    return frozenset(found)
+
+
+def _lock_overlays(text: str, mounts: list[dict[str, str]], stage: _Stage, where: str,
+                   notes: list[str], has_lock: Callable[[str], bool]) -> list[tuple[str, str]]:
+    """(source in the build context, target) of each uv.lock a ``uv sync`` step reads."""
+    calls = list(_UV_SYNC.finditer(text))
+    if not calls:
+        return []
+    if any(_ELSEWHERE.search(f"{call.group(1)} {call.group('rest')}") for call in calls):
+        notes.append(f"{where}: uv sync --project/--directory: its uv.lock is used as it is "
+                     "(naming its own index); run uv sync in the project's WORKDIR instead")
+        return []
+    found = []
+    for mount in mounts:
+        target = grammar.mount_target(mount)
+        if mount["type"] == "bind" and "from" not in mount and \
+                posixpath.basename(target) == LOCK_NAME:
+            source = mount.get("source") or mount.get("src") or ""
+            found.append((posixpath.normpath(source).lstrip("/"), target))
+    in_workdir = posixpath.join(stage.workdir, LOCK_NAME)
+    if not found and in_workdir in stage.locks:
+        found.append((LOCK_NAME, in_workdir))
+    for source in {source for source, _ in found if not has_lock(source)}:
+        notes.append(f"{where}: the build context has no uv lock at {source}: the step's "
+                     "lock is used as it is")
+    return [(source, target) for source, target in found if has_lock(source)]
 
 
 @dataclass(frozen=True)
@@ -83,6 +151,7 @@ class _Plan:
     exec_words: str | None  # exec form: the shell-form command replacing it
     in_heredoc: int | None  # RUN <<EOF: index of the line to put the prefix before
     replacement: str | None = None  # --prefer-uv: the command replacing the step's own
+    overlays: list[tuple[str, str]] = field(default_factory=list)  # uv.lock: (source, target)
 
 
 def _owner(user: str | None, uid: int | None) -> tuple[int | None, int | None, bool]:
@@ -111,8 +180,8 @@ def _under(path: str, directory: str) -> bool:
 
 
 def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
-          uid: int | None, notes: list[str], uv: bool = False,
-          config: str = "context") -> _Plan | None:
+          uid: int | None, notes: list[str], uv: bool = False, config: str = "context",
+          has_lock: Callable[[str], bool] | None = None) -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
     flags, command = grammar.split_flags(instruction.args)
@@ -151,6 +220,9 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                 replacement = choice.command
                 installers = installers_called(replacement)
                 notes.append(f"{where}: pip install runs with uv when the image has uv")
+    overlays = [] if has_lock is None or "uv" not in installers else _lock_overlays(
+        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts, stage, where,
+        notes, has_lock)
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
                          "dockerpypi needs to source its settings: use sh or bash for this stage")
@@ -197,7 +269,11 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
         notes.append(f"{where}: exec-form RUN rewritten as shell form with the same words")
     if replacement is not None:
         comments.append(_UV_COMMENT)
-    return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement)
+    if overlays:
+        comments.append(_LOCK_COMMENT)
+        notes.append(f"{where}: uv sync reads {', '.join(t for _, t in overlays)} with the "
+                     "mirror as its index")
+    return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement, overlays)
 
 
 def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
@@ -220,6 +296,9 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
             grammar.continuation(escape).sub(r"\1", lines[j][start:])
         if own.strip():
             out.append(f"{inner}{own.strip()} {escape}")
+    # After the step's own mounts: of two mounts at one target, BuildKit uses the last.
+    out += [f"{inner}--mount=type=bind,from={LOCKS_STAGE},source={source},target={target} "
+            f"{escape}" for source, target in plan.overlays]
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     if plan.replacement is not None:  # the whole command, continuations joined
         tail = [command_indent + plan.replacement]
@@ -248,7 +327,8 @@ def _shift_stage_numbers(lines: list[str], instruction: Instruction, escape: str
 
 
 def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None = None,
-           prefer_uv: bool = False, config: str = "context") -> InjectResult:
+           prefer_uv: bool = False, config: str = "context",
+           has_lock: Callable[[str], bool] | None = None) -> InjectResult:
     """``text`` with the mirror, its settings and a cache in every RUN that calls pip or uv.
 
     ``uid`` is the uid of steps whose USER the text does not give as a number
@@ -257,6 +337,11 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     ``prefer_uv`` runs a step that is one plain ``pip install`` with uv when
     the image has uv (:mod:`.prefer_uv`). ``config`` is where the steps take
     their settings from, one of :data:`.vocabulary.CONFIG_FORMS`.
+
+    ``has_lock`` tells whether the build context holds a uv.lock at a relative
+    path; given, a ``uv sync`` step reading such a lock (bind-mounted, or
+    COPYed into its WORKDIR) gets the :data:`LOCKS_STAGE` copy mounted over it
+    (listed in :attr:`InjectResult.locks`). None leaves uv.lock files alone.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -286,13 +371,20 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
                 first_from = position
         elif verb == "USER":
             stage.user = rest.strip()
+        elif verb == "WORKDIR":
+            given = rest.strip().strip('"')
+            stage.workdir = posixpath.normpath(posixpath.join(stage.workdir, given)) \
+                if "$" not in given else "\0unknown"
+        elif verb in ("COPY", "ADD"):
+            stage.locks = stage.locks | _copied_locks(stage, flags, rest)
         elif verb == "SHELL" and (shell := grammar.exec_form(rest)):
             stage.shell = shell
         if verb in ("COPY", "RUN") and any(re.search(r"(?:^--|[,=])from=\d+(?:,|$)", flag)
                                            for flag in flags):
             numbered.append(ins)
         if verb == "RUN" and (plan := _plan(ins, lines, stage, mount_point=mount_point, uid=uid,
-                                            notes=notes, uv=prefer_uv, config=config)):
+                                            notes=notes, uv=prefer_uv, config=config,
+                                            has_lock=has_lock)):
             if first_from is None:
                 raise UsageError(f"line {ins.first + 1}: RUN before any FROM: this is not a "
                                  "Dockerfile BuildKit would build")
@@ -305,7 +397,9 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
 
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
-    wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else [])]
+    locks = list(dict.fromkeys(source for plan in plans for source, _ in plan.overlays))
+    wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else []),
+              *([LOCKS_STAGE] if locks else [])]
     missing = [name for name in wanted if name not in named]
     if missing:
         assert first_from is not None
@@ -337,4 +431,4 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         else:
             out.append(lines[i])
             i += 1
-    return InjectResult(source.join(out), sorted(set(changed)), notes)
+    return InjectResult(source.join(out), sorted(set(changed)), notes, locks)
