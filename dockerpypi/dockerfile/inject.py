@@ -89,7 +89,7 @@ class InjectResult:
 class _Stage:
     user: str | None = None  # argument of the stage's last USER, None before any
     shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
-    workdir: str = "/"  # after a WORKDIR with a variable: a path no COPY can match
+    workdir: str | None = "/"  # None after a WORKDIR with a variable: unknown
     # Where COPY or ADD put the build context's uv.lock (absolute paths).
     locks: frozenset[str] = frozenset()
 
@@ -106,7 +106,9 @@ def _copied_locks(stage: _Stage, flags: list[str], rest: str) -> frozenset[str]:
     if len(words) < 2 or any("$" in word for word in words):
         return frozenset()
     *sources, dest = words
-    dest = posixpath.normpath(posixpath.join(stage.workdir, dest))
+    if stage.workdir is None and not dest.startswith("/"):
+        return frozenset()
+    dest = posixpath.normpath(posixpath.join(stage.workdir or "/", dest))
     found = set()
     for source in (posixpath.normpath(word).lstrip("/") or "." for word in sources):
         if source == ".":
@@ -134,8 +136,8 @@ def _lock_overlays(text: str, mounts: list[dict[str, str]], stage: _Stage, where
                 posixpath.basename(target) == LOCK_NAME:
             source = mount.get("source") or mount.get("src") or ""
             found.append((posixpath.normpath(source).lstrip("/"), target))
-    in_workdir = posixpath.join(stage.workdir, LOCK_NAME)
-    if not found and in_workdir in stage.locks:
+    in_workdir = posixpath.join(stage.workdir or "", LOCK_NAME)
+    if not found and stage.workdir is not None and in_workdir in stage.locks:
         found.append((LOCK_NAME, in_workdir))
     for source in {source for source, _ in found if not has_lock(source)}:
         notes.append(f"{where}: the build context has no uv lock at {source}: the step's "
@@ -373,8 +375,9 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
             stage.user = rest.strip()
         elif verb == "WORKDIR":
             given = rest.strip().strip('"')
-            stage.workdir = posixpath.normpath(posixpath.join(stage.workdir, given)) \
-                if "$" not in given else "\0unknown"
+            known = "$" not in given and (stage.workdir is not None or given.startswith("/"))
+            stage.workdir = posixpath.normpath(posixpath.join(stage.workdir or "/", given)) \
+                if known else None
         elif verb in ("COPY", "ADD"):
             stage.locks = stage.locks | _copied_locks(stage, flags, rest)
         elif verb == "SHELL" and (shell := grammar.exec_form(rest)):
