@@ -229,7 +229,7 @@ def test_no_overlay_where_the_step_does_not_read_the_contexts_lock(text: str) ->
 def test_a_lock_the_context_lacks_or_another_project_is_said_and_left_alone() -> None:
     missing = inject(GUIDE, has_lock=lambda path: False)
     assert LOCKS_STAGE not in missing.text
-    assert "line 3: the build context has no uv lock at uv.lock" in " ".join(missing.notes)
+    assert "line 3: uv sync reads uv.lock as it is" in " ".join(missing.notes)
     elsewhere = inject("FROM base\nCOPY . /app\nRUN uv sync --project /app --locked\n",
                        has_lock=lambda path: True)
     assert LOCKS_STAGE not in elsewhere.text
@@ -276,3 +276,37 @@ def test_mirror_add_takes_a_lock_alone(locked: tuple[Path, ServedURL], tmp_path:
                              "--mirror-dir", str(tmp_path / "mirror")], capsys)
     assert code == 2
     assert "give it alone" in err
+
+
+# --- build --inject ------------------------------------------------------------------
+
+
+def _guide_context(project: Path) -> Path:
+    (project / "Dockerfile").write_text(GUIDE)
+    return project
+
+
+def test_a_dry_run_sends_the_rewritten_lock_as_its_own_build_context(
+        locked: tuple[Path, ServedURL], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project, _ = locked
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
+    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                               str(mirror), str(_guide_context(project))], capsys)
+    assert code == 0, err
+    assert f"--build-context {LOCKS_STAGE}=" in out
+    assert "line 3: uv sync reads uv.lock with the mirror as its index" in err
+
+
+def test_an_offline_build_is_refused_when_the_mirror_lacks_the_locks_files(
+        locked: tuple[Path, ServedURL], tmp_path: Path, make_mirror: Callable[..., Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project, _ = locked
+    mirror = make_mirror(["dockerpypi-probe==1.0"])
+    assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
+    code, _, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                             str(mirror), str(_guide_context(project))], capsys)
+    assert code == 2
+    assert "lacks 1 of its files (dockerpypi_probe_app-1.0-py3-none-any.whl...)" in err
+    assert f"dockerpypi mirror add {project / 'uv.lock'}" in err

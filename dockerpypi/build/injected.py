@@ -8,7 +8,7 @@ for as long as the build lasts. Only ``--inject`` imports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,23 +34,52 @@ class Injecting:
     prefer_uv: bool
     context: Path | None = None  # the local build context
 
-    def has_lock(self, relative: str) -> bool:
-        """Whether the build context holds a file at ``relative`` (a uv.lock, asked by inject)."""
-        return self.context is not None and (self.context / relative).is_file()
-
-    def result(self, settings: Settings, config: str, *, locks: bool = False) -> InjectResult:
+    def result(self, settings: Settings, config: str,
+               has_lock: Callable[[str], bool] | None = None) -> InjectResult:
         """The rewritten text, for steps that read their settings in the ``config`` form.
 
-        ``locks``: overlay the build context's uv.lock files for the local mirror.
+        ``has_lock``: which uv.lock files of the build context steps may read
+        rewritten for the local mirror (None: none).
         """
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
-                      prefer_uv=self.prefer_uv, config=config,
-                      has_lock=self.has_lock if locks else None)
+                      prefer_uv=self.prefer_uv, config=config, has_lock=has_lock)
+
+    def _lock_check(self, run: BuildRun) -> Callable[[str], bool] | None:
+        """Whether a uv.lock of the build context can be read from the mirror instead.
+
+        It must be in the context, and the mirror must hold its files: if not,
+        an offline build is refused with the command that fills the mirror,
+        and a build with another index leaves the lock as it is (a warning).
+        """
+        context, mirror_dir = self.context, run.mirror_dir
+        if context is None or mirror_dir is None or not _mirror_is_a_context(run):
+            return None
+
+        def check(relative: str) -> bool:
+            from ..mirror.uvlock import lock_picks, read_lock
+
+            path = context / relative
+            if not path.is_file():
+                return False
+            missing = [pick.filename for pick in lock_picks(read_lock(path))
+                       if not (mirror_dir / pick.filename).is_file()]
+            if not missing:
+                return True
+            fix = f"dockerpypi mirror add {path}"
+            if not run.settings.uses_public_index and len(run.settings.mirrors.value) == 1:
+                raise UsageError(f"{path}: the mirror {mirror_dir} lacks {len(missing)} of its "
+                                 f"files ({', '.join(missing[:3])}...), and this build has no "
+                                 "other index", fix=f"run `{fix}`")
+            run.warn(f"{path}: the mirror lacks {len(missing)} of its files, so uv sync reads "
+                     f"it as it is (its own index); `{fix}` lets the steps use the mirror")
+            return False
+
+        return check
 
     @contextmanager
     def applied(self, run: BuildRun) -> Iterator[BuildRun]:
         """``run`` building the rewritten copy (its notes are said as warnings)."""
-        result = self.result(run.settings, run.config, locks=_mirror_is_a_context(run))
+        result = self.result(run.settings, run.config, self._lock_check(run))
         for note in result.notes:
             run.warn(note)
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)

@@ -140,8 +140,8 @@ def _lock_overlays(text: str, mounts: list[dict[str, str]], stage: _Stage, where
     if not found and stage.workdir is not None and in_workdir in stage.locks:
         found.append((LOCK_NAME, in_workdir))
     for source in {source for source, _ in found if not has_lock(source)}:
-        notes.append(f"{where}: the build context has no uv lock at {source}: the step's "
-                     "lock is used as it is")
+        notes.append(f"{where}: uv sync reads {source} as it is (not in the build context, "
+                     "or not served by the mirror)")
     return [(source, target) for source, target in found if has_lock(source)]
 
 
