@@ -94,7 +94,9 @@ def build(context: Path, mirror: Path, tag: str) -> subprocess.CompletedProcess[
                       "--no-cache", "--progress=plain", "-t", tag, "--load", str(context))
 
 
-@pytest.mark.parametrize(("layout", "mode"), [("guide", "locked"), ("multi-stage", "frozen")])
+@pytest.mark.parametrize(("layout", "mode"), [("guide", "locked"), ("guide", "frozen"),
+                                              ("multi-stage", "locked"),
+                                              ("multi-stage", "frozen")])
 def test_uv_sync_of_the_lock_builds_offline_and_leaves_the_lock_as_it_was(
         tmp_path: Path, http_mirror: Callable[..., ServedURL], uv_binary: Path,
         base_image: str, layout: str, mode: str) -> None:
