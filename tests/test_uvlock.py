@@ -18,6 +18,7 @@ from packaging.tags import Tag
 from support.cli import run_main
 from support.server import ServedURL
 from support.uvproject import uv_lock, write_project
+from support.wheels import make_wheel
 
 from dockerpypi.dockerfile.inject import LOCKS_STAGE, inject
 from dockerpypi.errors import UserMessageError
@@ -143,6 +144,23 @@ def test_the_rewritten_lock_passes_uv_sync_locked_offline_against_the_mirror_onl
     assert "+ dockerpypi-probe==1.0" in said[0]
     assert "+ dockerpypi-probe-app==1.0" in said[0]
     assert len(upstream.requests) == seen  # nothing asked of the index
+
+
+def test_the_copy_keeps_the_locks_hashes_so_uv_refuses_a_file_changed_in_the_mirror(
+        locked: tuple[Path, ServedURL], uv_binary: Path, tmp_path: Path) -> None:
+    project, _ = locked
+    mirror = tmp_path / "mirror"
+    make_wheel(mirror, "dockerpypi-probe", "1.0", origin="tampered")  # same name, other bytes
+    make_wheel(mirror, "dockerpypi-probe-app", "1.0", requires=["dockerpypi-probe<2"],
+               origin="upstream")
+    (project / "uv.lock").write_text(rewrite_lock((project / "uv.lock").read_text(),
+                                                  str(mirror)))
+    env = {**os.environ, "UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never",
+           "UV_CACHE_DIR": str(tmp_path / "fresh-cache")}
+    result = subprocess.run([str(uv_binary), "sync", "--frozen", "--offline"], cwd=project,
+                            env=env, capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode != 0
+    assert "Hash mismatch for `dockerpypi-probe==1.0`" in result.stderr, result.stderr
 
 
 def test_only_remote_registries_are_rewritten_and_the_rest_is_kept_byte_for_byte() -> None:
