@@ -328,3 +328,17 @@ def test_an_offline_build_is_refused_when_the_mirror_lacks_the_locks_files(
     assert code == 2
     assert "lacks 1 of its files (dockerpypi_probe_app-1.0-py3-none-any.whl...)" in err
     assert f"dockerpypi mirror add {project / 'uv.lock'}" in err
+
+
+def test_a_build_whose_steps_see_no_mirror_directory_leaves_the_lock_and_says_so(
+        locked: tuple[Path, ServedURL], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project, _ = locked
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
+    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--transport",
+                               "http", "--mirror-dir", str(mirror),
+                               str(_guide_context(project))], capsys)
+    assert code == 0, err
+    assert LOCKS_STAGE not in out
+    assert "line 3: uv sync reads uv.lock as it is" in err

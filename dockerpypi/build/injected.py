@@ -53,7 +53,8 @@ class Injecting:
         """
         context, mirror_dir = self.context, run.mirror_dir
         if context is None or mirror_dir is None or not _mirror_is_a_context(run):
-            return None
+            # The steps see no mirror directory the lock could name: said per step.
+            return lambda relative: False
 
         def check(relative: str) -> bool:
             from ..mirror.uvlock import lock_picks, read_lock
