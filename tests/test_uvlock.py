@@ -20,7 +20,8 @@ from support.server import ServedURL
 from support.uvproject import uv_lock, write_project
 from support.wheels import make_wheel
 
-from dockerpypi.dockerfile.inject import LOCKS_STAGE, inject
+from dockerpypi.dockerfile.inject import inject
+from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror.uvlock import lock_picks, read_lock, rewrite_lock, split_locks
 

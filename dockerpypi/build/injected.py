@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import files
-from ..dockerfile.inject import LOCKS_STAGE, InjectResult, inject
+from ..dockerfile.inject import InjectResult, inject
+from ..dockerfile.uv_locks import LOCKS_STAGE
 from ..errors import UsageError
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 

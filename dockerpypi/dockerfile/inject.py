@@ -4,7 +4,8 @@
 or uv gets what ``dockerpypi render`` writes into its own steps: the
 ``pypi-mirror`` bind mount, the settings (the ``dockerpypi-config`` bind
 mount, or the secret files with ``config="secrets"``), a cache mount and the
-shell prefix that sources the env file. The file gets the stages it mounts
+shell prefix that sources the env file; a ``uv sync`` step also gets the
+mirror's copy of the uv.lock it reads (:mod:`.uv_locks`). The file gets the stages it mounts
 from when it has none. The caller writes the result to a temporary file; the
 user's file is never modified.
 
@@ -29,6 +30,14 @@ from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
 from .prefer_uv import prefer_uv as _uv_form
+from .uv_locks import (
+    LOCK_COMMENT,
+    LOCKS_STAGE,
+    copied_locks,
+    lock_overlays,
+    next_workdir,
+    overlay_mount,
+)
 from .vocabulary import (
     CACHE_ROOT,
     CONFIG_STAGE,
@@ -51,18 +60,6 @@ _HEREDOC_COMMENT = ("# dockerpypi --inject: the heredoc script sources the mirro
 _UV_COMMENT = ("# dockerpypi --inject --prefer-uv: uv installs when the image has it, "
                "else the pip call as written")
 _STAGE_COMMENT = "# dockerpypi --inject: `dockerpypi build` fills {} with the mirror{}"
-_LOCK_COMMENT = ("# dockerpypi --inject: uv.lock with the mirror as its index, mounted over "
-                 "the project's for this step only")
-# The stage a `uv sync` step takes its uv.lock from: a copy of the project's
-# lock whose index is the mirror (see dockerpypi.mirror.uvlock). `dockerpypi
-# build` fills it; the lock in the image stays the user's.
-LOCKS_STAGE = "dockerpypi-locks"
-LOCK_NAME = "uv.lock"
-# A call of `uv sync`, after the rules of vocabulary.installers_called; with
-# --project or --directory the lock is elsewhere (refused with a note).
-_UV_SYNC = re.compile(r"(?:^|(?<=[\s;&|(`'\"]))(?:[^\s;&|()`'\"]*/)?uv['\"]?"
-                      r"((?:\s+-[^\s;&|)]*)*)\s+sync(?P<rest>[^;&|)\n]*)")
-_ELSEWHERE = re.compile(r"(?:^|\s)--(?:project|directory)\b")
 _INDENT = "    "  # as in `dockerpypi render`
 
 # Shells that understand SOURCE_ENV (SHELL, or a heredoc's #! line).
@@ -92,57 +89,6 @@ class _Stage:
     workdir: str | None = "/"  # None after a WORKDIR with a variable: unknown
     # Where COPY or ADD put the build context's uv.lock (absolute paths).
     locks: frozenset[str] = frozenset()
-
-
-def _copied_locks(stage: _Stage, flags: list[str], rest: str) -> frozenset[str]:
-    """Where a COPY or ADD from the build context puts its uv.lock, if it copies it."""
-    if any(flag.startswith("--from=") for flag in flags):
-        return frozenset()
-    words = grammar.exec_form(rest)
-    try:
-        words = words if words is not None else shlex.split(rest)
-    except ValueError:
-        return frozenset()
-    if len(words) < 2 or any("$" in word for word in words):
-        return frozenset()
-    *sources, dest = words
-    if stage.workdir is None and not dest.startswith("/"):
-        return frozenset()
-    dest = posixpath.normpath(posixpath.join(stage.workdir or "/", dest))
-    found = set()
-    for source in (posixpath.normpath(word).lstrip("/") or "." for word in sources):
-        if source == ".":
-            found.add(posixpath.join(dest, LOCK_NAME))
-        elif source == LOCK_NAME:
-            into = len(sources) > 1 or words[-1].endswith("/") or words[-1] in (".", "..")
-            found.add(posixpath.join(dest, LOCK_NAME) if into else dest)
-    return frozenset(found)
-
-
-def _lock_overlays(text: str, mounts: list[dict[str, str]], stage: _Stage, where: str,
-                   notes: list[str], has_lock: Callable[[str], bool]) -> list[tuple[str, str]]:
-    """(source in the build context, target) of each uv.lock a ``uv sync`` step reads."""
-    calls = list(_UV_SYNC.finditer(text))
-    if not calls:
-        return []
-    if any(_ELSEWHERE.search(f"{call.group(1)} {call.group('rest')}") for call in calls):
-        notes.append(f"{where}: uv sync --project/--directory: its uv.lock is used as it is "
-                     "(naming its own index); run uv sync in the project's WORKDIR instead")
-        return []
-    found = []
-    for mount in mounts:
-        target = grammar.mount_target(mount)
-        if mount["type"] == "bind" and "from" not in mount and \
-                posixpath.basename(target) == LOCK_NAME:
-            source = mount.get("source") or mount.get("src") or ""
-            found.append((posixpath.normpath(source).lstrip("/"), target))
-    in_workdir = posixpath.join(stage.workdir or "", LOCK_NAME)
-    if not found and stage.workdir is not None and in_workdir in stage.locks:
-        found.append((LOCK_NAME, in_workdir))
-    for source in {source for source, _ in found if not has_lock(source)}:
-        notes.append(f"{where}: uv sync reads {source} as it is (not in the build context, "
-                     "or not served by the mirror)")
-    return [(source, target) for source, target in found if has_lock(source)]
 
 
 @dataclass(frozen=True)
@@ -222,9 +168,9 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                 replacement = choice.command
                 installers = installers_called(replacement)
                 notes.append(f"{where}: pip install runs with uv when the image has uv")
-    overlays = [] if has_lock is None or "uv" not in installers else _lock_overlays(
-        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts, stage, where,
-        notes, has_lock)
+    overlays = [] if has_lock is None or "uv" not in installers else lock_overlays(
+        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts,
+        workdir=stage.workdir, copied=stage.locks, where=where, notes=notes, has_lock=has_lock)
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
                          "dockerpypi needs to source its settings: use sh or bash for this stage")
@@ -272,7 +218,7 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
     if replacement is not None:
         comments.append(_UV_COMMENT)
     if overlays:
-        comments.append(_LOCK_COMMENT)
+        comments.append(LOCK_COMMENT)
         notes.append(f"{where}: uv sync reads {', '.join(t for _, t in overlays)} with the "
                      "mirror as its index")
     return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement, overlays)
@@ -299,8 +245,8 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
         if own.strip():
             out.append(f"{inner}{own.strip()} {escape}")
     # After the step's own mounts: of two mounts at one target, BuildKit uses the last.
-    out += [f"{inner}--mount=type=bind,from={LOCKS_STAGE},source={source},target={target} "
-            f"{escape}" for source, target in plan.overlays]
+    out += [f"{inner}{overlay_mount(source, target)} {escape}"
+            for source, target in plan.overlays]
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     if plan.replacement is not None:  # the whole command, continuations joined
         tail = [command_indent + plan.replacement]
@@ -342,7 +288,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
 
     ``has_lock`` tells whether the build context holds a uv.lock at a relative
     path; given, a ``uv sync`` step reading such a lock (bind-mounted, or
-    COPYed into its WORKDIR) gets the :data:`LOCKS_STAGE` copy mounted over it
+    COPYed into its WORKDIR) gets the :data:`.uv_locks.LOCKS_STAGE` copy mounted over it
     (listed in :attr:`InjectResult.locks`). None leaves uv.lock files alone.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
@@ -374,12 +320,9 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         elif verb == "USER":
             stage.user = rest.strip()
         elif verb == "WORKDIR":
-            given = rest.strip().strip('"')
-            known = "$" not in given and (stage.workdir is not None or given.startswith("/"))
-            stage.workdir = posixpath.normpath(posixpath.join(stage.workdir or "/", given)) \
-                if known else None
+            stage.workdir = next_workdir(stage.workdir, rest)
         elif verb in ("COPY", "ADD"):
-            stage.locks = stage.locks | _copied_locks(stage, flags, rest)
+            stage.locks = stage.locks | copied_locks(stage.workdir, flags, rest)
         elif verb == "SHELL" and (shell := grammar.exec_form(rest)):
             stage.shell = shell
         if verb in ("COPY", "RUN") and any(re.search(r"(?:^--|[,=])from=\d+(?:,|$)", flag)
