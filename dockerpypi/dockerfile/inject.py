@@ -5,8 +5,8 @@ or uv gets what ``dockerpypi render`` writes into its own steps: the
 ``pypi-mirror`` bind mount, the settings (the ``dockerpypi-config`` bind
 mount, or the secret files with ``config="secrets"``), a cache mount and the
 shell prefix that sources the env file; a ``uv sync`` step also gets the
-mirror's copy of the uv.lock it reads (:mod:`.uv_locks`). The file gets the stages it mounts
-from when it has none. The caller writes the result to a temporary file; the
+mirror's copy of the uv.lock it reads (:mod:`.uv_locks`). The file gets the
+stages it mounts from when it has none. The caller writes the result to a temporary file; the
 user's file is never modified.
 
 What a line is follows BuildKit's own parser (:mod:`.grammar`); what an
