@@ -127,21 +127,23 @@ def test_the_rewritten_lock_is_the_one_uv_writes_against_the_mirror_directory(
     assert rewrite_lock(text, str(mirror)) == (against_directory / "uv.lock").read_text()
 
 
-def test_the_rewritten_lock_passes_uv_sync_locked_offline_against_the_mirror_only(
+def test_the_rewritten_lock_passes_uv_sync_offline_against_the_mirror_only(
         locked: tuple[Path, ServedURL], uv_binary: Path, tmp_path: Path) -> None:
     project, upstream = locked
-    (project / "uv.lock").write_text(rewrite_lock((project / "uv.lock").read_text(),
-                                                  str(upstream.root)))
+    copy = rewrite_lock((project / "uv.lock").read_text(), str(upstream.root))
+    (project / "uv.lock").write_text(copy)
     env = {**os.environ, "UV_NO_CONFIG": "1", "UV_PYTHON_DOWNLOADS": "never",
            "UV_CACHE_DIR": str(tmp_path / "fresh-cache")}
     seen = len(upstream.requests)
     said = []
-    for mode in ("--locked", "--frozen"):
-        result = subprocess.run([str(uv_binary), "sync", mode, "--offline", "--default-index",
+    # A plain `uv sync` finds the copy up to date too: it would not write the lock.
+    for mode in (["--locked"], ["--frozen"], []):
+        result = subprocess.run([str(uv_binary), "sync", *mode, "--offline", "--default-index",
                                  f"file://{upstream.root}"], cwd=project, env=env,
                                 capture_output=True, text=True, check=False, timeout=120)
         assert result.returncode == 0, result.stderr
         said.append(result.stderr)
+        assert (project / "uv.lock").read_text() == copy
     assert "+ dockerpypi-probe==1.0" in said[0]
     assert "+ dockerpypi-probe-app==1.0" in said[0]
     assert len(upstream.requests) == seen  # nothing asked of the index
