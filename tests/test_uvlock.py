@@ -290,13 +290,19 @@ def test_mirror_add_refuses_a_file_that_differs_from_the_lock(
     assert not (mirror / LOCKED[0]).exists()
 
 
+@pytest.mark.parametrize("extra", [["six"], ["--index-url", "http://127.0.0.1:9/"],
+                                   ["-r", "requirements.txt"]])
 def test_mirror_add_takes_a_lock_alone(locked: tuple[Path, ServedURL], tmp_path: Path,
+                                       extra: list[str], monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     project, _ = locked
-    code, _, err = run_main(["mirror", "add", str(project / "uv.lock"), "six",
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "requirements.txt").write_text("six\n")
+    code, _, err = run_main(["mirror", "add", str(project / "uv.lock"), *extra,
                              "--mirror-dir", str(tmp_path / "mirror")], capsys)
     assert code == 2
     assert "give it alone" in err
+    assert not (tmp_path / "mirror").exists()
 
 
 # --- build --inject ------------------------------------------------------------------

@@ -199,16 +199,16 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 
 def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
                files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
-               tags: TargetTags, settings: Settings) -> LockPlan:
+               given_indexes: bool, tags: TargetTags, settings: Settings) -> LockPlan:
     """The plan of ``mirror add uv.lock``: the lock's own files, nothing resolved."""
     from ..mirror.download import origin
     from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
     from ..mirror.targets import supported_tags
     from ..mirror.uvlock import plan_locks
 
-    if packages or files or image is not None:
-        raise UsageError("a uv.lock names every file to add: give it alone, without packages, "
-                         "-r or --image")
+    if packages or files or image is not None or given_indexes:
+        raise UsageError("a uv.lock names every file to add and where it is: give it alone, "
+                         "without packages, -r, --image or --index-url")
     # The lock's URLs may be on a configured index that wants credentials.
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
     return plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
@@ -306,7 +306,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     locks, packages = split_locks(packages)
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
-                          indexes=indexes, tags=tags, settings=settings)
+                          indexes=indexes, given_indexes=bool(index_urls), tags=tags,
+                          settings=settings)
     elif image is not None:
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
