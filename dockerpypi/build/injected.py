@@ -8,7 +8,7 @@ for as long as the build lasts. Only ``--inject`` imports it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
+from ..dockerfile.uv_locks import LOCKS_STAGE
 from ..errors import BuildWarning, UsageError
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 
@@ -32,27 +33,85 @@ class Injecting:
     text: str
     uid: int | None
     prefer_uv: bool
+    context: Path | None = None  # the local build context
 
-    def result(self, settings: Settings, config: str) -> InjectResult:
-        """The rewritten text, for steps that read their settings in the ``config`` form."""
+    def result(self, settings: Settings, config: str,
+               has_lock: Callable[[str], bool] | None = None) -> InjectResult:
+        """The rewritten text, for steps that read their settings in the ``config`` form.
+
+        ``has_lock``: which uv.lock files of the build context steps may read
+        rewritten for the local mirror (None: none).
+        """
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
-                      prefer_uv=self.prefer_uv, config=config)
+                      prefer_uv=self.prefer_uv, config=config, has_lock=has_lock)
+
+    def _lock_check(self, run: BuildRun) -> Callable[[str], bool] | None:
+        """Whether a uv.lock of the build context can be read from the mirror instead.
+
+        It must be in the context, and the mirror must hold its files: if not,
+        an offline build is refused with the command that fills the mirror,
+        and a build with another index leaves the lock as it is (a warning).
+        """
+        context, mirror_dir = self.context, run.mirror_dir
+        if context is None or mirror_dir is None or not _mirror_is_a_context(run):
+            # The steps see no mirror directory the lock could name: said per step.
+            return lambda relative: False
+
+        def check(relative: str) -> bool:
+            from ..mirror.uvlock import lock_picks, read_lock
+
+            path = context / relative
+            if not path.is_file():
+                return False
+            missing = [pick.filename for pick in lock_picks(read_lock(path))
+                       if not (mirror_dir / pick.filename).is_file()]
+            if not missing:
+                return True
+            fix = f"dockerpypi mirror add {path}"
+            if not run.settings.uses_public_index and len(run.settings.mirrors.value) == 1:
+                raise UsageError(f"{path}: the mirror {mirror_dir} lacks {len(missing)} of its "
+                                 f"files ({', '.join(missing[:3])}...), and this build has no "
+                                 "other index", fix=f"run `{fix}`")
+            run.warn(BuildWarning(f"{path}: the mirror lacks {len(missing)} of its files, so "
+                                  f"uv sync reads it as it is (its own index); `{fix}` lets "
+                                  "the steps use the mirror"))
+            return False
+
+        return check
 
     @contextmanager
     def applied(self, run: BuildRun) -> Iterator[BuildRun]:
         """``run`` building the rewritten copy (its notes are said as warnings)."""
-        result = self.result(run.settings, run.config)
+        result = self.result(run.settings, run.config, self._lock_check(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
-        with files.private_files({"Dockerfile": result.text}) as written:
+        locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
+        with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
             # first: keep the user's, if they have one.
             ignore = self.source.with_name(self.source.name + ".dockerignore")
             if ignore.is_file():
                 target = written["Dockerfile"].with_name("Dockerfile.dockerignore")
                 target.write_bytes(ignore.read_bytes())
-            yield run.with_args(parse_docker_args(with_dockerfile(run.given,
-                                                                  written["Dockerfile"])))
+            args = with_dockerfile(run.given, written["Dockerfile"])
+            if locks is not None:
+                args += ["--build-context", f"{LOCKS_STAGE}={written[files.TREE]}"]
+            yield run.with_args(parse_docker_args(args))
+
+    def _rewritten_locks(self, sources: list[str], mount_point: str) -> dict[str, str] | None:
+        """{relative path: the lock with the mirror at ``mount_point`` as its index}."""
+        if not sources or self.context is None:
+            return None
+        from ..mirror.uvlock import rewrite_lock
+
+        return {source: rewrite_lock((self.context / source).read_text(encoding="utf-8"),
+                                     mount_point) for source in sources}
+
+
+def _mirror_is_a_context(run: BuildRun) -> bool:
+    """Whether the steps see the local mirror as a directory (the lock can name its path)."""
+    return (run.transport.kind == "context" and run.mirror_dir is not None
+            and any(mirror.is_local for mirror in run.settings.mirrors.value))
 
 
 def read_for_injection(given: DockerArgs, settings: Settings, *, uid: int | None,
@@ -69,6 +128,7 @@ def read_for_injection(given: DockerArgs, settings: Settings, *, uid: int | None
     except OSError as error:
         raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
                          "build context") from None
-    injecting = Injecting(source, text, uid, prefer_uv)
+    context = Path(given.local_path) if given.local_path is not None else None
+    injecting = Injecting(source, text, uid, prefer_uv, context)
     injecting.result(settings, "context")  # raises what inject refuses
     return injecting

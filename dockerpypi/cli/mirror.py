@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..mirror.index import IndexResult
     from ..mirror.project import Project
     from ..mirror.resolve import UvPlan
+    from ..mirror.uvlock import LockPlan
     from .progress import Display
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -141,7 +142,7 @@ def check_command(mirror_dir: str | None, context_dir: Path | None, as_json: boo
                               f"checked in {result.seconds:.2f}s"]), json=result.to_json())
 
 
-def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
+def _on_line(plan: DownloadPlan | UvPlan | LockPlan, quiet: bool,
              display: Display | None) -> Callable[[str], None] | None:
     """Where the resolver's lines go: beside a spinner on a terminal, else printed as
     they come (a log), or nowhere with --quiet."""
@@ -149,11 +150,11 @@ def _on_line(plan: DownloadPlan | UvPlan, quiet: bool,
         return None
     if display is None:
         return lambda line: click.echo(f"  {line}", err=True)
-    return display.status("pip download" if plan.resolver == "pip"
-                          else "uv resolves, dockerpypi downloads")
+    return display.status({"pip": "pip download", "uv": "uv resolves, dockerpypi downloads"}
+                          .get(plan.resolver, "dockerpypi downloads the locked files"))
 
 
-def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
+def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...],
                python_version: str | None) -> str:
     from ..mirror.fill import MODE_HOST
 
@@ -161,6 +162,8 @@ def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
         files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
         return (f"mode: {plan.mode} (pip runs inside it: the image's own Python, platform "
                 f"and environment markers; {files})")
+    if plan.resolver == "uv.lock" and plan.mode == MODE_HOST:
+        return "mode: every file the lock lists (give --platform and --python-version for fewer)"
     if plan.mode == MODE_HOST:
         # The files fit this machine; an image on another Python or libc needs the tags.
         here = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -170,7 +173,10 @@ def _mode_line(plan: DownloadPlan | UvPlan, platforms: tuple[str, ...],
             f"{', '.join(platforms) or 'of this machine'}; wheels only)")
 
 
-def _resolver_line(plan: DownloadPlan | UvPlan, note: str | None) -> str:
+def _resolver_line(plan: DownloadPlan | UvPlan | LockPlan, note: str | None) -> str:
+    if plan.resolver == "uv.lock":
+        return ("resolver: none, the lock's own versions and files (dockerpypi downloads them, "
+                "checking the lock's hashes)")
     if plan.resolver == "uv":
         return "resolver: uv (dockerpypi downloads the files it chose, in parallel)"
     return f"resolver: pip download{f' ({note})' if note else ''}"
@@ -200,6 +206,26 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
                            only_binary=only_binary, mode=pip_plan.mode,
                            secrets=pip_plan.secrets, retries=retries, timeout=timeout),
                    pins=pinned_hashes(files)), None
+
+
+def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
+               files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
+               given_indexes: bool, tags: TargetTags, settings: Settings) -> LockPlan:
+    """The plan of ``mirror add uv.lock``: the lock's own files, nothing resolved."""
+    from ..mirror.download import origin
+    from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
+    from ..mirror.targets import supported_tags
+    from ..mirror.uvlock import plan_locks
+
+    if packages or files or image is not None or given_indexes:
+        raise UsageError("a uv.lock names every file to add and where it is: give it alone, "
+                         "without packages, -r, --image or --index-url")
+    # The lock's URLs may be on a configured index that wants credentials.
+    auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
+    return plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
+                      mode=MODE_TARGET if tags.given else MODE_HOST, auth=auth,
+                      secrets=secrets_of(indexes), timeout=settings.timeout.value,
+                      retries=settings.retries.value)
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
@@ -254,6 +280,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
+    A uv.lock (or a project directory holding one) adds exactly the files the
+    lock lists, checked against its hashes: nothing is resolved again.
+
     uv resolves and dockerpypi downloads the files in parallel, checking their
     hashes, for this machine or for the target tags given (pip download does
     it when uv is missing or cannot target the tags, or with --resolver pip).
@@ -269,10 +298,12 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add .
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
+    dockerpypi mirror add uv.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.uvlock import split_locks
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
@@ -286,13 +317,19 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     root = settings.mirror_dir.value
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
+    plan: DownloadPlan | UvPlan | LockPlan
+    note = None
+    locks, packages = split_locks(packages)
     projects: list[Project] = []
-    if any(Path(package).is_dir() for package in packages):
+    if not locks and any(Path(package).is_dir() for package in packages):
         from ..mirror.project import read_projects
 
         projects = read_projects(packages)  # before any download: a bad one is refused
-    plan: DownloadPlan | UvPlan
-    if image is not None:
+    if locks:
+        plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
+                          indexes=indexes, given_indexes=bool(index_urls), tags=tags,
+                          settings=settings)
+    elif image is not None:
         if projects:
             raise UsageError("--image does not see project directories: drop --image and "
                              "give the image's --python-version and --platform")
@@ -304,7 +341,6 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
             retries=settings.retries.value, timeout=settings.timeout.value,
             mounted_files=requirement_closure(files), labels=labels)
-        note = None
     else:
         plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
                                 only_binary=only_binary, retries=settings.retries.value,
@@ -317,7 +353,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     display = progress_display(quiet)
     warnings: list[MirrorWarning] = []
     with display or contextlib.nullcontext():
-        def fill(plan: DownloadPlan | UvPlan) -> FillResult:
+        def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
             return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
                                on_indexed=None if display is None else display.indexed,
                                on_wait=None if quiet else _waiting(root))

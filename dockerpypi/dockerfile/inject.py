@@ -4,8 +4,9 @@
 or uv gets what ``dockerpypi render`` writes into its own steps: the
 ``pypi-mirror`` bind mount, the settings (the ``dockerpypi-config`` bind
 mount, or the secret files with ``config="secrets"``), a cache mount and the
-shell prefix that sources the env file. The file gets the stages it mounts
-from when it has none. The caller writes the result to a temporary file; the
+shell prefix that sources the env file; a ``uv sync`` step also gets the
+mirror's copy of the uv.lock it reads (:mod:`.uv_locks`). The file gets the
+stages it mounts from when it has none. The caller writes the result to a temporary file; the
 user's file is never modified.
 
 What a line is follows BuildKit's own parser (:mod:`.grammar`); what an
@@ -22,12 +23,21 @@ import json
 import posixpath
 import re
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
 from .prefer_uv import prefer_uv as _uv_form
+from .uv_locks import (
+    LOCK_COMMENT,
+    LOCKS_STAGE,
+    copied_locks,
+    lock_overlays,
+    next_workdir,
+    overlay_mount,
+)
 from .vocabulary import (
     CACHE_ROOT,
     CONFIG_STAGE,
@@ -67,12 +77,18 @@ class InjectResult:
     text: str
     changed_lines: list[int]  # 1-based input line of each instruction that changed
     notes: list[str]  # one line each, for a person
+    # The uv.lock files of the build context (relative paths) that the steps
+    # mount from LOCKS_STAGE, rewritten for the mirror.
+    locks: list[str] = field(default_factory=list)
 
 
 @dataclass
 class _Stage:
     user: str | None = None  # argument of the stage's last USER, None before any
     shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
+    workdir: str | None = "/"  # None after a WORKDIR with a variable: unknown
+    # Where COPY or ADD put the build context's uv.lock (absolute paths).
+    locks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -83,6 +99,7 @@ class _Plan:
     exec_words: str | None  # exec form: the shell-form command replacing it
     in_heredoc: int | None  # RUN <<EOF: index of the line to put the prefix before
     replacement: str | None = None  # --prefer-uv: the command replacing the step's own
+    overlays: list[tuple[str, str]] = field(default_factory=list)  # uv.lock: (source, target)
 
 
 def _owner(user: str | None, uid: int | None) -> tuple[int | None, int | None, bool]:
@@ -111,8 +128,8 @@ def _under(path: str, directory: str) -> bool:
 
 
 def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
-          uid: int | None, notes: list[str], uv: bool = False,
-          config: str = "context") -> _Plan | None:
+          uid: int | None, notes: list[str], uv: bool = False, config: str = "context",
+          has_lock: Callable[[str], bool] | None = None) -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
     flags, command = grammar.split_flags(instruction.args)
@@ -151,6 +168,9 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                 replacement = choice.command
                 installers = installers_called(replacement)
                 notes.append(f"{where}: pip install runs with uv when the image has uv")
+    overlays = [] if has_lock is None or "uv" not in installers else lock_overlays(
+        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts,
+        workdir=stage.workdir, copied=stage.locks, where=where, notes=notes, has_lock=has_lock)
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
                          "dockerpypi needs to source its settings: use sh or bash for this stage")
@@ -197,7 +217,11 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
         notes.append(f"{where}: exec-form RUN rewritten as shell form with the same words")
     if replacement is not None:
         comments.append(_UV_COMMENT)
-    return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement)
+    if overlays:
+        comments.append(LOCK_COMMENT)
+        notes.append(f"{where}: uv sync reads {', '.join(t for _, t in overlays)} with the "
+                     "mirror as its index")
+    return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement, overlays)
 
 
 def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
@@ -220,6 +244,9 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
             grammar.continuation(escape).sub(r"\1", lines[j][start:])
         if own.strip():
             out.append(f"{inner}{own.strip()} {escape}")
+    # After the step's own mounts: of two mounts at one target, BuildKit uses the last.
+    out += [f"{inner}{overlay_mount(source, target)} {escape}"
+            for source, target in plan.overlays]
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     if plan.replacement is not None:  # the whole command, continuations joined
         tail = [command_indent + plan.replacement]
@@ -248,7 +275,8 @@ def _shift_stage_numbers(lines: list[str], instruction: Instruction, escape: str
 
 
 def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None = None,
-           prefer_uv: bool = False, config: str = "context") -> InjectResult:
+           prefer_uv: bool = False, config: str = "context",
+           has_lock: Callable[[str], bool] | None = None) -> InjectResult:
     """``text`` with the mirror, its settings and a cache in every RUN that calls pip or uv.
 
     ``uid`` is the uid of steps whose USER the text does not give as a number
@@ -257,6 +285,11 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     ``prefer_uv`` runs a step that is one plain ``pip install`` with uv when
     the image has uv (:mod:`.prefer_uv`). ``config`` is where the steps take
     their settings from, one of :data:`.vocabulary.CONFIG_FORMS`.
+
+    ``has_lock`` tells whether the build context holds a uv.lock at a relative
+    path; given, a ``uv sync`` step reading such a lock (bind-mounted, or
+    COPYed into its WORKDIR) gets the :data:`.uv_locks.LOCKS_STAGE` copy mounted over it
+    (listed in :attr:`InjectResult.locks`). None leaves uv.lock files alone.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -286,13 +319,18 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
                 first_from = position
         elif verb == "USER":
             stage.user = rest.strip()
+        elif verb == "WORKDIR":
+            stage.workdir = next_workdir(stage.workdir, rest)
+        elif verb in ("COPY", "ADD"):
+            stage.locks = stage.locks | copied_locks(stage.workdir, flags, rest)
         elif verb == "SHELL" and (shell := grammar.exec_form(rest)):
             stage.shell = shell
         if verb in ("COPY", "RUN") and any(re.search(r"(?:^--|[,=])from=\d+(?:,|$)", flag)
                                            for flag in flags):
             numbered.append(ins)
         if verb == "RUN" and (plan := _plan(ins, lines, stage, mount_point=mount_point, uid=uid,
-                                            notes=notes, uv=prefer_uv, config=config)):
+                                            notes=notes, uv=prefer_uv, config=config,
+                                            has_lock=has_lock)):
             if first_from is None:
                 raise UsageError(f"line {ins.first + 1}: RUN before any FROM: this is not a "
                                  "Dockerfile BuildKit would build")
@@ -305,7 +343,9 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
 
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
-    wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else [])]
+    locks = list(dict.fromkeys(source for plan in plans for source, _ in plan.overlays))
+    wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else []),
+              *([LOCKS_STAGE] if locks else [])]
     missing = [name for name in wanted if name not in named]
     if missing:
         assert first_from is not None
@@ -337,4 +377,4 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         else:
             out.append(lines[i])
             i += 1
-    return InjectResult(source.join(out), sorted(set(changed)), notes)
+    return InjectResult(source.join(out), sorted(set(changed)), notes, locks)

@@ -36,8 +36,9 @@ from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_inde
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
 
 if TYPE_CHECKING:
-    from .download import Transfer
+    from .download import Pick, Transfer
     from .resolve import UvPlan
+    from .uvlock import LockPlan
 
 MODE_HOST = "host"
 MODE_TARGET = "target tags"
@@ -307,7 +308,6 @@ class _SavedLines:
 
 def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None,
                    transfer: Transfer | None) -> tuple[str, ...]:
-    from .download import Downloader
     from .resolve import choose_files, run_uv
 
     lock = run_uv(plan, on_line)
@@ -316,6 +316,13 @@ def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None,
 
         lock = keep_pinned(lock, plan.pins)
     picks = choose_files(lock, plan.supported, allow_sdist=plan.allow_sdist)
+    return _fetch(plan, picks, on_line, transfer)
+
+
+def _fetch(plan: UvPlan | LockPlan, picks: Iterable[Pick], on_line: Callable[[str], None] | None,
+           transfer: Transfer | None) -> tuple[str, ...]:
+    from .download import Downloader
+
     downloader = Downloader(plan.mirror_dir, auth=dict(plan.auth), timeout=plan.timeout,
                             retries=plan.retries, secrets=plan.secrets)
     if transfer is None and on_line is not None:
@@ -323,7 +330,8 @@ def _fetch_with_uv(plan: UvPlan, on_line: Callable[[str], None] | None,
     return tuple(sorted(downloader.fetch_all(picks, transfer)))
 
 
-def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] | None = None,
+def fill_mirror(plan: DownloadPlan | UvPlan | LockPlan, *,
+                on_line: Callable[[str], None] | None = None,
                 transfer: Transfer | None = None,
                 on_indexed: Callable[[int, int], None] | None = None,
                 lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
@@ -331,11 +339,14 @@ def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] |
     """Download what ``plan`` names into the mirror, then update the index.
 
     ``plan`` is pip's (:func:`plan_download`, :func:`.image.plan_image_download`),
-    which downloads itself, or uv's (:func:`.resolve.plan_uv`), whose files
-    dockerpypi downloads. ``on_line`` gets what the resolver prints; ``transfer``
-    how dockerpypi's downloads go (else ``on_line`` gets a line per file saved);
+    which downloads itself, uv's (:func:`.resolve.plan_uv`), whose files
+    dockerpypi downloads, or the files of uv.lock files (:func:`.uvlock.plan_locks`).
+    ``on_line`` gets what the resolver prints; ``transfer`` how dockerpypi's
+    downloads go (else ``on_line`` gets a line per file saved);
     ``on_indexed`` how many files of how many the index has gone through.
     """
+    from .uvlock import LockPlan  # with the downloader, which pip's plans do not need
+
     started = time.monotonic()
     plan.mirror_dir.mkdir(parents=True, exist_ok=True)
     if isinstance(plan, DownloadPlan):
@@ -343,6 +354,8 @@ def fill_mirror(plan: DownloadPlan | UvPlan, *, on_line: Callable[[str], None] |
         run_download(plan, on_line)
         after = _snapshot(plan.mirror_dir)
         added = tuple(sorted(name for name, seen in after.items() if before.get(name) != seen))
+    elif isinstance(plan, LockPlan):
+        added = _fetch(plan, plan.picks, on_line, transfer)
     else:
         added = _fetch_with_uv(plan, on_line, transfer)
     index = update_index(plan.mirror_dir, lock_timeout=lock_timeout, on_wait=on_wait,
