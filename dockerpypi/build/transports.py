@@ -166,5 +166,5 @@ def mirror_sent(run: BuildRun) -> Iterator[Path | None]:
             kept_subset.remember(run.given, mirror_dir, platforms, sources, directory, summary)
 
     with mirror_context(run.given, mirror_dir, engine=run.engine, dry_run=run.dry_run,
-                        echo=run.report, remember=remember) as sent:
+                        echo=run.report, remember=remember, warn=run.warn) as sent:
         yield sent

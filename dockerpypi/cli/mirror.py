@@ -14,7 +14,6 @@ import contextlib
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -30,8 +29,6 @@ from .mirror_common import (
 from .output import Output, json_option, lines
 from .progress import progress_display
 
-if TYPE_CHECKING:
-    pass
 
 @click.group()
 def mirror() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserMessageError
-from ..files import write_private
+from ..files import write_atomic, write_private
 
 PID_FILE = "dockerpypi-devpi.pid"
 STATE_FILE = "dockerpypi-devpi.json"
@@ -115,9 +115,10 @@ def read_state(serverdir: Path) -> dict[str, Any]:
 def write_run_files(serverdir: Path, pid: int, *, port: int, offline: bool,
                     upstream: str) -> None:
     """Say which server runs from ``serverdir``: its pid, and how it was started."""
-    (serverdir / PID_FILE).write_text(f"{pid}\n", encoding="utf-8")
+    # Whole or not at all: `devpi status` and `stop` may read them at any moment.
+    write_atomic(serverdir / PID_FILE, f"{pid}\n".encode())
     state = {"pid": pid, "port": port, "offline": offline, "upstream": upstream}
-    (serverdir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+    write_atomic(serverdir / STATE_FILE, (json.dumps(state, indent=2) + "\n").encode())
 
 
 def remove_run_files(serverdir: Path) -> None:

@@ -20,7 +20,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from ..dockerfile.vocabulary import CACHE_ROOT, STEP_DIR, secret_mounts
 from ..errors import UsageError
@@ -91,8 +91,6 @@ def _url_needles(url: str) -> list[str]:
     trailing slash); a bare host name is searched as ``://host`` and
     ``@host``, since the name alone (``localhost``) is in every image.
     """
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     if parts.scheme == "file":
         return [url.rstrip("/")]

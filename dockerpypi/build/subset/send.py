@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...dockerfile.vocabulary import MIRROR_STAGE
-from ...errors import UserMessageError
+from ...errors import BuildWarning, DockerPypiWarning, UserMessageError
 from ...mirror import index
 from ...process import signals_held, signals_unwind
 from . import CannotTell
@@ -60,7 +61,8 @@ def _selected(given: DockerArgs, mirror_dir: Path, engine: EngineInfo | None, *,
         raise CannotTell(f"cannot write the subset ({error})") from None
 
 
-def _rewrite_old_pages(mirror_dir: Path, echo: Callable[[str], None]) -> None:
+def _rewrite_old_pages(mirror_dir: Path, echo: Callable[[str], None],
+                       warn: Callable[[DockerPypiWarning], None]) -> None:
     """Pages an older dockerpypi wrote are written again before the whole mirror is
     sent: their shape may fail an installer (pages.PAGE_FORMAT says which changed)."""
     if not index.pages_outdated(mirror_dir):
@@ -68,8 +70,8 @@ def _rewrite_old_pages(mirror_dir: Path, echo: Callable[[str], None]) -> None:
     try:
         index.update_index(mirror_dir, lock_timeout=_LOCK_TIMEOUT)
     except (UserMessageError, OSError) as error:
-        echo(f"warning: the mirror's pages are in an older dockerpypi's shape and could not "
-             f"be written again ({error}): run `dockerpypi mirror index`")
+        warn(BuildWarning(f"the mirror's pages are in an older dockerpypi's shape and could "
+                          f"not be written again ({error}): run `dockerpypi mirror index`"))
     else:
         echo("wrote the mirror's pages again in this dockerpypi's shape")
 
@@ -78,6 +80,7 @@ def _rewrite_old_pages(mirror_dir: Path, echo: Callable[[str], None]) -> None:
 def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, engine: EngineInfo | None,
                    dry_run: bool, echo: Callable[[str], None],
                    remember: Callable[[Path, str, dict[str, str]], None] | None = None,
+                   warn: Callable[[DockerPypiWarning], None] = warnings.warn,
                    ) -> Iterator[Path | None]:
     """The directory to send as the ``pypi-mirror`` context: a subset, or ``mirror_dir``.
 
@@ -86,8 +89,9 @@ def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, engine: Engine
     what is sent, or why the whole mirror is. The subset stays in the mirror
     for the next build (``remember`` is told of it: directory, summary,
     requirements files read); one written outside the mirror is removed when
-    the block ends, however it ends (SIGTERM too). Nothing changes when there
-    is no mirror or the user gave the context.
+    the block ends, however it ends (SIGTERM too); ``warn`` gets what the build
+    should be warned of. Nothing changes when there is no mirror or the user
+    gave the context.
     """
     if mirror_dir is None or MIRROR_STAGE in given.build_contexts:
         yield mirror_dir
@@ -100,7 +104,7 @@ def mirror_context(given: DockerArgs, mirror_dir: Path | None, *, engine: Engine
             except CannotTell as reason:
                 echo(f"sending the whole mirror: {reason}")
                 if not dry_run:
-                    _rewrite_old_pages(mirror_dir, echo)
+                    _rewrite_old_pages(mirror_dir, echo, warn)
                 sent: Path = mirror_dir
             else:
                 summary = chosen.selection.summary()
