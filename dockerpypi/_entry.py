@@ -28,7 +28,9 @@ choices there follow from it:
   tuples. On CPython 3.11 making a frozen dataclass class compiles its
   methods one by one, about 1 ms a class; a named tuple takes a fifth of
   that, and is as immutable. Their fields are read by name, never by
-  position.
+  position. The public API's records (``Settings``, ``Sourced``,
+  ``MirrorURL``, ``Credentials``) stay dataclasses although a build makes
+  them: they are documented types, and their classes are made once.
 - Imports: a module that only some paths need (logging, csv, tempfile,
   the subset machinery, jinja2) is imported inside the function that needs
   it, with a word on why.

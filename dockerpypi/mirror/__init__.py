@@ -1,4 +1,4 @@
-"""The local mirror directory: fill it, index it, check it.
+"""The local mirror directory: fill it, index it, check it, serve it.
 
 Layout (one directory serves pip, uv, ``--find-links`` and plain HTTP)::
 
@@ -12,8 +12,11 @@ so the CLI stays quick to start: :mod:`.index` (the update, under the lock)
 with :mod:`.distfile` (names, hashes, metadata), :mod:`.state` (what was
 indexed) and :mod:`.pages` (the HTML), writing through
 :mod:`dockerpypi.files`; :mod:`.fill` with uv's :mod:`.resolve`,
-:mod:`.targets` and :mod:`.download`, or pip in the image (:mod:`.image`);
-:mod:`.check`.
+:mod:`.targets` and :mod:`.download`, or pip in the image (:mod:`.image`),
+with :mod:`.causes` (why the indexes gave nothing); what a project directory
+(:mod:`.project`), a hash-pinned requirements file (:mod:`.pinned`) and a
+uv.lock (:mod:`.uvlock`) ask for; :mod:`.check`; :mod:`.serve`, the read-only
+HTTP server. :mod:`.filenames` is a leaf that render and build import too.
 """
 
 from __future__ import annotations
