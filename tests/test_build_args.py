@@ -239,6 +239,11 @@ def test_inject_points_docker_at_the_copy_and_finds_the_original(tmp_path: Path)
     # docker keeps the last --file, whatever cluster the user's -f sits in
     assert with_dockerfile(given, copy) == ["-qf", "ci/Dockerfile", "-t", "app", ".",
                                             "--file", str(copy)]
+    # After `--` every word is the PATH: what is added goes before it.
+    ended = parse_docker_args(["-t", "app", "--", "ctx"])
+    args = with_dockerfile(ended, copy, "--build-context", "x=/y")
+    assert args == ["-t", "app", "--file", str(copy), "--build-context", "x=/y", "--", "ctx"]
+    assert parse_docker_args(args).local_path == "ctx"
     assert dockerfile_path(parse_docker_args(["-t", "app", "ctx"])) == Path("ctx/Dockerfile")
     assert dockerfile_path(parse_docker_args(["-f", "-", "."])) is None
     assert dockerfile_path(parse_docker_args(["-"])) is None

@@ -240,11 +240,15 @@ def dockerfile_path(given: DockerArgs) -> Path | None:
     return Path(given.local_path) / "Dockerfile"
 
 
-def with_dockerfile(given: DockerArgs, path: Path) -> list[str]:
-    """The user's arguments with the Dockerfile replaced by ``path`` (for ``--inject``).
+def with_dockerfile(given: DockerArgs, path: Path, *more: str) -> list[str]:
+    """The user's arguments with the Dockerfile replaced by ``path`` (for ``--inject``),
+    and the options ``more``.
 
-    Appended rather than substituted: docker's flag parser keeps the last
-    value of a repeated ``--file``, and the user's own ``-f`` may sit inside a
-    cluster of short options (``-qf x``) that is best left untouched.
+    Added rather than substituted: docker's flag parser keeps the last value
+    of a repeated ``--file``, and the user's own ``-f`` may sit inside a
+    cluster of short options (``-qf x``) that is best left untouched. They go
+    at the end, or before a ``--``, after which every word is the PATH.
     """
-    return [*given.args, "--file", str(path)]
+    args = list(given.args)
+    end = args.index("--") if "--" in args else len(args)
+    return [*args[:end], "--file", str(path), *more, *args[end:]]
