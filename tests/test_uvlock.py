@@ -257,6 +257,22 @@ def test_a_lock_the_context_lacks_or_another_project_is_said_and_left_alone() ->
     assert any("--project/--directory" in note for note in elsewhere.notes)
 
 
+@pytest.mark.parametrize("source", ["../uv.lock", "../../app/../uv.lock", "/uv.lock"])
+def test_a_mounted_lock_is_read_inside_the_context_as_buildkit_does(source: str) -> None:
+    asked: list[str] = []
+
+    def has_lock(path: str) -> bool:
+        asked.append(path)
+        return True
+
+    text = f"FROM base\nRUN --mount=type=bind,source={source},target=uv.lock uv sync --locked\n"
+    result = inject(text, has_lock=has_lock)
+    # BuildKit stops a `..` at the context's root: no lock outside it is read or rewritten
+    assert set(asked) == {"uv.lock"}
+    assert result.locks == ["uv.lock"]
+    assert _overlay("uv.lock", "uv.lock") in result.text
+
+
 def test_without_has_lock_inject_leaves_locks_alone() -> None:
     assert LOCKS_STAGE not in inject(GUIDE).text
 

@@ -41,6 +41,16 @@ def next_workdir(workdir: str | None, given: str) -> str | None:
     return posixpath.normpath(posixpath.join(workdir or "/", given))
 
 
+def context_path(source: str) -> str:
+    """``source`` (a COPY source or bind-mount ``source``) as a path inside the build context.
+
+    BuildKit reads such paths relative to the context's root, and a ``..``
+    stops there (``../uv.lock`` is the context's ``uv.lock``): the same here,
+    so no path read or rewritten leaves the context. ``""`` is the root.
+    """
+    return posixpath.normpath(posixpath.join("/", source)).lstrip("/")
+
+
 def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[str]:
     """Where a COPY or ADD (its ``flags`` and the ``rest``) puts the build context's uv.lock."""
     if any(flag.startswith("--from=") for flag in flags):
@@ -57,7 +67,7 @@ def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[
         return frozenset()
     into = posixpath.normpath(posixpath.join(workdir or "/", dest))
     found = set()
-    for source in (posixpath.normpath(word).lstrip("/") or "." for word in sources):
+    for source in (context_path(word) or "." for word in sources):
         if source == ".":
             found.add(posixpath.join(into, LOCK_NAME))
         elif source == LOCK_NAME:
@@ -88,7 +98,7 @@ def lock_overlays(text: str, mounts: list[dict[str, str]], *, workdir: str | Non
         if mount["type"] == "bind" and "from" not in mount and \
                 posixpath.basename(target) == LOCK_NAME:
             source = mount.get("source") or mount.get("src") or ""
-            found.append((posixpath.normpath(source).lstrip("/"), target))
+            found.append((context_path(source), target))
     if not found and workdir is not None and posixpath.join(workdir, LOCK_NAME) in copied:
         found.append((LOCK_NAME, posixpath.join(workdir, LOCK_NAME)))
     for source in {source for source, _ in found if not has_lock(source)}:
