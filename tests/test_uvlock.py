@@ -23,6 +23,7 @@ from support.wheels import make_wheel
 from dockerpypi.dockerfile.inject import inject
 from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
 from dockerpypi.errors import UserMessageError
+from dockerpypi.mirror.download import Downloader, Pick
 from dockerpypi.mirror.uvlock import lock_picks, read_lock, rewrite_lock, split_locks
 
 UPSTREAM = (
@@ -98,6 +99,24 @@ def test_a_locked_file_without_a_sha256_is_refused() -> None:
     message = re.escape("no sha256 for loose-1.0-py3-none-any.whl")
     with pytest.raises(UserMessageError, match=message):
         lock_picks({"package": [package]})
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2F.bashrc", "%2Fetc%2Fpasswd", "..%5C..%5Cx.whl",
+                                  ".hidden-1.0-py3-none-any.whl", "evil-1.0.sh"])
+def test_a_locked_file_whose_name_is_no_wheel_or_sdist_is_refused(name: str) -> None:
+    package = _package("evil", [name])
+    with pytest.raises(UserMessageError, match=r"^locks/uv\.lock: evil 1\.0 has a file .* no "
+                                               r"wheel or sdist name"):
+        lock_picks({"package": [package]}, where="locks/uv.lock")
+
+
+def test_the_downloader_writes_only_plain_names_inside_the_mirror(tmp_path: Path) -> None:
+    source = tmp_path / "escaped.whl"
+    source.write_bytes(b"abc")
+    pick = Pick("../escaped-copy.whl", source.as_uri(), hashlib.sha256(b"abc").hexdigest())
+    with pytest.raises(UserMessageError, match="no plain file name in the mirror"):
+        Downloader(tmp_path / "mirror").fetch_all([pick])
+    assert not (tmp_path / "escaped-copy.whl").exists()
 
 
 def test_lock_arguments_are_told_from_package_names(tmp_path: Path,

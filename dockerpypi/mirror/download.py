@@ -84,6 +84,12 @@ def origin(url: str) -> tuple[str, str, int | None]:
     return parts.scheme, (parts.hostname or ""), port
 
 
+def is_plain_name(name: str) -> bool:
+    """Whether ``name`` is a file name the mirror may hold: no directory, not hidden."""
+    return bool(name) and not name.startswith(".") and not any(
+        char in name for char in "/\\\0")
+
+
 def remove_stale_downloads(directory: Path, older_than: float = STALE_DOWNLOAD_SECONDS) -> None:
     """Remove the temporary files of downloads that were killed outright."""
     now = time.time()
@@ -241,6 +247,12 @@ class Downloader:
         and is raised; files already renamed into place stay: they are whole
         and checked, and the next run keeps them.
         """
+        picks = list(picks)
+        for pick in picks:
+            if not is_plain_name(pick.filename):
+                raise UserMessageError(f"{pick.url} names the file {pick.filename!r}, which is "
+                                       "no plain file name in the mirror",
+                                       fix="check the index or lock it came from")
         remove_stale_downloads(self.directory)
         todo = [pick for pick in picks if not is_present(self.directory / pick.filename, pick)]
         if not todo:

@@ -36,11 +36,12 @@ from packaging.tags import Tag
 
 from ..errors import UsageError, UserMessageError
 from ..settings.urls import Credentials
-from .download import Pick
+from .download import Pick, is_plain_name
 from .targets import wheel_rank
 
 LOCK_NAME = "uv.lock"
 _REMOTE = ("http://", "https://")
+_DISTRIBUTIONS = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 # `source = { registry = "URL" }`, the line that says a package came from an index.
 _REGISTRY = re.compile(r'^(source\s*=\s*\{\s*registry\s*=\s*)"([^"]*)"', re.MULTILINE)
 # A file entry of a registry package: `{ url = "URL", hash = ... }` (wheels and sdist).
@@ -95,10 +96,19 @@ def _filename(url: str) -> str:
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
 
 
-def _pick(entry: Mapping[str, Any]) -> Pick | None:
+def is_distribution_name(name: str) -> bool:
+    """Whether ``name`` is a plain wheel or sdist file name (no directory, not hidden)."""
+    return is_plain_name(name) and name.endswith(_DISTRIBUTIONS)
+
+
+def _pick(entry: Mapping[str, Any], package: Mapping[str, Any], where: str) -> Pick | None:
     url = entry.get("url")
     if not isinstance(url, str):
         return None
+    if not is_distribution_name(_filename(url)):
+        raise UserMessageError(f"{where}: {package.get('name')} {package.get('version')} has a "
+                               f"file {_filename(url)!r} that is no wheel or sdist name",
+                               fix="check where the lock came from, and run `uv lock --refresh`")
     digest = entry.get("hash")
     sha256 = digest.removeprefix("sha256:") if isinstance(digest, str) and \
         digest.startswith("sha256:") else None
@@ -106,8 +116,12 @@ def _pick(entry: Mapping[str, Any]) -> Pick | None:
     return Pick(_filename(url), url, sha256, size if isinstance(size, int) else None)
 
 
-def lock_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = ()) -> tuple[Pick, ...]:
+def lock_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = (), *,
+               where: str = LOCK_NAME) -> tuple[Pick, ...]:
     """The files of every package the lock takes from a remote index, hashes included.
+
+    ``where`` names the lock in errors; a file whose name is no plain wheel
+    or sdist name (``..%2F.bashrc``) is refused.
 
     ``supported`` (the target's tags) keeps only the wheels that fit it, and a
     package's sdist only when none does; without it every file is kept, as the
@@ -120,8 +134,9 @@ def lock_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = ()) -> tuple[
         registry = (package.get("source") or {}).get("registry")
         if not isinstance(registry, str) or not registry.startswith(_REMOTE):
             continue
-        wheels = [pick for entry in package.get("wheels", []) if (pick := _pick(entry))]
-        sdist = _pick(package.get("sdist") or {})
+        wheels = [pick for entry in package.get("wheels", [])
+                  if (pick := _pick(entry, package, where))]
+        sdist = _pick(package.get("sdist") or {}, package, where)
         if supported:
             wheels = [pick for pick in wheels if wheel_rank(pick.filename, ranks) is not None]
         picks += wheels
@@ -203,7 +218,7 @@ def plan_locks(mirror_dir: Path, locks: Iterable[Path], *, supported: Sequence[T
     locks = tuple(locks)
     picks: dict[str, Pick] = {}
     for path in locks:
-        for pick in lock_picks(read_lock(path), supported):
+        for pick in lock_picks(read_lock(path), supported, where=str(path)):
             picks.setdefault(pick.filename, pick)
     return LockPlan(mirror_dir, locks, tuple(picks.values()), mode, auth, secrets, timeout,
                     retries)
