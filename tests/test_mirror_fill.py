@@ -20,8 +20,9 @@ from support.wheels import make_wheel
 
 from dockerpypi.errors import UsageError, UserMessageError
 from dockerpypi.mirror.check import check_mirror
-from dockerpypi.mirror.download import Downloader, Pick
+from dockerpypi.mirror.download import Downloader
 from dockerpypi.mirror.index import update_index
+from dockerpypi.mirror.picks import Pick
 from dockerpypi.mirror.resolve import (
     ResolverChoice,
     _reason,

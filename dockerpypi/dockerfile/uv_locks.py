@@ -2,7 +2,7 @@
 
 uv keeps the index URL in uv.lock, so a step that configures the mirror
 must read a copy of the lock that names the mirror instead
-(:func:`dockerpypi.mirror.uvlock.rewrite_lock`). ``--inject`` bind-mounts
+(:func:`dockerpypi.mirror.lockfile.rewrite_lock`). ``--inject`` bind-mounts
 that copy from :data:`LOCKS_STAGE` over the lock the step reads: the one the
 step bind-mounts itself (as uv's Docker guide does), or the one a ``COPY``
 or ``ADD`` put into the step's ``WORKDIR``. Pure text, after the rules of
@@ -17,13 +17,13 @@ import re
 import shlex
 from collections.abc import Callable
 
+from ..mirror.lockfile import LOCK_NAME
 from . import grammar
 
 # The stage a `uv sync` step takes its uv.lock from: a copy of the project's
 # lock whose index is the mirror. `dockerpypi build` fills it; the lock in the
 # image stays the user's.
 LOCKS_STAGE = "dockerpypi-locks"
-LOCK_NAME = "uv.lock"
 LOCK_COMMENT = ("# dockerpypi --inject: uv.lock with the mirror as its index, mounted over "
                 "the project's for this step only")
 # A call of `uv sync`, after the rules of vocabulary.installers_called; with

@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
@@ -32,6 +31,7 @@ from urllib.request import url2pathname
 
 from ..errors import UserMessageError
 from ..settings.urls import Credentials
+from .picks import Pick, is_plain_name
 
 if TYPE_CHECKING:
     import requests
@@ -45,16 +45,6 @@ _TEMP_SUFFIX = ".dockerpypi-download"
 # (fills do not hold the mirror lock while downloading, so a younger one may
 # be another fill's, still running).
 STALE_DOWNLOAD_SECONDS = 3600.0
-
-
-@dataclass(frozen=True)
-class Pick:
-    """One file to put in the mirror, as the lock file names it."""
-
-    filename: str
-    url: str
-    sha256: str | None = None
-    size: int | None = None
 
 
 class Transfer(Protocol):
@@ -82,12 +72,6 @@ def origin(url: str) -> tuple[str, str, int | None]:
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or ""), port
-
-
-def is_plain_name(name: str) -> bool:
-    """Whether ``name`` is a file name the mirror may hold: no directory, not hidden."""
-    return bool(name) and not name.startswith(".") and not any(
-        char in name for char in "/\\\0")
 
 
 def remove_stale_downloads(directory: Path, older_than: float = STALE_DOWNLOAD_SECONDS) -> None:
