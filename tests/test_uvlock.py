@@ -474,3 +474,28 @@ def test_an_injected_build_reads_the_lock_without_the_downloader(
     heavy = {"dockerpypi.mirror.download", "dockerpypi.mirror.uvlock", "urllib.request",
              "http.client"} & loaded
     assert not heavy
+
+
+@pytest.mark.parametrize("offline", [["--offline"], ["env", "DOCKERPYPI_OFFLINE"],
+                                     ["env", "DIB_OFFLINE"]])
+def test_mirror_add_a_lock_offline_asks_only_the_configured_mirrors(
+        locked: tuple[Path, ServedURL], tmp_path: Path, offline: list[str],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    project, upstream = locked
+    monkeypatch.delenv("DOCKERPYPI_MIRRORS", raising=False)
+    monkeypatch.delenv("DIB_PYPI_MIRROR_URL", raising=False)
+    flags = offline if offline[0] == "--offline" else []
+    if offline[0] == "env":
+        monkeypatch.setenv(offline[1], "1")
+    mirror = tmp_path / "mirror"
+    args = ["mirror", "add", str(project / "uv.lock"), *flags, "--mirror-dir", str(mirror)]
+    code, _, err = run_main(args, capsys)
+    assert code == 2, err
+    assert "offline, but the lock's files come from http://127.0.0.1:" in err
+    assert "configure that index as a mirror" in err
+    assert not list(mirror.glob("*.whl"))
+    # the lock's index configured as a mirror: the files come from it
+    monkeypatch.setenv("DOCKERPYPI_MIRRORS", str(upstream))
+    code, _, err = run_main(args, capsys)
+    assert code == 0, err
+    assert sorted(path.name for path in mirror.glob("*.whl")) == LOCKED

@@ -116,10 +116,20 @@ def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...]
                          "without packages, -r, --image or --index-url")
     # The lock's URLs may be on a configured index that wants credentials.
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
-    return plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
+    plan = plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
                       mode=MODE_TARGET if tags.given else MODE_HOST, auth=auth,
                       secrets=secrets_of(indexes), timeout=settings.timeout.value,
                       retries=settings.retries.value)
+    if settings.offline.value:
+        # Offline: only the configured mirrors may be asked, whatever the lock names.
+        allowed = {origin(m.url) for m in indexes}
+        elsewhere = [index for index in plan.indexes if origin(index) not in allowed]
+        if elsewhere:
+            raise UsageError(f"offline, but the lock's files come from {', '.join(elsewhere)}, "
+                             "which is no configured mirror",
+                             fix="configure that index as a mirror (DOCKERPYPI_MIRRORS), or "
+                                 "add the lock with --online")
+    return plan
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
