@@ -249,6 +249,8 @@ def test_the_guides_steps_read_the_copy_bind_mounted_last_over_the_lock() -> Non
     ("COPY . .", "/srv/app", "/srv/app/uv.lock"),
     ("COPY [\"uv.lock\", \"/srv/app/\"]", "/srv/app", "/srv/app/uv.lock"),
     ("COPY --chown=1000 . /app", "app", "/app/uv.lock"),
+    ("COPY uv.lock /app", "/app", "/app/uv.lock"),  # the WORKDIR is a directory
+    ("COPY uv.lock /srv/app", "/srv/app/", "/srv/app/uv.lock"),
 ])
 def test_a_copied_lock_is_overlaid_where_it_landed(copy: str, workdir: str,
                                                    target: str) -> None:

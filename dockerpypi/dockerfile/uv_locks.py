@@ -71,7 +71,10 @@ def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[
         if source == ".":
             found.add(posixpath.join(into, LOCK_NAME))
         elif source == LOCK_NAME:
-            directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..")
+            # Docker copies into a destination that is an existing directory:
+            # the WORKDIR is one, with or without its trailing slash.
+            directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..") or \
+                into == workdir
             found.add(posixpath.join(into, LOCK_NAME) if directory else into)
     return frozenset(found)
 
