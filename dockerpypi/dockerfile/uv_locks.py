@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from ..mirror.lockfile import LOCK_NAME
 from . import grammar
+from .vocabulary import CALL_DIR, CALL_OPTIONS, CALL_START
 
 # The stage a `uv sync` step takes its uv.lock from: a copy of the project's
 # lock whose index is the mirror. `dockerpypi build` fills it; the lock in the
@@ -28,8 +29,7 @@ LOCK_COMMENT = ("# dockerpypi --inject: uv.lock with the mirror as its index, mo
                 "the project's for this step only")
 # A call of `uv sync`, after the rules of vocabulary.installers_called; with
 # --project or --directory the lock is elsewhere (left alone, with a note).
-_UV_SYNC = re.compile(r"(?:^|(?<=[\s;&|(`'\"]))(?:[^\s;&|()`'\"]*/)?uv['\"]?"
-                      r"((?:\s+-[^\s;&|)]*)*)\s+sync(?P<rest>[^;&|)\n]*)")
+_UV_SYNC = re.compile(rf"{CALL_START}{CALL_DIR}uv['\"]?({CALL_OPTIONS})\s+sync(?P<rest>[^;&|)\n]*)")
 _ELSEWHERE = re.compile(r"(?:^|\s)--(?:project|directory)\b")
 
 
