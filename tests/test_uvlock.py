@@ -102,8 +102,9 @@ def test_a_locked_file_without_a_sha256_is_refused() -> None:
     package = _package("loose", ["loose-1.0-py3-none-any.whl"])
     package["wheels"] = [{"url": "https://files.example/loose-1.0-py3-none-any.whl"}]
     message = re.escape("no sha256 for loose-1.0-py3-none-any.whl")
-    with pytest.raises(UserMessageError, match=message):
+    with pytest.raises(UserMessageError, match=message) as caught:
         lock_picks({"package": [package]})
+    assert caught.value.fix == "run `uv lock --refresh`"
 
 
 @pytest.mark.parametrize("name", ["..%2F..%2F.bashrc", "%2Fetc%2Fpasswd", "..%5C..%5Cx.whl",

@@ -135,15 +135,15 @@ def read_for_injection(given: DockerArgs, settings: Settings, *, uid: int | None
     """The user's Dockerfile, checked now: a file inject refuses is said before docker is asked."""
     source = dockerfile_path(given)
     if source is None:
-        raise UsageError("--inject needs a Dockerfile on disk: give -f FILE or a local build "
-                         "context, not - or a URL")
+        raise UsageError("--inject needs a Dockerfile on disk",
+                         fix="give -f FILE or a local build context, not - or a URL")
     try:
         # newline="" keeps CRLF files as they are (inject preserves them)
         with source.open(encoding="utf-8", newline="") as handle:
             text = handle.read()
     except OSError as error:
-        raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
-                         "build context") from None
+        raise UsageError(f"cannot read {source} ({error.strerror})",
+                         fix="check -f or the build context") from None
     context = Path(given.local_path) if given.local_path is not None else None
     injecting = Injecting(source, text, uid, prefer_uv, context)
     injecting.result(settings, "context")  # raises what inject refuses
