@@ -1,9 +1,10 @@
-"""uv projects with ``uv.lock``: the files a lock names, and a copy of it for the mirror.
+"""``dockerpypi mirror add uv.lock``: the locks among its arguments, and the plan to fetch.
 
 A ``uv.lock`` lists every file of every locked package with its URL and
 sha256. ``dockerpypi mirror add uv.lock`` fetches exactly those files (the
 wheels that fit the target tags when they are given) with :mod:`.download`,
-checked against the lock's hashes.
+checked against the lock's hashes. Reading a lock, its files and its copy
+for the mirror are :mod:`.lockfile`'s (a leaf the build imports).
 
 uv keeps the index URL in the lock on purpose, and ``uv sync --locked``
 refuses a lock whose indexes are not the ones configured; ``--frozen``
