@@ -22,6 +22,7 @@ loads this module to read its cache, and usually writes nothing.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,7 +77,14 @@ def write_private(path: Path, data: bytes, *, sync: bool = True) -> None:
 
 def write_tree(root: Path, files: Mapping[str, str]) -> Path:
     """Write ``files`` (relative path: text) as a new directory ``root`` any user can
-    read: directories 0755, files 0644, whatever the umask."""
+    read: directories 0755, files 0644, whatever the umask.
+
+    Raises ValueError, before writing anything, for a name that would leave
+    ``root`` (absolute, or out through ``..``)."""
+    for name in files:
+        normal = posixpath.normpath(name.replace("\\", "/"))
+        if posixpath.isabs(normal) or normal in (".", "..") or normal.startswith("../"):
+            raise ValueError(f"write_tree: {name!r} is not a path inside the tree")
     root.mkdir(mode=0o755)
     root.chmod(0o755)
     for name, text in files.items():

@@ -110,3 +110,15 @@ def test_private_files_are_removed_on_error_and_on_sigterm(tmpdir_env: Path) -> 
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
 
 
+
+
+@pytest.mark.parametrize("name", ["../escaped", "/etc/escaped", "a/../../escaped", "..", "."])
+def test_a_tree_refuses_a_name_that_leaves_it_and_writes_nothing(tmp_path: Path,
+                                                                 name: str) -> None:
+    parent = tmp_path / "private"
+    parent.mkdir(mode=0o700)
+    with pytest.raises(ValueError, match="not a path inside the tree"):
+        files.write_tree(parent / "tree", {"ok": "", name: "x"})
+    assert not (parent / "tree").exists()
+    assert not (parent / "escaped").exists()
+    assert parent.stat().st_mode & 0o777 == 0o700

@@ -25,7 +25,8 @@ from dockerpypi.mirror.causes import (
     network_cause,
     project_nothing_was_found_for,
 )
-from dockerpypi.mirror.download import Downloader, Pick
+from dockerpypi.mirror.download import Downloader
+from dockerpypi.mirror.picks import Pick
 
 SECRET = "n0t-the-password"
 

@@ -20,8 +20,9 @@ from support.wheels import make_wheel
 
 from dockerpypi.errors import UsageError, UserMessageError
 from dockerpypi.mirror.check import check_mirror
-from dockerpypi.mirror.download import Downloader, Pick
+from dockerpypi.mirror.download import Downloader
 from dockerpypi.mirror.index import update_index
+from dockerpypi.mirror.picks import Pick
 from dockerpypi.mirror.resolve import (
     ResolverChoice,
     _reason,
@@ -202,9 +203,9 @@ def test_a_failed_download_is_one_line_and_leaves_nothing_behind(
     missing = Pick("gone-1.0-py3-none-any.whl", f"{upstream_index}gone-1.0-py3-none-any.whl")
     with pytest.raises(UserMessageError) as caught:
         Downloader(mirror, retries=0).fetch_all([missing])
-    assert str(caught.value) == (f"downloading gone-1.0-py3-none-any.whl from {missing.url} "
-                                 "failed: HTTP 404 File not found; check the index and its "
-                                 "credentials, then run again")
+    assert caught.value.problem == (f"downloading gone-1.0-py3-none-any.whl from {missing.url} "
+                                    "failed: HTTP 404 File not found")
+    assert caught.value.fix == "check the index and its credentials, then run again"
     assert list(mirror.iterdir()) == []
 
 

@@ -23,8 +23,9 @@ from support.terminal import dockerpypi_on_terminal
 from support.wheels import make_wheel
 
 from dockerpypi.cli.progress import Display
-from dockerpypi.mirror.download import Downloader, Pick
+from dockerpypi.mirror.download import Downloader
 from dockerpypi.mirror.index import update_index
+from dockerpypi.mirror.picks import Pick
 
 # rich's DownloadColumn: "5.3/5.3 kB"; files: "6/6 files"
 BYTES = re.compile(r"([0-9.]+)/([0-9.]+) (bytes|kB|MB)")

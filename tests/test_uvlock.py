@@ -7,9 +7,12 @@ directory), so they are in the layout uv really writes.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
+import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +26,10 @@ from support.wheels import make_wheel
 from dockerpypi.dockerfile.inject import inject
 from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
 from dockerpypi.errors import UserMessageError
-from dockerpypi.mirror.uvlock import lock_picks, read_lock, rewrite_lock, split_locks
+from dockerpypi.mirror.download import Downloader
+from dockerpypi.mirror.lockfile import lock_picks, read_lock, rewrite_lock
+from dockerpypi.mirror.picks import Pick
+from dockerpypi.mirror.uvlock import split_locks
 
 UPSTREAM = (
     "dockerpypi-probe==1.0",
@@ -96,8 +102,27 @@ def test_a_locked_file_without_a_sha256_is_refused() -> None:
     package = _package("loose", ["loose-1.0-py3-none-any.whl"])
     package["wheels"] = [{"url": "https://files.example/loose-1.0-py3-none-any.whl"}]
     message = re.escape("no sha256 for loose-1.0-py3-none-any.whl")
-    with pytest.raises(UserMessageError, match=message):
+    with pytest.raises(UserMessageError, match=message) as caught:
         lock_picks({"package": [package]})
+    assert caught.value.fix == "run `uv lock --refresh`"
+
+
+@pytest.mark.parametrize("name", ["..%2F..%2F.bashrc", "%2Fetc%2Fpasswd", "..%5C..%5Cx.whl",
+                                  ".hidden-1.0-py3-none-any.whl", "evil-1.0.sh"])
+def test_a_locked_file_whose_name_is_no_wheel_or_sdist_is_refused(name: str) -> None:
+    package = _package("evil", [name])
+    with pytest.raises(UserMessageError, match=r"^locks/uv\.lock: evil 1\.0 has a file .* no "
+                                               r"wheel or sdist name"):
+        lock_picks({"package": [package]}, where="locks/uv.lock")
+
+
+def test_the_downloader_writes_only_plain_names_inside_the_mirror(tmp_path: Path) -> None:
+    source = tmp_path / "escaped.whl"
+    source.write_bytes(b"abc")
+    pick = Pick("../escaped-copy.whl", source.as_uri(), hashlib.sha256(b"abc").hexdigest())
+    with pytest.raises(UserMessageError, match="no plain file name in the mirror"):
+        Downloader(tmp_path / "mirror").fetch_all([pick])
+    assert not (tmp_path / "escaped-copy.whl").exists()
 
 
 def test_lock_arguments_are_told_from_package_names(tmp_path: Path,
@@ -225,6 +250,8 @@ def test_the_guides_steps_read_the_copy_bind_mounted_last_over_the_lock() -> Non
     ("COPY . .", "/srv/app", "/srv/app/uv.lock"),
     ("COPY [\"uv.lock\", \"/srv/app/\"]", "/srv/app", "/srv/app/uv.lock"),
     ("COPY --chown=1000 . /app", "app", "/app/uv.lock"),
+    ("COPY uv.lock /app", "/app", "/app/uv.lock"),  # the WORKDIR is a directory
+    ("COPY uv.lock /srv/app", "/srv/app/", "/srv/app/uv.lock"),
 ])
 def test_a_copied_lock_is_overlaid_where_it_landed(copy: str, workdir: str,
                                                    target: str) -> None:
@@ -255,6 +282,22 @@ def test_a_lock_the_context_lacks_or_another_project_is_said_and_left_alone() ->
                        has_lock=lambda path: True)
     assert LOCKS_STAGE not in elsewhere.text
     assert any("--project/--directory" in note for note in elsewhere.notes)
+
+
+@pytest.mark.parametrize("source", ["../uv.lock", "../../app/../uv.lock", "/uv.lock"])
+def test_a_mounted_lock_is_read_inside_the_context_as_buildkit_does(source: str) -> None:
+    asked: list[str] = []
+
+    def has_lock(path: str) -> bool:
+        asked.append(path)
+        return True
+
+    text = f"FROM base\nRUN --mount=type=bind,source={source},target=uv.lock uv sync --locked\n"
+    result = inject(text, has_lock=has_lock)
+    # BuildKit stops a `..` at the context's root: no lock outside it is read or rewritten
+    assert set(asked) == {"uv.lock"}
+    assert result.locks == ["uv.lock"]
+    assert _overlay("uv.lock", "uv.lock") in result.text
 
 
 def test_without_has_lock_inject_leaves_locks_alone() -> None:
@@ -335,8 +378,55 @@ def test_an_offline_build_is_refused_when_the_mirror_lacks_the_locks_files(
     code, _, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
                              str(mirror), str(_guide_context(project))], capsys)
     assert code == 2
-    assert "lacks 1 of its files (dockerpypi_probe_app-1.0-py3-none-any.whl...)" in err
-    assert f"dockerpypi mirror add {project / 'uv.lock'}" in err
+    assert "has no file of 1 of its packages (dockerpypi-probe-app 1.0), and this build" in err
+    # the fix names the build's mirror directory, quoted for the shell
+    fix = shlex.join(["dockerpypi", "mirror", "add", str(project / "uv.lock"), "--mirror-dir",
+                      str(mirror)])
+    assert f"run `{fix}`" in err
+
+
+def test_a_package_is_served_by_any_of_its_locked_files(
+        locked: tuple[Path, ServedURL], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project, _ = locked
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
+    # a wheel for another platform, as `mirror add --platform` leaves out
+    lock = project / "uv.lock"
+    text = lock.read_text()
+    line = next(line for line in text.splitlines()
+                if "dockerpypi_probe-1.0-py3-none-any.whl" in line and "url = " in line)
+    other = line.replace("py3-none-any", "cp312-cp312-win_amd64")
+    lock.write_text(text.replace(line, f"{line}\n{other}"))
+    assert len(lock_picks(read_lock(lock))) == 3
+    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                               str(mirror), str(_guide_context(project))], capsys)
+    assert code == 0, err
+    assert f"--build-context {LOCKS_STAGE}=" in out
+
+
+@pytest.mark.parametrize("lock_text", [
+    "[[package]\nname = \"broken\"\n",  # not TOML
+    '[[package]]\nname = "loose"\nversion = "1.0"\n'
+    'source = { registry = "https://pypi.example/simple" }\n'
+    'wheels = [{ url = "https://files.example/loose-1.0-py3-none-any.whl" }]\n',  # no sha256
+])
+def test_a_build_with_another_index_leaves_a_lock_it_cannot_check_and_warns_once(
+        tmp_path: Path, make_mirror: Callable[..., Path], lock_text: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project = write_project(tmp_path / "project", ["loose"])
+    (project / "uv.lock").write_text(lock_text)
+    mirror = make_mirror(["dockerpypi-probe==1.0"])
+    assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
+    code, out, err = run_main(["build", "--inject", "--dry-run", "--mirror-dir", str(mirror),
+                               str(_guide_context(project))], capsys)
+    assert code == 0, err
+    assert LOCKS_STAGE not in out
+    # the guide's two steps read the lock: it is checked, and warned about, once
+    assert err.count("so uv sync reads it as it is (its own index)") == 1, err
+    offline = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                        str(mirror), str(_guide_context(project))], capsys)
+    assert offline[0] != 0
 
 
 def test_a_build_whose_steps_see_no_mirror_directory_leaves_the_lock_and_says_so(
@@ -351,3 +441,64 @@ def test_a_build_whose_steps_see_no_mirror_directory_leaves_the_lock_and_says_so
     assert code == 0, err
     assert LOCKS_STAGE not in out
     assert "line 3: uv sync reads uv.lock as it is" in err
+
+
+def test_a_build_with_another_index_warns_once_of_a_lock_the_mirror_does_not_serve(
+        locked: tuple[Path, ServedURL], make_mirror: Callable[..., Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project, _ = locked
+    mirror = make_mirror(["dockerpypi-probe==1.0"])
+    assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
+    code, out, err = run_main(["build", "--inject", "--dry-run", "--mirror-dir", str(mirror),
+                               str(_guide_context(project))], capsys)
+    assert code == 0, err
+    assert LOCKS_STAGE not in out
+    # the guide's two steps read the lock, three times in all: one warning
+    assert err.count("lets the steps use the mirror") == 1, err
+
+
+def test_an_injected_build_reads_the_lock_without_the_downloader(
+        locked: tuple[Path, ServedURL], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    project, _ = locked
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
+    argv = ["build", "--inject", "--offline", "--dry-run", "--mirror-dir", str(mirror),
+            str(_guide_context(project))]
+    script = ("import json, sys\nfrom dockerpypi.cli import main\ntry:\n"
+              f"    main({argv!r})\nexcept SystemExit:\n    pass\n"
+              "print(json.dumps(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert LOCKS_STAGE in done.stdout
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "dockerpypi.mirror.lockfile" in loaded
+    # (packaging.tags comes with the mirror's index here, which an offline build reads anyway)
+    heavy = {"dockerpypi.mirror.download", "dockerpypi.mirror.uvlock", "urllib.request",
+             "http.client"} & loaded
+    assert not heavy
+
+
+@pytest.mark.parametrize("offline", [["--offline"], ["env", "DOCKERPYPI_OFFLINE"],
+                                     ["env", "DIB_OFFLINE"]])
+def test_mirror_add_a_lock_offline_asks_only_the_configured_mirrors(
+        locked: tuple[Path, ServedURL], tmp_path: Path, offline: list[str],
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    project, upstream = locked
+    monkeypatch.delenv("DOCKERPYPI_MIRRORS", raising=False)
+    monkeypatch.delenv("DIB_PYPI_MIRROR_URL", raising=False)
+    flags = offline if offline[0] == "--offline" else []
+    if offline[0] == "env":
+        monkeypatch.setenv(offline[1], "1")
+    mirror = tmp_path / "mirror"
+    args = ["mirror", "add", str(project / "uv.lock"), *flags, "--mirror-dir", str(mirror)]
+    code, _, err = run_main(args, capsys)
+    assert code == 2, err
+    assert "offline, but the lock's files come from http://127.0.0.1:" in err
+    assert "configure that index as a mirror" in err
+    assert not list(mirror.glob("*.whl"))
+    # the lock's index configured as a mirror: the files come from it
+    monkeypatch.setenv("DOCKERPYPI_MIRRORS", str(upstream))
+    code, _, err = run_main(args, capsys)
+    assert code == 0, err
+    assert sorted(path.name for path in mirror.glob("*.whl")) == LOCKED

@@ -21,7 +21,7 @@ from support.dockerfiles import copy_uv
 from support.server import ServedURL
 from support.uvproject import uv_lock, write_project
 
-from dockerpypi.mirror.uvlock import read_lock
+from dockerpypi.mirror.lockfile import read_lock
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

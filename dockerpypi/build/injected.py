@@ -8,6 +8,8 @@ for as long as the build lasts. Only ``--inject`` imports it.
 
 from __future__ import annotations
 
+import functools
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ from typing import TYPE_CHECKING
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
 from ..dockerfile.uv_locks import LOCKS_STAGE
-from ..errors import BuildWarning, UsageError
+from ..errors import BuildWarning, DockerPypiError, UsageError
+from ..mirror.lockfile import package_picks, read_lock, rewrite_lock
+from ..settings.model import SOURCE_DEFAULT
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 
 if TYPE_CHECKING:
@@ -45,36 +49,50 @@ class Injecting:
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
                       prefer_uv=self.prefer_uv, config=config, has_lock=has_lock)
 
-    def _lock_check(self, run: BuildRun) -> Callable[[str], bool] | None:
+    def _lock_check(self, run: BuildRun) -> Callable[[str], bool]:
         """Whether a uv.lock of the build context can be read from the mirror instead.
 
-        It must be in the context, and the mirror must hold its files: if not,
-        an offline build is refused with the command that fills the mirror,
-        and a build with another index leaves the lock as it is (a warning).
+        It must be in the context and name its files as uv wrote them, and the
+        mirror must serve each of its packages (at least one of the package's
+        locked files: uv picks the one that fits, and says so when none does).
+        If not, a build with another index leaves the lock as it is (one
+        warning per lock), and an offline build without another index is
+        refused with the command that fills the mirror.
         """
         context, mirror_dir = self.context, run.mirror_dir
         if context is None or mirror_dir is None or not _mirror_is_a_context(run):
             # The steps see no mirror directory the lock could name: said per step.
             return lambda relative: False
+        only_index = not run.settings.uses_public_index and len(run.settings.mirrors.value) == 1
 
+        @functools.cache  # each step asks; each lock is read, and warned about, once
         def check(relative: str) -> bool:
-            from ..mirror.uvlock import lock_picks, read_lock
-
             path = context / relative
             if not path.is_file():
                 return False
-            missing = [pick.filename for pick in lock_picks(read_lock(path))
-                       if not (mirror_dir / pick.filename).is_file()]
+            try:
+                packages = package_picks(read_lock(path), where=str(path))
+            except DockerPypiError as error:
+                if only_index:
+                    raise
+                run.warn(BuildWarning(f"{error.problem}, so uv sync reads it as it is (its own "
+                                      "index)"))
+                return False
+            missing = [name for name, picks in packages.items()
+                       if not any((mirror_dir / pick.filename).is_file() for pick in picks)]
             if not missing:
                 return True
-            fix = f"dockerpypi mirror add {path}"
-            if not run.settings.uses_public_index and len(run.settings.mirrors.value) == 1:
-                raise UsageError(f"{path}: the mirror {mirror_dir} lacks {len(missing)} of its "
-                                 f"files ({', '.join(missing[:3])}...), and this build has no "
-                                 "other index", fix=f"run `{fix}`")
-            run.warn(BuildWarning(f"{path}: the mirror lacks {len(missing)} of its files, so "
-                                  f"uv sync reads it as it is (its own index); `{fix}` lets "
-                                  "the steps use the mirror"))
+            fix = shlex.join(["dockerpypi", "mirror", "add", str(path), *(
+                [] if run.settings.mirror_dir.source == SOURCE_DEFAULT
+                else ["--mirror-dir", str(mirror_dir)])])
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            if only_index:
+                raise UsageError(f"{path}: the mirror {mirror_dir} has no file of {len(missing)} "
+                                 f"of its packages ({shown}), and this build has no other index",
+                                 fix=f"run `{fix}`")
+            run.warn(BuildWarning(f"{path}: the mirror has no file of {len(missing)} of its "
+                                  f"packages ({shown}), so uv sync reads it as it is (its own "
+                                  f"index); `{fix}` lets the steps use the mirror"))
             return False
 
         return check
@@ -102,8 +120,6 @@ class Injecting:
         """{relative path: the lock with the mirror at ``mount_point`` as its index}."""
         if not sources or self.context is None:
             return None
-        from ..mirror.uvlock import rewrite_lock
-
         return {source: rewrite_lock((self.context / source).read_text(encoding="utf-8"),
                                      mount_point) for source in sources}
 
@@ -119,15 +135,15 @@ def read_for_injection(given: DockerArgs, settings: Settings, *, uid: int | None
     """The user's Dockerfile, checked now: a file inject refuses is said before docker is asked."""
     source = dockerfile_path(given)
     if source is None:
-        raise UsageError("--inject needs a Dockerfile on disk: give -f FILE or a local build "
-                         "context, not - or a URL")
+        raise UsageError("--inject needs a Dockerfile on disk",
+                         fix="give -f FILE or a local build context, not - or a URL")
     try:
         # newline="" keeps CRLF files as they are (inject preserves them)
         with source.open(encoding="utf-8", newline="") as handle:
             text = handle.read()
     except OSError as error:
-        raise UsageError(f"cannot read {source} ({error.strerror}): check -f or the "
-                         "build context") from None
+        raise UsageError(f"cannot read {source} ({error.strerror})",
+                         fix="check -f or the build context") from None
     context = Path(given.local_path) if given.local_path is not None else None
     injecting = Injecting(source, text, uid, prefer_uv, context)
     injecting.result(settings, "context")  # raises what inject refuses

@@ -112,27 +112,37 @@ def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...]
     from ..mirror.uvlock import plan_locks
 
     if packages or files or image is not None or given_indexes:
-        raise UsageError("a uv.lock names every file to add and where it is: give it alone, "
-                         "without packages, -r, --image or --index-url")
+        raise UsageError("a uv.lock names every file to add and where it is",
+                         fix="give it alone, without packages, -r, --image or --index-url")
     # The lock's URLs may be on a configured index that wants credentials.
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
-    return plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
+    plan = plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
                       mode=MODE_TARGET if tags.given else MODE_HOST, auth=auth,
                       secrets=secrets_of(indexes), timeout=settings.timeout.value,
                       retries=settings.retries.value)
+    if settings.offline.value:
+        # Offline: only the configured mirrors may be asked, whatever the lock names.
+        allowed = {origin(m.url) for m in indexes}
+        elsewhere = [index for index in plan.indexes if origin(index) not in allowed]
+        if elsewhere:
+            raise UsageError(f"offline, but the lock's files come from {', '.join(elsewhere)}, "
+                             "which is no configured mirror",
+                             fix="configure that index as a mirror (DOCKERPYPI_MIRRORS), or "
+                                 "add the lock with --online")
+    return plan
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
     if image is None:
         if labels:
-            raise UsageError("--label labels the container of --image: give --image IMAGE, "
-                             "or drop --label")
+            raise UsageError("--label labels the container of --image",
+                             fix="give --image IMAGE, or drop --label")
         return
     given = [name for name, value in tag_options.items() if value]
     if given:
-        raise UsageError(f"--image resolves for the image's own Python and platform: drop "
-                         f"{', '.join(given)} (they are for downloading without --image)")
+        raise UsageError("--image resolves for the image's own Python and platform",
+                         fix=f"drop {', '.join(given)} (they are for downloading without --image)")
 
 
 @click.command("add")
@@ -225,8 +235,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                           settings=settings)
     elif image is not None:
         if projects:
-            raise UsageError("--image does not see project directories: drop --image and "
-                             "give the image's --python-version and --platform")
+            raise UsageError("--image does not see project directories",
+                             fix="drop --image and give the image's --python-version and "
+                                 "--platform")
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
 

@@ -2,7 +2,7 @@
 
 uv keeps the index URL in uv.lock, so a step that configures the mirror
 must read a copy of the lock that names the mirror instead
-(:func:`dockerpypi.mirror.uvlock.rewrite_lock`). ``--inject`` bind-mounts
+(:func:`dockerpypi.mirror.lockfile.rewrite_lock`). ``--inject`` bind-mounts
 that copy from :data:`LOCKS_STAGE` over the lock the step reads: the one the
 step bind-mounts itself (as uv's Docker guide does), or the one a ``COPY``
 or ``ADD`` put into the step's ``WORKDIR``. Pure text, after the rules of
@@ -17,19 +17,19 @@ import re
 import shlex
 from collections.abc import Callable
 
+from ..mirror.lockfile import LOCK_NAME
 from . import grammar
+from .vocabulary import CALL_DIR, CALL_OPTIONS, CALL_START
 
 # The stage a `uv sync` step takes its uv.lock from: a copy of the project's
 # lock whose index is the mirror. `dockerpypi build` fills it; the lock in the
 # image stays the user's.
 LOCKS_STAGE = "dockerpypi-locks"
-LOCK_NAME = "uv.lock"
 LOCK_COMMENT = ("# dockerpypi --inject: uv.lock with the mirror as its index, mounted over "
                 "the project's for this step only")
 # A call of `uv sync`, after the rules of vocabulary.installers_called; with
 # --project or --directory the lock is elsewhere (left alone, with a note).
-_UV_SYNC = re.compile(r"(?:^|(?<=[\s;&|(`'\"]))(?:[^\s;&|()`'\"]*/)?uv['\"]?"
-                      r"((?:\s+-[^\s;&|)]*)*)\s+sync(?P<rest>[^;&|)\n]*)")
+_UV_SYNC = re.compile(rf"{CALL_START}{CALL_DIR}uv['\"]?({CALL_OPTIONS})\s+sync(?P<rest>[^;&|)\n]*)")
 _ELSEWHERE = re.compile(r"(?:^|\s)--(?:project|directory)\b")
 
 
@@ -39,6 +39,16 @@ def next_workdir(workdir: str | None, given: str) -> str | None:
     if "$" in given or (workdir is None and not given.startswith("/")):
         return None
     return posixpath.normpath(posixpath.join(workdir or "/", given))
+
+
+def context_path(source: str) -> str:
+    """``source`` (a COPY source or bind-mount ``source``) as a path inside the build context.
+
+    BuildKit reads such paths relative to the context's root, and a ``..``
+    stops there (``../uv.lock`` is the context's ``uv.lock``): the same here,
+    so no path read or rewritten leaves the context. ``""`` is the root.
+    """
+    return posixpath.normpath(posixpath.join("/", source)).lstrip("/")
 
 
 def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[str]:
@@ -57,11 +67,14 @@ def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[
         return frozenset()
     into = posixpath.normpath(posixpath.join(workdir or "/", dest))
     found = set()
-    for source in (posixpath.normpath(word).lstrip("/") or "." for word in sources):
+    for source in (context_path(word) or "." for word in sources):
         if source == ".":
             found.add(posixpath.join(into, LOCK_NAME))
         elif source == LOCK_NAME:
-            directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..")
+            # Docker copies into a destination that is an existing directory:
+            # the WORKDIR is one, with or without its trailing slash.
+            directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..") or \
+                into == workdir
             found.add(posixpath.join(into, LOCK_NAME) if directory else into)
     return frozenset(found)
 
@@ -88,7 +101,7 @@ def lock_overlays(text: str, mounts: list[dict[str, str]], *, workdir: str | Non
         if mount["type"] == "bind" and "from" not in mount and \
                 posixpath.basename(target) == LOCK_NAME:
             source = mount.get("source") or mount.get("src") or ""
-            found.append((posixpath.normpath(source).lstrip("/"), target))
+            found.append((context_path(source), target))
     if not found and workdir is not None and posixpath.join(workdir, LOCK_NAME) in copied:
         found.append((LOCK_NAME, posixpath.join(workdir, LOCK_NAME)))
     for source in {source for source, _ in found if not has_lock(source)}:

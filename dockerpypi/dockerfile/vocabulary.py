@@ -196,21 +196,22 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
 # resolve from an index count: not pip --version, pip list or pip freeze.
 # Text is not parsed as shell, so `echo pip install` matches too: the step then
 # gets mounts it does not use, which is harmless. poetry, pdm and conda are
-# not matched: they read neither pip's nor uv's configuration.
-_START = r"(?:^|(?<=[\s;&|(`'\"]))"
-_DIR = r"(?:[^\s;&|()`'\"]*/)?"
-_OPTIONS = r"(?:\s+-[^\s;&|)]*)*"
-_PIP = (rf"{_DIR}(?:pip(?:3(?:\.\d+)?)?|pipx|python(?:\d(?:\.\d+)?)?['\"]?{_OPTIONS}\s+-m\s*pip)"
-        rf"['\"]?{_OPTIONS}\s+(?:install|download|wheel)")
-_UV = (rf"{_DIR}(?:uv['\"]?{_OPTIONS}\s+(?:pip\s+(?:install|sync|compile)|sync|add|lock|export"
-       rf"|run|tool\s+(?:install|run|upgrade))|uvx)")
+# not matched: they read neither pip's nor uv's configuration. The three
+# CALL_ pieces are public: :mod:`.uv_locks` builds its `uv sync` from them.
+CALL_START = r"(?:^|(?<=[\s;&|(`'\"]))"
+CALL_DIR = r"(?:[^\s;&|()`'\"]*/)?"
+CALL_OPTIONS = r"(?:\s+-[^\s;&|)]*)*"
+_PIP = (rf"{CALL_DIR}(?:pip(?:3(?:\.\d+)?)?|pipx|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}"
+        rf"\s+-m\s*pip)['\"]?{CALL_OPTIONS}\s+(?:install|download|wheel)")
+_UV = (rf"{CALL_DIR}(?:uv['\"]?{CALL_OPTIONS}\s+(?:pip\s+(?:install|sync|compile)|sync|add|lock"
+       rf"|export|run|tool\s+(?:install|run|upgrade))|uvx)")
 
 
 @functools.cache
 def _call() -> re.Pattern[str]:
     # Compiled when first used: a `dockerpypi render` with the default
     # command never needs it.
-    return re.compile(rf"{_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV}))(?=$|[\s;&|)`'\"])")
+    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV}))(?=$|[\s;&|)`'\"])")
 
 
 def installers_called(command: str) -> list[str]:

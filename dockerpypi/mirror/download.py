@@ -24,7 +24,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 from urllib.parse import unquote, urlsplit
@@ -32,6 +31,7 @@ from urllib.request import url2pathname
 
 from ..errors import UserMessageError
 from ..settings.urls import Credentials
+from .picks import Pick, is_plain_name
 
 if TYPE_CHECKING:
     import requests
@@ -45,16 +45,6 @@ _TEMP_SUFFIX = ".dockerpypi-download"
 # (fills do not hold the mirror lock while downloading, so a younger one may
 # be another fill's, still running).
 STALE_DOWNLOAD_SECONDS = 3600.0
-
-
-@dataclass(frozen=True)
-class Pick:
-    """One file to put in the mirror, as the lock file names it."""
-
-    filename: str
-    url: str
-    sha256: str | None = None
-    size: int | None = None
 
 
 class Transfer(Protocol):
@@ -183,8 +173,8 @@ class Downloader:
             if pick.sha256 is not None and digest != pick.sha256:
                 raise UserMessageError(
                     f"{pick.filename} from {self._shown(pick.url)} has sha256 {digest}, but "
-                    f"the index says {pick.sha256}: it was changed on the index or on the way, "
-                    "so it was not saved; check the index and run again")
+                    f"the index says {pick.sha256} (it was changed on the index or on the way, "
+                    "so it was not saved)", fix="check the index and run again")
             Path(temporary).chmod(0o644)  # mkstemp makes 0600; builds may run as another user
             Path(temporary).replace(self.directory / pick.filename)
         except BaseException:
@@ -203,8 +193,8 @@ class Downloader:
                 if reply.status_code != 200:
                     raise UserMessageError(
                         f"downloading {pick.filename} from {self._shown(pick.url)} failed: "
-                        f"HTTP {reply.status_code} {reply.reason}; check the index and its "
-                        "credentials, then run again")
+                        f"HTTP {reply.status_code} {reply.reason}",
+                        fix="check the index and its credentials, then run again")
                 reply.raw.decode_content = True
                 length = reply.headers.get("Content-Length", "")
                 self._write(pick, reply.raw, int(length) if length.isdigit() else None)
@@ -212,8 +202,8 @@ class Downloader:
             from .causes import network_cause
 
             cause = network_cause(self._shown(pick.url), self._shown(str(exc)))
-            raise UserMessageError(f"downloading {pick.filename} failed: {cause}: "
-                                   f"{cause.fix}, then run again") from None
+            raise UserMessageError(f"downloading {pick.filename} failed: {cause}",
+                                   fix=f"{cause.fix}, then run again") from None
 
     def _fetch_file(self, pick: Pick) -> None:
         path = Path(url2pathname(unquote(urlsplit(pick.url).path)))
@@ -222,7 +212,7 @@ class Downloader:
                 self._write(pick, source, os.fstat(source.fileno()).st_size)
         except OSError as exc:
             raise UserMessageError(f"cannot read {pick.filename} at {path} "
-                                   f"({exc.strerror or exc}): check the index") from None
+                                   f"({exc.strerror or exc})", fix="check the index") from None
 
     def _fetch(self, session: requests.Session, pick: Pick) -> str:
         if pick.url.startswith("file:"):
@@ -241,6 +231,12 @@ class Downloader:
         and is raised; files already renamed into place stay: they are whole
         and checked, and the next run keeps them.
         """
+        picks = list(picks)
+        for pick in picks:
+            if not is_plain_name(pick.filename):
+                raise UserMessageError(f"{pick.url} names the file {pick.filename!r}, which is "
+                                       "no plain file name in the mirror",
+                                       fix="check the index or lock it came from")
         remove_stale_downloads(self.directory)
         todo = [pick for pick in picks if not is_present(self.directory / pick.filename, pick)]
         if not todo:

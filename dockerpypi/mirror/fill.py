@@ -36,7 +36,8 @@ from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_inde
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
 
 if TYPE_CHECKING:
-    from .download import Pick, Transfer
+    from .download import Transfer
+    from .picks import Pick
     from .resolve import UvPlan
     from .uvlock import LockPlan
 

@@ -33,7 +33,8 @@ from packaging.tags import Tag
 from ..errors import UsageError, UserMessageError
 from ..process import output_lines
 from ..settings.urls import Credentials, MirrorURL
-from .download import Pick, origin
+from .download import origin
+from .picks import Pick
 from .targets import TargetTags, UnmappableTarget, best_wheel, supported_tags, uv_target
 
 RESOLVERS = ("auto", "uv", "pip")
