@@ -111,9 +111,9 @@ class Injecting:
             if ignore.is_file():
                 target = written["Dockerfile"].with_name("Dockerfile.dockerignore")
                 target.write_bytes(ignore.read_bytes())
-            args = with_dockerfile(run.given, written["Dockerfile"])
-            if locks is not None:
-                args += ["--build-context", f"{LOCKS_STAGE}={written[files.TREE]}"]
+            more = (["--build-context", f"{LOCKS_STAGE}={written[files.TREE]}"]
+                    if locks is not None else [])
+            args = with_dockerfile(run.given, written["Dockerfile"], *more)
             yield run.with_args(parse_docker_args(args))
 
     def _rewritten_locks(self, sources: list[str], mount_point: str) -> dict[str, str] | None:
