@@ -30,10 +30,13 @@ from dockerpypi.mirror.project import (
     DEFAULT_REQUIRES,
     ask_backend,
     fill_project,
+    is_project,
     read_project,
+    read_projects,
     uv_request,
 )
 from dockerpypi.mirror.resolve import choose_files
+from dockerpypi.mirror.uvlock import split_locks
 
 SHA_A, SHA_B, SHA_C = (hashlib.sha256(text).hexdigest() for text in (b"a", b"b", b"c"))
 
@@ -71,6 +74,32 @@ def test_a_build_system_table_is_read_as_pip_reads_it(tmp_path: Path) -> None:
 def test_a_directory_that_is_no_project_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=r"has no pyproject\.toml, setup\.py or setup\.cfg"):
         read_project(tmp_path)
+
+
+def test_paths_and_package_names_are_told_apart_one_way_as_pip_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "build").mkdir()  # some folder that happens to bear a package's name
+    (tmp_path / "build" / "uv.lock").write_text("version = 1\n")
+    assert not is_project("build")
+    assert read_projects(["build", "six"]) == []
+    assert split_locks(["build"]) == ((), ("build",))
+    assert is_project("./build")
+    assert is_project(".")
+    with pytest.raises(UsageError, match=r"has no pyproject\.toml"):
+        read_projects(["./build"])  # pip: "Directory './build' is not installable"
+    with pytest.raises(UsageError, match="is no directory"):
+        read_projects(["./absent"])
+
+    write_project(tmp_path / "app", "dpp-app", "1.0", dependencies=[], requires=["x"],
+                  backend="x")
+    (tmp_path / "app" / "uv.lock").write_text("version = 1\n")
+    lock = (tmp_path / "app" / "uv.lock").resolve()
+    for spelling in ("app", "./app", str(tmp_path / "app")):  # one route, however spelt
+        assert is_project(spelling)
+        assert split_locks([spelling]) == ((lock,), ())
+    (tmp_path / "wheel.whl").write_text("")
+    assert not is_project("./wheel.whl")  # a file for pip, not a project
 
 
 def test_uv_is_given_the_file_a_project_is_read_from(tmp_path: Path) -> None:

@@ -90,9 +90,9 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
     choice = choose_resolver(resolver, image=None, tags=tags)
     if choice.name == "pip":
         return pip_plan, choice.note
-    if any(Path(package).is_dir() for package in packages):
-        from ..mirror.project import uv_request
+    from ..mirror.project import is_project, uv_request
 
+    if any(is_project(package) for package in packages):
         packages, files = uv_request(packages, files)  # uv reads a project from its file
     from ..mirror.pinned import pinned_hashes
 
@@ -186,6 +186,10 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     A project directory (with pyproject.toml or setup.py) brings what `pip
     install DIR` needs: its dependencies, its [build-system] requires and what
     its backend asks for to build a wheel (asked on a copy of the project).
+    As for pip, an argument is a path when it holds a `/` or starts with `.`
+    (./build, ../app, .), or when it is a directory holding pyproject.toml or
+    setup.py; any other word is a package name, even where a directory of
+    that name exists.
     A hash-pinned requirements file admits only the files whose hashes it lists.
 
     \b
@@ -196,6 +200,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
+    from ..mirror.arguments import names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
     from ..mirror.uvlock import split_locks
 
@@ -215,7 +220,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     note = None
     locks, packages = split_locks(packages)
     projects: list[Project] = []
-    if not locks and any(Path(package).is_dir() for package in packages):
+    if not locks and any(names_path(package) for package in packages):
         from ..mirror.project import read_projects
 
         projects = read_projects(packages)  # before any download: a bad one is refused

@@ -37,6 +37,7 @@ from typing import Any
 
 from ..errors import UsageError, UserMessageError
 from ..process import output_of
+from .arguments import names_path
 from .fill import FillResult, pip_environment
 
 # What pip assumes for a project without a [build-system] table: pip 23 adds
@@ -92,14 +93,20 @@ def _load_toml(path: Path) -> dict[str, Any]:
 
 
 def is_project(argument: str) -> bool:
-    """``argument`` of ``mirror add`` names a project directory, not a package."""
-    path = Path(argument)
-    return path.is_dir() and any((path / name).is_file() for name in _SOURCES)
+    """``argument`` of ``mirror add`` names a project directory, not a package or a file.
+
+    A path (:func:`.arguments.names_path`) that is no file: one that is no
+    project directory is refused by :func:`read_project`, as pip refuses it.
+    """
+    return names_path(argument) and not Path(argument).is_file()
 
 
 def read_project(directory: Path) -> Project:
     """The build of ``directory`` as pip sees it (PEP 517/518 and pip's defaults)."""
     directory = directory.resolve()
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is no directory", fix="give a project directory, or "
+                         "name packages")
     source = next((directory / name for name in _SOURCES if (directory / name).is_file()), None)
     if source is None:
         raise UsageError(f"{directory} has no pyproject.toml, setup.py or setup.cfg: give a "
@@ -122,7 +129,7 @@ def read_project(directory: Path) -> Project:
 
 def read_projects(packages: Sequence[str]) -> list[Project]:
     """The project directories among the packages of ``mirror add``, read."""
-    return [read_project(Path(package)) for package in packages if Path(package).is_dir()]
+    return [read_project(Path(package)) for package in packages if is_project(package)]
 
 
 def uv_request(packages: Sequence[str], files: Sequence[Path]

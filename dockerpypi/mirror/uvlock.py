@@ -36,10 +36,10 @@ from packaging.tags import Tag
 
 from ..errors import UsageError, UserMessageError
 from ..settings.urls import Credentials
+from .arguments import LOCK_NAME, names_path
 from .download import Pick
 from .targets import wheel_rank
 
-LOCK_NAME = "uv.lock"
 _REMOTE = ("http://", "https://")
 # `source = { registry = "URL" }`, the line that says a package came from an index.
 _REGISTRY = re.compile(r'^(source\s*=\s*\{\s*registry\s*=\s*)"([^"]*)"', re.MULTILINE)
@@ -50,12 +50,14 @@ _FILE_URL = re.compile(r'(\{\s*)url(\s*=\s*)"([^"]*)"')
 def lock_path(argument: str) -> Path | None:
     """The uv.lock ``argument`` names (the file, or a directory holding one), else None.
 
-    A package name never contains a slash or ends in ``.lock``, so only paths match.
+    Only an argument that names a path (:func:`.arguments.names_path`) can.
     """
     path = Path(argument)
+    if not names_path(argument):
+        return None
     if path.name == LOCK_NAME and path.is_file():
         return path
-    if ("/" in argument or argument in (".", "..")) and (path / LOCK_NAME).is_file():
+    if (path / LOCK_NAME).is_file():
         return path / LOCK_NAME
     return None
 
