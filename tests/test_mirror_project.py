@@ -9,6 +9,7 @@ from such mirrors are in test_project_docker.py.
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -226,6 +227,24 @@ def test_mirror_add_dir_fetches_dependencies_backend_and_what_it_asks_for(
         wheel_filename(name, version) for name, version in (
             ("dpp-dep", "1.0"), (BACKEND, "1.0"), (HELPER, "1.0"))}
     assert f"dpp_backend asks to build dpp-app with: {HELPER}>=1" in added.stderr
+
+
+def test_mirror_add_dir_with_a_uv_lock_gets_the_build_backend_too(
+        upstream: ServedURL, tmp_path: Path) -> None:
+    """uv.lock lists no build requirements, and uv sync builds the project from the index."""
+    project = write_project(tmp_path / "app", "dpp-app", "1.5", dependencies=[],
+                            requires=[BACKEND], backend="dpp_backend")
+    (project / "uv.lock").write_text(
+        'version = 1\n\n[[package]]\nname = "dpp-app"\nversion = "1.5"\n'
+        'source = { editable = "." }\n')
+    env = {**os.environ, "DOCKERPYPI_MIRRORS": upstream}
+    added = subprocess.run(
+        [sys.executable, "-m", "dockerpypi", "mirror", "add", str(project), "--offline",
+         "--mirror-dir", str(tmp_path / "mirror")],
+        capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert added.returncode == 0, added.stderr
+    assert distributions(tmp_path / "mirror") == {
+        wheel_filename(BACKEND, "1.0"), wheel_filename(HELPER, "1.0")}
 
 
 def test_mirror_add_dir_says_when_the_backend_cannot_be_asked(

@@ -175,7 +175,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     """Download packages and their dependencies into the mirror, then index it.
 
     A uv.lock (or a project directory holding one) adds exactly the files the
-    lock lists, checked against its hashes: nothing is resolved again.
+    lock lists, checked against its hashes: nothing is resolved again. A
+    project directory beside its lock then also gets what building the
+    project needs, as below (the lock does not list that).
 
     uv resolves and dockerpypi downloads the files in parallel, checking their
     hashes, for this machine or for the target tags given (pip download does
@@ -200,7 +202,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
-    from ..mirror.arguments import names_path
+    from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
     from ..mirror.uvlock import split_locks
 
@@ -218,12 +220,16 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
     note = None
-    locks, packages = split_locks(packages)
+    arguments = packages
+    locks, packages = split_locks(arguments)
     projects: list[Project] = []
-    if not locks and any(names_path(package) for package in packages):
+    if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
 
-        projects = read_projects(packages)  # before any download: a bad one is refused
+        # Before any download: a bad one is refused. A project beside its uv.lock
+        # gets the lock's files, then what building it needs (the lock has not that).
+        projects = read_projects(packages if not locks else [
+            a for a in arguments if a not in packages and installable(Path(a))])
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,

@@ -35,4 +35,9 @@ def names_path(argument: str) -> bool:
     path = Path(argument)
     if path.name == LOCK_NAME and path.is_file():
         return True
-    return path.is_dir() and any((path / name).is_file() for name in INSTALLABLE)
+    return installable(path)
+
+
+def installable(directory: Path) -> bool:
+    """``directory`` is one pip can install: it holds pyproject.toml or setup.py."""
+    return directory.is_dir() and any((directory / name).is_file() for name in INSTALLABLE)
