@@ -167,6 +167,23 @@ def test_pinned_hashes_read_continuations_comments_and_included_files(tmp_path: 
     assert pinned_hashes([tmp_path / "pyproject.toml"]) == {}
 
 
+@pytest.mark.parametrize("include", ["-r inc.txt", "-rinc.txt", "--requirement inc.txt",
+                                     "--requirement=inc.txt", "-c inc.txt", "-cinc.txt",
+                                     "--constraint inc.txt", "--constraint=inc.txt"])
+def test_pinned_hashes_follow_every_spelling_of_an_include(include: str, tmp_path: Path) -> None:
+    (tmp_path / "inc.txt").write_text(f"six==1.0 --hash=sha256:{SHA_C}\n")
+    (tmp_path / "requirements.txt").write_text(f"{include}\n")
+    assert pinned_hashes([tmp_path / "requirements.txt"]) == {"six": frozenset({SHA_C})}
+
+
+def test_an_unbalanced_quote_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "six==1.0 \\\n    --hash=sha256:" + SHA_C + "\n\n-r 'inc.txt\n")
+    with pytest.raises(UserMessageError, match=r"requirements\.txt, line 4: No closing "
+                                               r"quotation: balance the quotes"):
+        pinned_hashes([tmp_path / "requirements.txt"])
+
+
 def _entry(name: str, sha256: str) -> dict[str, object]:
     return {"name": name, "url": f"https://files.example/{name}", "hashes": {"sha256": sha256}}
 
