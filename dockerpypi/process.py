@@ -44,6 +44,7 @@ from .settings.urls import REDACTED
 LOGGER = "dockerpypi"
 # What to do when docker is not found: the default of every function here.
 DOCKER_MISSING = "install Docker with the buildx plugin, or put docker on PATH"
+DOCKER_SLOW = "check that the engine is up (`docker info`) and try again"
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # scheme://userinfo@ up to the *last* @ of the word: a password typed without
@@ -200,12 +201,14 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
 
 def output_of(argv: Sequence[str], *, timeout: float | None,
               environ: Mapping[str, str] | None = None,
-              missing: str = DOCKER_MISSING) -> subprocess.CompletedProcess[str]:
+              missing: str = DOCKER_MISSING, slow: str = DOCKER_SLOW
+              ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to its end and return what it wrote (both streams, as text).
 
     ``environ`` is its whole environment (None: this process's). A process
     that has not ended after ``timeout`` seconds is killed, and that is an
-    error that says which command hung.
+    error that says which command hung, with ``slow`` as its fix (as
+    ``missing`` is the fix when the program is not found).
     """
     with _start(argv, missing=missing, env=_environment(environ), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
@@ -215,8 +218,8 @@ def output_of(argv: Sequence[str], *, timeout: float | None,
             process.kill()
             process.communicate()
             raise UserMessageError(
-                f"`{shell_command(argv[:3])}` did not answer in {timeout:.0f}s: check that "
-                "the engine is up (`docker info`) and try again") from None
+                f"`{shell_command(argv[:3])}` did not answer in {timeout:.0f}s",
+                fix=slow) from None
         except BaseException:  # Ctrl-C: it ends with us
             process.kill()
             raise

@@ -126,6 +126,31 @@ def test_the_backend_is_asked_on_a_copy_with_what_the_mirror_holds(tmp_path: Pat
         ask_backend(read_project(missing), mirror)
 
 
+def slow_project(directory: Path, seconds: float) -> Path:
+    """A project whose backend (in the project, on backend-path) sleeps when asked."""
+    write_project(directory, "dpp-slow", "1.0", dependencies=[], requires=[BACKEND],
+                  backend="slow_backend")
+    text = (directory / "pyproject.toml").read_text()
+    (directory / "pyproject.toml").write_text(text.replace(
+        'build-backend = "slow_backend"\n',
+        'build-backend = "slow_backend"\nbackend-path = ["."]\n'))
+    (directory / "slow_backend.py").write_text(
+        "import time\n\ndef get_requires_for_build_wheel(config_settings=None):\n"
+        f"    time.sleep({seconds})\n    return []\n")
+    return directory
+
+
+def test_a_backend_that_hangs_is_stopped_with_a_fix_about_the_project(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    make_backend(mirror)
+    project = read_project(slow_project(tmp_path / "app", 60))
+    with pytest.raises(UserMessageError) as raised:
+        ask_backend(project, mirror, timeout=5)
+    assert "did not answer in 5s" in raised.value.problem
+    assert "pip wheel ." in raised.value.fix
+    assert "docker" not in str(raised.value)
+
+
 def test_each_set_is_filled_on_its_own_and_a_failing_hook_is_a_warning(
         tmp_path: Path) -> None:
     mirror = tmp_path / "mirror"

@@ -131,6 +131,16 @@ def test_output_of_runs_in_the_environment_given_and_says_what_is_missing() -> N
         process.output_of(["/nonexistent/devpi-init"], timeout=None, missing="install devpi")
 
 
+def test_output_of_says_which_command_hung_with_the_fix_given() -> None:
+    sleep = [sys.executable, "-c", "import time; time.sleep(30)"]
+    with pytest.raises(UserMessageError, match=r"did not answer in 0s: check that the engine"):
+        process.output_of(sleep, timeout=0.2)  # docker's, by default
+    with pytest.raises(UserMessageError) as raised:
+        process.output_of(sleep, timeout=0.2, slow="see what it waits for")
+    assert raised.value.fix == "see what it waits for"
+    assert "docker" not in str(raised.value)
+
+
 # --- output line by line ------------------------------------------------------------------
 
 TALKER = ("import sys\n"

@@ -47,7 +47,7 @@ DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 _SOURCES = ("pyproject.toml", "setup.py", "setup.cfg")  # what uv reads a project from
 # Left out of the copy the hook runs in: environments and caches, never read by a build.
 _NOT_COPIED = (".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__", ".mypy_cache")
-_HOOK_TIMEOUT = 600.0
+HOOK_TIMEOUT = 600.0  # for pip install --target and the hook, each
 # Runs in `python -I -S`: argv is the site directory, the spec, the project, the output.
 _HOOK = """\
 import importlib, json, os, site, sys
@@ -149,17 +149,19 @@ def _copy(project: Project, target: Path) -> None:
                     ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
-def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executable
-                ) -> tuple[str, ...]:
+def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executable,
+                timeout: float = HOOK_TIMEOUT) -> tuple[str, ...]:
     """What ``get_requires_for_build_wheel`` asks for, with the build requirements
-    installed from ``mirror_dir`` (which must hold them for this machine)."""
+    installed from ``mirror_dir`` (which must hold them for this machine); each of
+    the two steps is stopped after ``timeout`` seconds."""
     with tempfile.TemporaryDirectory(prefix="dockerpypi-backend-") as work:
         site_dir, copy, output = Path(work, "site"), Path(work, "project"), Path(work, "out")
         install = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
                    "--quiet", "--no-index", "--find-links", str(mirror_dir),
                    "--target", str(site_dir), *project.build_requires]
         env = pip_environment(os.environ)
-        done = output_of(install, timeout=_HOOK_TIMEOUT, environ=env, missing="check Python")
+        done = output_of(install, timeout=timeout, environ=env, missing="check Python",
+                         slow="check what pip waits for (run it with -v)")
         if done.returncode != 0:
             raise UserMessageError(f"cannot install {' '.join(project.build_requires)} from "
                                    f"the mirror on this machine ({_tail(done)})",
@@ -167,8 +169,9 @@ def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executa
         _copy(project, copy)
         spec = json.dumps({"backend": project.backend, "backend_path": project.backend_path})
         done = output_of([python, "-I", "-S", "-c", _HOOK, str(site_dir), spec, str(copy),
-                          str(output)], timeout=_HOOK_TIMEOUT, environ=env,
-                         missing="check Python")
+                          str(output)], timeout=timeout, environ=env,
+                         missing="check Python",
+                         slow="check that `pip wheel .` in the project ends without input")
         if done.returncode != 0:
             raise UserMessageError(f"{project.backend}'s get_requires_for_build_wheel failed "
                                    f"({_tail(done)})",
