@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -308,6 +310,30 @@ def test_mirror_add_dir_is_refused_with_image(tmp_path: Path) -> None:
                 "--mirror-dir", str(tmp_path / "mirror"), "--index-url", "http://127.0.0.1:9/")
     assert added.returncode == 2
     assert "--image does not see project directories" in added.stderr
+
+
+def test_sigterm_during_the_backend_hook_removes_the_project_copy(
+        upstream: ServedURL, tmp_path: Path) -> None:
+    project = slow_project(tmp_path / "app", 120)
+    (project / ".git").mkdir()
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    with subprocess.Popen(
+            [sys.executable, "-m", "dockerpypi", "mirror", "add", str(project), "--index-url",
+             upstream, "--mirror-dir", str(tmp_path / "mirror")],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as add:
+        deadline = time.monotonic() + 120
+        while not list(temp.glob("dockerpypi-backend-*/project/.git/HEAD")):
+            assert add.poll() is None, add.communicate()[1]
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)  # the hook is running
+        add.send_signal(signal.SIGTERM)
+        _, stderr = add.communicate(timeout=60)
+    assert add.returncode == 143, stderr
+    assert list(temp.iterdir()) == []
 
 
 def test_a_hash_no_file_has_is_refused_before_the_build(

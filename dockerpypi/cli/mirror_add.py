@@ -205,6 +205,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
     from ..mirror.uvlock import split_locks
+    from ..process import signals_unwind
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
@@ -257,7 +258,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
     warnings: list[MirrorWarning] = []
-    with display or contextlib.nullcontext():
+    # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
+    # the backend is asked on) are removed and the children ended.
+    with signals_unwind(), display or contextlib.nullcontext():
         def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
             return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
                                on_indexed=None if display is None else display.indexed,
