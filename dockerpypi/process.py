@@ -65,17 +65,19 @@ def _debug(message: str, *args: object) -> None:
         logging.getLogger(LOGGER).debug(message, *args)
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every known secret string replaced by ``***`` (the longest
+    first, so that a secret holding another is hidden whole; empty ones ignored)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def redact(argv: Iterable[str], secrets: Iterable[str] = ()) -> list[str]:
     """``argv`` with URL credentials shown as MirrorURL shows them (``***@``) and every
-    known secret string replaced by ``***``."""
-    known = sorted({s for s in secrets if s}, key=len, reverse=True)
-    shown = []
-    for arg in argv:
-        arg = _USERINFO.sub(rf"\g<scheme>{REDACTED}@", arg)
-        for secret in known:
-            arg = arg.replace(secret, REDACTED)
-        shown.append(arg)
-    return shown
+    known secret string replaced by ``***`` (:func:`scrub`)."""
+    secrets = tuple(secrets)
+    return [scrub(_USERINFO.sub(rf"\g<scheme>{REDACTED}@", arg), secrets) for arg in argv]
 
 
 def shell_command(argv: Iterable[str], secrets: Iterable[str] = ()) -> str:

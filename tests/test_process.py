@@ -105,6 +105,13 @@ def test_recorded_signals_raise_nothing() -> None:
 # --- running to the end -------------------------------------------------------------------
 
 
+def test_scrub_hides_every_secret_whole_and_ignores_empty_ones() -> None:
+    # The longer first: replacing "ab" before "abc" would leave its "c" shown.
+    assert process.scrub("pw abc and ab", ["ab", "", "abc"]) == "pw *** and ***"
+    assert process.redact(["https://u:abc@h/x", "abc"], ["ab", "abc"]) == [
+        "https://***@h/x", "***"]
+
+
 def test_run_returns_the_exit_code_and_logs_redacted(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="dockerpypi")
     code = process.run([sys.executable, "-c", "raise SystemExit(7)", f"https://u:{QUOTED}@h/"])

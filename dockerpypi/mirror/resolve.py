@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from packaging.tags import Tag
 
 from ..errors import UsageError, UserMessageError
-from ..process import output_lines
+from ..process import output_lines, scrub
 from ..settings.urls import Credentials, MirrorURL
 from .download import Pick, origin
 from .targets import TargetTags, UnmappableTarget, best_wheel, supported_tags, uv_target
@@ -199,12 +199,6 @@ def plan_uv(
                   not wheels_only, auth, timeout, retries, sources=tuple(indexes))
 
 
-def _scrub(line: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        line = line.replace(secret, "***")
-    return line
-
-
 def _reason(lines: Sequence[str]) -> str:
     """uv's error report on one line: from its first error line on, undecorated."""
     start = next((i for i, line in enumerate(lines)
@@ -248,7 +242,7 @@ def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[s
 
     def take(raw: str) -> None:
         nonlocal reporting
-        line = _scrub(raw.rstrip(), plan.secrets)
+        line = scrub(raw.rstrip(), plan.secrets)
         tail.append(line)
         reporting = reporting or line.startswith(("error:", _CROSS))
         if on_line is not None and line.strip() and not reporting:
