@@ -56,6 +56,9 @@ def test_a_project_without_a_build_system_table_gets_pips_defaults(tmp_path: Pat
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '1'\n")
     assert read_project(tmp_path).source == tmp_path / "pyproject.toml"
     assert read_project(tmp_path).build_requires == DEFAULT_REQUIRES
+    assert not read_project(tmp_path).uv_builds  # a virtual project for uv
+    (tmp_path / "pyproject.toml").write_text("[tool.uv]\npackage = true\n")
+    assert read_project(tmp_path).uv_builds
 
 
 def test_a_build_system_table_is_read_as_pip_reads_it(tmp_path: Path) -> None:

@@ -176,8 +176,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
 
     A uv.lock (or a project directory holding one) adds exactly the files the
     lock lists, checked against its hashes: nothing is resolved again. A
-    project directory beside its lock then also gets what building the
-    project needs, as below (the lock does not list that).
+    project directory beside its lock then also gets what uv needs to build
+    the project, as below (the lock does not list that), unless uv syncs it
+    as a virtual project (no [build-system], no tool.uv.package = true).
 
     uv resolves and dockerpypi downloads the files in parallel, checking their
     hashes, for this machine or for the target tags given (pip download does
@@ -228,9 +229,11 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         from ..mirror.project import read_projects
 
         # Before any download: a bad one is refused. A project beside its uv.lock
-        # gets the lock's files, then what building it needs (the lock has not that).
-        projects = read_projects(packages if not locks else [
-            a for a in arguments if a not in packages and installable(Path(a))])
+        # gets the lock's files, then what uv needs to build it (the lock has not that).
+        projects = read_projects(packages) if not locks else [
+            p for p in read_projects([a for a in arguments
+                                      if a not in packages and installable(Path(a))])
+            if p.uv_builds]
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,

@@ -77,6 +77,9 @@ class Project:
     backend: str
     backend_path: tuple[str, ...] = ()
     name: str = ""  # [project] name, else the directory's
+    # uv builds and installs it: it has a [build-system] table, or tool.uv.package
+    # = true; otherwise uv syncs it as a virtual project and builds nothing.
+    uv_builds: bool = True
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -115,8 +118,11 @@ def read_project(directory: Path) -> Project:
     data = _load_toml(pyproject) if pyproject.is_file() else {}
     name = str((data.get("project") or {}).get("name") or directory.name)
     table = data.get("build-system")
+    package = ((data.get("tool") or {}).get("uv") or {}).get("package")
+    uv_builds = package if isinstance(package, bool) else table is not None
     if table is None:
-        return Project(directory, source, DEFAULT_REQUIRES, DEFAULT_BACKEND, name=name)
+        return Project(directory, source, DEFAULT_REQUIRES, DEFAULT_BACKEND, name=name,
+                       uv_builds=uv_builds)
     requires = table.get("requires")
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise UserMessageError(f"{pyproject}: [build-system] has no `requires` list of strings, "
@@ -124,7 +130,7 @@ def read_project(directory: Path) -> Project:
     backend = table.get("build-backend") or DEFAULT_BACKEND
     backend_path = table.get("backend-path") or []
     return Project(directory, source, tuple(requires), str(backend),
-                   tuple(str(p) for p in backend_path), name)
+                   tuple(str(p) for p in backend_path), name, uv_builds)
 
 
 def read_projects(packages: Sequence[str]) -> list[Project]:
