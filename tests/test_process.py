@@ -112,6 +112,13 @@ def test_scrub_hides_every_secret_whole_and_ignores_empty_ones() -> None:
         "https://***@h/x", "***"]
 
 
+def test_secrets_are_scrubbed_by_process_scrub_alone() -> None:
+    package = Path(process.__file__).parent
+    loops = [str(path.relative_to(package)) for path in package.rglob("*.py")
+             if path.name != "process.py" and ".replace(secret, " in path.read_text()]
+    assert loops == []
+
+
 def test_run_returns_the_exit_code_and_logs_redacted(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="dockerpypi")
     code = process.run([sys.executable, "-c", "raise SystemExit(7)", f"https://u:{QUOTED}@h/"])
