@@ -37,6 +37,7 @@ from typing import Any
 
 from ..errors import UsageError, UserMessageError
 from ..process import output_of
+from ..tomlparser import tomllib
 from .arguments import names_path
 from .fill import FillResult, pip_environment
 
@@ -83,10 +84,6 @@ class Project:
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)

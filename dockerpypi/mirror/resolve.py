@@ -232,10 +232,7 @@ def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[s
 
     uv's error report is kept back from ``on_line``: the error raised says it, once.
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from ..tomlparser import tomllib
 
     tail: deque[str] = deque(maxlen=40)
     reporting = False

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,10 +75,7 @@ def split_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, 
 
 def read_lock(path: Path) -> dict[str, Any]:
     """The lock, parsed; a ``UsageError`` naming the file when it is no TOML uv wrote."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from ..tomlparser import tomllib
 
     try:
         with path.open("rb") as handle:
