@@ -70,16 +70,22 @@ def test_a_build_system_table_is_read_as_pip_reads_it(tmp_path: Path) -> None:
         ("flit_core>=3.2,<4",), "flit_core.buildapi", (".",))
 
     (tmp_path / "pyproject.toml").write_text('[build-system]\nbuild-backend = "x"\n')
-    with pytest.raises(UserMessageError, match=r"\[build-system\] has no `requires` list"):
+    with pytest.raises(UserMessageError, match=r"\[build-system\] has no `requires` list") \
+            as raised:
         read_project(tmp_path)
+    assert raised.value.fix == "add one (PEP 518)"
     (tmp_path / "pyproject.toml").write_text("[build-system\n")
-    with pytest.raises(UserMessageError, match="cannot read"):
+    with pytest.raises(UserMessageError, match="cannot read") as raised:
         read_project(tmp_path)
+    assert raised.value.fix == "fix the file and run again"
+    assert raised.value.problem.startswith(f"cannot read {tmp_path / 'pyproject.toml'} (")
 
 
 def test_a_directory_that_is_no_project_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"has no pyproject\.toml, setup\.py or setup\.cfg"):
+    with pytest.raises(UsageError, match=r"has no pyproject\.toml, setup\.py or setup\.cfg") \
+            as raised:
         read_project(tmp_path)
+    assert raised.value.fix == "give a project directory, or name packages"
 
 
 def test_paths_and_package_names_are_told_apart_one_way_as_pip_does(

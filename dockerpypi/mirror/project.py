@@ -88,7 +88,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserMessageError(f"cannot read {path}: {exc}: fix the file and run again") from None
+        raise UserMessageError(f"cannot read {path} ({exc})",
+                               fix="fix the file and run again") from None
     return data
 
 
@@ -109,8 +110,8 @@ def read_project(directory: Path) -> Project:
                          "name packages")
     source = next((directory / name for name in _SOURCES if (directory / name).is_file()), None)
     if source is None:
-        raise UsageError(f"{directory} has no pyproject.toml, setup.py or setup.cfg: give a "
-                         "project directory, or name packages")
+        raise UsageError(f"{directory} has no pyproject.toml, setup.py or setup.cfg",
+                         fix="give a project directory, or name packages")
     pyproject = directory / "pyproject.toml"
     data = _load_toml(pyproject) if pyproject.is_file() else {}
     name = str((data.get("project") or {}).get("name") or directory.name)
@@ -123,7 +124,7 @@ def read_project(directory: Path) -> Project:
     requires = table.get("requires")
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise UserMessageError(f"{pyproject}: [build-system] has no `requires` list of strings, "
-                               "so pip cannot build it either: add one (PEP 518)")
+                               "so pip cannot build it either", fix="add one (PEP 518)")
     backend = table.get("build-backend") or DEFAULT_BACKEND
     backend_path = table.get("backend-path") or []
     return Project(directory, source, tuple(requires), str(backend),
