@@ -44,6 +44,7 @@ from .settings.urls import REDACTED
 LOGGER = "dockerpypi"
 # What to do when docker is not found: the default of every function here.
 DOCKER_MISSING = "install Docker with the buildx plugin, or put docker on PATH"
+DOCKER_SLOW = "check that the engine is up (`docker info`) and try again"
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # scheme://userinfo@ up to the *last* @ of the word: a password typed without
@@ -64,17 +65,19 @@ def _debug(message: str, *args: object) -> None:
         logging.getLogger(LOGGER).debug(message, *args)
 
 
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every known secret string replaced by ``***`` (the longest
+    first, so that a secret holding another is hidden whole; empty ones ignored)."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    return text
+
+
 def redact(argv: Iterable[str], secrets: Iterable[str] = ()) -> list[str]:
     """``argv`` with URL credentials shown as MirrorURL shows them (``***@``) and every
-    known secret string replaced by ``***``."""
-    known = sorted({s for s in secrets if s}, key=len, reverse=True)
-    shown = []
-    for arg in argv:
-        arg = _USERINFO.sub(rf"\g<scheme>{REDACTED}@", arg)
-        for secret in known:
-            arg = arg.replace(secret, REDACTED)
-        shown.append(arg)
-    return shown
+    known secret string replaced by ``***`` (:func:`scrub`)."""
+    secrets = tuple(secrets)
+    return [scrub(_USERINFO.sub(rf"\g<scheme>{REDACTED}@", arg), secrets) for arg in argv]
 
 
 def shell_command(argv: Iterable[str], secrets: Iterable[str] = ()) -> str:
@@ -200,12 +203,14 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
 
 def output_of(argv: Sequence[str], *, timeout: float | None,
               environ: Mapping[str, str] | None = None,
-              missing: str = DOCKER_MISSING) -> subprocess.CompletedProcess[str]:
+              missing: str = DOCKER_MISSING, slow: str = DOCKER_SLOW
+              ) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` to its end and return what it wrote (both streams, as text).
 
     ``environ`` is its whole environment (None: this process's). A process
     that has not ended after ``timeout`` seconds is killed, and that is an
-    error that says which command hung.
+    error that says which command hung, with ``slow`` as its fix (as
+    ``missing`` is the fix when the program is not found).
     """
     with _start(argv, missing=missing, env=_environment(environ), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
@@ -215,8 +220,8 @@ def output_of(argv: Sequence[str], *, timeout: float | None,
             process.kill()
             process.communicate()
             raise UserMessageError(
-                f"`{shell_command(argv[:3])}` did not answer in {timeout:.0f}s: check that "
-                "the engine is up (`docker info`) and try again") from None
+                f"`{shell_command(argv[:3])}` did not answer in {timeout:.0f}s",
+                fix=slow) from None
         except BaseException:  # Ctrl-C: it ends with us
             process.kill()
             raise

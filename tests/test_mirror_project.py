@@ -9,8 +9,11 @@ from such mirrors are in test_project_docker.py.
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,10 +33,13 @@ from dockerpypi.mirror.project import (
     DEFAULT_REQUIRES,
     ask_backend,
     fill_project,
+    is_project,
     read_project,
+    read_projects,
     uv_request,
 )
 from dockerpypi.mirror.resolve import choose_files
+from dockerpypi.mirror.uvlock import split_locks
 
 SHA_A, SHA_B, SHA_C = (hashlib.sha256(text).hexdigest() for text in (b"a", b"b", b"c"))
 
@@ -50,6 +56,9 @@ def test_a_project_without_a_build_system_table_gets_pips_defaults(tmp_path: Pat
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\nversion = '1'\n")
     assert read_project(tmp_path).source == tmp_path / "pyproject.toml"
     assert read_project(tmp_path).build_requires == DEFAULT_REQUIRES
+    assert not read_project(tmp_path).uv_builds  # a virtual project for uv
+    (tmp_path / "pyproject.toml").write_text("[tool.uv]\npackage = true\n")
+    assert read_project(tmp_path).uv_builds
 
 
 def test_a_build_system_table_is_read_as_pip_reads_it(tmp_path: Path) -> None:
@@ -61,16 +70,48 @@ def test_a_build_system_table_is_read_as_pip_reads_it(tmp_path: Path) -> None:
         ("flit_core>=3.2,<4",), "flit_core.buildapi", (".",))
 
     (tmp_path / "pyproject.toml").write_text('[build-system]\nbuild-backend = "x"\n')
-    with pytest.raises(UserMessageError, match=r"\[build-system\] has no `requires` list"):
+    with pytest.raises(UserMessageError, match=r"\[build-system\] has no `requires` list") \
+            as raised:
         read_project(tmp_path)
+    assert raised.value.fix == "add one (PEP 518)"
     (tmp_path / "pyproject.toml").write_text("[build-system\n")
-    with pytest.raises(UserMessageError, match="cannot read"):
+    with pytest.raises(UserMessageError, match="cannot read") as raised:
         read_project(tmp_path)
+    assert raised.value.fix == "fix the file and run again"
+    assert raised.value.problem.startswith(f"cannot read {tmp_path / 'pyproject.toml'} (")
 
 
 def test_a_directory_that_is_no_project_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"has no pyproject\.toml, setup\.py or setup\.cfg"):
+    with pytest.raises(UsageError, match=r"has no pyproject\.toml, setup\.py or setup\.cfg") \
+            as raised:
         read_project(tmp_path)
+    assert raised.value.fix == "give a project directory, or name packages"
+
+
+def test_paths_and_package_names_are_told_apart_one_way_as_pip_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "build").mkdir()  # some folder that happens to bear a package's name
+    (tmp_path / "build" / "uv.lock").write_text("version = 1\n")
+    assert not is_project("build")
+    assert read_projects(["build", "six"]) == []
+    assert split_locks(["build"]) == ((), ("build",))
+    assert is_project("./build")
+    assert is_project(".")
+    with pytest.raises(UsageError, match=r"has no pyproject\.toml"):
+        read_projects(["./build"])  # pip: "Directory './build' is not installable"
+    with pytest.raises(UsageError, match="is no directory"):
+        read_projects(["./absent"])
+
+    write_project(tmp_path / "app", "dpp-app", "1.0", dependencies=[], requires=["x"],
+                  backend="x")
+    (tmp_path / "app" / "uv.lock").write_text("version = 1\n")
+    lock = (tmp_path / "app" / "uv.lock").resolve()
+    for spelling in ("app", "./app", str(tmp_path / "app")):  # one route, however spelt
+        assert is_project(spelling)
+        assert split_locks([spelling]) == ((lock,), ())
+    (tmp_path / "wheel.whl").write_text("")
+    assert not is_project("./wheel.whl")  # a file for pip, not a project
 
 
 def test_uv_is_given_the_file_a_project_is_read_from(tmp_path: Path) -> None:
@@ -94,6 +135,31 @@ def test_the_backend_is_asked_on_a_copy_with_what_the_mirror_holds(tmp_path: Pat
                             requires=["dpp-absent"], backend="dpp_absent")
     with pytest.raises(UserMessageError, match="cannot install dpp-absent from the mirror"):
         ask_backend(read_project(missing), mirror)
+
+
+def slow_project(directory: Path, seconds: float) -> Path:
+    """A project whose backend (in the project, on backend-path) sleeps when asked."""
+    write_project(directory, "dpp-slow", "1.0", dependencies=[], requires=[BACKEND],
+                  backend="slow_backend")
+    text = (directory / "pyproject.toml").read_text()
+    (directory / "pyproject.toml").write_text(text.replace(
+        'build-backend = "slow_backend"\n',
+        'build-backend = "slow_backend"\nbackend-path = ["."]\n'))
+    (directory / "slow_backend.py").write_text(
+        "import time\n\ndef get_requires_for_build_wheel(config_settings=None):\n"
+        f"    time.sleep({seconds})\n    return []\n")
+    return directory
+
+
+def test_a_backend_that_hangs_is_stopped_with_a_fix_about_the_project(tmp_path: Path) -> None:
+    mirror = tmp_path / "mirror"
+    make_backend(mirror)
+    project = read_project(slow_project(tmp_path / "app", 60))
+    with pytest.raises(UserMessageError) as raised:
+        ask_backend(project, mirror, timeout=5)
+    assert "did not answer in 5s" in raised.value.problem
+    assert "pip wheel ." in raised.value.fix
+    assert "docker" not in str(raised.value)
 
 
 def test_each_set_is_filled_on_its_own_and_a_failing_hook_is_a_warning(
@@ -135,6 +201,23 @@ def test_pinned_hashes_read_continuations_comments_and_included_files(tmp_path: 
     assert pinned_hashes([tmp_path / "requirements.txt"]) == {
         "dpp-dep": frozenset({SHA_A, SHA_B}), "six": frozenset({SHA_C})}
     assert pinned_hashes([tmp_path / "pyproject.toml"]) == {}
+
+
+@pytest.mark.parametrize("include", ["-r inc.txt", "-rinc.txt", "--requirement inc.txt",
+                                     "--requirement=inc.txt", "-c inc.txt", "-cinc.txt",
+                                     "--constraint inc.txt", "--constraint=inc.txt"])
+def test_pinned_hashes_follow_every_spelling_of_an_include(include: str, tmp_path: Path) -> None:
+    (tmp_path / "inc.txt").write_text(f"six==1.0 --hash=sha256:{SHA_C}\n")
+    (tmp_path / "requirements.txt").write_text(f"{include}\n")
+    assert pinned_hashes([tmp_path / "requirements.txt"]) == {"six": frozenset({SHA_C})}
+
+
+def test_an_unbalanced_quote_is_named_with_its_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "six==1.0 \\\n    --hash=sha256:" + SHA_C + "\n\n-r 'inc.txt\n")
+    with pytest.raises(UserMessageError, match=r"requirements\.txt, line 4: No closing "
+                                               r"quotation: balance the quotes"):
+        pinned_hashes([tmp_path / "requirements.txt"])
 
 
 def _entry(name: str, sha256: str) -> dict[str, object]:
@@ -199,6 +282,24 @@ def test_mirror_add_dir_fetches_dependencies_backend_and_what_it_asks_for(
     assert f"dpp_backend asks to build dpp-app with: {HELPER}>=1" in added.stderr
 
 
+def test_mirror_add_dir_with_a_uv_lock_gets_the_build_backend_too(
+        upstream: ServedURL, tmp_path: Path) -> None:
+    """uv.lock lists no build requirements, and uv sync builds the project from the index."""
+    project = write_project(tmp_path / "app", "dpp-app", "1.5", dependencies=[],
+                            requires=[BACKEND], backend="dpp_backend")
+    (project / "uv.lock").write_text(
+        'version = 1\n\n[[package]]\nname = "dpp-app"\nversion = "1.5"\n'
+        'source = { editable = "." }\n')
+    env = {**os.environ, "DOCKERPYPI_MIRRORS": upstream}
+    added = subprocess.run(
+        [sys.executable, "-m", "dockerpypi", "mirror", "add", str(project), "--offline",
+         "--mirror-dir", str(tmp_path / "mirror")],
+        capture_output=True, text=True, check=False, timeout=300, env=env)
+    assert added.returncode == 0, added.stderr
+    assert distributions(tmp_path / "mirror") == {
+        wheel_filename(BACKEND, "1.0"), wheel_filename(HELPER, "1.0")}
+
+
 def test_mirror_add_dir_says_when_the_backend_cannot_be_asked(
         upstream: ServedURL, tmp_path: Path) -> None:
     """A hook that fails leaves the mirror with the build requirements, and says so."""
@@ -218,6 +319,30 @@ def test_mirror_add_dir_is_refused_with_image(tmp_path: Path) -> None:
                 "--mirror-dir", str(tmp_path / "mirror"), "--index-url", "http://127.0.0.1:9/")
     assert added.returncode == 2
     assert "--image does not see project directories" in added.stderr
+
+
+def test_sigterm_during_the_backend_hook_removes_the_project_copy(
+        upstream: ServedURL, tmp_path: Path) -> None:
+    project = slow_project(tmp_path / "app", 120)
+    (project / ".git").mkdir()
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    with subprocess.Popen(
+            [sys.executable, "-m", "dockerpypi", "mirror", "add", str(project), "--index-url",
+             upstream, "--mirror-dir", str(tmp_path / "mirror")],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as add:
+        deadline = time.monotonic() + 120
+        while not list(temp.glob("dockerpypi-backend-*/project/.git/HEAD")):
+            assert add.poll() is None, add.communicate()[1]
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(0.5)  # the hook is running
+        add.send_signal(signal.SIGTERM)
+        _, stderr = add.communicate(timeout=60)
+    assert add.returncode == 143, stderr
+    assert list(temp.iterdir()) == []
 
 
 def test_a_hash_no_file_has_is_refused_before_the_build(

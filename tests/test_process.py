@@ -105,6 +105,20 @@ def test_recorded_signals_raise_nothing() -> None:
 # --- running to the end -------------------------------------------------------------------
 
 
+def test_scrub_hides_every_secret_whole_and_ignores_empty_ones() -> None:
+    # The longer first: replacing "ab" before "abc" would leave its "c" shown.
+    assert process.scrub("pw abc and ab", ["ab", "", "abc"]) == "pw *** and ***"
+    assert process.redact(["https://u:abc@h/x", "abc"], ["ab", "abc"]) == [
+        "https://***@h/x", "***"]
+
+
+def test_secrets_are_scrubbed_by_process_scrub_alone() -> None:
+    package = Path(process.__file__).parent
+    loops = [str(path.relative_to(package)) for path in package.rglob("*.py")
+             if path.name != "process.py" and ".replace(secret, " in path.read_text()]
+    assert loops == []
+
+
 def test_run_returns_the_exit_code_and_logs_redacted(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="dockerpypi")
     code = process.run([sys.executable, "-c", "raise SystemExit(7)", f"https://u:{QUOTED}@h/"])
@@ -129,6 +143,16 @@ def test_output_of_runs_in_the_environment_given_and_says_what_is_missing() -> N
     with pytest.raises(UserMessageError, match=r"^/nonexistent/devpi-init was not found: "
                                                r"install devpi$"):
         process.output_of(["/nonexistent/devpi-init"], timeout=None, missing="install devpi")
+
+
+def test_output_of_says_which_command_hung_with_the_fix_given() -> None:
+    sleep = [sys.executable, "-c", "import time; time.sleep(30)"]
+    with pytest.raises(UserMessageError, match=r"did not answer in 0s: check that the engine"):
+        process.output_of(sleep, timeout=0.2)  # docker's, by default
+    with pytest.raises(UserMessageError) as raised:
+        process.output_of(sleep, timeout=0.2, slow="see what it waits for")
+    assert raised.value.fix == "see what it waits for"
+    assert "docker" not in str(raised.value)
 
 
 # --- output line by line ------------------------------------------------------------------

@@ -90,9 +90,9 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
     choice = choose_resolver(resolver, image=None, tags=tags)
     if choice.name == "pip":
         return pip_plan, choice.note
-    if any(Path(package).is_dir() for package in packages):
-        from ..mirror.project import uv_request
+    from ..mirror.project import is_project, uv_request
 
+    if any(is_project(package) for package in packages):
         packages, files = uv_request(packages, files)  # uv reads a project from its file
     from ..mirror.pinned import pinned_hashes
 
@@ -185,7 +185,10 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     """Download packages and their dependencies into the mirror, then index it.
 
     A uv.lock (or a project directory holding one) adds exactly the files the
-    lock lists, checked against its hashes: nothing is resolved again.
+    lock lists, checked against its hashes: nothing is resolved again. A
+    project directory beside its lock then also gets what uv needs to build
+    the project, as below (the lock does not list that), unless uv syncs it
+    as a virtual project (no [build-system], no tool.uv.package = true).
 
     uv resolves and dockerpypi downloads the files in parallel, checking their
     hashes, for this machine or for the target tags given (pip download does
@@ -196,6 +199,10 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     A project directory (with pyproject.toml or setup.py) brings what `pip
     install DIR` needs: its dependencies, its [build-system] requires and what
     its backend asks for to build a wheel (asked on a copy of the project).
+    As for pip, an argument is a path when it holds a `/` or starts with `.`
+    (./build, ../app, .), or when it is a directory holding pyproject.toml or
+    setup.py; any other word is a package name, even where a directory of
+    that name exists.
     A hash-pinned requirements file admits only the files whose hashes it lists.
 
     \b
@@ -206,8 +213,10 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
+    from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
     from ..mirror.uvlock import split_locks
+    from ..process import signals_unwind
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
@@ -223,12 +232,18 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
     note = None
-    locks, packages = split_locks(packages)
+    arguments = packages
+    locks, packages = split_locks(arguments)
     projects: list[Project] = []
-    if not locks and any(Path(package).is_dir() for package in packages):
+    if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
 
-        projects = read_projects(packages)  # before any download: a bad one is refused
+        # Before any download: a bad one is refused. A project beside its uv.lock
+        # gets the lock's files, then what uv needs to build it (the lock has not that).
+        projects = read_projects(packages) if not locks else [
+            p for p in read_projects([a for a in arguments
+                                      if a not in packages and installable(Path(a))])
+            if p.uv_builds]
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,
@@ -257,7 +272,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
     warnings: list[MirrorWarning] = []
-    with display or contextlib.nullcontext():
+    # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
+    # the backend is asked on) are removed and the children ended.
+    with signals_unwind(), display or contextlib.nullcontext():
         def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
             return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
                                on_indexed=None if display is None else display.indexed,

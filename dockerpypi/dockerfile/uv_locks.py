@@ -17,9 +17,8 @@ import re
 import shlex
 from collections.abc import Callable
 
-from ..mirror.lockfile import LOCK_NAME
 from . import grammar
-from .vocabulary import CALL_DIR, CALL_OPTIONS, CALL_START
+from .vocabulary import CALL_DIR, CALL_OPTIONS, CALL_START, UV_LOCK
 
 # The stage a `uv sync` step takes its uv.lock from: a copy of the project's
 # lock whose index is the mirror. `dockerpypi build` fills it; the lock in the
@@ -69,13 +68,13 @@ def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[
     found = set()
     for source in (context_path(word) or "." for word in sources):
         if source == ".":
-            found.add(posixpath.join(into, LOCK_NAME))
-        elif source == LOCK_NAME:
+            found.add(posixpath.join(into, UV_LOCK))
+        elif source == UV_LOCK:
             # Docker copies into a destination that is an existing directory:
             # the WORKDIR is one, with or without its trailing slash.
             directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..") or \
                 into == workdir
-            found.add(posixpath.join(into, LOCK_NAME) if directory else into)
+            found.add(posixpath.join(into, UV_LOCK) if directory else into)
     return frozenset(found)
 
 
@@ -99,11 +98,11 @@ def lock_overlays(text: str, mounts: list[dict[str, str]], *, workdir: str | Non
     for mount in mounts:
         target = grammar.mount_target(mount)
         if mount["type"] == "bind" and "from" not in mount and \
-                posixpath.basename(target) == LOCK_NAME:
+                posixpath.basename(target) == UV_LOCK:
             source = mount.get("source") or mount.get("src") or ""
             found.append((context_path(source), target))
-    if not found and workdir is not None and posixpath.join(workdir, LOCK_NAME) in copied:
-        found.append((LOCK_NAME, posixpath.join(workdir, LOCK_NAME)))
+    if not found and workdir is not None and posixpath.join(workdir, UV_LOCK) in copied:
+        found.append((UV_LOCK, posixpath.join(workdir, UV_LOCK)))
     for source in {source for source, _ in found if not has_lock(source)}:
         notes.append(f"{where}: uv sync reads {source} as it is (not in the build context, "
                      "or not served by the mirror)")

@@ -53,6 +53,8 @@ CACHE_ROOT = "/var/cache/dockerpypi"
 SOURCE_ENV = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 
 # The installers dockerpypi configures, and whose calls make a step need the mirror.
+# The lock file uv writes beside pyproject.toml, and reads in `uv sync`.
+UV_LOCK = "uv.lock"
 INSTALLERS = ("pip", "uv")
 # What a rendered step runs (`render --installer`): "auto" runs uv when the
 # image has it, pip otherwise.

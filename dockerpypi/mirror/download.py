@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
 from ..errors import UserMessageError
+from ..process import scrub
 from ..settings.urls import Credentials
 from .picks import Pick, is_plain_name
 
@@ -151,9 +152,7 @@ class Downloader:
         return session
 
     def _shown(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return scrub(text, self.secrets)
 
     def _write(self, pick: Pick, source: IO[bytes], length: int | None) -> None:
         """Save ``source`` as ``pick`` (``length``: its size, if the server said)."""

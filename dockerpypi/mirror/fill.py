@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..errors import UsageError, UserMessageError
-from ..process import output_lines
+from ..process import output_lines, scrub
 from ..settings.urls import MirrorURL
 from .index import DEFAULT_LOCK_TIMEOUT, IndexResult, is_index_file, update_index
 from .targets import TargetTags as TargetTags  # re-exported: the tags are part of a plan
@@ -208,12 +208,6 @@ def plan_download(
                         MODE_TARGET if tags.given else MODE_HOST,
                         tuple(str(m) for m in indexes), secrets_of(indexes),
                         sources=tuple(indexes))
-
-
-def scrub(line: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        line = line.replace(secret, "***")
-    return line
 
 
 def _last_reason(lines: Sequence[str]) -> str:

@@ -10,21 +10,21 @@ only when target tags are given. Why the lock is rewritten, and how, is
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from ..dockerfile.vocabulary import UV_LOCK
 from ..errors import UsageError, UserMessageError
+from .filenames import SDIST_SUFFIXES
 from .picks import Pick, is_plain_name
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
 
-LOCK_NAME = "uv.lock"
 _REMOTE = ("http://", "https://")
-_DISTRIBUTIONS = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
+_DISTRIBUTIONS = (".whl", *SDIST_SUFFIXES)
 # `source = { registry = "URL" }`, the line that says a package came from an index.
 _REGISTRY = re.compile(r'^(source\s*=\s*\{\s*registry\s*=\s*)"([^"]*)"', re.MULTILINE)
 # A file entry of a registry package: `{ url = "URL", hash = ... }` (wheels and sdist).
@@ -33,10 +33,7 @@ _FILE_URL = re.compile(r'(\{\s*)url(\s*=\s*)"([^"]*)"')
 
 def read_lock(path: Path) -> dict[str, Any]:
     """The lock, parsed; a ``UsageError`` naming the file when it is no TOML uv wrote."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from ..tomlparser import tomllib
 
     try:
         with path.open("rb") as handle:
@@ -78,7 +75,7 @@ def _pick(entry: Mapping[str, Any], package: Mapping[str, Any], where: str) -> P
 
 
 def package_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = (), *,
-                  where: str = LOCK_NAME) -> dict[str, tuple[Pick, ...]]:
+                  where: str = UV_LOCK) -> dict[str, tuple[Pick, ...]]:
     """{package name: its files} for every package the lock takes from a remote index.
 
     ``supported`` (the target's tags) keeps only the wheels that fit it, and a
@@ -121,7 +118,7 @@ def package_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = (), *,
 
 
 def lock_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = (), *,
-               where: str = LOCK_NAME) -> tuple[Pick, ...]:
+               where: str = UV_LOCK) -> tuple[Pick, ...]:
     """The files of every package the lock takes from a remote index (:func:`package_picks`)."""
     return tuple(pick for picks in package_picks(lock, supported, where=where).values()
                  for pick in picks)

@@ -24,16 +24,38 @@ from ..errors import UserMessageError
 
 Pins = Mapping[str, frozenset[str]]  # normalized name -> the sha256 values allowed
 _HASH = re.compile(r"--hash[= ]sha256:([0-9a-fA-F]{64})")
-_INCLUDE = ("-r", "--requirement", "-c", "--constraint")
+_INCLUDE = (("-r", "--requirement"), ("-c", "--constraint"))
 
 
-def _logical_lines(text: str) -> Iterable[str]:
-    """pip's lines: comments dropped, backslash continuations joined."""
-    joined = re.sub(r"\\\r?\n", " ", text)
-    for line in joined.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", line).strip()
+def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
+    """pip's lines, each with the number of its first physical line: comments
+    dropped, backslash continuations joined."""
+    parts: list[str] = []
+    start = 0
+    for number, physical in enumerate([*text.splitlines(), ""], 1):
+        if not parts:
+            start = number
+        if physical.endswith("\\"):
+            parts.append(physical[:-1])
+            continue
+        line = re.sub(r"(^|\s)#.*$", "", " ".join([*parts, physical])).strip()
+        parts = []
         if line:
-            yield line
+            yield start, line
+
+
+def _included(words: list[str]) -> str | None:
+    """The file a ``-r``/``-c`` line names, in every spelling pip takes
+    (``-r f``, ``-rf``, ``--requirement f``, ``--requirement=f``), else None."""
+    first = words[0]
+    for short, long in _INCLUDE:
+        if first in (short, long):
+            return words[1] if len(words) > 1 else None
+        if first.startswith(f"{long}="):
+            return first[len(long) + 1:]
+        if first.startswith(short) and not first.startswith("--"):
+            return first[len(short):]
+    return None
 
 
 def _read(path: Path, pins: dict[str, set[str]], seen: set[Path]) -> None:
@@ -46,10 +68,15 @@ def _read(path: Path, pins: dict[str, set[str]], seen: set[Path]) -> None:
     except OSError as exc:
         raise UserMessageError(f"cannot read {path} ({exc.strerror or exc})",
                                fix="check the requirements file") from None
-    for line in _logical_lines(text):
-        words = shlex.split(line, posix=True)
-        if words[0] in _INCLUDE and len(words) > 1:
-            _read(path.parent / words[1], pins, seen)
+    for number, line in _logical_lines(text):
+        try:
+            words = shlex.split(line, posix=True)
+        except ValueError as exc:  # an unbalanced quote
+            raise UserMessageError(f"{path}, line {number}: {exc}",
+                                   fix="balance the quotes of that line") from None
+        included = _included(words) if words else None
+        if included:
+            _read(path.parent / included, pins, seen)
             continue
         hashes = _HASH.findall(line)
         if not hashes or line.startswith("-"):

@@ -37,6 +37,8 @@ from typing import Any
 
 from ..errors import UsageError, UserMessageError
 from ..process import output_of
+from ..tomlparser import tomllib
+from .arguments import names_path
 from .fill import FillResult, pip_environment
 
 # What pip assumes for a project without a [build-system] table: pip 23 adds
@@ -46,7 +48,7 @@ DEFAULT_BACKEND = "setuptools.build_meta:__legacy__"
 _SOURCES = ("pyproject.toml", "setup.py", "setup.cfg")  # what uv reads a project from
 # Left out of the copy the hook runs in: environments and caches, never read by a build.
 _NOT_COPIED = (".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__", ".mypy_cache")
-_HOOK_TIMEOUT = 600.0
+HOOK_TIMEOUT = 600.0  # for pip install --target and the hook, each
 # Runs in `python -I -S`: argv is the site directory, the spec, the project, the output.
 _HOOK = """\
 import importlib, json, os, site, sys
@@ -76,53 +78,62 @@ class Project:
     backend: str
     backend_path: tuple[str, ...] = ()
     name: str = ""  # [project] name, else the directory's
+    # uv builds and installs it: it has a [build-system] table, or tool.uv.package
+    # = true; otherwise uv syncs it as a virtual project and builds nothing.
+    uv_builds: bool = True
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
     try:
         with path.open("rb") as handle:
             data: dict[str, Any] = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UserMessageError(f"cannot read {path}: {exc}: fix the file and run again") from None
+        raise UserMessageError(f"cannot read {path} ({exc})",
+                               fix="fix the file and run again") from None
     return data
 
 
 def is_project(argument: str) -> bool:
-    """``argument`` of ``mirror add`` names a project directory, not a package."""
-    path = Path(argument)
-    return path.is_dir() and any((path / name).is_file() for name in _SOURCES)
+    """``argument`` of ``mirror add`` names a project directory, not a package or a file.
+
+    A path (:func:`.arguments.names_path`) that is no file: one that is no
+    project directory is refused by :func:`read_project`, as pip refuses it.
+    """
+    return names_path(argument) and not Path(argument).is_file()
 
 
 def read_project(directory: Path) -> Project:
     """The build of ``directory`` as pip sees it (PEP 517/518 and pip's defaults)."""
     directory = directory.resolve()
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is no directory", fix="give a project directory, or "
+                         "name packages")
     source = next((directory / name for name in _SOURCES if (directory / name).is_file()), None)
     if source is None:
-        raise UsageError(f"{directory} has no pyproject.toml, setup.py or setup.cfg: give a "
-                         "project directory, or name packages")
+        raise UsageError(f"{directory} has no pyproject.toml, setup.py or setup.cfg",
+                         fix="give a project directory, or name packages")
     pyproject = directory / "pyproject.toml"
     data = _load_toml(pyproject) if pyproject.is_file() else {}
     name = str((data.get("project") or {}).get("name") or directory.name)
     table = data.get("build-system")
+    package = ((data.get("tool") or {}).get("uv") or {}).get("package")
+    uv_builds = package if isinstance(package, bool) else table is not None
     if table is None:
-        return Project(directory, source, DEFAULT_REQUIRES, DEFAULT_BACKEND, name=name)
+        return Project(directory, source, DEFAULT_REQUIRES, DEFAULT_BACKEND, name=name,
+                       uv_builds=uv_builds)
     requires = table.get("requires")
     if not isinstance(requires, list) or not all(isinstance(r, str) for r in requires):
         raise UserMessageError(f"{pyproject}: [build-system] has no `requires` list of strings, "
-                               "so pip cannot build it either: add one (PEP 518)")
+                               "so pip cannot build it either", fix="add one (PEP 518)")
     backend = table.get("build-backend") or DEFAULT_BACKEND
     backend_path = table.get("backend-path") or []
     return Project(directory, source, tuple(requires), str(backend),
-                   tuple(str(p) for p in backend_path), name)
+                   tuple(str(p) for p in backend_path), name, uv_builds)
 
 
 def read_projects(packages: Sequence[str]) -> list[Project]:
     """The project directories among the packages of ``mirror add``, read."""
-    return [read_project(Path(package)) for package in packages if Path(package).is_dir()]
+    return [read_project(Path(package)) for package in packages if is_project(package)]
 
 
 def uv_request(packages: Sequence[str], files: Sequence[Path]
@@ -142,17 +153,19 @@ def _copy(project: Project, target: Path) -> None:
                     ignore=shutil.ignore_patterns(*_NOT_COPIED))
 
 
-def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executable
-                ) -> tuple[str, ...]:
+def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executable,
+                timeout: float = HOOK_TIMEOUT) -> tuple[str, ...]:
     """What ``get_requires_for_build_wheel`` asks for, with the build requirements
-    installed from ``mirror_dir`` (which must hold them for this machine)."""
+    installed from ``mirror_dir`` (which must hold them for this machine); each of
+    the two steps is stopped after ``timeout`` seconds."""
     with tempfile.TemporaryDirectory(prefix="dockerpypi-backend-") as work:
         site_dir, copy, output = Path(work, "site"), Path(work, "project"), Path(work, "out")
         install = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
                    "--quiet", "--no-index", "--find-links", str(mirror_dir),
                    "--target", str(site_dir), *project.build_requires]
         env = pip_environment(os.environ)
-        done = output_of(install, timeout=_HOOK_TIMEOUT, environ=env, missing="check Python")
+        done = output_of(install, timeout=timeout, environ=env, missing="check Python",
+                         slow="check what pip waits for (run it with -v)")
         if done.returncode != 0:
             raise UserMessageError(f"cannot install {' '.join(project.build_requires)} from "
                                    f"the mirror on this machine ({_tail(done)})",
@@ -160,8 +173,9 @@ def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executa
         _copy(project, copy)
         spec = json.dumps({"backend": project.backend, "backend_path": project.backend_path})
         done = output_of([python, "-I", "-S", "-c", _HOOK, str(site_dir), spec, str(copy),
-                          str(output)], timeout=_HOOK_TIMEOUT, environ=env,
-                         missing="check Python")
+                          str(output)], timeout=timeout, environ=env,
+                         missing="check Python",
+                         slow="check that `pip wheel .` in the project ends without input")
         if done.returncode != 0:
             raise UserMessageError(f"{project.backend}'s get_requires_for_build_wheel failed "
                                    f"({_tail(done)})",

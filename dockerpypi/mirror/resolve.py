@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from packaging.tags import Tag
 
 from ..errors import UsageError, UserMessageError
-from ..process import output_lines
+from ..process import output_lines, scrub
 from ..settings.urls import Credentials, MirrorURL
 from .download import origin
 from .picks import Pick
@@ -200,12 +200,6 @@ def plan_uv(
                   not wheels_only, auth, timeout, retries, sources=tuple(indexes))
 
 
-def _scrub(line: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        line = line.replace(secret, "***")
-    return line
-
-
 def _reason(lines: Sequence[str]) -> str:
     """uv's error report on one line: from its first error line on, undecorated."""
     start = next((i for i, line in enumerate(lines)
@@ -239,17 +233,14 @@ def run_uv(plan: UvPlan, on_line: Callable[[str], None] | None = None) -> dict[s
 
     uv's error report is kept back from ``on_line``: the error raised says it, once.
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
+    from ..tomlparser import tomllib
 
     tail: deque[str] = deque(maxlen=40)
     reporting = False
 
     def take(raw: str) -> None:
         nonlocal reporting
-        line = _scrub(raw.rstrip(), plan.secrets)
+        line = scrub(raw.rstrip(), plan.secrets)
         tail.append(line)
         reporting = reporting or line.startswith(("error:", _CROSS))
         if on_line is not None and line.strip() and not reporting:

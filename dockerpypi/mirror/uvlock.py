@@ -32,21 +32,25 @@ from urllib.parse import urlsplit
 
 from packaging.tags import Tag
 
+from ..dockerfile.vocabulary import UV_LOCK
 from ..settings.urls import Credentials
-from .lockfile import LOCK_NAME, lock_picks, read_lock
+from .arguments import names_path
+from .lockfile import lock_picks, read_lock
 from .picks import Pick
 
 
 def lock_path(argument: str) -> Path | None:
     """The uv.lock ``argument`` names (the file, or a directory holding one), else None.
 
-    A package name never contains a slash or ends in ``.lock``, so only paths match.
+    Only an argument that names a path (:func:`.arguments.names_path`) can.
     """
     path = Path(argument)
-    if path.name == LOCK_NAME and path.is_file():
+    if not names_path(argument):
+        return None
+    if path.name == UV_LOCK and path.is_file():
         return path
-    if ("/" in argument or argument in (".", "..")) and (path / LOCK_NAME).is_file():
-        return path / LOCK_NAME
+    if (path / UV_LOCK).is_file():
+        return path / UV_LOCK
     return None
 
 

@@ -9,7 +9,6 @@ flags, the ``DOCKERPYPI_*`` variables, the diskimage-builder variables
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -156,16 +155,6 @@ def file_candidates(context_dir: Path) -> Found:
     return found, warnings
 
 
-def _tomllib() -> Any:
-    # Imported where a file is read: most calls read none, and the import is a
-    # noticeable share of the CLI's start-up.
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
-    return tomllib
-
-
 def _load_file_table(context_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     """The dockerpypi table of the build context, if it has one."""
     own = context_dir / CONFIG_FILE_NAME
@@ -173,7 +162,7 @@ def _load_file_table(context_dir: Path) -> tuple[Path, dict[str, Any]] | None:
     for path, nested in ((own, False), (pyproject, True)):
         if not path.is_file():
             continue
-        toml = _tomllib()
+        from ..tomlparser import tomllib as toml  # where a file is read: see tomlparser
         try:
             data = toml.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as exc:
