@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.index import write_simple_index
+from support.index import write_index_of
 from support.server import ServedURL, serve_directory
 from support.wheels import make_wheel
 
@@ -117,15 +117,8 @@ def make_mirror(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]
     """
 
     def factory(packages: Iterable[str | Mapping[str, Any]], *, origin: str = "mirror") -> Path:
-        root = tmp_path_factory.mktemp(f"index-{origin}")
-        for spec in packages:
-            if isinstance(spec, str):
-                name, version = spec.split("==")
-                make_wheel(root, name, version, origin=origin)
-            else:
-                make_wheel(root, **{"origin": origin, **spec})
-        write_simple_index(root)
-        return root
+        return write_index_of(tmp_path_factory.mktemp(f"index-{origin}"), packages,
+                              origin=origin)
 
     return factory
 
@@ -218,3 +211,15 @@ def uv_binary() -> Path:
     found = shutil.which("uv", path=str(Path(sys.executable).parent))
     assert found, "uv is a test dependency: pip install -e '.[test]'"
     return Path(found)
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty TMPDIR, for this process and its children, to see what is left behind."""
+    import tempfile
+
+    directory = tmp_path / "tmpdir"
+    directory.mkdir()
+    monkeypatch.setenv("TMPDIR", str(directory))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # forget the cached choice
+    return directory

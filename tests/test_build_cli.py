@@ -14,7 +14,6 @@ import re
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -102,16 +101,6 @@ def _no_machine_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("PIP_", "UV_", "DIB_", "DOCKERPYPI_")):
             monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty TMPDIR, for this process and its children, to see what is left behind."""
-    directory = tmp_path / "tmpdir"
-    directory.mkdir()
-    monkeypatch.setenv("TMPDIR", str(directory))
-    monkeypatch.setattr(tempfile, "tempdir", None)  # forget the cached choice
-    return directory
 
 
 @pytest.fixture

@@ -14,17 +14,16 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import UPSTREAM_PACKAGES
 from support.devpi import end_servers_of, environment, free_port, port_answers, servers_of
-from support.index import write_simple_index
+from support.index import write_index_of
 from support.server import ServedURL, serve_directory
-from support.wheels import make_wheel, wheel_filename
+from support.wheels import wheel_filename
 
 from dockerpypi.devpi import api
 from dockerpypi.devpi.serverdir import NODEINFO, PASSWORD_FILE, PID_FILE, SECRET_FILE
@@ -33,18 +32,6 @@ pytestmark = pytest.mark.slow
 
 # What a server's directory holds from its first start on, and keeps.
 KEPT_FILES = (PASSWORD_FILE, SECRET_FILE, NODEINFO)
-
-
-def _fake_index(root: Path, packages: Iterable[str | Mapping[str, Any]], origin: str) -> Path:
-    root.mkdir(parents=True)
-    for spec in packages:
-        if isinstance(spec, str):
-            name, version = spec.split("==")
-            make_wheel(root, name, version, origin=origin)
-        else:
-            make_wheel(root, **{"origin": origin, **spec})
-    write_simple_index(root)
-    return root
 
 
 @dataclass(frozen=True)
@@ -101,8 +88,8 @@ def devpi_cli(tmp_path_factory: pytest.TempPathFactory) -> Devpi:
 @pytest.fixture(scope="module")
 def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedURL]:
     """The fake public index of the module: UPSTREAM_PACKAGES."""
-    root = _fake_index(tmp_path_factory.mktemp("upstream") / "index", UPSTREAM_PACKAGES,
-                       "upstream")
+    root = write_index_of(tmp_path_factory.mktemp("upstream") / "index", UPSTREAM_PACKAGES,
+                          origin="upstream")
     with serve_directory(root) as served:
         yield served
 
@@ -131,7 +118,7 @@ def own_server(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def other_upstream(tmp_path: Path) -> Iterator[ServedURL]:
     """Another fake index, offering what the module's upstream does not."""
-    root = _fake_index(tmp_path / "other", ("dockerpypi-other==3.0",), "other")
+    root = write_index_of(tmp_path / "other", ("dockerpypi-other==3.0",), origin="other")
     with serve_directory(root) as served:
         yield served
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,17 +11,6 @@ from pathlib import Path
 import pytest
 
 from dockerpypi import files
-
-
-@pytest.fixture
-def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty TMPDIR, for this process and its children, to see what is left behind."""
-    directory = tmp_path / "tmpdir"
-    directory.mkdir()
-    monkeypatch.setenv("TMPDIR", str(directory))
-    monkeypatch.setattr(tempfile, "tempdir", None)  # forget the cached choice
-    return directory
-
 
 # --- one file, whole -------------------------------------------------------------------
 

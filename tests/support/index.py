@@ -19,8 +19,10 @@ import hashlib
 import html
 import zipfile
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from email.parser import HeaderParser
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
@@ -83,3 +85,21 @@ def write_simple_index(root: Path) -> list[str]:
         _PAGE.format(title="Simple index", links=root_links), encoding="utf-8"
     )
     return names
+
+
+def write_index_of(root: Path, packages: Iterable[str | Mapping[str, Any]], *,
+                   origin: str) -> Path:
+    """Tiny wheels in ``root``, each ``"name==version"`` or a dict of make_wheel's
+    keyword arguments, with ``MIRROR_ORIGIN = origin`` unless the dict says otherwise;
+    then their index. Returns ``root``."""
+    from support.wheels import make_wheel
+
+    root.mkdir(parents=True, exist_ok=True)
+    for spec in packages:
+        if isinstance(spec, str):
+            name, version = spec.split("==")
+            make_wheel(root, name, version, origin=origin)
+        else:
+            make_wheel(root, **{"origin": origin, **spec})
+    write_simple_index(root)
+    return root
