@@ -199,7 +199,7 @@ def test_only_remote_registries_are_rewritten_and_the_rest_is_kept_byte_for_byte
         '[package.metadata]\n'
         'requires-dist = [{ name = "six", url = "https://x.example/six.whl" }]\n\n'
         '[[package]]\nname = "six"\nversion = "1.0"\n'
-        'source = { registry = "https://pypi.org/simple" }\n'
+        'source = { registry = "https://index.example/simple" }\n'
         'sdist = { url = "https://files.example/p/six-1.0.tar.gz", hash = "sha256:aa", '
         'size = 1, upload-time = "2024-01-01T00:00:00Z" }\n'
         'wheels = [\n    { url = "https://files.example/p/six-1.0-py3-none-any.whl#frag", '
@@ -208,7 +208,7 @@ def test_only_remote_registries_are_rewritten_and_the_rest_is_kept_byte_for_byte
         'wheels = [\n    { path = "local-1.0-py3-none-any.whl", hash = "sha256:cc" },\n]\n'
     )
     rewritten = rewrite_lock(text, "/tmp/pypi/")
-    expected = text.replace('registry = "https://pypi.org/simple"', 'registry = "/tmp/pypi"') \
+    expected = text.replace('registry = "https://index.example/simple"', 'registry = "/tmp/pypi"') \
         .replace('{ url = "https://files.example/p/six-1.0.tar.gz"',
                  '{ path = "/tmp/pypi/six-1.0.tar.gz"') \
         .replace('{ url = "https://files.example/p/six-1.0-py3-none-any.whl#frag"',
