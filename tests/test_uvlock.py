@@ -356,14 +356,20 @@ def _guide_context(project: Path) -> Path:
     return project
 
 
+def _guide_dry_run(project: Path, mirror: Path, capsys: pytest.CaptureFixture[str],
+                   *ours: str) -> tuple[int, str, str]:
+    """``build --inject --dry-run`` of uv's guide Dockerfile in ``project``: (code, out, err)."""
+    return run_main(["build", "--inject", *ours, "--dry-run", "--mirror-dir", str(mirror),
+                     str(_guide_context(project))], capsys)
+
+
 def test_a_dry_run_sends_the_rewritten_lock_as_its_own_build_context(
         locked: tuple[Path, ServedURL], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
     project, _ = locked
     mirror = tmp_path / "mirror"
     assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
-    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
-                               str(mirror), str(_guide_context(project))], capsys)
+    code, out, err = _guide_dry_run(project, mirror, capsys, "--offline")
     assert code == 0, err
     assert f"--build-context {LOCKS_STAGE}=" in out
     assert "line 3: uv sync reads uv.lock with the mirror as its index" in err
@@ -375,8 +381,7 @@ def test_an_offline_build_is_refused_when_the_mirror_lacks_the_locks_files(
     project, _ = locked
     mirror = make_mirror(["dockerpypi-probe==1.0"])
     assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
-    code, _, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
-                             str(mirror), str(_guide_context(project))], capsys)
+    code, _, err = _guide_dry_run(project, mirror, capsys, "--offline")
     assert code == 2
     assert "has no file of 1 of its packages (dockerpypi-probe-app 1.0), and this build" in err
     # the fix names the build's mirror directory, quoted for the shell
@@ -399,8 +404,7 @@ def test_a_package_is_served_by_any_of_its_locked_files(
     other = line.replace("py3-none-any", "cp312-cp312-win_amd64")
     lock.write_text(text.replace(line, f"{line}\n{other}"))
     assert len(lock_picks(read_lock(lock))) == 3
-    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
-                               str(mirror), str(_guide_context(project))], capsys)
+    code, out, err = _guide_dry_run(project, mirror, capsys, "--offline")
     assert code == 0, err
     assert f"--build-context {LOCKS_STAGE}=" in out
 
@@ -418,14 +422,12 @@ def test_a_build_with_another_index_leaves_a_lock_it_cannot_check_and_warns_once
     (project / "uv.lock").write_text(lock_text)
     mirror = make_mirror(["dockerpypi-probe==1.0"])
     assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
-    code, out, err = run_main(["build", "--inject", "--dry-run", "--mirror-dir", str(mirror),
-                               str(_guide_context(project))], capsys)
+    code, out, err = _guide_dry_run(project, mirror, capsys)
     assert code == 0, err
     assert LOCKS_STAGE not in out
     # the guide's two steps read the lock: it is checked, and warned about, once
     assert err.count("so uv sync reads it as it is (its own index)") == 1, err
-    offline = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
-                        str(mirror), str(_guide_context(project))], capsys)
+    offline = _guide_dry_run(project, mirror, capsys, "--offline")
     assert offline[0] != 0
 
 
@@ -435,9 +437,7 @@ def test_a_build_whose_steps_see_no_mirror_directory_leaves_the_lock_and_says_so
     project, _ = locked
     mirror = tmp_path / "mirror"
     assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
-    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--transport",
-                               "http", "--mirror-dir", str(mirror),
-                               str(_guide_context(project))], capsys)
+    code, out, err = _guide_dry_run(project, mirror, capsys, "--offline", "--transport", "http")
     assert code == 0, err
     assert LOCKS_STAGE not in out
     assert "line 3: uv sync reads uv.lock as it is" in err
@@ -449,8 +449,7 @@ def test_a_build_with_another_index_warns_once_of_a_lock_the_mirror_does_not_ser
     project, _ = locked
     mirror = make_mirror(["dockerpypi-probe==1.0"])
     assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
-    code, out, err = run_main(["build", "--inject", "--dry-run", "--mirror-dir", str(mirror),
-                               str(_guide_context(project))], capsys)
+    code, out, err = _guide_dry_run(project, mirror, capsys)
     assert code == 0, err
     assert LOCKS_STAGE not in out
     # the guide's two steps read the lock, three times in all: one warning
