@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -316,7 +316,7 @@ def load_index(root: Path) -> dict[str, index.IndexedFile]:
 
 
 def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
-           machines: Sequence[str], *, files: Mapping[str, index.IndexedFile] | None = None,
+           machines: Sequence[str], *,
            pythons: Sequence[tuple[int, int]] = PYTHONS) -> Selection:
     """The files of the mirror at ``root`` that ``requirements`` can resolve to.
 
@@ -324,7 +324,7 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
     messages. A Python is kept when the mirror serves every requirement to it
     from wheels; CannotTell when no Python is kept for some machine.
     """
-    indexed = dict(files) if files is not None else load_index(root)
+    indexed = load_index(root)
     mirror = _Mirror(root, indexed)
     chosen: set[str] = set()
     served: set[tuple[int, int]] = set()
