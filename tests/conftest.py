@@ -223,3 +223,25 @@ def tmpdir_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("TMPDIR", str(directory))
     monkeypatch.setattr(tempfile, "tempdir", None)  # forget the cached choice
     return directory
+
+
+@pytest.fixture(scope="session")
+def tool_wheels(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """``tool_wheels("poetry")``: a directory of the wheels that install it (and its closure).
+
+    Packed from this environment (:mod:`support.wheelhouse`), once per set of
+    names a session asks for; copy them next to a test's own wheels to serve
+    them from a fake index, or ``mirror add`` them from one.
+    """
+    from support.wheelhouse import pack_installed
+
+    made: dict[tuple[str, ...], Path] = {}
+
+    def factory(*requirements: str) -> Path:
+        key = tuple(sorted(requirements))
+        if key not in made:
+            made[key] = tmp_path_factory.mktemp("tool-wheels")
+            pack_installed(key, made[key])
+        return made[key]
+
+    return factory
