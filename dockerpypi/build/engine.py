@@ -28,10 +28,6 @@ from ..errors import UserMessageError
 from . import engine_cache
 from .transports import ContextTransport, HttpTransport, Transport
 
-# Drivers whose builder runs inside the engine's own network namespace rules:
-# host networking reaches the host's loopback.
-LOCAL_DRIVERS = ("docker", "docker-container")
-
 
 class EngineInfo(NamedTuple):
     """What docker said about the engine and the selected builder."""
