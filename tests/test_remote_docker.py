@@ -31,10 +31,11 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PASSWORD = "remote-s3cret-pw"
 
 
-def _docker(*args: str, check: bool = True, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def _docker(*args: str, check: bool = True, timeout: float = 600,
+            **kwargs: object) -> subprocess.CompletedProcess[str]:
     """The docker CLI against the remote engine."""
     return subprocess.run(["docker", *args], env={**os.environ, "DOCKER_HOST": REMOTE},
-                          capture_output=True, text=True, check=check, timeout=600,
+                          capture_output=True, text=True, check=check, timeout=timeout,
                           **kwargs)  # type: ignore[call-overload]
 
 
@@ -43,7 +44,8 @@ def remote_engine(base_image: str) -> Iterator[str]:
     """The remote engine's DOCKER_HOST, with the base image on it; its images from this
     session are removed at the end."""
     try:
-        answer = _docker("version", "--format", "{{.Server.Version}}", check=False)
+        answer = _docker("version", "--format", "{{.Server.Version}}", check=False,
+                         timeout=30)
     except subprocess.TimeoutExpired:
         answer = None
     if answer is None or answer.returncode != 0:
@@ -187,4 +189,25 @@ def test_the_http_transport_is_refused_on_a_remote_engine_before_docker_builds(
         f"dockerpypi: error: the docker builder of the engine at {on_remote} cannot reach "
         f"this machine's 127.0.0.1, where the http transport would serve the mirror {mirror}: "
         "drop --transport http: the context transport sends the mirror to any builder")
+    assert not docker_built(result.stderr)
+
+
+def test_a_docker_context_whose_endpoint_is_elsewhere_is_told_apart(
+        remote_engine: str, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A docker configuration of the test's own, with a context for the remote engine.
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    subprocess.run(["docker", "context", "create", "build-farm", "--docker",
+                    f"host={remote_engine}"], check=True, capture_output=True, timeout=60)
+    monkeypatch.setenv("DOCKER_CONTEXT", "build-farm")
+    mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    write_dockerfile(tmp_path, base_image, "pip", requirements=("dockerpypi-alpha",),
+                     secrets=True)
+    result = build(["--offline", "--mirror-dir", str(mirror), "--transport", "http"],
+                   ["--progress=plain", "-t", unique_tag("remote-context"), str(tmp_path)])
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        f"dockerpypi: error: the docker builder of the engine at {remote_engine} cannot "
+        "reach this machine's 127.0.0.1"), result.stderr
     assert not docker_built(result.stderr)
