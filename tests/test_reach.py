@@ -12,14 +12,22 @@ from pathlib import Path
 import pytest
 from support.cli import run_main
 
-from dockerpypi.build.engine import BuilderInfo, EngineInfo, parse_context, parse_inspect
-from dockerpypi.build.loopback_fetch import wheels_to_send
+from dockerpypi.build.command import parse_docker_args
+from dockerpypi.build.engine import (
+    BuilderInfo,
+    EngineInfo,
+    choose_transport,
+    parse_context,
+    parse_inspect,
+)
+from dockerpypi.build.loopback_fetch import LoopbackFetchTransport, wheels_to_send
 from dockerpypi.build.reach import (
     BuilderReach,
     LoopbackPlan,
     builder_reach,
     endpoint_is_local,
     fetched_settings,
+    for_builder,
     loopback_plan,
     shown_endpoint,
 )
@@ -213,6 +221,23 @@ def test_the_steps_read_the_fetched_files_where_they_read_the_loopback_mirror(
     moved = fetched_settings(online, (online.public_index.value,))
     assert [m.url for m in moved.indexes] == ["https://mirror.example/simple/",
                                               "file:///tmp/pypi"]
+
+
+def test_the_step_settings_travel_as_a_context_when_only_fetched_mirrors_had_credentials(
+        tmp_path: Path) -> None:
+    away = engine("tcp://10.231.0.2:2375")
+    context = choose_transport(away)
+    given = parse_docker_args(["-t", "app", "."])
+    loopback = "http://user:s3cret@127.0.0.1:3141/simple/"
+    fetching = for_builder(away, context, given, settings(tmp_path, loopback), None,
+                           requested="auto")
+    assert isinstance(fetching, LoopbackFetchTransport)
+    assert fetching.config_form(credentials=True) == "context"
+    both = settings(tmp_path, loopback, "https://user:s3cret@mirror.example/simple/")
+    assert for_builder(away, context, given, both, None, requested="auto").config_form(
+        credentials=True) == "secrets"
+    # On this machine's engine: the transport chosen, unchanged.
+    assert for_builder(engine(), context, given, both, None, requested="auto") is context
 
 
 def test_every_wheel_of_a_chosen_version_that_fits_is_sent_from_loopback_only() -> None:

@@ -129,9 +129,8 @@ def test_a_loopback_mirror_is_fetched_here_and_sent_to_the_remote_build(
     index = served.replace("http://", f"http://builder:{PASSWORD}@")
     context = tmp_path / "context"
     context.mkdir()
-    # (a mirror URL with credentials: the steps take their settings as secrets)
-    write_dockerfile(context, base_image, "pip", requirements=("dockerpypi-app",),
-                     secrets=True)
+    # The steps take their settings from the context: the credentials stay here.
+    write_dockerfile(context, base_image, "pip", requirements=("dockerpypi-app",))
     before = {path.name: path.read_bytes() for path in context.iterdir()}
     tag = unique_tag("remote-loopback")
     result = build(["--offline", "--index-url", index, "--mirror-dir", str(tmp_path / "none")],

@@ -27,6 +27,7 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from ..mirror.download import Downloader, origin
 from ..mirror.fill import MODE_TARGET, secrets_of
 from ..mirror.index import update_index
 from ..mirror.picks import Pick
-from ..mirror.resolve import choose_resolver, plan_uv, run_uv
+from ..mirror.resolve import UvPlan, choose_resolver, plan_uv, run_uv
 from ..mirror.targets import TargetTags, UnmappableTarget
 from ..process import signals_held, signals_unwind
 from ..settings.urls import MirrorURL
@@ -54,16 +55,25 @@ if TYPE_CHECKING:
 # image's C library might install; the files sent are every fitting wheel of
 # the versions chosen, so an older image finds its own among them.
 _GLIBC = 40
+# uv resolutions run at once (one per CPython and machine).
+_RESOLVERS = 4
 
 
 class LoopbackFetchTransport(ContextTransport):
     """The context transport, with the loopback mirrors fetched from here (``plan``)."""
 
-    __slots__ = ("plan",)
+    __slots__ = ("keeps_credentials", "plan")
 
-    def __init__(self, use_buildx: bool, reason: str, plan: LoopbackPlan) -> None:
+    def __init__(self, use_buildx: bool, reason: str, plan: LoopbackPlan, *,
+                 keeps_credentials: bool) -> None:
         super().__init__(use_buildx, reason)
         self.plan = plan
+        # Whether an index the steps still use (one not fetched from) has credentials.
+        self.keeps_credentials = keeps_credentials
+
+    def config_form(self, *, credentials: bool) -> str:
+        # The fetched mirrors' credentials stay here: the steps read files.
+        return "secrets" if self.keeps_credentials else "context"
 
     def check(self, run: BuildRun) -> None:
         pass  # the loopback mirrors are fetched here: --network does not matter to them
@@ -127,6 +137,14 @@ def wheels_to_send(lock: dict[str, Any], python: tuple[int, int], machine: str,
     return picks
 
 
+def _resolved(uv_plan: UvPlan) -> dict[str, Any] | UserMessageError:
+    """uv's lock for ``uv_plan``, or why it found none."""
+    try:
+        return run_uv(uv_plan)
+    except UserMessageError as error:
+        return error
+
+
 def _problem(error: Exception) -> str:
     """What went wrong, without the fix its message may end with: the refusal has its own."""
     return error.problem if isinstance(error, UserMessageError) else str(error)
@@ -145,31 +163,34 @@ def fetch(run: BuildRun, plan: LoopbackPlan, directory: Path) -> str:
     packages = tuple(str(requirement) for requirement, _ in wanted.requirements)
     secrets = secrets_of(indexes)
     settings = run.settings
-    picks: dict[str, Pick] = {}
-    served: list[str] = []
-    first_failure: str | None = None
+    targets: list[tuple[tuple[int, int], str, UvPlan]] = []
     for machine in wanted.machines:
         for python in reversed(PYTHONS):  # the newest first: its failure is said
             tags = TargetTags(python_version=f"{python[0]}.{python[1]}",
                               platforms=(f"manylinux_2_{_GLIBC}_{machine}",))
             try:
                 choice = choose_resolver("uv", image=None, tags=tags)
-                uv_plan = plan_uv(directory, packages, [], choice=choice, indexes=indexes,
-                                  tags=tags, only_binary=True, mode=MODE_TARGET,
-                                  secrets=secrets, retries=settings.retries.value,
-                                  timeout=settings.timeout.value)
+                targets.append((python, machine, plan_uv(
+                    directory, packages, [], choice=choice, indexes=indexes, tags=tags,
+                    only_binary=True, mode=MODE_TARGET, secrets=secrets,
+                    retries=settings.retries.value, timeout=settings.timeout.value)))
             except (UserMessageError, UnmappableTarget) as error:  # no uv, or no target
                 raise refusal(plan.reach, plan.indexes,
                               f"dockerpypi cannot resolve the build's requirements here "
                               f"({_problem(error)})") from None
-            try:
-                lock = run_uv(uv_plan)
-            except UserMessageError as error:  # not for this Python: the next one
-                first_failure = first_failure or f"Python {tags.python_version}: {error.problem}"
-                continue
-            served.append(f"{tags.python_version}/{machine}")
-            for pick in wheels_to_send(lock, python, machine, sources):
-                picks.setdefault(pick.filename, pick)
+    # Each resolution is a uv process that mostly waits on the index: a few at once.
+    with ThreadPoolExecutor(max_workers=_RESOLVERS) as pool:
+        locks = list(pool.map(_resolved, (uv_plan for _, _, uv_plan in targets)))
+    picks: dict[str, Pick] = {}
+    served: list[str] = []
+    first_failure: str | None = None
+    for (python, machine, _), lock in zip(targets, locks, strict=True):
+        if isinstance(lock, UserMessageError):  # not for this Python: the next one
+            first_failure = first_failure or f"Python {python[0]}.{python[1]}: {lock.problem}"
+            continue
+        served.append(f"{python[0]}.{python[1]}/{machine}")
+        for pick in wheels_to_send(lock, python, machine, sources):
+            picks.setdefault(pick.filename, pick)
     if not served:
         raise refusal(plan.reach, plan.indexes, f"the build's requirements resolve from it "
                       f"for no CPython 3.8 to 3.15 ({first_failure})")

@@ -212,4 +212,7 @@ def for_builder(engine: EngineInfo, transport: Transport, given: DockerArgs,
         return transport
     from .loopback_fetch import LoopbackFetchTransport
 
-    return LoopbackFetchTransport(transport.use_buildx, transport.reason, plan)
+    keeps = any(index.credentials is not None for index in settings.indexes
+                if index not in plan.indexes)
+    return LoopbackFetchTransport(transport.use_buildx, transport.reason, plan,
+                                  keeps_credentials=keeps)
