@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from support.cli import run_main
+from support.dockerfiles import write_dockerfile
 
 from dockerpypi.build.command import parse_docker_args
 from dockerpypi.build.engine import (
@@ -346,3 +347,24 @@ def test_on_this_machines_engine_a_loopback_mirror_is_reached_by_host_network(
     assert code == 0, err
     assert "cannot reach" not in err
     assert "--network=host" in out
+
+
+def test_without_uv_the_fetch_is_refused_before_docker_builds(
+        remote_docker: Path, tmp_path: Path, http_mirror: Callable[..., str],
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockerpypi.mirror import resolve
+
+    served = http_mirror(["dockerpypi-alpha==1.0"], origin="loopback")
+    write_dockerfile(tmp_path, "dockerpypi-test/python:3.11-bookworm", "pip",
+                     requirements=("dockerpypi-alpha",))
+    monkeypatch.setattr(resolve, "find_uv", lambda environ=None: None)
+    code, _, err = run_main(["build", "--offline", "--index-url", served, "--mirror-dir",
+                             str(tmp_path / "none"), "-t", "app", str(tmp_path)], capsys)
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        f"dockerpypi: error: the docker builder of the engine at {REMOTE_HOST} cannot reach "
+        f"{served} on this machine's loopback, and dockerpypi fetches what the build needs "
+        "from it with uv, which is not installed: pip install uv, or give the mirror an "
+        "address the builder reaches (such as http://HOST-IP:PORT/... in DOCKERPYPI_MIRRORS), "
+        "or fill a local mirror with `dockerpypi mirror add` and build with --mirror-dir")
+    assert not remote_docker.exists()

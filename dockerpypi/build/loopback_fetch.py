@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from ..errors import UserMessageError
+from ..mirror import resolve
 from ..mirror.download import Downloader, origin
 from ..mirror.fill import MODE_TARGET, secrets_of
 from ..mirror.index import update_index
@@ -42,7 +43,7 @@ from ..mirror.resolve import UvPlan, choose_resolver, plan_uv, run_uv
 from ..mirror.targets import TargetTags, UnmappableTarget
 from ..process import signals_held, signals_unwind
 from ..settings.urls import MirrorURL
-from .reach import LoopbackPlan, fetched_settings, refusal
+from .reach import FIX, LoopbackPlan, fetched_settings, refusal
 from .subset import CannotTell
 from .subset.closure import PYTHONS, tag_fits
 from .subset.wanted import read_build
@@ -158,6 +159,9 @@ def fetch(run: BuildRun, plan: LoopbackPlan, directory: Path) -> str:
     except CannotTell as reason:
         raise refusal(plan.reach, plan.indexes, f"dockerpypi cannot tell what the build "
                       f"installs from it ({reason})") from None
+    if resolve.find_uv() is None:
+        raise refusal(plan.reach, plan.indexes, "dockerpypi fetches what the build needs "
+                      "from it with uv, which is not installed", fix=f"pip install uv, or {FIX}")
     indexes = resolution_indexes(run)
     sources = {origin(index.url) for index in plan.indexes}
     packages = tuple(str(requirement) for requirement, _ in wanted.requirements)
