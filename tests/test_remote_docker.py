@@ -156,6 +156,28 @@ def test_a_loopback_mirror_is_fetched_here_and_sent_to_the_remote_build(
     assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("dockerpypi-fetched-*"))
 
 
+def test_a_local_mirror_and_a_loopback_mirror_reach_the_remote_build_together(
+        on_remote: str, tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+        http_mirror: Callable[..., ServedURL]) -> None:
+    local = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
+    served = http_mirror([{"name": "dockerpypi-app", "version": "3.1",
+                           "requires": ["dockerpypi-alpha>=1"]}], origin="loopback")
+    write_dockerfile(tmp_path, base_image, "pip", requirements=("dockerpypi-app",))
+    tag = unique_tag("remote-both")
+    result = build(["--offline", "--index-url", "file:///tmp/pypi", "--index-url", served,
+                    "--mirror-dir", str(local)],
+                   ["--progress=plain", "-t", tag, "--load", str(tmp_path)])
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "sending 2 files (for CPython 3.8 to 3.15 on x86_64) fetched from the loopback " \
+           "mirror" in result.stderr
+    code = ("import dockerpypi_app as a, dockerpypi_alpha as b; "
+            "print(a.MIRROR_ORIGIN, b.MIRROR_ORIGIN)")
+    assert run_remote(tag, "python3", "-c", code) == "loopback local-mirror"
+    verified = dockerpypi("verify", "--index-url", "file:///tmp/pypi", "--index-url", served,
+                          tag)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
 def test_a_loopback_mirror_that_cannot_serve_the_build_stops_it_in_one_line(
         on_remote: str, tmp_path: Path, base_image: str,
         http_mirror: Callable[..., ServedURL]) -> None:
