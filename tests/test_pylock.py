@@ -359,6 +359,9 @@ def pylocks_only(kind: str, path: str) -> bool:
      "deploy/pylock.toml", "/src/deploy/pylock.toml"),
     ("COPY pylock.toml /srv/lock/\nRUN [\"uv\", \"pip\", \"install\", \"-r\", "
      "\"/srv/lock/pylock.toml\"]\n", "pylock.toml", "/srv/lock/pylock.toml"),
+    # a secret at its default place covers no path of the step
+    ("WORKDIR /app\nCOPY . .\nRUN --mount=type=secret,id=netrc pip install -r pylock.toml\n",
+     "pylock.toml", "/app/pylock.toml"),
 ])
 def test_a_step_installing_a_pylock_of_the_context_reads_the_copy(
         text: str, source: str, target: str) -> None:
@@ -416,6 +419,7 @@ def test_a_uv_lock_and_a_pylock_in_one_build_each_get_their_copy() -> None:
     (["COPY a/pylock.toml /srv/lock.toml"], "/srv/lock.toml", "a/pylock.toml"),
     (["COPY . /app", "COPY other/pylock.toml /app/"], "/app/pylock.toml", "other/pylock.toml"),
     (["COPY *.toml /app/"], "/app/pylock.toml", None),  # a glob: not followed
+    (["ADD https://example.org/pylock.toml /app/"], "/app/pylock.toml", None),
     (["COPY a/pylock.toml /srv/"], "/srv/a/pylock.toml", None),
 ])
 def test_where_a_copied_file_came_from(copies: list[str], path: str,

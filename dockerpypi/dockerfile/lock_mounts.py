@@ -85,8 +85,10 @@ def copied(workdir: str | None, flags: list[str], rest: str) -> tuple[Copy, ...]
     # Docker copies into a destination that is an existing directory: the
     # WORKDIR is one, with or without its trailing slash.
     directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..") or into == workdir
+    # Globs are not followed, nor what ADD fetches from elsewhere (a URL, a git repository).
     return (Copy(into, tuple((context_path(word), word.endswith("/") or context_path(word) == "")
-                             for word in sources if not any(c in word for c in "*?[")),
+                             for word in sources if not any(c in word for c in "*?[")
+                             and "://" not in word and not word.startswith("git@")),
                  directory),)
 
 
@@ -128,7 +130,9 @@ def mounted_from(mounts: list[dict[str, str]], workdir: str | None, path: str
     """
     best: tuple[int, dict[str, str], str] | None = None
     for mount in mounts:
-        target = in_step(workdir, grammar.mount_target(mount))
+        written = grammar.mount_target(mount)
+        # No target: a secret or ssh mount at its own default place, never a lock's.
+        target = in_step(workdir, written) if written else None
         relative = None if target is None else _under(path, target)
         if target is not None and relative is not None and \
                 (best is None or len(target) >= best[0]):
