@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -455,3 +456,24 @@ def test_a_dry_run_sends_the_rewritten_pylock_and_refuses_a_mirror_without_its_f
     assert code == 2
     assert "has no file of 1 of its packages (dockerpypi-probe-app 1.0)" in err
     assert f"mirror add {made}" in err
+
+
+def test_a_pylock_the_copy_cannot_be_made_of_is_left_with_a_warning_or_refused_offline(
+        made: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    context = made.parent
+    (context / "Dockerfile").write_text(
+        "FROM base\nWORKDIR /app\nCOPY pylock.toml ./\nRUN pip install -r pylock.toml\n")
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(made), "--mirror-dir", str(mirror)], capsys)[0] == 0
+    text = made.read_text()
+    made.write_text(re.sub(r'url = "([^"]*)"', r'url = """\1"""', text))
+    assert read_pylock(made)  # the same lock, written another way
+    code, out, err = run_main(["build", "--inject", "--dry-run", "--mirror-dir", str(mirror),
+                               str(context)], capsys)
+    assert code == 0, err
+    assert LOCKS_STAGE not in out
+    assert err.count("so pip and uv read it as it is (its own file URLs)") == 1, err
+    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                               str(mirror), str(context)], capsys)
+    assert code != 0
+    assert "cannot rewrite without changing the lock" in err

@@ -77,6 +77,9 @@ class Injecting:
             as_it_is = _AS_IT_IS[kind]
             try:
                 packages = _packages(kind, path)
+                # A lock the copy cannot be made of is said now, as one that cannot be read.
+                _rewrite(kind, path.read_text(encoding="utf-8"), run.settings.mount_point.value,
+                         where=str(path))
             except DockerPypiError as error:
                 if only_index:
                     raise
