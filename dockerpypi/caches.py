@@ -15,6 +15,7 @@ cache                       user                  stale when
 ``engine.json``             build/, engine probe  docker, buildx, the socket or builder
 ``subsets.json``            build/, kept subset   the Dockerfile, requirements or mirror
 ``step-config/``            build/, settings      never (read back); 30 days unused
+``uv-step/``                build/, uv_step       never (per wheel); 30 days unused
 ``.dockerpypi-subset-*``    build/, subset        7 days unused, or past the 16 newest
 ==========================  ====================  ==========================================
 
@@ -102,7 +103,12 @@ MIRROR_SUBSETS = Cache(
     f"and unused for {SUBSET_IN_USE_SECONDS // 60} minutes; half-written ones after "
     f"{SUBSET_STALE_SECONDS // 3600} hours",
     in_mirror=True)
-ALL = (TEMPLATES, RENDERS, ENGINE, SUBSETS, STEP_CONFIG, MIRROR_SUBSETS)
+UV_STEP = Cache(
+    "uv-step", "uv's program unpacked from a uv wheel of the mirror, the dockerpypi-uv "
+    "build context of steps that run uv where the image has none; a folder per wheel",
+    "never (another wheel is another folder); removed after "
+    f"{TREE_KEEP_SECONDS // 86400} days unused, half-written ones after an hour")
+ALL = (TEMPLATES, RENDERS, ENGINE, SUBSETS, STEP_CONFIG, MIRROR_SUBSETS, UV_STEP)
 
 
 def cache_dir() -> Path:

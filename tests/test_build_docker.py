@@ -172,7 +172,7 @@ def test_inject_prefer_uv_installs_with_uv_only_where_the_image_has_it(
                               ["--no-cache", "--progress=plain", "-t", tag, "--load",
                                str(context)])
     assert result.returncode == 0, result.stderr[-4000:]
-    assert "pip install runs with uv when the image has uv" in result.stderr
+    assert "pip install runs with uv (the image's, or the mirror's" in result.stderr
     assert installed(tag, "dockerpypi-alpha") == {"dockerpypi-alpha": ("1.0.7", "local-mirror")}
     said_by_uv = "+ dockerpypi-alpha==1.0.7" in result.stderr
     said_by_pip = "Successfully installed dockerpypi-alpha-1.0.7" in result.stderr

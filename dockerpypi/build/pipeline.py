@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import caches, process
-from ..dockerfile.vocabulary import CONFIG_STAGE
+from ..dockerfile.vocabulary import CONFIG_STAGE, UV_STAGE
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
 from ..render.files import config_context, config_files, uv_cache_pays
@@ -133,6 +133,10 @@ def _build(run: BuildRun) -> Outcome:
     if run.config == "secrets":
         _refuse_steps_reading_the_config_stage(run)
     run.transport.check(run)
+    if uses_uv_stage(run.given):
+        from .uv_step import for_uv_steps  # only builds whose steps may run uv pay for it
+
+        run = for_uv_steps(run)
     with run.transport.delivered(run) as delivered:
         return _run_docker(run, delivered)
 
@@ -209,6 +213,17 @@ def reads_config_stage(given: DockerArgs) -> bool | None:
     if text is None:  # stdin, a URL, or unreadable (docker will say why)
         return None
     return re.search(rf"\bfrom={re.escape(CONFIG_STAGE)}\b", text, re.IGNORECASE) is not None
+
+
+def uses_uv_stage(given: DockerArgs) -> bool:
+    """Whether a step of the Dockerfile mounts the ``dockerpypi-uv`` stage (uv from the
+    mirror); False when it cannot be read (stdin, a URL)."""
+    source = dockerfile_path(given)
+    try:
+        text = source.read_text(encoding="utf-8", errors="replace") if source else ""
+    except OSError:
+        return False
+    return re.search(rf"\bfrom={re.escape(UV_STAGE)}\b", text, re.IGNORECASE) is not None
 
 
 def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:

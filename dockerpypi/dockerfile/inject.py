@@ -45,6 +45,7 @@ from .vocabulary import (
     SOURCE_ENV,
     STEP_DIR,
     UV_LOCK,
+    UV_STAGE,
     StepSetup,
     installers_called,
     secret_id,
@@ -57,8 +58,8 @@ _EXEC_COMMENT = ("# dockerpypi --inject: exec form rewritten as shell form (same
                  "so the step can source the mirror settings")
 _HEREDOC_COMMENT = ("# dockerpypi --inject: the heredoc script sources the mirror settings "
                     "in its first lines")
-_UV_COMMENT = ("# dockerpypi --inject --prefer-uv: uv installs when the image has it, "
-               "else the pip call as written")
+_UV_COMMENT = ("# dockerpypi --inject --prefer-uv: uv installs (the image's, or the mirror's "
+               "mounted for this step), else the pip call as written")
 _STAGE_COMMENT = "# dockerpypi --inject: `dockerpypi build` fills {} with the mirror{}"
 _INDENT = "    "  # as in `dockerpypi render`
 
@@ -168,7 +169,8 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
             else:
                 replacement = choice.command
                 installers = installers_called(replacement)
-                notes.append(f"{where}: pip install runs with uv when the image has uv")
+                notes.append(f"{where}: pip install runs with uv (the image's, or the "
+                             "mirror's for this step only)")
     overlays: list[Overlay] = []
     if has_lock is not None:
         text = " ".join(words) if words is not None else f"{command}\n{bodies}"
@@ -213,7 +215,8 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
     step_uid, gid, known = _owner(stage.user, uid)
     # A named USER: no uid to give the secrets and the cache (see step_setup).
     setup = step_setup(mount_point=mount_point, config=config, installers=installers,
-                       uid=step_uid, gid=gid, user_known=known)
+                       uid=step_uid, gid=gid, user_known=known,
+                       uv_binary=replacement is not None)
     if not known:
         comments.append(f"# dockerpypi --inject: USER {stage.user} is a name, so the secrets are "
                         "mode 0444 and nothing is cached; write USER <uid> or pass --uid")
@@ -356,7 +359,8 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     insert_at = None
     locks = {overlay.source: overlay.kind for plan in plans for overlay in plan.overlays}
     wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else []),
-              *([LOCKS_STAGE] if locks else [])]
+              *([LOCKS_STAGE] if locks else []),
+              *([UV_STAGE] if any(plan.replacement is not None for plan in plans) else [])]
     missing = [name for name in wanted if name not in named]
     if missing:
         assert first_from is not None

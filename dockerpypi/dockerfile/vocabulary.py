@@ -13,6 +13,10 @@ what they name. A step that installs from the mirror gets, for itself only:
 - a rendered step: its requirements file from the build context, mounted
   under :data:`REQUIREMENTS_DIR`;
 - a cache mount per installer it calls, under :data:`CACHE_ROOT`;
+- a step that runs uv where the image may have none (a rendered ``auto``
+  step, ``--inject --prefer-uv``): the ``dockerpypi-uv`` stage
+  (:data:`UV_STAGE`, uv's binary from the mirror) at :data:`UV_DIR`, which
+  the env file puts on PATH after the image's own;
 - a shell prefix: the cache variables, then :data:`SOURCE_ENV`.
 
 :func:`step_setup` writes the mount flags and the prefix; the template of
@@ -47,6 +51,11 @@ STEP_DIR = "/run/dockerpypi"
 ENV_FILE = f"{STEP_DIR}/env"
 REQUIREMENTS_DIR = f"{STEP_DIR}/requirements"
 CACHE_ROOT = "/var/cache/dockerpypi"
+# The stage a step that may run uv bind-mounts at UV_DIR: uv's binary for the
+# builder, taken from the uv wheel in the mirror (`dockerpypi mirror add uv`),
+# or nothing (the step then runs pip). See dockerpypi.build.uv_step.
+UV_STAGE = "dockerpypi-uv"
+UV_DIR = f"{STEP_DIR}/uv"
 
 # The shell text that sources the env file, first thing in a step's command
 # after the cache variables.
@@ -123,7 +132,10 @@ def default_command(installer: str, requirements: str) -> str:
     if installer == "uv":
         return uv
     if installer == "auto":
-        return f"if command -v uv >/dev/null 2>&1; then {uv}; else {pip}; fi"
+        # uv, the image's or the mirror's (UV_DIR), compiles bytecode as pip
+        # does: the image holds the same files whichever ran.
+        return (f"if command -v uv >/dev/null 2>&1; then {uv} --compile-bytecode; "
+                f"else {pip}; fi")
     return pip
 
 
@@ -163,7 +175,7 @@ class StepSetup(NamedTuple):
 
 def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
                uid: int | None = None, gid: int | None = None, user_known: bool = True,
-               requirements: str | None = None) -> StepSetup:
+               requirements: str | None = None, uv_binary: bool = False) -> StepSetup:
     """What a step that calls ``installers`` needs, in the order `dockerpypi render` writes it.
 
     ``config`` is one of :data:`CONFIG_FORMS`; ``uid`` and ``gid`` own the
@@ -171,6 +183,8 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
     user the caller cannot tell (a named ``USER``): its secrets are readable
     by all and it caches nothing, as no mount can be given to its user.
     ``requirements`` is the requirements file to mount from the build context.
+    ``uv_binary`` mounts :data:`UV_STAGE` at :data:`UV_DIR`, for a step that
+    runs uv when there is one.
     """
     if config not in CONFIG_FORMS:
         raise ValueError(f"config {config!r} is not one of {CONFIG_FORMS}")
@@ -183,6 +197,8 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
     if requirements is not None:
         mounts.append(f"--mount=type=bind,source={requirements},"
                       f"target={requirements_target(requirements)}")
+    if uv_binary:
+        mounts.append(f"--mount=type=bind,from={UV_STAGE},target={UV_DIR}")
     if config == "secrets":
         # Secrets are 0400 and root's by default: a non-root step gets them as
         # its own. For an unknown user they are readable by all (0444)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
-from ..dockerfile.vocabulary import file_target, secret_id
+from ..dockerfile.vocabulary import STEP_DIR, UV_DIR, file_target, secret_id
 from ..mirror.filenames import SDIST_SUFFIXES
 from ..settings.model import Settings
 from ..settings.urls import MirrorURL
@@ -113,7 +113,9 @@ def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
     return render_template("env.sh.j2", keep=_no_credentials(settings),
                            unset=_SHADOWING_VARIABLES, exports=exports,
                            indexes=[str(index) for index in settings.indexes],
-                           uv_cache=uv_cache or "uv" not in installers)
+                           uv_cache=uv_cache or "uv" not in installers,
+                           # uv from the mirror only where uv has its settings
+                           uv_dir=UV_DIR if "uv" in installers else None)
 
 
 def uv_cache_pays(settings: Settings, mirror_files: Iterable[str]) -> bool:
@@ -147,9 +149,10 @@ def config_files(settings: Settings, *, redact: bool = False,
 def config_context(files: Sequence[ConfigFile]) -> dict[str, str]:
     """The files of the ``dockerpypi-config`` build context: relative path -> text.
 
-    ``requirements/`` holds a placeholder because a step mounts its
-    requirements file inside ``/run/dockerpypi``, and a mount point must exist.
+    ``requirements/`` and ``uv/`` hold a placeholder because a step mounts its
+    requirements file and uv inside ``/run/dockerpypi``, and a mount point must exist.
     """
     context = {PurePosixPath(file.target).name: file.content for file in files}
     context["requirements/.keep"] = ""
+    context[f"{PurePosixPath(UV_DIR).relative_to(STEP_DIR)}/.keep"] = ""
     return context

@@ -23,6 +23,7 @@ from ..dockerfile.vocabulary import (
     INSTALLER_CHOICES,
     INSTALLERS,
     MIRROR_STAGE,
+    UV_STAGE,
     default_command,
     installers_called,
     requirements_target,
@@ -93,13 +94,17 @@ def render_run(options: RunOptions) -> str:
         # command, which picks one when it runs.
         called = installers_called(command) if options.command else []
         installers = tuple(called) or INSTALLERS
+    # The default auto step runs uv even where the image has none: the
+    # mirror's, mounted for the step (dockerpypi.build.uv_step).
+    uv_binary = options.installer == "auto" and not options.command
     setup = step_setup(mount_point=options.mount_point, config=options.config,
                        installers=installers, uid=options.uid, gid=options.gid,
-                       requirements=source)
+                       requirements=source, uv_binary=uv_binary)
     return render_template(
         "run.Dockerfile.j2",
         stage=MIRROR_STAGE,
         config_stage=CONFIG_STAGE if options.config == "context" else None,
+        uv_stage=UV_STAGE if uv_binary else None,
         mounts=setup.mounts,
         prefix=setup.prefix,
         command=command,
@@ -108,8 +113,8 @@ def render_run(options: RunOptions) -> str:
 
 
 def render_stage(*, syntax: str | None = None) -> str:
-    """The empty ``pypi-mirror`` and ``dockerpypi-config`` stages that let plain
-    ``docker build`` work."""
+    """The empty ``pypi-mirror``, ``dockerpypi-config`` and ``dockerpypi-uv`` stages that
+    let plain ``docker build`` work."""
     return render_template("stage.Dockerfile.j2", stage=MIRROR_STAGE, config_stage=CONFIG_STAGE,
-                           syntax=syntax,
+                           uv_stage=UV_STAGE, syntax=syntax,
                            regenerate="dockerpypi render stage" + (" --syntax" if syntax else ""))

@@ -6,3 +6,6 @@ unset PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_NO_INDEX PIP_TRUSTED_HOST UV_INDEX_U
 echo 'dockerpypi: indexes for this step: file:///tmp/pypi <public-index>' >&2
 export PIP_CONFIG_FILE=/run/dockerpypi/pip.conf
 export UV_CONFIG_FILE=/run/dockerpypi/uv.toml
+# A step that may run uv has uv's binary from the mirror mounted for itself
+# (`dockerpypi mirror add uv`): on PATH after the image's own, if it runs here.
+if [ -x /run/dockerpypi/uv/uv ] && /run/dockerpypi/uv/uv --version >/dev/null 2>&1; then export PATH="$PATH:/run/dockerpypi/uv"; fi

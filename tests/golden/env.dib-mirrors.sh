@@ -8,3 +8,6 @@ export PIP_CONFIG_FILE=/run/dockerpypi/pip.conf
 export UV_CONFIG_FILE=/run/dockerpypi/uv.toml
 export UV_HTTP_TIMEOUT=3
 export UV_HTTP_RETRIES=0
+# A step that may run uv has uv's binary from the mirror mounted for itself
+# (`dockerpypi mirror add uv`): on PATH after the image's own, if it runs here.
+if [ -x /run/dockerpypi/uv/uv ] && /run/dockerpypi/uv/uv --version >/dev/null 2>&1; then export PATH="$PATH:/run/dockerpypi/uv"; fi

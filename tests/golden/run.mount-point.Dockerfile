@@ -3,11 +3,15 @@
 # The mirror and its configuration come from the build contexts "pypi-mirror"
 # and "dockerpypi-config", for this step only: `dockerpypi build` supplies both,
 # and a plain `docker build` runs it with the installer's own defaults.
+# Where the image has no uv, uv's binary from the mirror (build context
+# "dockerpypi-uv", filled by `dockerpypi build` after `dockerpypi mirror add uv`)
+# runs the step and leaves nothing behind; without it the step runs pip.
 RUN --mount=type=bind,from=pypi-mirror,target=/srv/wheels,readonly \
     --mount=type=bind,from=dockerpypi-config,target=/run/dockerpypi,rw \
     --mount=type=bind,source=requirements.txt,target=/run/dockerpypi/requirements/requirements.txt \
+    --mount=type=bind,from=dockerpypi-uv,target=/run/dockerpypi/uv \
     --mount=type=cache,id=dockerpypi-pip-1000,target=/var/cache/dockerpypi/pip,uid=1000,gid=100 \
     --mount=type=cache,id=dockerpypi-uv-1000,target=/var/cache/dockerpypi/uv,uid=1000,gid=100 \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
-    if command -v uv >/dev/null 2>&1; then uv pip install --python "$(command -v python3)" -r /run/dockerpypi/requirements/requirements.txt; else python3 -m pip install -r /run/dockerpypi/requirements/requirements.txt; fi
+    if command -v uv >/dev/null 2>&1; then uv pip install --python "$(command -v python3)" -r /run/dockerpypi/requirements/requirements.txt --compile-bytecode; else python3 -m pip install -r /run/dockerpypi/requirements/requirements.txt; fi

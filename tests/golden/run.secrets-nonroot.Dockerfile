@@ -3,8 +3,12 @@
 # The mirror comes from the build context "pypi-mirror" and its configuration
 # from build secrets, for this step only: `dockerpypi build` supplies both, and
 # a plain `docker build` runs it with the installer's own defaults.
+# Where the image has no uv, uv's binary from the mirror (build context
+# "dockerpypi-uv", filled by `dockerpypi build` after `dockerpypi mirror add uv`)
+# runs the step and leaves nothing behind; without it the step runs pip.
 RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=bind,source=requirements.txt,target=/run/dockerpypi/requirements/requirements.txt \
+    --mount=type=bind,from=dockerpypi-uv,target=/run/dockerpypi/uv \
     --mount=type=secret,id=dockerpypi-env,target=/run/dockerpypi/env,uid=10001,gid=10001,mode=0400 \
     --mount=type=secret,id=dockerpypi-pip-conf,target=/run/dockerpypi/pip.conf,uid=10001,gid=10001,mode=0400 \
     --mount=type=secret,id=dockerpypi-uv-toml,target=/run/dockerpypi/uv.toml,uid=10001,gid=10001,mode=0400 \
@@ -13,4 +17,4 @@ RUN --mount=type=bind,from=pypi-mirror,target=/tmp/pypi,readonly \
     --mount=type=cache,id=dockerpypi-uv-10001,target=/var/cache/dockerpypi/uv,uid=10001,gid=10001 \
     export PIP_CACHE_DIR=/var/cache/dockerpypi/pip UV_CACHE_DIR=/var/cache/dockerpypi/uv UV_LINK_MODE=copy; \
     if [ -f /run/dockerpypi/env ]; then . /run/dockerpypi/env; fi; \
-    if command -v uv >/dev/null 2>&1; then uv pip install --python "$(command -v python3)" -r /run/dockerpypi/requirements/requirements.txt; else python3 -m pip install -r /run/dockerpypi/requirements/requirements.txt; fi
+    if command -v uv >/dev/null 2>&1; then uv pip install --python "$(command -v python3)" -r /run/dockerpypi/requirements/requirements.txt --compile-bytecode; else python3 -m pip install -r /run/dockerpypi/requirements/requirements.txt; fi

@@ -11,8 +11,10 @@ pack`` wants an unpacked wheel, pip and uv only go the other way), so this
 one does, after the wheel spec: the files RECORD lists under site-packages,
 the ``.dist-info`` as installed minus what the installer added, a fresh
 RECORD, and a file name from the ``Tag`` lines of WHEEL. Scripts outside
-site-packages are left out: installers make them again from
-``entry_points.txt``. The image runs the same CPython minor version on the
+site-packages are left out (installers make them again from
+``entry_points.txt``), except programs that are not Python scripts: uv's
+and ruff's binaries, which their wheels carry in ``<name>-<version>.data/scripts/``
+and installers copy into ``bin/`` as they are. The image runs the same CPython minor version on the
 same platform as the tests, so compiled wheels fit it too.
 """
 
@@ -52,15 +54,34 @@ def _compressed_tag(wheel_text: str) -> str:
     return "-".join(".".join(values) for values in parts)
 
 
+def _binary_script(site: Path, relative: str, entry_points: set[str]) -> bytes | None:
+    """The bytes of ``relative`` (a RECORD path) if it is a program in ``bin/`` that no
+    entry point makes and that is no ``#!`` script (whose line installers rewrote)."""
+    path = Path(relative)
+    if path.parent.name != "bin" or path.name in entry_points:
+        return None
+    file = site / relative
+    if not file.is_file():
+        return None
+    data = file.read_bytes()
+    return None if data.startswith(b"#!") else data
+
+
 def pack(distribution: metadata.Distribution, dest_dir: Path) -> Path:
     """The wheel of one installed ``distribution``, written into ``dest_dir``."""
     site = Path(str(distribution.locate_file("")))
     entries: list[tuple[str, bytes]] = []
+    scripts: list[tuple[str, bytes]] = []  # (file name, bytes), into .data/scripts/
     wheel_text = ""
     dist_info = ""
+    entry_points = {point.name for point in distribution.entry_points
+                    if point.group in ("console_scripts", "gui_scripts")}
     for file in distribution.files or ():
         relative = file.as_posix()
         parts = file.parts
+        if parts[0] == ".." and (binary := _binary_script(site, relative, entry_points)):
+            scripts.append((file.name, binary))
+            continue
         if parts[0] == ".." or "__pycache__" in parts or relative.endswith(".pyc"):
             continue
         if parts[0].endswith(".dist-info"):
@@ -79,13 +100,19 @@ def pack(distribution: metadata.Distribution, dest_dir: Path) -> Path:
     name = re.sub(r"[-_.]+", "_", canonicalize_name(distribution.metadata["Name"]))
     version = distribution.version
     target = dest_dir / f"{name}-{version}-{_compressed_tag(wheel_text)}.whl"
+    scripts_dir = f"{name}-{version}.data/scripts"
+    entries += [(f"{scripts_dir}/{script}", data) for script, data in sorted(scripts)]
     record = [f"{path},{_record_hash(data)},{len(data)}" for path, data in entries]
     record.append(f"{dist_info}/RECORD,,")
     dest_dir.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         # The .dist-info goes last, as the wheel spec recommends.
         for path, data in sorted(entries, key=lambda entry: entry[0].startswith(dist_info)):
-            archive.writestr(path, data)
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            # rwx for the programs of .data/scripts, as unzip and installers read it.
+            info.external_attr = (0o100755 if path.startswith(scripts_dir) else 0o100644) << 16
+            archive.writestr(info, data)
         archive.writestr(f"{dist_info}/RECORD", "\n".join(record) + "\n")
     return target
 
