@@ -36,3 +36,16 @@ def test_packed_wheel_has_no_installer_files_and_a_full_record(tmp_path: Path) -
     assert not any(name.endswith(("/INSTALLER", "/direct_url.json", ".pyc")) for name in names)
     assert listed == set(names)
     assert wheel.name.endswith("-py3-none-any.whl")
+
+
+def test_a_packed_uv_wheel_carries_its_program(tool_wheels: Callable[..., Path],
+                                               tmp_path: Path) -> None:
+    (wheel,) = tool_wheels("uv").glob("uv-*.whl")
+    target = tmp_path / "target"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--isolated", "--no-index", "--no-deps",
+         "--target", str(target), str(wheel)], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    ran = subprocess.run([str(target / "bin" / "uv"), "--version"], capture_output=True,
+                         text=True, check=False)
+    assert ran.stdout.startswith("uv "), ran.stderr
