@@ -106,7 +106,8 @@ def _first_docker_word(params: list[click.Parameter], args: list[str]) -> int:
               help="With --inject: the uid of a named USER, who must read the secrets.")
 @click.option("--prefer-uv", is_flag=True,
               help="With --inject: a step that is one plain `pip install` runs `uv pip "
-                   "install` instead when the image has uv (pip otherwise).")
+                   "install` instead, with the image's uv or the mirror's (`dockerpypi "
+                   "mirror add uv`) mounted for the step (pip otherwise).")
 @click.option("--transport", type=click.Choice(["auto", *TRANSPORTS]), default="auto",
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "

@@ -1,12 +1,13 @@
-"""``--prefer-uv``: run a Dockerfile's ``pip install`` with uv when the image has uv.
+"""``--prefer-uv``: run a Dockerfile's ``pip install`` with uv when the step has uv.
 
 ``dockerpypi build --inject --prefer-uv`` turns a RUN whose whole command is
 one ``pip install`` into
 
     if command -v uv >/dev/null 2>&1; then uv pip install ...; else <the pip call>; fi
 
-so an image that carries uv installs with it, and any other image runs the
-command exactly as written. Only what means the same to both is translated:
+so a step that has uv installs with it (the image's, or the mirror's that
+:mod:`.inject` mounts for the step, see ``dockerpypi.build.uv_step``), and
+any other runs the command exactly as written. Only what means the same to both is translated:
 a command with shell syntax (operators, expansions, comments, globs) or a pip
 option outside the table below keeps pip, with the reason, never a guess.
 uv is also told to compile bytecode, as pip does unless told otherwise, so the
