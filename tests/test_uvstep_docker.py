@@ -1,4 +1,4 @@
-"""uv for the step, not for the image: pip steps on an image without uv install with the mirror's uv.
+"""uv for the step, not the image: pip steps on an image without uv run the mirror's uv.
 
 The fake index on 127.0.0.1 serves tiny wheels and uv's own wheel (packed
 from the test environment); ``dockerpypi mirror add -r requirements.txt`` and
