@@ -26,6 +26,10 @@ fill     ``dockerpypi mirror add`` against ``pip download`` + ``dir2pi``.
 reindex  re-indexing a mirror of ``--reindex-files`` tiny wheels after 10
          were added.
 cli      start-up of the command line (hyperfine when installed).
+uvstep   a ``pip install`` step on an image without uv, run by
+         ``dockerpypi build`` with uv from the mirror (the rendered ``auto``
+         step, and ``--inject --prefer-uv``), cold and warm, against uv
+         bind-mounted for the step, both compiling bytecode.
 """
 
 from __future__ import annotations
@@ -631,6 +635,93 @@ def bench_large(builds: Builds, padded: Path, repeats: int, tables: dict[str, Ta
                        f"the subset is {len(chosen.files)} of {chosen.total_files} files")
 
 
+# --- uv for the step, not for the image -------------------------------------------
+
+# A Dockerfile written for pip, not for dockerpypi (`--inject --prefer-uv`).
+PIP_STEP = """\
+ARG BASE_IMAGE
+FROM ${BASE_IMAGE}
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
+"""
+
+
+def ensure_uv_mirror(work: Path, mirror: Path, log: Path) -> Path:
+    """The benchmark mirror plus the uv wheel of the floor's uv (`dockerpypi mirror add uv`)."""
+    version = output([uv_binary(), "--version"]).split()[1]
+    uv_mirror = work / f"{mirror.name}-uv-{version}"
+    if (uv_mirror / ".complete").is_file():
+        return uv_mirror
+    shutil.rmtree(uv_mirror, ignore_errors=True)
+    link_tree(mirror, uv_mirror, "*.whl")
+    say(f"adding uv {version} to a copy of the benchmark mirror")
+    run([*dockerpypi_cli(), "mirror", "add", "--quiet", "--mirror-dir", str(uv_mirror), *TARGET,
+         f"uv=={version}"], log=log)
+    (uv_mirror / ".complete").write_text("")
+    return uv_mirror
+
+
+def bench_uv_step(builds: Builds, uv_mirror: Path, repeats: int,
+                  tables: dict[str, Table]) -> None:
+    """A pip step on an image without uv, with uv from the mirror, against uv bind-mounted."""
+    from dockerpypi.render.steps import RunOptions, render_run, render_stage
+
+    table = Table("uvstep", "A `pip install` step on an image without uv (bytecode compiled "
+                            "on both sides)",
+                  [("cold", "cold s"), ("warm", "warm s"), ("image", "image MB")],
+                  floor="uv bind-mounted for the step, `--no-index --find-links`, "
+                        "`--compile-bytecode`")
+    table.notes += [
+        "cold and warm as in the builds table; uv's program is a build context of its own "
+        "at the same path build after build (dockerpypi's cache, the floor's context), so "
+        "only the first build of a run sends it",
+        "no image holds uv: dockerpypi's step and the floor mount it for the step only",
+    ]
+    tables["uvstep"] = table
+
+    def auto(cache: str) -> str:
+        step = render_run(RunOptions())
+        for installer in ("pip", "uv"):
+            step = step.replace(f"id=dockerpypi-{installer}-0,",
+                                f"id=dockerpypi-{installer}-0-{cache},")
+        return "ARG BASE_IMAGE\n" + render_stage() + "FROM ${BASE_IMAGE}\n" + step
+
+    recipes: list[tuple[str, Callable[[str], str], list[str], bool]] = [
+        (table.floor, lambda cache: (DOCKERFILES / "floor-bytecode.Dockerfile").read_text(),
+         ["--build-context", f"pypi-mirror={builds.mirror}"], False),
+        ("`dockerpypi build`, the rendered auto step", auto, [], True),
+        ("`dockerpypi build --inject --prefer-uv`, `pip install -r`", lambda cache: PIP_STEP,
+         ["--inject", "--prefer-uv"], True),
+    ]
+    for repeat in range(repeats):
+        for number, (label, dockerfile, options, ours) in rotated(list(enumerate(recipes)),
+                                                                  repeat):
+            cache = f"bench-{builds.token}-uvstep-{repeat}-{number}"
+            context = Path(tempfile.mkdtemp(prefix="tmp-ctx-uvstep-", dir=builds.work))
+            shutil.copy2(REQUIREMENTS, context / "requirements.txt")
+            (context / "Dockerfile").write_text(dockerfile(cache))
+            if not ours:
+                os.link(uv_binary(), context / "uv")
+            tag = f"dockerpypi-bench/uvstep-{number}:{builds.token}"
+            builds.tags.append(tag)
+            docker = ["--progress=plain", "-t", tag, "--label", f"{BENCH_LABEL}={builds.token}",
+                      "--build-arg", f"BASE_IMAGE={builds.base}", "--no-cache", str(context)]
+            argv = ([*dockerpypi_cli(), "build", "--offline", "--mirror-dir", str(uv_mirror),
+                     *options, *docker] if ours
+                    else ["docker", "buildx", "build", *options, *docker])
+            row = table.row(label)
+            for column in ("cold", "warm"):
+                say(f"uv step: {label} {column} ({repeat + 1}/{repeats})")
+                took, printed = run_output(argv, log=builds.log)
+                if ours and ("uv for the steps that want it: uv-" not in printed
+                             or "Successfully installed" in printed):
+                    raise Failed(f"{label}: the step did not get uv from the mirror "
+                                 f"(see {builds.log})")
+                row.add(column, took)
+            row.add("image", int(output(["docker", "image", "inspect", "--format",
+                                         "{{.Size}}", tag])) / 1e6)
+
+
 def _requirements() -> list[Any]:
     from packaging.requirements import Requirement
 
@@ -844,7 +935,7 @@ def prune_new_records(before: set[str], token: str) -> None:
 
 # --- main -----------------------------------------------------------------------
 
-SECTIONS = ("builds", "overhead", "large", "fill", "reindex", "cli")
+SECTIONS = ("builds", "overhead", "large", "fill", "reindex", "cli", "uvstep")
 
 
 def write_results(tables: dict[str, Table], info: dict[str, Any], args: argparse.Namespace,
@@ -858,7 +949,7 @@ def write_results(tables: dict[str, Table], info: dict[str, Any], args: argparse
             "tables": {key: table.to_json() for key, table in tables.items()}}
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     mode = "`--quick`" if args.quick else "full"
-    order = ("builds", "overhead", "large", "fill", "reindex", "cli")
+    order = ("builds", "overhead", "large", "fill", "reindex", "cli", "uvstep")
     took = f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
     markdown = (f"Measured {info['date']} ({mode} run, {took}) on "
                 f"{machine_line(info)}.\n\n"
@@ -915,7 +1006,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     before = {record["ID"] for record in cache_records()}
     builds: Builds | None = None
     try:
-        if {"builds", "overhead", "large"} & set(sections):
+        if {"builds", "overhead", "large", "uvstep"} & set(sections):
             mirror = ensure_mirror(work, log)
             builds = Builds(work, mirror, args.base_image, log, token)
             builds.build_base()
@@ -939,6 +1030,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                           if (value := row.median("cold")) is not None]
                 tables["large"].notes.append("against the floor build of the table above "
                                              "(cold): " + ", ".join(ratios))
+        if builds is not None and "uvstep" in sections:
+            bench_uv_step(builds, ensure_uv_mirror(work, builds.mirror, log), args.repeat,
+                          tables)
         if "fill" in sections or "reindex" in sections:
             dir2pi = ensure_pip2pi(work, log)
             if "fill" in sections:
