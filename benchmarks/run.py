@@ -672,9 +672,11 @@ def bench_uv_step(builds: Builds, uv_mirror: Path, repeats: int,
                   floor="uv bind-mounted for the step, `--no-index --find-links`, "
                         "`--compile-bytecode`")
     table.notes += [
-        "cold and warm as in the builds table; uv's program is a build context of its own "
-        "at the same path build after build (dockerpypi's cache, the floor's context), so "
-        "only the first build of a run sends it",
+        "cold and warm as in the builds table; a cold build sends uv's program (38 MB) "
+        "again on both sides: BuildKit keeps what it was sent of every context by the "
+        "build's own context path, which is new for each cold build",
+        "`--inject` steps are not read by the subset: the whole mirror is sent (uv's "
+        "wheel too), where the rendered step sends what its requirements resolve to",
         "no image holds uv: dockerpypi's step and the floor mount it for the step only",
     ]
     tables["uvstep"] = table

@@ -179,3 +179,13 @@ def test_a_mirror_with_uv_gives_the_builders_program(tmp_path: Path, cache_home:
     assert (binary.directory / "uv").is_file()
     assert "uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl from the mirror" in binary.summary
     assert not uv_binary(mirror, "linux/arm64").found
+
+
+def test_an_auto_step_rendered_before_uv_came_from_the_mirror_is_still_read() -> None:
+    from dockerpypi.dockerfile.steps import read_steps
+
+    earlier = "\n".join(line for line in steps.render_run(steps.RunOptions()).split("\n")
+                        if UV_MOUNT not in line).replace(" --compile-bytecode", "")
+    text = steps.render_stage() + "FROM python\n" + earlier
+    # the subset reads it as the rendered step it is, not as a custom command
+    assert read_steps(text).requirements == ["requirements.txt"]

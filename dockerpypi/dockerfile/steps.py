@@ -116,8 +116,9 @@ def _step_sources(where: str, command: str, mounts: list[dict[str, str]],
             rest, sourced = rest.removeprefix(prefix).strip(), True
         elif rest.startswith("export ") and ";" in rest:
             rest = rest.split(";", 1)[1].strip()
-    defaults = {" ".join(default_command(installer, target).split()): source
-                for target, source in requirements.items() for installer in INSTALLER_CHOICES}
+    defaults = {" ".join(default_command(installer, target, compile_bytecode=compiled).split()):
+                source for target, source in requirements.items()
+                for installer in INSTALLER_CHOICES for compiled in (True, False)}
     if heredoc or not sourced or rest not in defaults:
         raise UnreadableSteps(f"{where}: a step with a custom command installs from the mirror")
     return [defaults[rest]]

@@ -121,8 +121,12 @@ def requirements_target(source: str) -> str:
     return f"{REQUIREMENTS_DIR}/{PurePosixPath(source).name}"
 
 
-def default_command(installer: str, requirements: str) -> str:
-    """The command of a rendered step that installs ``requirements`` (a path in the step)."""
+def default_command(installer: str, requirements: str, *, compile_bytecode: bool = True) -> str:
+    """The command of a rendered step that installs ``requirements`` (a path in the step).
+
+    ``compile_bytecode=False``: the ``auto`` command as dockerpypi 0.1 wrote
+    it, which the subset still reads as a rendered step.
+    """
     quoted = shlex.quote(requirements)
     # `--python` with the python3 on PATH installs into an activated virtual
     # environment, or into the system interpreter without one (`--system`
@@ -134,8 +138,8 @@ def default_command(installer: str, requirements: str) -> str:
     if installer == "auto":
         # uv, the image's or the mirror's (UV_DIR), compiles bytecode as pip
         # does: the image holds the same files whichever ran.
-        return (f"if command -v uv >/dev/null 2>&1; then {uv} --compile-bytecode; "
-                f"else {pip}; fi")
+        compiled = " --compile-bytecode" if compile_bytecode else ""
+        return f"if command -v uv >/dev/null 2>&1; then {uv}{compiled}; else {pip}; fi"
     return pip
 
 
