@@ -64,7 +64,7 @@ def dockerpypi(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, check=False, timeout=600, env=os.environ.copy())
 
 
-@pytest.mark.parametrize("kind", ["rendered", "inject-prefer-uv"])
+@pytest.mark.parametrize("kind", ["rendered", "rendered-secrets", "inject-prefer-uv"])
 def test_pip_steps_run_the_mirrors_uv_and_leave_nothing_of_it(
         kind: str, tmp_path: Path, base_image: str, tool_wheels: Callable[..., Path]) -> None:
     root = write_index_of(tmp_path / "upstream", UPSTREAM, origin="upstream")
@@ -81,8 +81,9 @@ def test_pip_steps_run_the_mirrors_uv_and_leave_nothing_of_it(
                                "--mirror-dir", str(mirror))
             assert added.returncode == 0, added.stderr
     assert len(list(mirror.glob("uv-*.whl"))) == 1
-    if kind == "rendered":
-        dockerfile = (render_stage() + VENV.format(base=base_image) + render_run(RunOptions()))
+    if kind.startswith("rendered"):
+        run = render_run(RunOptions(config="secrets" if kind.endswith("secrets") else "context"))
+        dockerfile = render_stage() + VENV.format(base=base_image) + run
         options = []
     else:
         dockerfile = PIP_DOCS.format(base=base_image)
@@ -105,7 +106,7 @@ def test_pip_steps_run_the_mirrors_uv_and_leave_nothing_of_it(
     assert "versions 1.0 1.0 upstream" in lines, output
     assert "installer uv" in lines, output
     assert any(line.startswith("pyc __init__.cpython-") for line in lines), output
-    if kind != "rendered":
+    if kind == "inject-prefer-uv":
         assert "target-installer uv" in lines, output
         assert any(line.startswith("target-pyc __init__.cpython-") for line in lines), output
     # Nothing of uv or of its mount in the image.
