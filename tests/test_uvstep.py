@@ -189,3 +189,15 @@ def test_an_auto_step_rendered_before_uv_came_from_the_mirror_is_still_read() ->
     text = steps.render_stage() + "FROM python\n" + earlier
     # the subset reads it as the rendered step it is, not as a custom command
     assert read_steps(text).requirements == ["requirements.txt"]
+
+
+def test_a_dry_run_names_the_program_without_unpacking_it(tmp_path: Path,
+                                                           cache_home: Path) -> None:
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    uv_wheel(mirror)
+    shown = uv_binary(mirror, "linux/amd64", write=False)
+    assert shown.directory is not None
+    assert shown.directory.parent == cache_home
+    assert not cache_home.exists()  # nothing written
+    assert uv_binary(mirror, "linux/amd64").directory == shown.directory  # where it then is

@@ -88,20 +88,24 @@ def pick_wheel(names: list[str], machine: str) -> str | None:
     return best[2] if best is not None else None
 
 
-def unpacked(wheel: Path) -> Path | None:
+def unpacked(wheel: Path, *, write: bool = True) -> Path | None:
     """A cache directory holding ``wheel``'s ``uv`` program (mode 0755), made once per wheel.
 
     None when the wheel has no program, cannot be read, or the cache cannot be written.
+    ``write=False`` (a dry run) only names the directory it would be.
     """
     try:
         stat = wheel.stat()
     except OSError:
         return None
     key = hashlib.sha256(f"{wheel.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()
+    name = f"{wheel.name.split('-')[1]}-{key[:16]}"
+    if not write:
+        return caches.UV_STEP.path / name
     root = caches.ensure_cache_dir(caches.UV_STEP.name)
     if root is None:
         return None
-    directory = root / f"{wheel.name.split('-')[1]}-{key[:16]}"
+    directory = root / name
     if (directory / "uv").is_file():
         with contextlib.suppress(OSError):
             os.utime(directory)  # used: kept from pruning
@@ -127,8 +131,10 @@ def unpacked(wheel: Path) -> Path | None:
     return directory
 
 
-def empty_directory() -> Path | None:
+def empty_directory(*, write: bool = True) -> Path | None:
     """The cache's empty directory: the context of a build whose mirror has no uv that fits."""
+    if not write:
+        return caches.UV_STEP.path / "none"
     root = caches.ensure_cache_dir(caches.UV_STEP.name)
     if root is None:
         return None
@@ -152,8 +158,12 @@ def _prune(root: Path, keep: Path) -> None:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
-def uv_binary(mirror_dir: Path | None, platform: str | None) -> UvBinary:
-    """The ``dockerpypi-uv`` context for a builder of ``platform`` (``linux/amd64``)."""
+def uv_binary(mirror_dir: Path | None, platform: str | None, *, write: bool = True
+              ) -> UvBinary:
+    """The ``dockerpypi-uv`` context for a builder of ``platform`` (``linux/amd64``).
+
+    ``write=False`` (a dry run) names the directories without making them.
+    """
     from .subset import CannotTell
     from .subset.wanted import machine_of
 
@@ -178,13 +188,13 @@ def uv_binary(mirror_dir: Path | None, platform: str | None) -> UvBinary:
             if name is None:
                 why = f"the mirror has no uv wheel for {platform} (`dockerpypi mirror add uv`)"
     if name is not None and mirror_dir is not None:
-        directory = unpacked(mirror_dir / name)
+        directory = unpacked(mirror_dir / name, write=write)
         if directory is not None:
             return UvBinary(directory, f"uv for the steps that want it: {name} from the mirror, "
                                        "mounted for those steps only", True)
         why = f"{name} has no uv program that could be unpacked into the cache"
-    return UvBinary(empty_directory(), f"no uv for the steps that want it ({why}): where the "
-                                       "image has no uv they run pip", False)
+    return UvBinary(empty_directory(write=write), f"no uv for the steps that want it ({why}): "
+                    "where the image has no uv they run pip", False)
 
 
 def for_uv_steps(run: BuildRun) -> BuildRun:
@@ -202,7 +212,7 @@ def for_uv_steps(run: BuildRun) -> BuildRun:
 
     builders = run.given.values("--builder")
     platform = default_platform(run.engine, builders[-1] if builders else None)
-    binary = uv_binary(run.mirror_dir, platform)
+    binary = uv_binary(run.mirror_dir, platform, write=not run.dry_run)
     run.report(binary.summary)
     if binary.directory is None:
         return run  # the Dockerfile's own empty stage

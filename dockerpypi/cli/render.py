@@ -42,7 +42,8 @@ class _RenderGroup(click.Group):
 @click.group(cls=_RenderGroup, invoke_without_command=True)
 @click.option("--installer", type=click.Choice(INSTALLER_CHOICES), default="auto",
               show_default=True,
-              help="The installer the step runs; auto: uv if the image has it, else pip.")
+              help="The installer the step runs; auto: uv if the image has it or the "
+                   "mirror has uv's wheel (`dockerpypi mirror add uv`), else pip.")
 @click.option("-r", "--requirements", metavar="FILE",
               help="Requirements file in the build context [default: requirements.txt, "
                    "unless a command follows --].")

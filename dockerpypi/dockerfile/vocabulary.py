@@ -69,7 +69,7 @@ UV_LOCK = "uv.lock"
 PYLOCK = "pylock.toml"
 INSTALLERS = ("pip", "uv")
 # What a rendered step runs (`render --installer`): "auto" runs uv when the
-# image has it, pip otherwise.
+# image has it or the step mounts the mirror's (UV_STAGE), pip otherwise.
 INSTALLER_CHOICES = ("auto", *INSTALLERS)
 
 # The files of a step's settings: name -> (secret id, file name inside STEP_DIR).
