@@ -132,6 +132,37 @@ def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...]
     return plan
 
 
+def _pipfile_request(locks: tuple[Path, ...], files: list[Path],
+                     indexes: tuple[MirrorURL, ...], cleanup: contextlib.ExitStack, *,
+                     public: MirrorURL, given_indexes: bool, offline: bool, quiet: bool
+                     ) -> tuple[list[Path], tuple[MirrorURL, ...]]:
+    """Pipfile.lock files as hash-pinned requirements (added to ``files``, removed when
+    ``cleanup`` ends), and the indexes to ask: the lock's own sources other than the
+    public index come after the configured ones (not with --index-url or offline)."""
+    from ..mirror.pipfile import expanded, other_sources, pinned_requirements, read_pipfile_lock
+
+    read = [read_pipfile_lock(path) for path in locks]
+    for lock in read:
+        if not lock.requirements:
+            raise UsageError(f"{lock.path} locks no package from an index",
+                             fix="lock the Pipfile (pipenv lock), or give packages instead")
+        if not quiet:
+            click.echo(f"{lock.path}: {len(lock.requirements)} packages, each at its locked "
+                       "version, only files with the lock's sha256", err=True)
+            if lock.left_out:
+                click.echo(f"  left to the build (a path, a URL or a VCS): "
+                           f"{', '.join(lock.left_out)}", err=True)
+    if not given_indexes and not offline:
+        for lock in read:
+            for source in other_sources(lock.sources, public.url):
+                url = expanded(source.url)
+                if url is not None:
+                    indexes = (*indexes, parse_mirror_url(
+                        url, origin=f"{lock.path.name} source {source.name}"))
+    written = cleanup.enter_context(pinned_requirements(read))
+    return [*files, *written], tuple(dict.fromkeys(indexes))
+
+
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
     if image is None:
@@ -203,18 +234,22 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     (./build, ../app, .), or when it is a directory holding pyproject.toml or
     setup.py; any other word is a package name, even where a directory of
     that name exists.
-    A hash-pinned requirements file admits only the files whose hashes it lists.
+    A hash-pinned requirements file admits only the files whose hashes it lists;
+    a Pipfile.lock (or a directory holding one) is read as one: every locked
+    package at its version, only files whose sha256 the lock lists.
 
     \b
     dockerpypi mirror add .
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
+    dockerpypi mirror add Pipfile.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.pipfile import split_pipfile_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
@@ -232,73 +267,82 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
     note = None
-    arguments = packages
-    locks, packages = split_locks(arguments)
-    projects: list[Project] = []
-    if any(names_path(argument) for argument in arguments):
-        from ..mirror.project import read_projects
+    pipfile_locks, packages = split_pipfile_locks(packages)
+    # The hash-pinned requirements written from Pipfile.lock files live until the fill ends.
+    with contextlib.ExitStack() as cleanup:
+        if pipfile_locks:
+            files, indexes = _pipfile_request(pipfile_locks, files, indexes, cleanup,
+                                              public=settings.public_index.value,
+                                              given_indexes=bool(index_urls),
+                                              offline=settings.offline.value,
+                                              quiet=quiet or as_json)
+        arguments = packages
+        locks, packages = split_locks(arguments)
+        projects: list[Project] = []
+        if any(names_path(argument) for argument in arguments):
+            from ..mirror.project import read_projects
 
-        # Before any download: a bad one is refused. A project beside its uv.lock
-        # gets the lock's files, then what uv needs to build it (the lock has not that).
-        projects = read_projects(packages) if not locks else [
-            p for p in read_projects([a for a in arguments
-                                      if a not in packages and installable(Path(a))])
-            if p.uv_builds]
-    if locks:
-        plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
-                          indexes=indexes, given_indexes=bool(index_urls), tags=tags,
-                          settings=settings)
-    elif image is not None:
-        if projects:
-            raise UsageError("--image does not see project directories",
-                             fix="drop --image and give the image's --python-version and "
-                                 "--platform")
-        from ..mirror.image import plan_image_download, requirement_closure
-        from ..mirror.resolve import choose_resolver
+            # Before any download: a bad one is refused. A project beside its uv.lock
+            # gets the lock's files, then what uv needs to build it (the lock has not that).
+            projects = read_projects(packages) if not locks else [
+                p for p in read_projects([a for a in arguments
+                                          if a not in packages and installable(Path(a))])
+                if p.uv_builds]
+        if locks:
+            plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
+                              indexes=indexes, given_indexes=bool(index_urls), tags=tags,
+                              settings=settings)
+        elif image is not None:
+            if projects:
+                raise UsageError("--image does not see project directories",
+                                 fix="drop --image and give the image's --python-version and "
+                                     "--platform")
+            from ..mirror.image import plan_image_download, requirement_closure
+            from ..mirror.resolve import choose_resolver
 
-        choose_resolver(resolver, image=image, tags=tags)  # refuses --resolver uv
-        plan = plan_image_download(
-            root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
-            retries=settings.retries.value, timeout=settings.timeout.value,
-            mounted_files=requirement_closure(files), labels=labels)
-    else:
-        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
-                                only_binary=only_binary, retries=settings.retries.value,
-                                timeout=settings.timeout.value)
-    quiet = quiet or as_json
-    if not quiet:
-        click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
-        click.echo(_mode_line(plan, platforms, python_version), err=True)
-        click.echo(_resolver_line(plan, note), err=True)
-    display = progress_display(quiet)
-    warnings: list[MirrorWarning] = []
-    # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
-    # the backend is asked on) are removed and the children ended.
-    with signals_unwind(), display or contextlib.nullcontext():
-        def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
-            return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
-                               on_indexed=None if display is None else display.indexed,
-                               on_wait=None if quiet else waiting(root))
+            choose_resolver(resolver, image=image, tags=tags)  # refuses --resolver uv
+            plan = plan_image_download(
+                root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
+                retries=settings.retries.value, timeout=settings.timeout.value,
+                mounted_files=requirement_closure(files), labels=labels)
+        else:
+            plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
+                                    only_binary=only_binary, retries=settings.retries.value,
+                                    timeout=settings.timeout.value)
+        quiet = quiet or as_json
+        if not quiet:
+            click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
+            click.echo(_mode_line(plan, platforms, python_version), err=True)
+            click.echo(_resolver_line(plan, note), err=True)
+        display = progress_display(quiet)
+        warnings: list[MirrorWarning] = []
+        # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
+        # the backend is asked on) are removed and the children ended.
+        with signals_unwind(), display or contextlib.nullcontext():
+            def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
+                return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
+                                   on_indexed=None if display is None else display.indexed,
+                                   on_wait=None if quiet else waiting(root))
 
-        result = fill(plan)
-        if projects:  # what `pip install DIR` builds with, beside what it installs
-            from ..mirror.project import fill_projects
+            result = fill(plan)
+            if projects:  # what `pip install DIR` builds with, beside what it installs
+                from ..mirror.project import fill_projects
 
-            def fill_build(requirements: tuple[str, ...]) -> FillResult:
-                return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
-                                       tags=tags, only_binary=only_binary,
-                                       retries=settings.retries.value,
-                                       timeout=settings.timeout.value)[0])
+                def fill_build(requirements: tuple[str, ...]) -> FillResult:
+                    return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
+                                           tags=tags, only_binary=only_binary,
+                                           retries=settings.retries.value,
+                                           timeout=settings.timeout.value)[0])
 
-            result = fill_projects(
-                projects, result, fill_build, root,
-                on_step=None if quiet else lambda text: click.echo(text, err=True),
-                on_warning=lambda text: warnings.append(MirrorWarning(text)))
-    if quiet and not as_json:
-        return Output(warnings=tuple(warnings))
-    added = f"added {len(result.added)} files" if result.added else "nothing new to add"
-    return Output(text=lines([*(f"+ {name}" for name in result.added),
-                              f"{added} in {result.seconds:.1f}s; "
-                              f"{index_summary(result.index)}"]),
-                  json=result.to_json(), warnings=tuple(warnings),
-                  text_warnings=index_warnings(result.index))
+                result = fill_projects(
+                    projects, result, fill_build, root,
+                    on_step=None if quiet else lambda text: click.echo(text, err=True),
+                    on_warning=lambda text: warnings.append(MirrorWarning(text)))
+        if quiet and not as_json:
+            return Output(warnings=tuple(warnings))
+        added = f"added {len(result.added)} files" if result.added else "nothing new to add"
+        return Output(text=lines([*(f"+ {name}" for name in result.added),
+                                  f"{added} in {result.seconds:.1f}s; "
+                                  f"{index_summary(result.index)}"]),
+                      json=result.to_json(), warnings=tuple(warnings),
+                      text_warnings=index_warnings(result.index))

@@ -56,6 +56,15 @@ SOURCE_ENV = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 # The lock file uv writes beside pyproject.toml, and reads in `uv sync`.
 UV_LOCK = "uv.lock"
 INSTALLERS = ("pip", "uv")
+# Pipenv: it runs pip with its own settings (no pip.conf), and takes the mirror
+# from PIPENV_PYPI_MIRROR in the env file; a step that calls it needs the
+# mirror too, and gets a cache mount for pipenv's cache (pip's, with its own
+# manifests), which would otherwise land in the image.
+PIPENV = "pipenv"
+PIPFILE = "Pipfile"
+PIPFILE_LOCK = "Pipfile.lock"
+# Everything whose call makes a step need the mirror: the installers, and pipenv.
+CALLED = (*INSTALLERS, PIPENV)
 # What a rendered step runs (`render --installer`): "auto" runs uv when the
 # image has it, pip otherwise.
 INSTALLER_CHOICES = ("auto", *INSTALLERS)
@@ -70,7 +79,10 @@ STEP_FILES = {
 
 # What a step runs with instead of a cache mount, when no owner can be given
 # to the mount (see step_setup).
-_NO_CACHE = {"pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",)}
+# Pipenv has no such variable (it gives pip a cache directory of its own): it
+# keeps its cache where it would without dockerpypi.
+_NO_CACHE: dict[str, tuple[str, ...]] = {
+    "pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",), PIPENV: ()}
 
 
 def secret_id(name: str) -> str:
@@ -122,8 +134,11 @@ class CacheMount(NamedTuple):
 
 
 def cache_mount(installer: str, uid: int | None) -> CacheMount:
-    """pip or uv's cache for a step, kept out of the image in a cache mount."""
+    """pip, uv or pipenv's cache for a step, kept out of the image in a cache mount."""
     target = f"{CACHE_ROOT}/{installer}"
+    if installer == PIPENV:
+        return CacheMount(f"dockerpypi-{installer}-{uid or 0}", target,
+                          (f"PIPENV_CACHE_DIR={target}",))
     variables = (f"PIP_CACHE_DIR={target}",) if installer == "pip" else (
         f"UV_CACHE_DIR={target}",
         # The cache is another file system than the target: uv would try
@@ -197,8 +212,9 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
 # subcommand (pip -q install, uv --no-cache sync). Only subcommands that
 # resolve from an index count: not pip --version, pip list or pip freeze.
 # Text is not parsed as shell, so `echo pip install` matches too: the step then
-# gets mounts it does not use, which is harmless. poetry, pdm and conda are
-# not matched: they read neither pip's nor uv's configuration. The three
+# gets mounts it does not use, which is harmless. pipenv's subcommands that
+# install or resolve count too (it reads PIPENV_PYPI_MIRROR from the env
+# file); poetry, pdm and conda are not matched here. The three
 # CALL_ pieces are public: :mod:`.uv_locks` builds its `uv sync` from them.
 CALL_START = r"(?:^|(?<=[\s;&|(`'\"]))"
 CALL_DIR = r"(?:[^\s;&|()`'\"]*/)?"
@@ -207,16 +223,19 @@ _PIP = (rf"{CALL_DIR}(?:pip(?:3(?:\.\d+)?)?|pipx|python(?:\d(?:\.\d+)?)?['\"]?{C
         rf"\s+-m\s*pip)['\"]?{CALL_OPTIONS}\s+(?:install|download|wheel)")
 _UV = (rf"{CALL_DIR}(?:uv['\"]?{CALL_OPTIONS}\s+(?:pip\s+(?:install|sync|compile)|sync|add|lock"
        rf"|export|run|tool\s+(?:install|run|upgrade))|uvx)")
+_PIPENV = (rf"{CALL_DIR}(?:pipenv|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*pipenv)"
+           rf"['\"]?{CALL_OPTIONS}\s+(?:install|sync|update|upgrade|lock)")
 
 
 @functools.cache
 def _call() -> re.Pattern[str]:
     # Compiled when first used: a `dockerpypi render` with the default
     # command never needs it.
-    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV}))(?=$|[\s;&|)`'\"])")
+    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV})|(?P<pipenv>{_PIPENV}))"
+                      rf"(?=$|[\s;&|)`'\"])")
 
 
 def installers_called(command: str) -> list[str]:
-    """The installers (of :data:`INSTALLERS`) that ``command`` calls, by the rules above."""
+    """What of :data:`CALLED` (pip, uv, pipenv) ``command`` calls, by the rules above."""
     found = {match.lastgroup for match in _call().finditer(command)}
-    return [name for name in INSTALLERS if name in found]
+    return [name for name in CALLED if name in found]

@@ -24,7 +24,7 @@ from .templates import render_template
 _SHADOWING_VARIABLES = (
     "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_TRUSTED_HOST",
     "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_NO_INDEX",
-    "UV_INDEX_STRATEGY", "UV_NO_CONFIG",
+    "UV_INDEX_STRATEGY", "UV_NO_CONFIG", "PIPENV_PYPI_MIRROR",
 )
 
 
@@ -89,7 +89,7 @@ def render_pydistutils(settings: Settings, *, redact: bool = False) -> str:
     )
 
 
-def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
+def render_env(settings: Settings, *, uv_cache: bool = True, redact: bool = False) -> str:
     """The shell file a build step sources to select the other files for itself.
 
     ``uv_cache=False`` (see :func:`uv_cache_pays`) turns uv's cache mount off
@@ -99,6 +99,10 @@ def render_env(settings: Settings, *, uv_cache: bool = True) -> str:
     installers = settings.installers.value
     if "pip" in installers:
         exports.append(("PIP_CONFIG_FILE", file_target("pip-conf")))
+        if settings.mirrors.value:
+            # Pipenv runs pip without pip.conf, with its Pipfile's indexes; this
+            # replaces the public index among them (one URL: the first mirror).
+            exports.append(("PIPENV_PYPI_MIRROR", _url(settings.mirrors.value[0], redact)))
     if "uv" in installers:
         exports.append(("UV_CONFIG_FILE", file_target("uv-toml")))
         # uv takes timeouts and retries only from the environment; its timeout
@@ -133,7 +137,7 @@ def uv_cache_pays(settings: Settings, mirror_files: Iterable[str]) -> bool:
 def config_files(settings: Settings, *, redact: bool = False,
                  uv_cache: bool = True) -> list[ConfigFile]:
     """Every temporary file a build step gets (as files of the context, or as secrets)."""
-    texts = {"env": render_env(settings, uv_cache=uv_cache)}
+    texts = {"env": render_env(settings, uv_cache=uv_cache, redact=redact)}
     if "pip" in settings.installers.value:
         texts["pip-conf"] = render_pip_conf(settings, redact=redact)
     if "uv" in settings.installers.value:
