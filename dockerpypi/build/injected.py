@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
 from ..dockerfile.uv_locks import LOCKS_STAGE
+from ..dockerfile.vocabulary import PIPENV, installers_called
 from ..errors import BuildWarning, DockerPypiError, UsageError
 from ..mirror.lockfile import package_picks, read_lock, rewrite_lock
 from ..settings.model import SOURCE_DEFAULT
@@ -103,6 +104,7 @@ class Injecting:
         result = self.result(run.settings, run.config, self._lock_check(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
+        self._warn_pipenv_sources(run)
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
         with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
@@ -115,6 +117,28 @@ class Injecting:
                     if locks is not None else [])
             args = with_dockerfile(run.given, written["Dockerfile"], *more)
             yield run.with_args(parse_docker_args(args))
+
+    def _warn_pipenv_sources(self, run: BuildRun) -> None:
+        """Say which Pipfile sources pipenv steps take from their own index, not the mirror.
+
+        ``PIPENV_PYPI_MIRROR`` replaces only the public index among a Pipfile's
+        sources, and pipenv installs a package of another source from that
+        source's URL alone: with network it bypasses the mirror, offline it fails.
+        """
+        if self.context is None or PIPENV not in installers_called(self.text):
+            return
+        from ..mirror.pipfile import bypassing_sources, pipenv_files, shown_url
+
+        found = bypassing_sources(pipenv_files(self.context, self.text),
+                                  run.settings.public_index.value.url)
+        for path, source in found:
+            run.warn(BuildWarning(
+                f"{path}: pipenv installs the packages of its source {source.name!r} "
+                f"({shown_url(source.url)}) from that index, not from the mirror: "
+                "PIPENV_PYPI_MIRROR replaces only the public index, and pipenv takes no other "
+                "URL for a source without a change to the Pipfile; build with --offline to "
+                "make the step fail there instead, or move those packages to the public "
+                "index's source"))
 
     def _rewritten_locks(self, sources: list[str], mount_point: str) -> dict[str, str] | None:
         """{relative path: the lock with the mirror at ``mount_point`` as its index}."""

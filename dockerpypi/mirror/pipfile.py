@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
@@ -40,6 +41,9 @@ from ..dockerfile.vocabulary import PIPFILE, PIPFILE_LOCK, UV_LOCK
 from ..errors import UsageError
 from .arguments import names_path
 
+# A relative path in a Dockerfile's text that ends in Pipfile or Pipfile.lock.
+_NAMED = re.compile(r"(?<![^\s\"',\[=])[^\s\"',\[\]=/][^\s\"',\[\]=]*?Pipfile(?:\.lock)?"
+                    r"(?=[\s\"',\]]|$)")
 # Keys of a locked package that say it comes from no index: left to the build.
 _NOT_FROM_AN_INDEX = ("path", "file", "git", "hg", "svn", "bzr", "editable")
 
@@ -125,10 +129,14 @@ def _line(name: str, entry: dict[str, Any], where: str) -> str:
 
 
 def read_pipfile_lock(path: Path) -> PipfileLock:
-    """``path`` read, every category's packages pinned as ``pipenv requirements --hash`` writes."""
+    """``path`` read, every category's packages pinned as ``pipenv requirements --hash`` writes.
+
+    A package in two categories at one version is one requirement, with the
+    hashes of both; at two versions the lock is refused (no one resolution
+    could fetch both).
+    """
     data = _load(path)
-    lines: dict[str, str] = {}
-    versions: dict[str, tuple[str, str]] = {}
+    merged: dict[str, tuple[str, dict[str, Any], str]] = {}  # key -> (name, entry, category)
     left_out: list[str] = []
     for category, packages in data.items():
         if category == "_meta" or not isinstance(packages, dict):
@@ -139,16 +147,20 @@ def read_pipfile_lock(path: Path) -> PipfileLock:
             if any(key in entry for key in _NOT_FROM_AN_INDEX):
                 left_out.append(name)
                 continue
+            _line(name, entry, str(path))  # refuses an entry without a pinned version
             key = canonicalize_name(name)
-            line = _line(name, entry, str(path))
-            seen = versions.get(key)
-            if seen is not None and seen[0] != entry["version"]:
-                raise UsageError(f"{path}: {name} is locked at {seen[0]} in {seen[1]} and at "
-                                 f"{entry['version']} in {category}",
-                                 fix="lock it again (pipenv lock), or give a lock per category")
-            versions[key] = (entry["version"], category)
-            lines[key] = line
-    return PipfileLock(path, _sources(data["_meta"].get("sources")), tuple(lines.values()),
+            if key not in merged:
+                merged[key] = (name, dict(entry), category)
+                continue
+            first = merged[key][1]
+            if first["version"] != entry["version"]:
+                raise UsageError(f"{path}: {name} is locked at {first['version']} in "
+                                 f"{merged[key][2]} and at {entry['version']} in {category}",
+                                 fix="lock it again (pipenv lock)")
+            first["hashes"] = list(dict.fromkeys([*(first.get("hashes") or ()),
+                                                  *(entry.get("hashes") or ())]))
+    return PipfileLock(path, _sources(data["_meta"].get("sources")),
+                       tuple(_line(name, entry, str(path)) for name, entry, _ in merged.values()),
                        tuple(dict.fromkeys(left_out)))
 
 
@@ -207,3 +219,40 @@ def sources_of(path: Path) -> tuple[Source, ...]:
     except (OSError, ValueError):  # TOMLDecodeError is a ValueError
         return ()
     return _sources(data.get("_meta", {}).get("sources")) if isinstance(data, dict) else ()
+
+
+def pipenv_files(context: Path, dockerfile: str) -> list[Path]:
+    """The Pipfile and Pipfile.lock files of ``context`` that a Dockerfile may hand pipenv.
+
+    Those at the context's root, and those the text names by a relative path
+    (``COPY app/Pipfile app/Pipfile.lock ./``), if they exist inside the context.
+    """
+    root = context.resolve()
+    names = [PIPFILE_LOCK, PIPFILE, *(m.group(0) for m in _NAMED.finditer(dockerfile))]
+    found: dict[Path, None] = {}
+    for name in names:
+        path = (root / name).resolve()
+        if path.is_file() and path.is_relative_to(root):
+            found[path] = None
+    return list(found)
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its user and password, for a message."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
+
+
+def bypassing_sources(files: Iterable[Path], public: str) -> list[tuple[Path, Source]]:
+    """(file, source) for each source other than the public index in ``files``: pipenv
+    installs those packages from the source's own URL, whatever the step's mirror is."""
+    found: list[tuple[Path, Source]] = []
+    seen: set[str] = set()
+    for path in files:
+        for source in other_sources(sources_of(path), public):
+            if source.url not in seen:
+                seen.add(source.url)
+                found.append((path, source))
+    return found
