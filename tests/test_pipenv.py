@@ -181,6 +181,10 @@ def test_a_lock_is_named_by_its_file_or_its_directory(tmp_path: Path,
     assert lock_path(str(lock)) == lock
     assert lock_path("./app") == Path("./app/Pipfile.lock")
     assert lock_path("app") is None  # a bare name is a package, as for pip
+    monkeypatch.chdir(project)
+    assert names_path("Pipfile.lock")  # no package has that name
+    assert lock_path("Pipfile.lock") == Path("Pipfile.lock")
+    monkeypatch.chdir(tmp_path)
     (project / "uv.lock").write_text("")
     assert lock_path("./app") is None  # uv's, when it holds a uv.lock too
     assert split_pipfile_locks([str(lock), "requests"]) == ((lock.resolve(),), ("requests",))
