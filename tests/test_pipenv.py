@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -188,6 +189,9 @@ def test_a_lock_is_named_by_its_file_or_its_directory(tmp_path: Path,
     (project / "uv.lock").write_text("")
     assert lock_path("./app") is None  # uv's, when it holds a uv.lock too
     assert split_pipfile_locks([str(lock), "requests"]) == ((lock.resolve(),), ("requests",))
+    (project / "Pipfile").write_text("[packages]\n")
+    with pytest.raises(UsageError, match="is a Pipfile, whose versions are not locked"):
+        lock_path("app/Pipfile")
 
 
 def test_sources_other_than_the_public_index_are_the_ones_pipenv_reads_itself(
@@ -305,3 +309,26 @@ def test_a_pipfile_of_the_public_index_alone_says_nothing(
                              str(make_mirror(["dpp-dep==1.0"])), str(context)], capsys)
     assert code == 0, err
     assert "pipenv installs the packages" not in err
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("{not json", "is not JSON"),
+    ('{"_meta": {}, "default": {"x": {"version": "*"}}}', "x has no pinned version ('*')"),
+    ('{"_meta": {}, "default": {"x": {"path": "."}}}', "locks no package from an index"),
+])
+def test_a_bad_lock_is_one_line_exit_2_and_leaves_nothing(
+        tmp_path: Path, tmpdir_env: Path, text: str, says: str) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pipfile.lock").write_text(text)
+    mirror = tmp_path / "mirror"
+    result = subprocess.run([sys.executable, "-m", "dockerpypi", "mirror", "add", "./project",
+                             "--index-url", "http://127.0.0.1:9/", "--mirror-dir", str(mirror)],
+                            cwd=tmp_path, capture_output=True, text=True, check=False,
+                            timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("dockerpypi: error: ")
+    assert says in result.stderr
+    assert not list(tmpdir_env.iterdir())
+    assert not mirror.exists()

@@ -91,8 +91,9 @@ COPY Pipfile Pipfile.lock ./
 RUN pipenv install --deploy --system
 CMD ["python", "-c", "import dpp_app; print(dpp_app.__version__)"]
 """
-# Where each layout's packages are, and the python that sees them.
-LAYOUTS = {"docs": (DOCS, "/usr/src/.venv/bin/python"), "deploy": (DEPLOY, "python3")}
+# Each layout's Dockerfile, the python that sees its packages, and the image's lock (if any).
+LAYOUTS = {"docs": (DOCS, "/usr/src/.venv/bin/python", None),
+           "deploy": (DEPLOY, "python3", "/app/Pipfile.lock")}
 
 
 def dockerpypi(*args: str) -> subprocess.CompletedProcess[str]:
@@ -178,7 +179,7 @@ def test_mirror_add_pipfile_lock_fetches_only_the_locked_files(
 def test_pipenv_builds_offline_from_the_locked_files_and_leaves_the_lock_as_it_was(
         locked: Path, upstream: ServedURL, base_image: str, tmp_path: Path,
         layout: str) -> None:
-    dockerfile, python = LAYOUTS[layout]
+    dockerfile, python, image_lock = LAYOUTS[layout]
     context = tmp_path / "context"
     context.mkdir()
     for name in ("Pipfile", "Pipfile.lock"):
@@ -222,5 +223,8 @@ def test_pipenv_builds_offline_from_the_locked_files_and_leaves_the_lock_as_it_w
     # pipenv's cache went to the step's cache mount, not into the image
     status, output = run_in_image(tag, ["sh", "-c", "ls -A /root/.cache 2>/dev/null || true"])
     assert "pipenv" not in output
-    verified = dockerpypi("verify", tag)
+    if image_lock is not None:  # the image holds the user's lock as it was
+        status, output = run_in_image(tag, ["sha256sum", image_lock])
+        assert (status, output.split()[0]) == (0, before["Pipfile.lock"]), output
+    verified = dockerpypi("verify", tag, "--index-url", upstream, "--needle", str(mirror))
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -76,6 +76,10 @@ def lock_path(argument: str) -> Path | None:
         return None
     if path.name == PIPFILE_LOCK and path.is_file():
         return path
+    if path.name == PIPFILE and path.is_file():
+        raise UsageError(f"{path} is a Pipfile, whose versions are not locked",
+                         fix=f"give its lock ({path.with_name(PIPFILE_LOCK)}; pipenv lock "
+                             "writes it)")
     if path.is_dir() and (path / PIPFILE_LOCK).is_file() and not (path / UV_LOCK).is_file():
         return path / PIPFILE_LOCK
     return None
