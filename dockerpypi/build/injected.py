@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
 from ..dockerfile.uv_locks import LOCKS_STAGE
+from ..dockerfile.vocabulary import installers_called
 from ..errors import BuildWarning, DockerPypiError, UsageError
 from ..mirror.lockfile import package_picks, read_lock, rewrite_lock
 from ..settings.model import SOURCE_DEFAULT
@@ -103,6 +104,11 @@ class Injecting:
         result = self.result(run.settings, run.config, self._lock_check(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
+        if self.context is not None and "pdm" in installers_called(result.text):
+            from ..mirror.pdmlock import bypasses
+
+            for problem in bypasses(self.context):
+                run.warn(BuildWarning(problem))
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
         with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile

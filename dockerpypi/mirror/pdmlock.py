@@ -186,3 +186,48 @@ def project_sources(pyproject: Mapping[str, Any]) -> list[str]:
     """The names of the ``[[tool.pdm.source]]`` tables (PDM's indexes) a project lists."""
     sources = ((pyproject.get("tool") or {}).get("pdm") or {}).get("source") or []
     return [str(source.get("name", "?")) for source in sources if isinstance(source, Mapping)]
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    from ..tomlparser import tomllib
+
+    try:
+        with path.open("rb") as handle:
+            data: dict[str, Any] = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return None  # PDM says what is wrong with it, in the build
+    return data
+
+
+def bypasses(context: Path) -> list[str]:
+    """What in the build context would take a ``pdm install`` past the mirror, one line each.
+
+    PDM reads the project at the build context's root, or one directory
+    below, in the usual layouts; each such project is read: a
+    ``[[tool.pdm.source]]`` of its pyproject.toml outranks every setting PDM
+    has (its name ``pypi`` replaces ``PDM_PYPI_URL``, any other is asked
+    beside it), and is part of pdm.lock's content hash, so nothing can drop it
+    for the build without changing the project. A lock made with
+    ``static_urls`` names the URL of every file, which PDM downloads from.
+    """
+    found = []
+    directories = [context, *sorted(path for path in context.iterdir()
+                                    if path.is_dir() and not path.name.startswith("."))]
+    for directory in directories:
+        pyproject = _load(directory / "pyproject.toml") if \
+            (directory / "pyproject.toml").is_file() else None
+        for name in project_sources(pyproject or {}):
+            where = directory / "pyproject.toml"
+            found.append(
+                f"{where}: [[tool.pdm.source]] {name} "
+                + ("replaces the mirror (PDM_PYPI_URL) as PDM's index"
+                   if name == "pypi" else "is asked beside the mirror by PDM")
+                + "; no PDM setting outranks a project's source: to install from the "
+                "mirror alone, remove it from pyproject.toml (its packages can be added to "
+                "the mirror with --index-url) and run `pdm lock` again")
+        lock = _load(directory / PDM_LOCK) if (directory / PDM_LOCK).is_file() else None
+        if lock is not None and has_static_urls(lock):
+            found.append(f"{directory / PDM_LOCK} was made with static_urls, so PDM downloads "
+                         "each file from the URL written in it, not from the mirror; run "
+                         "`pdm lock --update-reuse --no-static-urls` to lock file names only")
+    return found
