@@ -29,7 +29,7 @@ from dockerpypi.mirror.pdmlock import (
     split_pdm_locks,
 )
 from dockerpypi.mirror.pinned import pinned_hashes
-from dockerpypi.render import files
+from dockerpypi.render import files, steps
 from dockerpypi.settings.resolve import resolve_settings
 
 A = "a" * 64
@@ -73,6 +73,14 @@ def test_a_named_user_s_pdm_step_caches_nothing() -> None:
     text = inject("FROM p\nUSER app\nRUN pdm sync\n").text
     assert "export PDM_NO_CACHE=1; \\" in text
     assert "type=cache" not in text
+
+
+def test_render_writes_a_pdm_step_with_pdm_s_cache() -> None:
+    text = steps.render_run(steps.RunOptions(requirements=None,
+                                             command=("pdm", "sync", "--prod", "--no-self")))
+    assert "--mount=type=cache,id=dockerpypi-pdm-0,target=/var/cache/dockerpypi/pdm" in text
+    assert "id=dockerpypi-pip-0" not in text
+    assert text.rstrip().endswith("pdm sync --prod --no-self")
 
 
 # --- the env file ---------------------------------------------------------------
@@ -302,3 +310,22 @@ def test_a_lock_no_file_of_which_the_index_has_is_refused(
     assert code != 0
     assert "no file of dpp-dep 1.0 on the index has a sha256" in err
     assert not list((tmp_path / "mirror").glob("*.whl"))
+
+
+def test_build_inject_warns_of_a_source_that_outranks_the_mirror(
+        tmp_path: Path, make_mirror: Callable[..., Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    context = write_project(tmp_path / "context", "dpp-app", [], tool=(
+        '\n[[tool.pdm.source]]\nname = "private"\nurl = "https://pkgs.example/simple"\n'))
+    (context / "Dockerfile").write_text("FROM python:3.12-slim\nRUN pip install -U pdm\n"
+                                        "COPY . /project/\nWORKDIR /project\n"
+                                        "RUN pdm install --check --prod --no-editable\n")
+    mirror = make_mirror(["dpp-dep==1.0"])
+    assert run_main(["mirror", "index", "--mirror-dir", str(mirror)], capsys)[0] == 0
+
+    code, _, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                             str(mirror), str(context)], capsys)
+
+    assert code == 0, err
+    assert ("[[tool.pdm.source]] private is asked beside the mirror by PDM; no PDM setting "
+            "outranks a project's source") in " ".join(err.split())
