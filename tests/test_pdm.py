@@ -269,17 +269,19 @@ def test_a_plain_project_is_not_said(tmp_path: Path) -> None:
 def test_mirror_add_fetches_exactly_the_locked_files(
         tmp_path: Path, http_mirror: Callable[..., ServedURL], tmpdir_env: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
-    upstream = http_mirror(["dpp-dep==1.0", "dpp-dep==2.0",
-                            {"name": "dpp-lib", "version": "1.0", "requires": ["dpp-dep"]}],
-                           origin="upstream")
-    project = write_project(tmp_path / "app", "dpp-app", ["dpp-lib", "dpp-dep<2"],
+    packages = ["dpp-dep==1.0", "dpp-dep==2.0",
+                {"name": "dpp-lib", "version": "1.0", "requires": ["dpp-dep"]},
+                # Locked for Windows too; its marker keeps it out of this machine's mirror.
+                {"name": "dpp-win", "version": "1.0", "tag": "py3-none-win_amd64"}]
+    upstream = http_mirror(packages, origin="upstream")
+    project = write_project(tmp_path / "app", "dpp-app",
+                            ["dpp-lib", "dpp-dep<2", "dpp-win; sys_platform == 'win32'"],
                             tool="\n[tool.pdm]\ndistribution = false\n")
     lock = pdm_lock(project, upstream)
     # Released after the lock: a resolution of the project would take it.
-    newer = http_mirror(["dpp-dep==1.5", "dpp-dep==1.0", "dpp-dep==2.0",
-                         {"name": "dpp-lib", "version": "1.0", "requires": ["dpp-dep"]}],
-                        origin="upstream")
+    newer = http_mirror(["dpp-dep==1.5", *packages], origin="upstream")
     locked = {p["name"]: p for p in read_pdm_lock(lock)["package"]}
+    assert locked["dpp-win"]["marker"] == 'sys_platform == "win32"'
     mirror = tmp_path / "mirror"
 
     code, _, err = run_main(["mirror", "add", str(project), "--index-url", newer,
