@@ -211,12 +211,14 @@ def bypasses(context: Path) -> list[str]:
     ``static_urls`` names the URL of every file, which PDM downloads from.
     """
     found = []
-    directories = [context, *sorted(path for path in context.iterdir()
-                                    if path.is_dir() and not path.name.startswith("."))]
-    for directory in directories:
-        pyproject = _load(directory / "pyproject.toml") if \
-            (directory / "pyproject.toml").is_file() else None
-        for name in project_sources(pyproject or {}):
+    try:
+        below = sorted(path for path in context.iterdir()
+                       if not path.name.startswith(".") and path.is_dir())
+    except OSError:  # docker says what it cannot read of the context
+        below = []
+    for directory in [context, *below]:
+        # What is missing or cannot be read says nothing (_load gives None).
+        for name in project_sources(_load(directory / "pyproject.toml") or {}):
             where = directory / "pyproject.toml"
             found.append(
                 f"{where}: [[tool.pdm.source]] {name} "
@@ -225,7 +227,7 @@ def bypasses(context: Path) -> list[str]:
                 + "; no PDM setting outranks a project's source: to install from the "
                 "mirror alone, remove it from pyproject.toml (its packages can be added to "
                 "the mirror with --index-url) and run `pdm lock` again")
-        lock = _load(directory / PDM_LOCK) if (directory / PDM_LOCK).is_file() else None
+        lock = _load(directory / PDM_LOCK)
         if lock is not None and has_static_urls(lock):
             found.append(f"{directory / PDM_LOCK} was made with static_urls, so PDM downloads "
                          "each file from the URL written in it, not from the mirror; run "
