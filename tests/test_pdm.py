@@ -253,7 +253,7 @@ def test_a_project_s_own_source_and_static_urls_are_said(tmp_path: Path) -> None
     assert all("remove it from pyproject.toml" in line for line in (private, pypi))
     assert "secret" not in " ".join(said)
     assert "made with static_urls" in static
-    assert "--no-static-urls" in static
+    assert "`pdm lock --refresh -S no_static_urls`" in static
 
 
 def test_a_plain_project_is_not_said(tmp_path: Path) -> None:

@@ -231,5 +231,6 @@ def bypasses(context: Path) -> list[str]:
         if lock is not None and has_static_urls(lock):
             found.append(f"{directory / PDM_LOCK} was made with static_urls, so PDM downloads "
                          "each file from the URL written in it, not from the mirror; run "
-                         "`pdm lock --update-reuse --no-static-urls` to lock file names only")
+                         "`pdm lock --refresh -S no_static_urls` to lock file names only (the "
+                         "same versions)")
     return found
