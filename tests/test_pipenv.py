@@ -30,11 +30,11 @@ from dockerpypi.mirror.pipfile import (
     bypassing_sources,
     lock_path,
     other_sources,
-    pinned_requirements,
     pipenv_files,
     read_pipfile_lock,
     shown_url,
     split_pipfile_locks,
+    write_requirements,
 )
 from dockerpypi.render import files
 from dockerpypi.settings.public_index import public_index_url
@@ -145,11 +145,9 @@ def test_the_lock_reads_as_the_hash_pinned_requirements_pipenv_writes(tmp_path: 
     )
     assert read.left_out == ("mine", "tool")
     assert read.sources == (Source("pypi", PUBLIC),)
-    with pinned_requirements([read]) as written:
-        assert pinned_hashes(written) == {"requests": frozenset({A, B}), "uvicorn": frozenset({C}),
-                                          "pytest": frozenset({C}), "sphinx": frozenset({B})}
-        directory = written[0].parent
-    assert not directory.exists()
+    written = write_requirements([read], tmp_path)
+    assert pinned_hashes(written) == {"requests": frozenset({A, B}), "uvicorn": frozenset({C}),
+                                      "pytest": frozenset({C}), "sphinx": frozenset({B})}
 
 
 def test_markers_are_kept_on_the_requirement(tmp_path: Path) -> None:

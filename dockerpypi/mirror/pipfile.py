@@ -27,9 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -168,17 +166,14 @@ def read_pipfile_lock(path: Path) -> PipfileLock:
                        tuple(dict.fromkeys(left_out)))
 
 
-@contextmanager
-def pinned_requirements(locks: Iterable[PipfileLock]) -> Iterator[list[Path]]:
-    """One hash-pinned requirements file per lock, in a private directory removed afterwards."""
-    with tempfile.TemporaryDirectory(prefix="dockerpypi-pipfile-") as directory:
-        written = []
-        for number, lock in enumerate(locks):
-            path = Path(directory) / f"{number}-{PIPFILE_LOCK}.txt"
-            path.write_text("".join(f"{line}\n" for line in lock.requirements),
-                            encoding="utf-8")
-            written.append(path)
-        yield written
+def write_requirements(locks: Iterable[PipfileLock], directory: Path) -> list[Path]:
+    """One hash-pinned requirements file per lock, written into ``directory``."""
+    written = []
+    for number, lock in enumerate(locks):
+        path = directory / f"{number}-{PIPFILE_LOCK}.txt"
+        path.write_text("".join(f"{line}\n" for line in lock.requirements), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def _same_index(url: str, public: str) -> bool:
