@@ -173,3 +173,35 @@ def test_ci_build_prints_inputs_that_build_the_image(
     assert files_of(context) == before
     assert installed(tag, "dockerpypi-beta") == {"dockerpypi-beta": ("2.2", "local-mirror")}
     assert_clean(tag, mirror, tmp_path)
+
+
+def test_ci_bake_writes_the_override_that_bake_action_builds_with(
+        tmp_path: Path, base_image: str, make_mirror: Callable[..., Path]) -> None:
+    mirror = indexed_mirror(make_mirror, tmp_path)
+    project = tmp_path / "project"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "Dockerfile").write_text(PLAIN.format(base=base_image,
+                                                             package="dockerpypi-app"))
+    tag = unique_tag("ci-bake")
+    (project / "docker-bake.hcl").write_text(
+        f'target "app" {{\n  context = "app"\n  tags = ["{tag}"]\n  no-cache = true\n'
+        f'  labels = {{\n{labels_hcl()}  }}\n}}\n')
+    before = files_of(project)
+    out = tmp_path / "runner-temp" / "dockerpypi"
+
+    printed = cli("ci", "bake", "--offline", "--mirror-dir", str(mirror), "--inject",
+                  "--out", str(out), "app", cwd=project)
+
+    assert printed.returncode == 0, printed.stderr
+    files = github_outputs(printed.stdout)["files"]
+    assert files == ["docker-bake.hcl", str(out / "dockerpypi.bake.json")]
+    # As docker/bake-action runs it: every file of its files input, then the targets.
+    argv = ["docker", "buildx", "bake", *(arg for name in files for arg in ("--file", name)),
+            "--load", "--progress=plain", "app"]
+    built = subprocess.run(argv, cwd=project, capture_output=True, text=True, check=False,
+                           timeout=600)
+    assert built.returncode == 0, built.stderr[-4000:]
+    assert files_of(project) == before
+    assert installed(tag, "dockerpypi-app", "dockerpypi-alpha") == {
+        "dockerpypi-app": ("3.1", "local-mirror"), "dockerpypi-alpha": ("1.0.7", "local-mirror")}
+    assert_clean(tag, mirror, project)
