@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import process
 from ..dockerfile.vocabulary import MIRROR_STAGE
-from ..errors import UsageError
+from ..errors import DockerPypiWarning, UsageError
 from . import pipeline
 from .command import dockerfile_path, parse_docker_args
 
@@ -130,11 +130,14 @@ def _prepared(stack: ExitStack, run: pipeline.BuildRun, target: Target,
     def said(line: str) -> None:
         report(f"{name}: {line}")
 
+    def warned(warning: DockerPypiWarning) -> None:
+        run.warn(type(warning)(f"{name}: {warning}"))
+
     if given is None:
         said("not a Dockerfile on disk: built as it is")
         return None
     own = pipeline.BuildRun(given, run.settings, run.mirror_dir, run.transport, report=said,
-                            warn=run.on_warning, engine=run.engine, dry_run=run.dry_run)
+                            warn=warned, engine=run.engine, dry_run=run.dry_run)
     injecting = None
     if inject is not None:
         from .injected import read_for_injection
