@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from support.docker import LABELS, unique_tag
 from support.dockerfiles import installed, write_dockerfile
+from support.server import ServedURL
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -124,6 +125,41 @@ def test_compose_build_injects_two_services_written_without_dockerpypi(
         "dockerpypi-beta": ("2.2", "local-mirror")}
     for tag in tags.values():
         assert_clean(tag, mirror, project)
+
+
+def test_compose_gives_a_credentialed_mirror_on_loopback_as_secrets_and_host_network(
+        tmp_path: Path, base_image: str, make_mirror: Callable[..., Path],
+        http_mirror: Callable[..., ServedURL]) -> None:
+    local = indexed_mirror(make_mirror, tmp_path)
+    private = http_mirror(["dockerpypi-gamma==4.0"], origin="private", username="builder",
+                          password="s3cr3t-pa55")
+    credentialed = private.replace("http://", "http://builder:s3cr3t-pa55@")
+    project = tmp_path / "project"
+    (project / "api").mkdir(parents=True)
+    # A URL with credentials: the settings travel as build secrets only.
+    write_dockerfile(project / "api", base_image, "pip",
+                     requirements=("dockerpypi-beta", "dockerpypi-gamma"), secrets=True)
+    tag = unique_tag("compose-secrets")
+    labels = "".join(f"        {key}: \"{value}\"\n" for key, value in LABELS.items())
+    (project / "docker-compose.yml").write_text(
+        f"services:\n  api:\n    image: {tag}\n    build:\n      context: api\n"
+        f"      labels:\n{labels}")
+    before = files_of(project)
+
+    composed = cli("compose", "--offline", "--mirror-dir", str(local), "--index-url",
+                   "file:///tmp/pypi", "--index-url", credentialed, "--progress", "plain",
+                   "build", "--no-cache", "api", cwd=project)
+
+    assert composed.returncode == 0, composed.stderr[-4000:]
+    assert "s3cr3t-pa55" not in composed.stdout + composed.stderr
+    assert 200 in private.statuses()  # the step reached 127.0.0.1 with the credentials
+    assert files_of(project) == before
+    assert installed(tag, "dockerpypi-beta", "dockerpypi-gamma") == {
+        "dockerpypi-beta": ("2.2", "local-mirror"), "dockerpypi-gamma": ("4.0", "private")}
+    found = cli("verify", tag, "--index-url", credentialed, "--needle", str(local),
+                cwd=project)
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert "s3cr3t-pa55" not in found.stdout + found.stderr
 
 
 def github_outputs(text: str) -> dict[str, list[str]]:
