@@ -17,7 +17,7 @@ from support.cli import run_main
 from dockerpypi.build import bake, ci, compose
 from dockerpypi.build.command import build_inputs, inputs_argv, parse_docker_args
 from dockerpypi.build.frontends import TargetInputs, target_args
-from dockerpypi.errors import UsageError
+from dockerpypi.errors import DockerPypiWarning, UsageError
 from dockerpypi.settings.resolve import resolve_settings
 
 READY = {
@@ -339,3 +339,39 @@ def test_without_named_contexts_bake_and_compose_say_so_before_anything_runs(
         "dockerpypi compose gives the mirror as named build contexts, and this engine has none "
         "(Engine 20.10.24's built-in BuildKit has no named build contexts): build each image "
         "with `dockerpypi build`, which serves the mirror over HTTP")
+
+
+def test_each_target_is_made_ready_as_dockerpypi_build_would_make_it(tmp_path: Path) -> None:
+    from dockerpypi.build.frontends import InjectOptions, Target, prepared_targets
+    from dockerpypi.build.pipeline import BuildRun
+    from dockerpypi.build.transports import ContextTransport
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for name, text in (("plain", "FROM python\nRUN pip install flask\n"),
+                       ("none", "FROM python\nRUN echo no installer\n")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text(text)
+    settings = resolve_settings({"offline": True}, environ={}, context_dir=tmp_path)
+    lines: list[str] = []
+    warned: list[DockerPypiWarning] = []
+    run = BuildRun(parse_docker_args(["."]), settings, mirror, ContextTransport(True, "test"),
+                   report=lines.append, warn=warned.append, dry_run=True)
+    targets = [Target(name, target_args(tmp_path / name, tmp_path / name / "Dockerfile"))
+               for name in ("plain", "none")] + [Target("inline", None)]
+
+    with prepared_targets(run, targets, inject=InjectOptions(), report=lines.append) as ready:
+        assert list(ready) == ["plain"]
+        plain = ready["plain"]
+        assert plain.dockerfile is not None
+        assert "--mount=type=bind,from=pypi-mirror" in plain.dockerfile.read_text()
+        assert plain.contexts["pypi-mirror"] == str(mirror)
+        assert set(plain.contexts) == {"pypi-mirror", "dockerpypi-config"}
+        assert {"dockerpypi-env", "dockerpypi-pip-conf"} <= set(plain.secrets)
+    assert not plain.dockerfile.exists()  # the copy lasts as long as the block
+    assert "none: no step installs from the mirror: built as it is" in lines
+    assert "inline: not a Dockerfile on disk: built as it is" in lines
+    # What the rewriting says names the target it is about.
+    assert [str(warning) for warning in warned] == [
+        "plain: added the pypi-mirror and dockerpypi-config stages before line 1"]
+    assert (tmp_path / "plain" / "Dockerfile").read_text() == "FROM python\nRUN pip install flask\n"
