@@ -10,6 +10,7 @@ would (`docker buildx build --build-context ... --secret ...`).
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -241,3 +242,29 @@ def test_ci_bake_writes_the_override_that_bake_action_builds_with(
     assert installed(tag, "dockerpypi-app", "dockerpypi-alpha") == {
         "dockerpypi-app": ("3.1", "local-mirror"), "dockerpypi-alpha": ("1.0.7", "local-mirror")}
     assert_clean(tag, mirror, project)
+
+
+def test_compose_up_dry_run_shows_the_command_and_override_and_writes_nothing(
+        tmp_path: Path, base_image: str, docker_engine: object,
+        make_mirror: Callable[..., Path], tmpdir_env: Path) -> None:
+    mirror = indexed_mirror(make_mirror, tmp_path)
+    project = tmp_path / "project"
+    (project / "web").mkdir(parents=True)
+    write_dockerfile(project / "web", base_image, "pip", requirements=("dockerpypi-beta",))
+    (project / "compose.yaml").write_text("services:\n  web:\n    build: web\n"
+                                          "  db:\n    image: postgres\n")
+    before = files_of(project)
+
+    shown = cli("compose", "--dry-run", "--offline", "--mirror-dir", str(mirror), "up",
+                "--build", "--abort-on-container-exit", cwd=project)
+
+    assert shown.returncode == 0, shown.stderr
+    command, _, override = shown.stdout.partition("\n")
+    assert command == (f"docker compose --file {project / 'compose.yaml'} --file "
+                       "dockerpypi.compose.yaml up --build --abort-on-container-exit")
+    document = json.loads(override)
+    assert list(document["services"]) == ["web"]
+    assert document["services"]["web"]["build"]["additional_contexts"]["pypi-mirror"].startswith(
+        str(mirror))
+    assert files_of(project) == before
+    assert list(tmpdir_env.iterdir()) == []  # no secret written, none left
