@@ -375,3 +375,24 @@ def test_each_target_is_made_ready_as_dockerpypi_build_would_make_it(tmp_path: P
     assert [str(warning) for warning in warned] == [
         "plain: added the pypi-mirror and dockerpypi-config stages before line 1"]
     assert (tmp_path / "plain" / "Dockerfile").read_text() == "FROM python\nRUN pip install flask\n"
+
+
+def test_with_inject_a_dockerfile_already_written_for_dockerpypi_still_gets_the_mirror(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dockerpypi.build.frontends import installs_from_mirror
+    from dockerpypi.build.injected import read_for_injection
+    from dockerpypi.build.pipeline import BuildRun
+    from dockerpypi.build.transports import ContextTransport
+
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    rendered = (run_main(["render", "stage"], capsys)[1] + "FROM python\n"
+                + run_main(["render"], capsys)[1])
+    (tmp_path / "Dockerfile").write_text(rendered)
+    given = target_args(tmp_path, tmp_path / "Dockerfile")
+    settings = resolve_settings({}, environ={}, context_dir=tmp_path)
+    run = BuildRun(given, settings, None, ContextTransport(True, "test"), report=print)
+    injecting = read_for_injection(given, settings, uid=None, prefer_uv=False)
+    assert injecting.result(settings, run.config).text == rendered  # nothing to add
+    assert installs_from_mirror(given, injecting, run)
+    assert installs_from_mirror(given, None, run)
+

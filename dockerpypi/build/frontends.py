@@ -94,15 +94,18 @@ _MOUNTS_MIRROR = re.compile(rf"\bfrom={re.escape(MIRROR_STAGE)}\b", re.IGNORECAS
 
 def installs_from_mirror(given: DockerArgs, injecting: Injecting | None,
                          run: pipeline.BuildRun) -> bool:
-    """Whether a step of the build mounts the mirror (with ``--inject``: would mount it)."""
+    """Whether a step of the build mounts the mirror (with ``--inject``: or would mount it)."""
     if injecting is not None:
-        return injecting.result(run.settings, run.config).text != injecting.text
-    source = dockerfile_path(given)
-    try:
-        text = source.read_text(encoding="utf-8", errors="replace") if source else ""
-    except OSError:
-        return False  # docker says why
-    return _MOUNTS_MIRROR.search(text) is not None
+        text = injecting.text
+    else:
+        source = dockerfile_path(given)
+        try:
+            text = source.read_text(encoding="utf-8", errors="replace") if source else ""
+        except OSError:
+            return False  # docker says why
+    if _MOUNTS_MIRROR.search(text) is not None:
+        return True
+    return injecting is not None and injecting.result(run.settings, run.config).text != text
 
 
 @contextmanager
