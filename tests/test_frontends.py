@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from support.cli import run_main
+from support.server import ServedURL
 
 from dockerpypi.build import bake, ci, compose
 from dockerpypi.build.command import build_inputs, inputs_argv, parse_docker_args
@@ -396,3 +398,43 @@ def test_with_inject_a_dockerfile_already_written_for_dockerpypi_still_gets_the_
     assert installs_from_mirror(given, injecting, run)
     assert installs_from_mirror(given, None, run)
 
+
+
+UV_GUIDE = """\
+FROM python:3.12-slim
+WORKDIR /app
+RUN --mount=type=cache,target=/root/.cache/uv \\
+    --mount=type=bind,source=uv.lock,target=uv.lock \\
+    --mount=type=bind,source=pyproject.toml,target=pyproject.toml \\
+    uv sync --locked --no-install-project
+"""
+
+
+def test_a_target_that_uv_syncs_a_lock_gets_the_rewritten_lock_as_its_own_context(
+        tmp_path: Path, make_mirror: Callable[..., Path], http_mirror: Callable[..., ServedURL],
+        uv_binary: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from support.uvproject import uv_lock, write_project
+
+    from dockerpypi.build.frontends import InjectOptions, Target, prepared_targets
+    from dockerpypi.build.pipeline import BuildRun
+    from dockerpypi.build.transports import ContextTransport
+    from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
+
+    upstream = http_mirror(root=make_mirror(["dockerpypi-probe==1.0"], origin="upstream"))
+    project = write_project(tmp_path / "project", ["dockerpypi-probe"])
+    uv_lock(uv_binary, project, upstream)
+    (project / "Dockerfile").write_text(UV_GUIDE)
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(project), "--mirror-dir", str(mirror)], capsys)[0] == 0
+    settings = resolve_settings({"offline": True, "mirror_dir": str(mirror)}, environ={},
+                                context_dir=project)
+    run = BuildRun(parse_docker_args(["."]), settings, mirror, ContextTransport(True, "test"),
+                   report=print, warn=print, dry_run=True)
+    lock = (project / "uv.lock").read_text()
+
+    with prepared_targets(run, [Target("app", target_args(project, project / "Dockerfile"))],
+                          inject=InjectOptions(), report=print) as ready:
+        locks = Path(ready["app"].contexts[LOCKS_STAGE])
+        assert "/tmp/pypi" in (locks / "uv.lock").read_text()
+    assert not locks.exists()
+    assert (project / "uv.lock").read_text() == lock
