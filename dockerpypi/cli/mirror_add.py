@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from .progress import Display
 
 
+_RESOLVERS = ("pip", "uv")  # what resolves; a LockPlan's resolver names its locks' kinds
+
+
 def _on_line(plan: DownloadPlan | UvPlan | LockPlan, quiet: bool,
              display: Display | None) -> Callable[[str], None] | None:
     """Where the resolver's lines go: beside a spinner on a terminal, else printed as
@@ -56,7 +59,7 @@ def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...
         files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
         return (f"mode: {plan.mode} (pip runs inside it: the image's own Python, platform "
                 f"and environment markers; {files})")
-    if plan.resolver == "uv.lock" and plan.mode == MODE_HOST:
+    if plan.resolver not in _RESOLVERS and plan.mode == MODE_HOST:
         return "mode: every file the lock lists (give --platform and --python-version for fewer)"
     if plan.mode == MODE_HOST:
         # The files fit this machine; an image on another Python or libc needs the tags.
@@ -68,7 +71,7 @@ def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...
 
 
 def _resolver_line(plan: DownloadPlan | UvPlan | LockPlan, note: str | None) -> str:
-    if plan.resolver == "uv.lock":
+    if plan.resolver not in _RESOLVERS:  # a lock's kinds
         return ("resolver: none, the lock's own versions and files (dockerpypi downloads them, "
                 "checking the lock's hashes)")
     if plan.resolver == "uv":
@@ -105,14 +108,15 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
                files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
                given_indexes: bool, tags: TargetTags, settings: Settings) -> LockPlan:
-    """The plan of ``mirror add uv.lock``: the lock's own files, nothing resolved."""
+    """The plan of ``mirror add uv.lock`` (or pylock.toml): the lock's own files, nothing
+    resolved."""
     from ..mirror.download import origin
     from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
     from ..mirror.targets import supported_tags
     from ..mirror.uvlock import plan_locks
 
     if packages or files or image is not None or given_indexes:
-        raise UsageError("a uv.lock names every file to add and where it is",
+        raise UsageError("a lock file names every file to add and where it is",
                          fix="give it alone, without packages, -r, --image or --index-url")
     # The lock's URLs may be on a configured index that wants credentials.
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
@@ -184,8 +188,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
-    A uv.lock (or a project directory holding one) adds exactly the files the
-    lock lists, checked against its hashes: nothing is resolved again. A
+    A uv.lock or pylock.toml (or a project directory holding one) adds
+    exactly the files the lock lists, checked against its hashes: nothing is
+    resolved again. A
     project directory beside its lock then also gets what uv needs to build
     the project, as below (the lock does not list that), unless uv syncs it
     as a virtual project (no [build-system], no tool.uv.package = true).
@@ -210,6 +215,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
+    dockerpypi mirror add pylock.toml
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """

@@ -335,7 +335,7 @@ def fill_mirror(plan: DownloadPlan | UvPlan | LockPlan, *,
 
     ``plan`` is pip's (:func:`plan_download`, :func:`.image.plan_image_download`),
     which downloads itself, uv's (:func:`.resolve.plan_uv`), whose files
-    dockerpypi downloads, or the files of uv.lock files (:func:`.uvlock.plan_locks`).
+    dockerpypi downloads, or the files of lock files (:func:`.uvlock.plan_locks`).
     ``on_line`` gets what the resolver prints; ``transfer`` how dockerpypi's
     downloads go (else ``on_line`` gets a line per file saved);
     ``on_indexed`` how many files of how many the index has gone through.
