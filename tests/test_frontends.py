@@ -418,7 +418,7 @@ def test_a_target_that_uv_syncs_a_lock_gets_the_rewritten_lock_as_its_own_contex
     from dockerpypi.build.frontends import InjectOptions, Target, prepared_targets
     from dockerpypi.build.pipeline import BuildRun
     from dockerpypi.build.transports import ContextTransport
-    from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
+    from dockerpypi.dockerfile.lock_mounts import LOCKS_STAGE
 
     upstream = http_mirror(root=make_mirror(["dockerpypi-probe==1.0"], origin="upstream"))
     project = write_project(tmp_path / "project", ["dockerpypi-probe"])
