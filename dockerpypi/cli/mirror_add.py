@@ -156,7 +156,8 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
               help="Add what a requirements file names; repeat for more.")
 @click.option("--python-version", metavar="X.Y", help="The image's Python version.")
 @click.option("--platform", "platforms", multiple=True, metavar="TAG",
-              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more.")
+              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more, "
+                   "and give each machine's tags for images of several platforms.")
 @click.option("--implementation", metavar="IMPL", help="The image's Python implementation (cp).")
 @click.option("--abi", "abis", multiple=True, metavar="TAG",
               help="The image's ABI tag (cp312, abi3, none); repeat for more.")
@@ -237,6 +238,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
+    more: list[DownloadPlan | UvPlan] = []  # a plan for each further machine
     note = None
     arguments = packages
     locks, packages = split_locks(arguments)
@@ -268,9 +270,16 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             retries=settings.retries.value, timeout=settings.timeout.value,
             mounted_files=requirement_closure(files), labels=labels)
     else:
-        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
-                                only_binary=only_binary, retries=settings.retries.value,
-                                timeout=settings.timeout.value)
+        from ..mirror.targets import by_machine
+
+        # Several machines' platforms: one plan each, filled one after the other.
+        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes,
+                                tags=by_machine(tags)[0], only_binary=only_binary,
+                                retries=settings.retries.value, timeout=settings.timeout.value)
+        more = [_host_plan(resolver, root, packages, files, indexes=indexes, tags=target,
+                           only_binary=only_binary, retries=settings.retries.value,
+                           timeout=settings.timeout.value)[0]
+                for target in by_machine(tags)[1:]]
     quiet = quiet or as_json
     if not quiet:
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
@@ -287,6 +296,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                                on_wait=None if quiet else waiting(root))
 
         result = fill(plan)
+        for target in more:
+            result = result.then(fill(target))
         if projects:  # what `pip install DIR` builds with, beside what it installs
             from ..mirror.project import fill_projects
 

@@ -77,6 +77,14 @@ class FillResult:
     index: IndexResult
     seconds: float
 
+    def then(self, other: FillResult) -> FillResult:
+        """This fill and ``other``, one after the other into the same mirror."""
+        return FillResult(self.mode, self.resolver,
+                          tuple(dict.fromkeys(self.indexes + other.indexes)),
+                          f"{self.command}; {other.command}",
+                          tuple(sorted({*self.added, *other.added})), other.index,
+                          self.seconds + other.seconds)
+
     def to_json(self) -> dict[str, object]:
         return {
             "mode": self.mode,
