@@ -156,11 +156,16 @@ def test_the_bake_override_gives_each_target_its_contexts_secrets_and_dockerfile
     }}
 
 
-def test_bake_refuses_a_mirror_on_loopback(tmp_path: Path) -> None:
+def test_bake_refuses_a_target_that_needs_the_host_network(tmp_path: Path) -> None:
     settings = resolve_settings({"mirrors": ("http://localhost:3141/simple/",)}, environ={},
                                 context_dir=tmp_path)
-    with pytest.raises(UsageError, match="bake cannot give its targets that network"):
-        bake.refuse_loopback(settings)
+    bake.refuse_host_network({"app": READY["app"]}, settings)  # the app needs no network
+    with pytest.raises(UsageError) as raised:
+        bake.refuse_host_network(READY, settings)
+    assert str(raised.value) == (
+        "http://localhost:3141/simple/ is on loopback, which only the host's network reaches, "
+        "and bake cannot give that network to worker: use the local mirror directory "
+        "(--mirror-dir), a mirror address the builder reaches, or `dockerpypi compose build`")
 
 
 # --- compose -------------------------------------------------------------------------------

@@ -219,12 +219,15 @@ def read_targets(given: BakeArgs, files: Sequence[str], cwd: Path) -> list[Targe
     return [target_of(target, cwd, given.builder) for target in parse_definition(done.stdout)]
 
 
-def refuse_loopback(settings: Settings) -> None:
-    """bake (buildx 0.13) cannot give a target the host's network."""
-    loopback = loopback_indexes(settings)
-    if loopback:
-        raise UsageError(f"{loopback[0]} is on loopback, which only the host's network "
-                         "reaches, and bake cannot give its targets that network",
+def refuse_host_network(ready: Mapping[str, TargetInputs], settings: Settings) -> None:
+    """bake (buildx 0.13) cannot give a target the host's network, which a step needs
+    to reach a mirror on this machine's loopback."""
+    needing = [name for name, inputs in ready.items() if inputs.host_network]
+    if needing:
+        loopback = loopback_indexes(settings)
+        raise UsageError(f"{loopback[0] if loopback else 'a mirror'} is on loopback, which "
+                         f"only the host's network reaches, and bake cannot give that network "
+                         f"to {', '.join(needing)}",
                          fix="use the local mirror directory (--mirror-dir), a mirror address "
                              "the builder reaches, or `dockerpypi compose build`")
 
@@ -232,8 +235,12 @@ def refuse_loopback(settings: Settings) -> None:
 def bake(run: BuildRun, given: BakeArgs, *, cwd: Path, inject: InjectOptions | None) -> Ran:
     """Bake ``given`` with the mirror (``run``: :func:`dockerpypi.build.pipeline.start`'s)."""
     refuse_without_named_contexts(run, "bake")
-    refuse_loopback(run.settings)
     files = files_in_use(given, cwd)
+
+    def document(ready: Mapping[str, TargetInputs]) -> dict[str, Any]:
+        refuse_host_network(ready, run.settings)
+        return override(ready)
+
     return run_with_override(run, read_targets(given, files, cwd), inject=inject,
-                             name=OVERRIDE_NAME, document=override,
+                             name=OVERRIDE_NAME, document=document,
                              argv=lambda path: bake_argv(given, files, path))

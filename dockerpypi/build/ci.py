@@ -115,15 +115,15 @@ def ci_build(run: BuildRun, given: DockerArgs, *, out: Path,
 def ci_bake(run: BuildRun, given: BakeArgs, *, cwd: Path, out: Path,
             inject: InjectOptions | None) -> dict[str, list[str]]:
     """The bake override for ``given`` written in ``out``; bake-action's ``files``."""
-    from .bake import OVERRIDE_NAME, files_in_use, override, read_targets, refuse_loopback
+    from .bake import OVERRIDE_NAME, files_in_use, override, read_targets, refuse_host_network
     from .frontends import refuse_without_named_contexts
 
     refuse_without_named_contexts(run, "ci")
-    refuse_loopback(run.settings)
     out = _out_dir(out)
     files = files_in_use(given, cwd)
     with prepared_targets(run, read_targets(given, files, cwd), inject=inject,
                           report=run.report) as ready:
+        refuse_host_network(ready, run.settings)
         document = override({name: kept(inputs, out / name, run.mirror_dir)
                              for name, inputs in ready.items()})
     write_atomic(out / OVERRIDE_NAME, (json.dumps(document, indent=2) + "\n").encode())

@@ -76,6 +76,12 @@ class ComposeArgs(NamedTuple):
     def flag(self, name: str) -> bool:
         return any(option == name for option, _ in self.command_options)
 
+    @property
+    def builder(self) -> str | None:
+        """``build --builder``: the builder Compose builds with (None: the selected one)."""
+        given = [value for option, value in self.command_options if option == "--builder"]
+        return given[-1] if given else None
+
 
 def _options(words: Sequence[str], with_value: frozenset[str]
              ) -> tuple[list[tuple[str, str | None]], list[str]]:
@@ -257,8 +263,7 @@ def read_services(given: ComposeArgs, files: Sequence[str], cwd: Path) -> list[T
     # --with-dependencies`: then every service is made ready.
     named = set(given.services) if given.command == "build" and not given.flag(
         "--with-dependencies") else set()
-    builders = [value for option, value in given.command_options if option == "--builder"]
-    return [target_of(service, cwd, builders[-1] if builders else None)
+    return [target_of(service, cwd, given.builder)
             for service in services if not named or service.name in named]
 
 

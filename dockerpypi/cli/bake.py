@@ -44,7 +44,7 @@ def bake(ctx: click.Context, /, bake_args: tuple[str, ...], dry_run: bool, injec
 
     given = parse_bake_args(bake_args)
     options = inject_from(inject, uid, prefer_uv)
-    run = start_run(kwargs, dry_run=dry_run)
+    run = start_run(kwargs, dry_run=dry_run, builder=given.builder)
     ran = run_bake(run, given, cwd=Path.cwd(), inject=options)
     if ran.command is None:
         ctx.exit(ran.code)

@@ -58,7 +58,7 @@ def ci_build(docker_args: tuple[str, ...], out: Path, inject: bool, uid: int | N
     if kwargs["context_dir"] is None and given.local_path and Path(given.local_path).is_dir():
         kwargs["context_dir"] = Path(given.local_path)
     options = inject_from(inject, uid, prefer_uv)
-    outputs = inputs_of(start_run(kwargs), given, out=out, inject=options)
+    outputs = inputs_of(start_run(kwargs, given=given), given, out=out, inject=options)
     return Output(text=github_outputs(outputs), json=outputs)
 
 
@@ -86,5 +86,6 @@ def ci_bake(bake_args: tuple[str, ...], out: Path, inject: bool, uid: int | None
 
     given = parse_bake_args(bake_args)
     options = inject_from(inject, uid, prefer_uv)
-    outputs = inputs_of(start_run(kwargs), given, cwd=Path.cwd(), out=out, inject=options)
+    outputs = inputs_of(start_run(kwargs, builder=given.builder), given, cwd=Path.cwd(),
+                       out=out, inject=options)
     return Output(text=github_outputs(outputs), json=outputs)

@@ -44,7 +44,7 @@ def compose(ctx: click.Context, /, compose_args: tuple[str, ...], dry_run: bool,
 
     given = parse_compose_args(compose_args)
     options = inject_from(inject, uid, prefer_uv)
-    run = start_run(kwargs, dry_run=dry_run)
+    run = start_run(kwargs, dry_run=dry_run, builder=given.builder)
     ran = run_compose(run, given, cwd=Path.cwd(), inject=options)
     if ran.command is None:
         ctx.exit(ran.code)

@@ -18,12 +18,20 @@ from .options import settings_from
 from .output import warn
 
 if TYPE_CHECKING:
+    from ..build.command import DockerArgs
     from ..build.frontends import InjectOptions
     from ..build.pipeline import BuildRun
 
 
-def start_run(kwargs: dict[str, Any], *, dry_run: bool = False) -> BuildRun:
-    """The run of a bake, compose or ci command: settings, mirror, engine, transport."""
+def start_run(kwargs: dict[str, Any], *, dry_run: bool = False, builder: str | None = None,
+              given: DockerArgs | None = None) -> BuildRun:
+    """The run of a bake, compose or ci command: settings, mirror, engine, transport.
+
+    ``given``: the one build's arguments (``ci build``); else the run's own
+    stand for no build (each target brings its own), but for ``builder``, the
+    ``--builder`` of the whole command: whether it reaches this machine's
+    loopback is asked once.
+    """
     from ..build import pipeline
     from ..build.command import parse_docker_args
     from ..build.local_mirror import local_mirror
@@ -33,9 +41,11 @@ def start_run(kwargs: dict[str, Any], *, dry_run: bool = False) -> BuildRun:
     mirror = local_mirror(settings, [])  # refused before docker is asked
     if mirror.warning is not None:
         warn(mirror.warning)
-    # The run's own arguments stand for no build: each target brings its own.
-    return pipeline.start(parse_docker_args([str(Path.cwd())]), settings, mirror.directory,
-                          requested="auto", report=report, warn=warn, dry_run=dry_run)
+    if given is None:
+        given = parse_docker_args([*(["--builder", builder] if builder else []),
+                                   str(Path.cwd())])
+    return pipeline.start(given, settings, mirror.directory, requested="auto", report=report,
+                          warn=warn, dry_run=dry_run)
 
 
 def inject_from(inject: bool, uid: int | None, prefer_uv: bool) -> InjectOptions | None:
