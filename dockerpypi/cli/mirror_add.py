@@ -204,17 +204,22 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     setup.py; any other word is a package name, even where a directory of
     that name exists.
     A hash-pinned requirements file admits only the files whose hashes it lists.
+    A poetry.lock (or a project directory holding one and no uv.lock) is
+    read as such a file, with every locked version and its hashes; a project
+    directory then also gets what `pip install DIR` builds it with, as above.
 
     \b
     dockerpypi mirror add .
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
+    dockerpypi mirror add poetry.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.poetrylock import split_poetry_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
@@ -234,8 +239,11 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     note = None
     arguments = packages
     locks, packages = split_locks(arguments)
+    poetry_locks, packages = split_poetry_locks(packages)
+    warnings: list[MirrorWarning] = []
     projects: list[Project] = []
     if any(names_path(argument) for argument in arguments):
+        from ..mirror.poetrylock import builds_root
         from ..mirror.project import read_projects
 
         # Before any download: a bad one is refused. A project beside its uv.lock
@@ -244,61 +252,76 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             p for p in read_projects([a for a in arguments
                                       if a not in packages and installable(Path(a))])
             if p.uv_builds]
-    if locks:
-        plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
-                          indexes=indexes, given_indexes=bool(index_urls), tags=tags,
-                          settings=settings)
-    elif image is not None:
-        if projects:
-            raise UsageError("--image does not see project directories",
-                             fix="drop --image and give the image's --python-version and "
-                                 "--platform")
-        from ..mirror.image import plan_image_download, requirement_closure
-        from ..mirror.resolve import choose_resolver
+        # A Poetry project beside its lock: what `pip install DIR` builds it with.
+        projects += [p for p in read_projects(
+            [a for a in arguments if installable(Path(a)) and Path(a).resolve() / "poetry.lock"
+             in poetry_locks]) if p.uv_builds and builds_root(p.directory)]
+    temporary = contextlib.ExitStack()
+    if poetry_locks:
+        import tempfile
 
-        choose_resolver(resolver, image=image, tags=tags)  # refuses --resolver uv
-        plan = plan_image_download(
-            root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
-            retries=settings.retries.value, timeout=settings.timeout.value,
-            mounted_files=requirement_closure(files), labels=labels)
-    else:
-        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
-                                only_binary=only_binary, retries=settings.retries.value,
-                                timeout=settings.timeout.value)
-    quiet = quiet or as_json
-    if not quiet:
-        click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
-        click.echo(_mode_line(plan, platforms, python_version), err=True)
-        click.echo(_resolver_line(plan, note), err=True)
-    display = progress_display(quiet)
-    warnings: list[MirrorWarning] = []
-    # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
-    # the backend is asked on) are removed and the children ended.
-    with signals_unwind(), display or contextlib.nullcontext():
-        def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
-            return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
-                               on_indexed=None if display is None else display.indexed,
-                               on_wait=None if quiet else waiting(root))
+        from ..mirror.poetrylock import write_requirements
 
-        result = fill(plan)
-        if projects:  # what `pip install DIR` builds with, beside what it installs
-            from ..mirror.project import fill_projects
+        written, left_out = write_requirements(poetry_locks, Path(temporary.enter_context(
+            tempfile.TemporaryDirectory(prefix="dockerpypi-poetry-"))))
+        files = [*files, written]
+        warnings += [MirrorWarning(f"{name} is not from an index: the build installs it from "
+                                   "its own source") for name in left_out]
+    with temporary:  # the lock's requirements file, until the fill is done
+        if locks:
+            plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
+                              indexes=indexes, given_indexes=bool(index_urls), tags=tags,
+                              settings=settings)
+        elif image is not None:
+            if projects:
+                raise UsageError("--image does not see project directories",
+                                 fix="drop --image and give the image's --python-version and "
+                                     "--platform")
+            from ..mirror.image import plan_image_download, requirement_closure
+            from ..mirror.resolve import choose_resolver
 
-            def fill_build(requirements: tuple[str, ...]) -> FillResult:
-                return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
-                                       tags=tags, only_binary=only_binary,
-                                       retries=settings.retries.value,
-                                       timeout=settings.timeout.value)[0])
+            choose_resolver(resolver, image=image, tags=tags)  # refuses --resolver uv
+            plan = plan_image_download(
+                root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
+                retries=settings.retries.value, timeout=settings.timeout.value,
+                mounted_files=requirement_closure(files), labels=labels)
+        else:
+            plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
+                                    only_binary=only_binary, retries=settings.retries.value,
+                                    timeout=settings.timeout.value)
+        quiet = quiet or as_json
+        if not quiet:
+            click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
+            click.echo(_mode_line(plan, platforms, python_version), err=True)
+            click.echo(_resolver_line(plan, note), err=True)
+        display = progress_display(quiet)
+        # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
+        # the backend is asked on) are removed and the children ended.
+        with signals_unwind(), display or contextlib.nullcontext():
+            def fill(plan: DownloadPlan | UvPlan | LockPlan) -> FillResult:
+                return fill_mirror(plan, on_line=_on_line(plan, quiet, display), transfer=display,
+                                   on_indexed=None if display is None else display.indexed,
+                                   on_wait=None if quiet else waiting(root))
 
-            result = fill_projects(
-                projects, result, fill_build, root,
-                on_step=None if quiet else lambda text: click.echo(text, err=True),
-                on_warning=lambda text: warnings.append(MirrorWarning(text)))
-    if quiet and not as_json:
-        return Output(warnings=tuple(warnings))
-    added = f"added {len(result.added)} files" if result.added else "nothing new to add"
-    return Output(text=lines([*(f"+ {name}" for name in result.added),
-                              f"{added} in {result.seconds:.1f}s; "
-                              f"{index_summary(result.index)}"]),
-                  json=result.to_json(), warnings=tuple(warnings),
-                  text_warnings=index_warnings(result.index))
+            result = fill(plan)
+            if projects:  # what `pip install DIR` builds with, beside what it installs
+                from ..mirror.project import fill_projects
+
+                def fill_build(requirements: tuple[str, ...]) -> FillResult:
+                    return fill(_host_plan(resolver, root, requirements, [], indexes=indexes,
+                                           tags=tags, only_binary=only_binary,
+                                           retries=settings.retries.value,
+                                           timeout=settings.timeout.value)[0])
+
+                result = fill_projects(
+                    projects, result, fill_build, root,
+                    on_step=None if quiet else lambda text: click.echo(text, err=True),
+                    on_warning=lambda text: warnings.append(MirrorWarning(text)))
+        if quiet and not as_json:
+            return Output(warnings=tuple(warnings))
+        added = f"added {len(result.added)} files" if result.added else "nothing new to add"
+        return Output(text=lines([*(f"+ {name}" for name in result.added),
+                                  f"{added} in {result.seconds:.1f}s; "
+                                  f"{index_summary(result.index)}"]),
+                      json=result.to_json(), warnings=tuple(warnings),
+                      text_warnings=index_warnings(result.index))

@@ -50,8 +50,9 @@ def context_path(source: str) -> str:
     return posixpath.normpath(posixpath.join("/", source)).lstrip("/")
 
 
-def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[str]:
-    """Where a COPY or ADD (its ``flags`` and the ``rest``) puts the build context's uv.lock."""
+def copied_locks(workdir: str | None, flags: list[str], rest: str,
+                 name: str = UV_LOCK) -> frozenset[str]:
+    """Where a COPY or ADD (its ``flags`` and the ``rest``) puts the build context's ``name``."""
     if any(flag.startswith("--from=") for flag in flags):
         return frozenset()
     words = grammar.exec_form(rest)
@@ -68,13 +69,13 @@ def copied_locks(workdir: str | None, flags: list[str], rest: str) -> frozenset[
     found = set()
     for source in (context_path(word) or "." for word in sources):
         if source == ".":
-            found.add(posixpath.join(into, UV_LOCK))
-        elif source == UV_LOCK:
+            found.add(posixpath.join(into, name))
+        elif source == name:
             # Docker copies into a destination that is an existing directory:
             # the WORKDIR is one, with or without its trailing slash.
             directory = len(sources) > 1 or dest.endswith("/") or dest in (".", "..") or \
                 into == workdir
-            found.add(posixpath.join(into, UV_LOCK) if directory else into)
+            found.add(posixpath.join(into, name) if directory else into)
     return frozenset(found)
 
 

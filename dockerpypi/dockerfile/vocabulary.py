@@ -55,6 +55,8 @@ SOURCE_ENV = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 # The installers dockerpypi configures, and whose calls make a step need the mirror.
 # The lock file uv writes beside pyproject.toml, and reads in `uv sync`.
 UV_LOCK = "uv.lock"
+# The lock file Poetry writes beside pyproject.toml, and reads in `poetry install`.
+POETRY_LOCK = "poetry.lock"
 INSTALLERS = ("pip", "uv")
 # What a rendered step runs (`render --installer`): "auto" runs uv when the
 # image has it, pip otherwise.
@@ -186,7 +188,10 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
         else:  # nothing lands in the image, at the cost of speed
             variables += _NO_CACHE[installer]
     # The cache variables come first: the env file may override them (see render_env).
-    return StepSetup(mounts, [f"export {' '.join(variables)};", SOURCE_ENV])
+    # (A step that calls no installer of INSTALLERS, a Poetry step, exports none:
+    # a bare `export` would print the step's environment.)
+    return StepSetup(mounts, [*([f"export {' '.join(variables)};"] if variables else []),
+                              SOURCE_ENV])
 
 
 # --- what an installer call is ----------------------------------------------
@@ -197,9 +202,12 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
 # subcommand (pip -q install, uv --no-cache sync). Only subcommands that
 # resolve from an index count: not pip --version, pip list or pip freeze.
 # Text is not parsed as shell, so `echo pip install` matches too: the step then
-# gets mounts it does not use, which is harmless. poetry, pdm and conda are
-# not matched: they read neither pip's nor uv's configuration. The three
-# CALL_ pieces are public: :mod:`.uv_locks` builds its `uv sync` from them.
+# gets mounts it does not use, which is harmless. pdm and conda are not
+# matched: they read neither pip's nor uv's configuration. Poetry reads
+# neither either; its `poetry install` and `poetry sync` are matched apart
+# (:func:`poetry_called`), as the step gets copies of the project's files
+# instead (:mod:`.poetry_steps`). The three CALL_ pieces are public:
+# :mod:`.uv_locks` builds its `uv sync` from them.
 CALL_START = r"(?:^|(?<=[\s;&|(`'\"]))"
 CALL_DIR = r"(?:[^\s;&|()`'\"]*/)?"
 CALL_OPTIONS = r"(?:\s+-[^\s;&|)]*)*"
@@ -220,3 +228,22 @@ def installers_called(command: str) -> list[str]:
     """The installers (of :data:`INSTALLERS`) that ``command`` calls, by the rules above."""
     found = {match.lastgroup for match in _call().finditer(command)}
     return [name for name in INSTALLERS if name in found]
+
+
+# `poetry install` or `poetry sync` (also `python -m poetry ...`): the calls
+# that install poetry.lock. Options may take a value (`-C DIR install`).
+POETRY_OPTIONS = r"(?:\s+-[^\s;&|)]*(?:\s+[^-\s;&|)][^\s;&|)]*)?)*?"
+_POETRY = (rf"{CALL_START}{CALL_DIR}(?:python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*)?"
+           rf"poetry['\"]?(?P<options>{POETRY_OPTIONS})\s+(?:install|sync)(?=$|[\s;&|)`'\"])")
+
+
+@functools.cache
+def poetry_call() -> re.Pattern[str]:
+    """A call of ``poetry install`` or ``poetry sync``, its options before the
+    subcommand as the group ``options``."""
+    return re.compile(_POETRY)
+
+
+def poetry_called(command: str) -> bool:
+    """Whether ``command`` installs a poetry.lock (``poetry install`` or ``poetry sync``)."""
+    return poetry_call().search(command) is not None
