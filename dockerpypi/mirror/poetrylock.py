@@ -50,6 +50,9 @@ _CONTENT_HASH = re.compile(r'^(content-hash\s*=\s*)"([0-9a-f]*)"', re.MULTILINE)
 class NoMirrorCopy(UserMessageError):
     """Why a Poetry project's step reads its own pyproject.toml and lock (one line)."""
 
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem, fix="")  # the whole line is the problem: the caller says more
+
 
 def _load(path: Path, what: str) -> dict[str, Any]:
     from ..tomlparser import tomllib
