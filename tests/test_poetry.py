@@ -205,6 +205,16 @@ def test_the_mirror_source_is_appended_as_valid_toml_in_the_files_line_endings(
     assert tomllib.loads(copy)["tool"]["poetry"]["source"][0]["name"] == MIRROR_SOURCE
 
 
+def test_a_pyproject_that_cannot_take_a_source_table_gets_no_copy(locked: Path) -> None:
+    pyproject, lock = _texts(locked)
+    # The same data, [tool.poetry] written as an inline table (TOML cannot extend one).
+    inline = ('tool = { poetry = { package-mode = false, group = { dev = { dependencies = '
+              '{ dockerpypi-tool = "*" } } } } }\n' + pyproject[:pyproject.index("[tool.poetry]")])
+    assert tomllib.loads(inline)["tool"] == tomllib.loads(pyproject)["tool"]
+    with pytest.raises(NoMirrorCopy, match="cannot take a"):
+        mirror_copies(inline, lock, SERVER_URL, where="here")
+
+
 # --- the lock as hash-pinned requirements ---------------------------------------------
 
 
@@ -257,6 +267,30 @@ def test_mirror_add_fetches_exactly_the_locked_files_of_every_group(
                              upstream, "--mirror-dir", str(mirror)], capsys)
     assert code == 0, err
     assert sorted(p.name for p in mirror.glob("*.whl")) == LOCKED
+
+
+def test_mirror_add_of_a_project_poetry_installs_adds_its_build_backend(
+        tmp_path: Path, http_mirror: Callable[..., ServedURL], tool_wheels: Callable[..., Path],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # `poetry install` without --no-root installs the project; `pip install .` of it
+    # builds it with its backend: the directory brings the backend beside the lock.
+    root = Path(shutil.copytree(tool_wheels("poetry"), tmp_path / "upstream"))
+    upstream = http_mirror(root=write_index_of(root, UPSTREAM, origin="upstream"))
+    project = write_project(tmp_path / "app", ["dockerpypi-probe-app"], [])
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace("package-mode = false\n", "") +
+                         '\n[build-system]\nrequires = ["poetry-core>=2"]\n'
+                         'build-backend = "poetry.core.masonry.api"\n')
+    (project / "app").mkdir()
+    (project / "app" / "__init__.py").write_text("")
+    poetry_lock(project, upstream)
+    mirror = tmp_path / "mirror"
+    code, _, err = run_main(["mirror", "add", str(project), "--index-url", upstream,
+                             "--mirror-dir", str(mirror)], capsys)
+    assert code == 0, err
+    assert "build requirements of app: poetry-core>=2" in err
+    assert sorted(p.name for p in mirror.glob("*.whl")) == [
+        *LOCKED[:2], next(p.name for p in root.glob("poetry_core-*.whl"))]
 
 
 def test_mirror_add_refuses_a_file_the_lock_has_another_hash_for(

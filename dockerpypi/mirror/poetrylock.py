@@ -240,7 +240,11 @@ def mirror_copies(pyproject_text: str, lock_text: str, url: str, *,
                            "from pyproject.toml (a lock out of date, or made by a Poetry "
                            "before 2.3)")
     copy = with_mirror_source(pyproject_text, url)
-    new_hash = content_hash(tomllib.loads(copy))
+    try:
+        new_hash = content_hash(tomllib.loads(copy))
+    except tomllib.TOMLDecodeError:  # [tool.poetry] as an inline table cannot grow a source
+        raise NoMirrorCopy(f"{where}: pyproject.toml cannot take a [[tool.poetry.source]] "
+                           "table after its last line") from None
     return copy, _CONTENT_HASH.sub(lambda m: f'{m.group(1)}"{new_hash}"', lock_text, count=1)
 
 
