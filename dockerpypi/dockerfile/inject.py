@@ -4,8 +4,10 @@
 or uv gets what ``dockerpypi render`` writes into its own steps: the
 ``pypi-mirror`` bind mount, the settings (the ``dockerpypi-config`` bind
 mount, or the secret files with ``config="secrets"``), a cache mount and the
-shell prefix that sources the env file; a ``uv sync`` step also gets the
-mirror's copy of the uv.lock it reads (:mod:`.uv_locks`). The file gets the
+shell prefix that sources the env file; a step that installs a lock also
+gets the mirror's copy of it (:mod:`.lock_mounts`): ``uv sync`` the uv.lock
+it reads (:mod:`.uv_locks`), pip and uv pip the pylock.toml
+(:mod:`.pylocks`). The file gets the
 stages it mounts from when it has none. The caller writes the result to a temporary file; the
 user's file is never modified.
 
@@ -29,24 +31,22 @@ from dataclasses import dataclass, field
 from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
+from .lock_mounts import LOCKS_STAGE, Copy, Overlay, copied, next_workdir, overlay_mount
 from .poetry_steps import COMMENT as POETRY_COMMENT
 from .poetry_steps import PROJECT_FILES, overlay_mounts, project_overlay, server_prefix
 from .prefer_uv import prefer_uv as _uv_form
-from .uv_locks import (
-    LOCK_COMMENT,
-    LOCKS_STAGE,
-    copied_locks,
-    lock_overlays,
-    next_workdir,
-    overlay_mount,
-)
+from .pylocks import LOCK_COMMENT as PYLOCK_COMMENT
+from .pylocks import pylock_overlays
+from .uv_locks import LOCK_COMMENT, lock_overlays
 from .vocabulary import (
     CACHE_ROOT,
     CONFIG_STAGE,
     DEFAULT_MOUNT_POINT,
     MIRROR_STAGE,
+    PYLOCK,
     SOURCE_ENV,
     STEP_DIR,
+    UV_LOCK,
     StepSetup,
     installers_called,
     poetry_called,
@@ -80,9 +80,10 @@ class InjectResult:
     text: str
     changed_lines: list[int]  # 1-based input line of each instruction that changed
     notes: list[str]  # one line each, for a person
-    # The uv.lock files of the build context (relative paths) that the steps
-    # mount from LOCKS_STAGE, rewritten for the mirror.
-    locks: list[str] = field(default_factory=list)
+    # The lock files of the build context (relative paths) that the steps
+    # mount from LOCKS_STAGE, rewritten for the mirror: {path: kind}, the
+    # kind a vocabulary.UV_LOCK or PYLOCK.
+    locks: dict[str, str] = field(default_factory=dict)
     # The Poetry project directories of the build context (relative paths)
     # whose pyproject.toml and poetry.lock the steps mount from LOCKS_STAGE.
     projects: list[str] = field(default_factory=list)
@@ -93,10 +94,8 @@ class _Stage:
     user: str | None = None  # argument of the stage's last USER, None before any
     shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
     workdir: str | None = "/"  # None after a WORKDIR with a variable: unknown
-    # Where COPY or ADD put the build context's uv.lock (absolute paths).
-    locks: frozenset[str] = frozenset()
-    # Where COPY or ADD put the build context's pyproject.toml and poetry.lock.
-    poetry: frozenset[str] = frozenset()
+    # What COPY and ADD took from the build context, in order.
+    copies: tuple[Copy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,7 +106,7 @@ class _Plan:
     exec_words: str | None  # exec form: the shell-form command replacing it
     in_heredoc: int | None  # RUN <<EOF: index of the line to put the prefix before
     replacement: str | None = None  # --prefer-uv: the command replacing the step's own
-    overlays: list[tuple[str, str]] = field(default_factory=list)  # uv.lock: (source, target)
+    overlays: list[Overlay] = field(default_factory=list)  # the locks mounted over the step's
     poetry: tuple[str, str] | None = None  # Poetry: (project in the context, directory)
     serve: bool = False  # Poetry: the step starts the mirror's loopback server
 
@@ -139,7 +138,7 @@ def _under(path: str, directory: str) -> bool:
 
 def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
           uid: int | None, notes: list[str], uv: bool = False, config: str = "context",
-          has_lock: Callable[[str], bool] | None = None,
+          has_lock: Callable[[str, str], bool] | None = None,
           has_project: Callable[[str], bool] | None = None, serve: bool = True) -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
@@ -180,12 +179,17 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                 replacement = choice.command
                 installers = installers_called(replacement)
                 notes.append(f"{where}: pip install runs with uv when the image has uv")
-    overlays = [] if has_lock is None or "uv" not in installers else lock_overlays(
-        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts,
-        workdir=stage.workdir, copied=stage.locks, where=where, notes=notes, has_lock=has_lock)
+    overlays: list[Overlay] = []
+    if has_lock is not None:
+        text = " ".join(words) if words is not None else f"{command}\n{bodies}"
+        if "uv" in installers:
+            overlays += lock_overlays(text, mounts, workdir=stage.workdir, copies=stage.copies,
+                                      where=where, notes=notes, has_lock=has_lock)
+        overlays += pylock_overlays(text, mounts, workdir=stage.workdir, copies=stage.copies,
+                                    where=where, notes=notes, has_lock=has_lock)
     project = None if has_project is None or not poetry else project_overlay(
         " ".join(words) if words is not None else f"{command}\n{bodies}", mounts,
-        workdir=stage.workdir, copied=stage.poetry, where=where, notes=notes,
+        workdir=stage.workdir, copies=stage.copies, where=where, notes=notes,
         has_project=has_project)
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
@@ -233,10 +237,14 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
         notes.append(f"{where}: exec-form RUN rewritten as shell form with the same words")
     if replacement is not None:
         comments.append(_UV_COMMENT)
-    if overlays:
+    uv_sync = [overlay.target for overlay in overlays if overlay.kind == UV_LOCK]
+    if uv_sync:
         comments.append(LOCK_COMMENT)
-        notes.append(f"{where}: uv sync reads {', '.join(t for _, t in overlays)} with the "
-                     "mirror as its index")
+        notes.append(f"{where}: uv sync reads {', '.join(uv_sync)} with the mirror as its index")
+    pylocks = [overlay.target for overlay in overlays if overlay.kind == PYLOCK]
+    if pylocks:
+        comments.append(PYLOCK_COMMENT)
+        notes.append(f"{where}: {', '.join(pylocks)} is read with its files in the mirror")
     if project is not None:
         comments.append(POETRY_COMMENT)
         notes.append(f"{where}: poetry reads {' and '.join(PROJECT_FILES)} in {project[1]} with "
@@ -268,8 +276,7 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
         if own.strip():
             out.append(f"{inner}{own.strip()} {escape}")
     # After the step's own mounts: of two mounts at one target, BuildKit uses the last.
-    out += [f"{inner}{overlay_mount(source, target)} {escape}"
-            for source, target in plan.overlays]
+    out += [f"{inner}{overlay_mount(overlay)} {escape}" for overlay in plan.overlays]
     if plan.poetry is not None:
         out += [f"{inner}{mount} {escape}" for mount in overlay_mounts(*plan.poetry, plan.serve)]
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
@@ -301,7 +308,7 @@ def _shift_stage_numbers(lines: list[str], instruction: Instruction, escape: str
 
 def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None = None,
            prefer_uv: bool = False, config: str = "context",
-           has_lock: Callable[[str], bool] | None = None,
+           has_lock: Callable[[str, str], bool] | None = None,
            has_project: Callable[[str], bool] | None = None,
            serve_poetry: bool = True) -> InjectResult:
     """``text`` with the mirror, its settings and a cache in every RUN that calls pip or uv.
@@ -313,10 +320,12 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     the image has uv (:mod:`.prefer_uv`). ``config`` is where the steps take
     their settings from, one of :data:`.vocabulary.CONFIG_FORMS`.
 
-    ``has_lock`` tells whether the build context holds a uv.lock at a relative
-    path; given, a ``uv sync`` step reading such a lock (bind-mounted, or
-    COPYed into its WORKDIR) gets the :data:`.uv_locks.LOCKS_STAGE` copy mounted over it
-    (listed in :attr:`InjectResult.locks`). None leaves uv.lock files alone.
+    ``has_lock(kind, path)`` tells whether the build context holds a lock of
+    that kind (:data:`.vocabulary.UV_LOCK`, :data:`.vocabulary.PYLOCK`) at a
+    relative path that the mirror can serve; given, a step reading such a lock
+    (``uv sync`` its uv.lock, pip or uv pip a pylock.toml; bind-mounted, or
+    COPYed) gets the :data:`.lock_mounts.LOCKS_STAGE` copy mounted over it
+    (listed in :attr:`InjectResult.locks`). None leaves lock files alone.
     ``has_project`` does the same for the directories of Poetry projects
     (:mod:`.poetry_steps`, listed in :attr:`InjectResult.projects`), whose
     steps start the mirror's loopback server when ``serve_poetry``.
@@ -352,9 +361,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         elif verb == "WORKDIR":
             stage.workdir = next_workdir(stage.workdir, rest)
         elif verb in ("COPY", "ADD"):
-            stage.locks = stage.locks | copied_locks(stage.workdir, flags, rest)
-            stage.poetry = stage.poetry.union(*(copied_locks(stage.workdir, flags, rest, name)
-                                                for name in PROJECT_FILES))
+            stage.copies = stage.copies + copied(stage.workdir, flags, rest)
         elif verb == "SHELL" and (shell := grammar.exec_form(rest)):
             stage.shell = shell
         if verb in ("COPY", "RUN") and any(re.search(r"(?:^--|[,=])from=\d+(?:,|$)", flag)
@@ -376,7 +383,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
 
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
-    locks = list(dict.fromkeys(source for plan in plans for source, _ in plan.overlays))
+    locks = {overlay.source: overlay.kind for plan in plans for overlay in plan.overlays}
     projects = list(dict.fromkeys(plan.poetry[0] for plan in plans if plan.poetry is not None))
     wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else []),
               *([LOCKS_STAGE] if locks or projects else [])]

@@ -6,7 +6,7 @@ source; a source is part of the lock's content-hash. So ``--inject`` lays,
 for that step alone, copies of the project's pyproject.toml (with the mirror
 as its one, primary source) and poetry.lock (with the content-hash of that
 copy) over the ones Poetry reads (:func:`dockerpypi.mirror.poetrylock.mirror_copies`
-writes them; they travel in the ``dockerpypi-locks`` stage of :mod:`.uv_locks`).
+writes them; they travel in the ``dockerpypi-locks`` stage of :mod:`.lock_mounts`).
 
 Poetry reads an index only over HTTP(S), not from a directory, so a step
 whose mirror is the local directory also runs a read-only HTTP server on
@@ -22,8 +22,7 @@ import posixpath
 import re
 from collections.abc import Callable
 
-from . import grammar
-from .uv_locks import LOCKS_STAGE, context_path
+from .lock_mounts import LOCKS_STAGE, Copy, landed_from, mounted_from
 from .vocabulary import POETRY_LOCK, STEP_DIR, poetry_call
 
 PYPROJECT = "pyproject.toml"
@@ -49,13 +48,13 @@ def overlay_source(project: str, name: str) -> str:
 
 
 def project_overlay(text: str, mounts: list[dict[str, str]], *, workdir: str | None,
-                    copied: frozenset[str], where: str, notes: list[str],
+                    copies: tuple[Copy, ...], where: str, notes: list[str],
                     has_project: Callable[[str], bool]) -> tuple[str, str] | None:
     """(project directory in the build context, directory in the step) of the
     poetry.lock a step's ``poetry install`` reads, else None.
 
-    ``mounts`` are the step's own ``--mount`` options, ``copied`` where COPY
-    and ADD put the context's pyproject.toml and poetry.lock in its stage.
+    ``mounts`` are the step's own ``--mount`` options, ``copies`` what COPY
+    and ADD took from the build context in its stage.
     Poetry reads both from its working directory: each is either
     bind-mounted there or was copied there, from one directory of the
     context. ``has_project`` says which directories may be overlaid; the
@@ -75,14 +74,12 @@ def project_overlay(text: str, mounts: list[dict[str, str]], *, workdir: str | N
         return None
     sources = {}
     for name in PROJECT_FILES:
-        for mount in mounts:
-            target = grammar.mount_target(mount)
-            if mount["type"] == "bind" and "from" not in mount and \
-                    posixpath.normpath(posixpath.join(workdir, target)) == \
-                    posixpath.join(workdir, name):
-                sources[name] = context_path(mount.get("source") or mount.get("src") or "")
-        if name not in sources and posixpath.join(workdir, name) in copied:
-            sources[name] = name
+        path = posixpath.join(workdir, name)
+        covered, source = mounted_from(mounts, workdir, path)
+        if not covered:
+            source = landed_from(copies, path)
+        if source is not None:
+            sources[name] = source
     if len(sources) < len(PROJECT_FILES):
         if sources:
             notes.append(f"{where}: poetry install: {', '.join(sorted(sources))} of the build "
