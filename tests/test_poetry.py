@@ -23,8 +23,8 @@ from support.poetryproject import poetry_env, poetry_lock, run_poetry, write_pro
 from support.server import ServedURL, serve_directory
 
 from dockerpypi.dockerfile.inject import inject
+from dockerpypi.dockerfile.lock_mounts import LOCKS_STAGE
 from dockerpypi.dockerfile.poetry_steps import SERVER_TARGET, SERVER_URL
-from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
 from dockerpypi.dockerfile.vocabulary import poetry_called
 from dockerpypi.errors import UsageError
 from dockerpypi.mirror.poetrylock import (
