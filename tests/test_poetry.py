@@ -407,6 +407,26 @@ def test_an_offline_build_is_refused_when_the_mirror_lacks_locked_packages(
     assert f"mirror add {locked / 'poetry.lock'}" in err
 
 
+def test_a_locked_package_for_another_platform_need_not_be_in_the_mirror(
+        locked: Path, tmp_path: Path, upstream: ServedURL,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    mirror = tmp_path / "mirror"
+    assert run_main(["mirror", "add", str(locked), "--index-url", upstream,
+                     "--mirror-dir", str(mirror)], capsys)[0] == 0
+    # As Poetry locks a Windows-only dependency (the content-hash covers pyproject.toml only).
+    lock = locked / "poetry.lock"
+    lock.write_text(lock.read_text().replace("[metadata]", (
+        '[[package]]\nname = "winonly"\nversion = "1.0"\ndescription = ""\n'
+        'optional = false\npython-versions = "*"\ngroups = ["main"]\n'
+        'markers = "sys_platform == \\"win32\\""\nfiles = [\n    {file = '
+        '"winonly-1.0-py3-none-win_amd64.whl", hash = "sha256:' + "0" * 64 + '"},\n]\n\n'
+        "[metadata]")))
+    code, out, err = run_main(["build", "--inject", "--offline", "--dry-run", "--mirror-dir",
+                               str(mirror), str(_context(locked))], capsys)
+    assert code == 0, err
+    assert f"--build-context {LOCKS_STAGE}=" in out
+
+
 def test_a_stale_lock_is_refused_offline_with_what_works_and_warned_of_online(
         locked: Path, make_mirror: Callable[..., Path],
         capsys: pytest.CaptureFixture[str]) -> None:

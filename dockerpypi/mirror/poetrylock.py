@@ -161,11 +161,29 @@ def pinned_requirements(lock: Mapping[str, Any], *, where: str) -> tuple[list[st
     return lines, left_out
 
 
+def _applies_here(marker: str | None) -> bool:
+    """Whether a package under ``marker`` is installed on this machine (as ``mirror add``
+    fills the mirror for it by default); a marker that cannot be evaluated here applies."""
+    if marker is None:
+        return True
+    from packaging.markers import InvalidMarker, Marker, UndefinedEnvironmentName
+
+    try:
+        return Marker(marker).evaluate({"extra": ""})
+    except (InvalidMarker, UndefinedEnvironmentName):
+        return True
+
+
 def locked_files(lock: Mapping[str, Any]) -> dict[str, list[str]]:
-    """{package: its file names} of the packages Poetry takes from the index."""
+    """{package: its file names} of the packages Poetry takes from the index here.
+
+    A package whose markers leave it out on this machine (Windows-only, say)
+    is left out, as :func:`pinned_requirements` leaves it out of the mirror.
+    """
     return {str(package.get("name")): [str((entry or {}).get("file", ""))
                                        for entry in package.get("files") or []]
-            for package in lock.get("package") or [] if from_index(package)}
+            for package in lock.get("package") or []
+            if from_index(package) and _applies_here(_marker(package))}
 
 
 def lock_path(argument: str) -> Path | None:
