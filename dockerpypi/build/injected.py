@@ -42,14 +42,18 @@ class Injecting:
     context: Path | None = None  # the local build context
 
     def result(self, settings: Settings, config: str,
-               has_lock: Callable[[str, str], bool] | None = None) -> InjectResult:
+               has_lock: Callable[[str, str], bool] | None = None,
+               has_project: Callable[[str], bool] | None = None,
+               serve_poetry: bool = True) -> InjectResult:
         """The rewritten text, for steps that read their settings in the ``config`` form.
 
         ``has_lock(kind, path)``: which lock files of the build context steps
-        may read rewritten for the local mirror (None: none).
+        may read rewritten for the local mirror (None: none); ``has_project``
+        the same for Poetry projects (:mod:`.poetry_projects`).
         """
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
-                      prefer_uv=self.prefer_uv, config=config, has_lock=has_lock)
+                      prefer_uv=self.prefer_uv, config=config, has_lock=has_lock,
+                      has_project=has_project, serve_poetry=serve_poetry)
 
     def _lock_check(self, run: BuildRun) -> Callable[[str, str], bool]:
         """Whether a lock of the build context can be read from the mirror instead.
@@ -107,7 +111,10 @@ class Injecting:
     @contextmanager
     def applied(self, run: BuildRun) -> Iterator[BuildRun]:
         """``run`` building the rewritten copy (its notes are said as warnings)."""
-        result = self.result(run.settings, run.config, self._lock_check(run))
+        from .poetry_projects import project_check, project_copies, serves
+
+        result = self.result(run.settings, run.config, self._lock_check(run),
+                             project_check(run, self.context), serves(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
         if self.context is not None and "pdm" in installers_called(result.text):
@@ -117,6 +124,8 @@ class Injecting:
                 run.warn(BuildWarning(problem))
         self._warn_pipenv_sources(run)
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
+        if result.projects and self.context is not None:
+            locks = {**(locks or {}), **project_copies(run, self.context, result.projects)}
         with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
             # first: keep the user's, if they have one.

@@ -182,6 +182,19 @@ def _pipfile_request(locks: tuple[Path, ...], indexes: tuple[MirrorURL, ...], *,
     return write_requirements(read, directory), tuple(dict.fromkeys(indexes))
 
 
+def _poetry_requirements(locks: tuple[Path, ...]) -> tuple[Path, list[str]]:
+    """poetry.lock files as one hash-pinned requirements file, removed when the command
+    ends, and the packages they take from elsewhere than an index."""
+    import shutil
+    import tempfile
+
+    from ..mirror.poetrylock import write_requirements
+
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-poetry-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(locks, directory)
+
+
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
     if image is None:
@@ -261,6 +274,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     A pdm.lock (or a directory holding one) is read as one: its locked
     versions, and only files whose hashes it lists; a directory also gets what
     PDM needs to build the project, as above, when PDM installs the project.
+    A poetry.lock (or a directory holding one) likewise, every group; a
+    directory also gets what `pip install DIR` builds the project with.
 
     \b
     dockerpypi mirror add .
@@ -270,6 +285,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add pylock.toml
     dockerpypi mirror add pdm.lock
     dockerpypi mirror add Pipfile.lock
+    dockerpypi mirror add poetry.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
@@ -277,6 +293,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
     from ..mirror.pdmlock import split_pdm_locks
     from ..mirror.pipfile import split_pipfile_locks
+    from ..mirror.poetrylock import split_poetry_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
@@ -306,6 +323,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                                            offline=settings.offline.value,
                                            quiet=quiet or as_json)
         files += pinned
+    poetry_locks, packages = split_poetry_locks(packages)
     projects: list[Project] = []
     if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
@@ -319,8 +337,18 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             from ..mirror.pdmlock import builds_itself
 
             projects += [p for p in read_projects(beside_locks) if builds_itself(p.directory)]
+        if poetry_locks and not locks:  # a Poetry project that installs itself
+            from ..mirror.poetrylock import builds_root
+
+            projects += [p for p in read_projects(beside_locks)
+                         if p.directory / "poetry.lock" in poetry_locks and p.uv_builds
+                         and builds_root(p.directory)]
     if pdm_locks:  # the locks as hash-pinned requirements: the pinned path below
         files.append(_pdm_requirements(pdm_locks))
+    left_out: list[str] = []
+    if poetry_locks:  # the same for Poetry
+        written, left_out = _poetry_requirements(poetry_locks)
+        files.append(written)
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,
@@ -355,7 +383,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
-    warnings: list[MirrorWarning] = []
+    warnings = [MirrorWarning(f"{name} is not from an index: the build installs it from its "
+                              "own source") for name in left_out]
     # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
     # the backend is asked on) are removed and the children ended.
     with signals_unwind(), display or contextlib.nullcontext():

@@ -57,6 +57,8 @@ SOURCE_ENV = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 UV_LOCK = "uv.lock"
 # The lock file PDM writes beside pyproject.toml, and reads in `pdm install` and `pdm sync`.
 PDM_LOCK = "pdm.lock"
+# The lock file Poetry writes beside pyproject.toml, and reads in `poetry install`.
+POETRY_LOCK = "poetry.lock"
 # The PEP 751 lock file (`pip install -r pylock.toml`, `uv pip sync pylock.toml`),
 # by its default name; pylock.<name>.toml is one too (:func:`is_pylock_name`).
 PYLOCK = "pylock.toml"
@@ -220,7 +222,10 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
         else:  # nothing lands in the image, at the cost of speed
             variables += _NO_CACHE[installer]
     # The cache variables come first: the env file may override them (see render_env).
-    return StepSetup(mounts, [f"export {' '.join(variables)};", SOURCE_ENV])
+    # (A step that calls no installer of INSTALLERS, a Poetry step, exports none:
+    # a bare `export` would print the step's environment.)
+    return StepSetup(mounts, [*([f"export {' '.join(variables)};"] if variables else []),
+                              SOURCE_ENV])
 
 
 # --- what an installer call is ----------------------------------------------
@@ -234,8 +239,10 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
 # gets mounts it does not use, which is harmless. PDM's calls that ask an
 # index count (install, sync, add, update, lock, build, self add/update);
 # pipenv's that install or resolve count too (it reads PIPENV_PYPI_MIRROR
-# from the env file); poetry and conda are not matched: they read neither pip's, uv's nor PDM's
-# configuration. The CALL_ pieces are public: :mod:`.uv_locks` builds its
+# from the env file); conda is not matched. Poetry reads neither pip's, uv's
+# nor PDM's configuration: its `poetry install` and `poetry sync` are matched
+# apart (:func:`poetry_called`), as the step gets copies of the project's
+# files instead (:mod:`.poetry_steps`). The CALL_ pieces are public: :mod:`.uv_locks` builds its
 # `uv sync` from them, and :mod:`.pylocks` its `pip install` and `uv pip
 # install` from them.
 CALL_START = r"(?:^|(?<=[\s;&|(`'\"]))"
@@ -266,3 +273,22 @@ def installers_called(command: str) -> list[str]:
     """What of :data:`CALLED` (pip, uv, pipenv) ``command`` calls, by the rules above."""
     found = {match.lastgroup for match in _call().finditer(command)}
     return [name for name in CALLED if name in found]
+
+
+# `poetry install` or `poetry sync` (also `python -m poetry ...`): the calls
+# that install poetry.lock. Options may take a value (`-C DIR install`).
+POETRY_OPTIONS = r"(?:\s+-[^\s;&|)]*(?:\s+[^-\s;&|)][^\s;&|)]*)?)*?"
+_POETRY = (rf"{CALL_START}{CALL_DIR}(?:python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*)?"
+           rf"poetry['\"]?(?P<options>{POETRY_OPTIONS})\s+(?:install|sync)(?=$|[\s;&|)`'\"])")
+
+
+@functools.cache
+def poetry_call() -> re.Pattern[str]:
+    """A call of ``poetry install`` or ``poetry sync``, its options before the
+    subcommand as the group ``options``."""
+    return re.compile(_POETRY)
+
+
+def poetry_called(command: str) -> bool:
+    """Whether ``command`` installs a poetry.lock (``poetry install`` or ``poetry sync``)."""
+    return poetry_call().search(command) is not None
