@@ -68,14 +68,11 @@ SETTINGS_CASES = {
                                               ("pydistutils", "cfg"), ("env", "sh")])
 def test_config_files_match_golden(tmp_path: Path, case: str, kind: str, suffix: str) -> None:
     resolved = settings(tmp_path, **SETTINGS_CASES[case])
-    if kind == "env":
-        text = files.render_env(resolved)
-    else:
-        make = {"pip-conf": files.render_pip_conf, "uv-toml": files.render_uv_toml,
-                "pydistutils": files.render_pydistutils}[kind]
-        text = make(resolved, redact=True)
-        assert PASSWORD not in text
-        assert QUOTED_PASSWORD not in text
+    make = {"pip-conf": files.render_pip_conf, "uv-toml": files.render_uv_toml,
+            "pydistutils": files.render_pydistutils, "env": files.render_env}[kind]
+    text = make(resolved, redact=True)
+    assert PASSWORD not in text
+    assert QUOTED_PASSWORD not in text
     check_golden(f"{kind}.{case}.{suffix}", text)
 
 

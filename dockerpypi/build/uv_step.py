@@ -41,6 +41,7 @@ from ..files import WRITING_PREFIX, write_atomic
 if TYPE_CHECKING:
     from packaging.version import Version
 
+    from .command import BuildInputs
     from .pipeline import BuildRun
 
 # The project whose wheel carries the program, and where in the wheel it is.
@@ -197,17 +198,16 @@ def uv_binary(mirror_dir: Path | None, platform: str | None, *, write: bool = Tr
                     "where the image has no uv they run pip", False)
 
 
-def for_uv_steps(run: BuildRun) -> BuildRun:
-    """``run``, whose Dockerfile mounts the ``dockerpypi-uv`` stage, with that build context.
+def with_uv_context(run: BuildRun, inputs: BuildInputs) -> BuildInputs:
+    """``inputs`` with the ``dockerpypi-uv`` build context, for ``run``, whose Dockerfile
+    mounts that stage.
 
     Only with named build contexts (the context transport; the http one
     leaves the Dockerfile's empty stage, and its steps run pip), and never
     over the user's own ``--build-context dockerpypi-uv=...``.
     """
-    from .command import parse_docker_args
-
     if run.transport.kind != "context" or UV_STAGE in run.given.build_contexts:
-        return run
+        return inputs
     from .engine import default_platform
 
     builders = run.given.values("--builder")
@@ -215,6 +215,5 @@ def for_uv_steps(run: BuildRun) -> BuildRun:
     binary = uv_binary(run.mirror_dir, platform, write=not run.dry_run)
     run.report(binary.summary)
     if binary.directory is None:
-        return run  # the Dockerfile's own empty stage
-    return run.with_args(parse_docker_args(
-        ["--build-context", f"{UV_STAGE}={binary.directory}", *run.given.args]))
+        return inputs  # the Dockerfile's own empty stage
+    return inputs._replace(contexts={**inputs.contexts, UV_STAGE: str(binary.directory)})

@@ -21,7 +21,6 @@ from ..dockerfile.vocabulary import (
     CONFIG_STAGE,
     DEFAULT_MOUNT_POINT,
     INSTALLER_CHOICES,
-    INSTALLERS,
     MIRROR_STAGE,
     UV_STAGE,
     default_command,
@@ -90,10 +89,10 @@ def render_run(options: RunOptions) -> str:
                          + " or ".join(CONFIG_FORMS))
     installers: tuple[str, ...] = (options.installer,)
     if options.installer == "auto":
-        # The caches of the installers the step calls: both for the default
-        # command, which picks one when it runs.
+        # The caches of the installers the step calls: pip's and uv's for the
+        # default command, which picks one when it runs.
         called = installers_called(command) if options.command else []
-        installers = tuple(called) or INSTALLERS
+        installers = tuple(called) or INSTALLER_CHOICES[1:]
     # The default auto step runs uv even where the image has none: the
     # mirror's, mounted for the step (dockerpypi.build.uv_step).
     uv_binary = options.installer == "auto" and not options.command
