@@ -201,3 +201,44 @@ def test_a_dry_run_names_the_program_without_unpacking_it(tmp_path: Path,
     assert shown.directory.parent == cache_home
     assert not cache_home.exists()  # nothing written
     assert uv_binary(mirror, "linux/amd64").directory == shown.directory  # where it then is
+
+
+@pytest.mark.parametrize(("transport", "given", "expected"), [
+    ("context", [], "unpacked"),
+    ("http", [], None),  # no named contexts: the Dockerfile's empty stage, and pip
+    ("context", ["--build-context", f"{UV_STAGE}=/users/own"], None),  # the user's wins
+])
+def test_a_build_whose_steps_may_run_uv_is_given_the_mirrors(
+        tmp_path: Path, cache_home: Path, transport: str, given: list[str],
+        expected: str | None) -> None:
+    from dockerpypi.build.command import parse_docker_args
+    from dockerpypi.build.engine import EngineInfo
+    from dockerpypi.build.pipeline import BuildRun, prepared
+    from dockerpypi.build.transports import TRANSPORTS
+
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    uv_wheel(mirror)
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "requirements.txt").write_text("flask\n")
+    config = "secrets" if transport == "http" else "context"  # http has no named contexts
+    (context / "Dockerfile").write_text(steps.render_stage() + "FROM python\n"
+                                        + steps.render_run(steps.RunOptions(config=config)))
+    settings = resolve_settings({"offline": True}, environ={}, context_dir=context)
+    engine = EngineInfo("26.1.5", "0.13.1", "docker", None, server_platform="linux/amd64")
+    lines: list[str] = []
+    run = BuildRun(parse_docker_args([*given, str(context)]), settings, mirror,
+                   TRANSPORTS[transport](True, "test"), report=lines.append, engine=engine,
+                   dry_run=True)
+
+    with prepared(run) as ready:
+        contexts = ready.inputs.contexts
+
+    if expected is None:
+        assert UV_STAGE not in contexts
+    else:
+        assert contexts[UV_STAGE] == str(uv_binary(mirror, "linux/amd64", write=False).directory)
+        assert ("uv for the steps that want it: uv-0.13.9-py3-none-manylinux_2_17_x86_64.whl "
+                "from the mirror, mounted for those steps only") in lines
+        assert not cache_home.exists()  # a dry run unpacks nothing
