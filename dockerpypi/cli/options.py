@@ -49,6 +49,10 @@ _SETTINGS_OPTIONS: dict[str, Callable[[F], F]] = {
                                     "uv)."),
     "easy_install": click.option("--easy-install/--no-easy-install", default=None,
                                  help="Also write the legacy .pydistutils.cfg."),
+    # The choices are checked by the settings (as for the variable and the file).
+    "engine": click.option("--engine", metavar="auto|docker|podman|buildah",
+                           help="The container CLI that builds and reads images (default: "
+                                "auto, the first of docker, podman, buildah on PATH)."),
 }
 
 
@@ -71,8 +75,11 @@ def settings_options_for(*fields: str) -> Callable[[F], F]:
     return decorate
 
 
-# Every settings option: the commands that build, render, show or check.
+# Every settings option: the commands that build, show or check.
 settings_options = settings_options_for(*_SETTINGS_OPTIONS)
+# The options that change a step's files (render writes no engine's command).
+step_settings_options = settings_options_for(*(name for name in _SETTINGS_OPTIONS
+                                               if name != "engine"))
 
 
 def settings_from(kwargs: dict[str, Any]) -> Settings:

@@ -19,7 +19,7 @@ from ..dockerfile.vocabulary import INSTALLER_CHOICES
 from ..errors import CredentialsHidden, UsageError
 from ..files import write_private
 from ..render.steps import RunOptions, render_run, render_stage
-from .options import context_option, settings_from, settings_options
+from .options import context_option, settings_from, step_settings_options
 from .output import Output, warn
 
 
@@ -117,7 +117,7 @@ def _render_env(settings: Any, *, redact: bool) -> str:
 
 def _config_file_command(name: str, summary: str) -> None:
     @render.command(name, help=summary)
-    @settings_options
+    @step_settings_options
     @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
                   help="Write to FILE (mode 0600) with the real credentials.")
     @click.option("--show-credentials", is_flag=True,

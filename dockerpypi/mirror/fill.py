@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ..engines import missing_fix
 from ..errors import UsageError, UserMessageError
 from ..process import output_lines, scrub
 from ..settings.urls import MirrorURL
@@ -264,7 +265,7 @@ def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = Non
         if on_line is not None and not line.startswith(_ERROR):
             on_line(line)
 
-    hint = ("install Docker, or put docker on PATH" if plan.image is not None
+    hint = (missing_fix(plan.argv[0]) if plan.image is not None
             else "check the Python that runs dockerpypi")
     # Ctrl-C, or an error of on_line, ends pip too: it must not go on writing
     # into the mirror.

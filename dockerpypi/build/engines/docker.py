@@ -1,0 +1,44 @@
+"""``docker buildx build`` (or ``DOCKER_BUILDKIT=1 docker build``): what dockerpypi always did.
+
+The engine is asked through :mod:`..engine` (its answer kept between runs),
+the transport chosen there, and the command is the transport's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ...engines import DOCKER
+from .base import BuildEngine
+
+if TYPE_CHECKING:
+    from ..command import DockerArgs
+    from ..engine import EngineInfo
+    from ..transports import Transport
+
+
+class DockerEngine(BuildEngine):
+    """The docker CLI with buildx, or the engine's own BuildKit without it."""
+
+    name = DOCKER
+
+    def probe(self) -> EngineInfo:
+        from ..engine import current_engine
+
+        return current_engine()
+
+    def transport(self, info: EngineInfo, requested: str) -> Transport:
+        from ..engine import choose_transport
+
+        return choose_transport(info, requested)
+
+    def command(self, transport: Transport) -> tuple[str, ...]:
+        return transport.docker
+
+    def env(self, transport: Transport) -> dict[str, str] | None:
+        return transport.env
+
+    def loads_image(self, given: DockerArgs) -> bool:
+        from ..pipeline import loads_image
+
+        return loads_image(given)
