@@ -310,7 +310,7 @@ def run_doctor(settings: Settings, *, probe: Callable[[], EngineInfo] | None = N
     if probe is None:
         from .build.engines.choice import build_engine
 
-        cli = build_engine(settings.engine.value, settings.engine.source)
+        cli = build_engine(settings.container_engine.value, settings.container_engine.source)
         checks = (engine_checks(settings) if cli.name == DOCKER
                   else podman_checks(cli))
     else:

@@ -1,7 +1,7 @@
 """Which container CLI dockerpypi drives: docker, podman or buildah (a leaf module).
 
-The ``engine`` setting (``--engine``, ``DOCKERPYPI_CONTAINER_ENGINE``,
-``engine`` in the settings file) names one, or ``auto``: the first of
+The ``container-engine`` setting (``--engine``, ``DOCKERPYPI_CONTAINER_ENGINE``,
+``container-engine`` in the settings file) names one, or ``auto``: the first of
 docker, podman and buildah found on ``PATH``, so that a machine with podman
 alone builds with podman without being told. Builds run that CLI
 (:mod:`dockerpypi.build.engines`); ``verify`` and ``mirror add --image``

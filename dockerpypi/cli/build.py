@@ -155,7 +155,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     if mirror.warning is not None:
         warn(mirror.warning)
     debug = bool(ctx.find_root().params.get("debug"))
-    cli = build_engine(settings.engine.value, settings.engine.source)
+    cli = build_engine(settings.container_engine.value, settings.container_engine.source)
     if cli.name != "docker":
         _report(f"engine {cli.name}: {cli.why}")
     image = pipeline.verify_target(given, dry_run=dry_run, cli=cli) if verify else None

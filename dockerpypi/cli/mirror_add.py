@@ -266,7 +266,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
             retries=settings.retries.value, timeout=settings.timeout.value,
             mounted_files=requirement_closure(files), labels=labels,
-            docker=image_cli(resolve_engine(settings.engine.value)))
+            docker=image_cli(resolve_engine(settings.container_engine.value)))
     else:
         plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
                                 only_binary=only_binary, retries=settings.retries.value,

@@ -50,9 +50,10 @@ _SETTINGS_OPTIONS: dict[str, Callable[[F], F]] = {
     "easy_install": click.option("--easy-install/--no-easy-install", default=None,
                                  help="Also write the legacy .pydistutils.cfg."),
     # The choices are checked by the settings (as for the variable and the file).
-    "engine": click.option("--engine", metavar="auto|docker|podman|buildah",
-                           help="The container CLI that builds and reads images (default: "
-                                "auto, the first of docker, podman, buildah on PATH)."),
+    "container_engine": click.option(
+        "--engine", "container_engine", metavar="auto|docker|podman|buildah",
+        help="The container CLI that builds and reads images (default: auto, the first of "
+             "docker, podman, buildah on PATH)."),
 }
 
 
@@ -79,7 +80,7 @@ def settings_options_for(*fields: str) -> Callable[[F], F]:
 settings_options = settings_options_for(*_SETTINGS_OPTIONS)
 # The options that change a step's files (render writes no engine's command).
 step_settings_options = settings_options_for(*(name for name in _SETTINGS_OPTIONS
-                                               if name != "engine"))
+                                               if name != "container_engine"))
 
 
 def settings_from(kwargs: dict[str, Any]) -> Settings:

@@ -21,7 +21,7 @@ from .progress import progress_display
 # credentials, the public index's credentials, the mount point. The others
 # (retries, timeout, which config files a build writes...) only change builds.
 # engine: which CLI reads the image (docker, or podman for podman's and buildah's).
-VERIFY_SETTINGS = ("mirrors", "public_index", "mount_point", "engine")
+VERIFY_SETTINGS = ("mirrors", "public_index", "mount_point", "container_engine")
 
 
 @click.command("verify")

@@ -40,7 +40,8 @@ class Sourced(Generic[T]):
 
 # The settings, in the order `config` lists them (and Settings declares them).
 NAMES = ("mirrors", "public_fallback", "public_index", "offline", "retries", "timeout",
-         "mirror_dir", "mount_point", "installers", "easy_install", "engine")
+         "mirror_dir", "mount_point", "installers", "easy_install",
+         "container_engine")
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Settings:
     easy_install: Sourced[bool]
     # The container CLI that builds and reads images (dockerpypi.engines): auto,
     # docker, podman or buildah.
-    engine: Sourced[str]
+    container_engine: Sourced[str]
     # What the CLI prints before it goes on: a setting ignored, deprecated, risky.
     warnings: tuple[DockerPypiWarning, ...] = field(default=(), compare=False)
 

@@ -97,7 +97,7 @@ def _defaults(mount_point: str) -> dict[str, Candidate]:
         "mount_point": fixed(DEFAULT_MOUNT_POINT),
         "installers": fixed(INSTALLERS),
         "easy_install": fixed(False),
-        "engine": fixed(AUTO),
+        "container_engine": fixed(AUTO),
     }
 
 

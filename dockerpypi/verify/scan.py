@@ -51,7 +51,7 @@ def verify_settings(settings: Settings, image: str | None, *, needles: Iterable[
     credentials out of what is shown).
     """
     if cli is None:
-        cli = image_cli(resolve_engine(settings.engine.value))
+        cli = image_cli(resolve_engine(settings.container_engine.value))
     found, notes = default_needles(settings, needles)
     metadata = read_metadata_file(metadata_file) if metadata_file is not None else None
     result = verify_image(image, found, mount_point=settings.mount_point.value,
