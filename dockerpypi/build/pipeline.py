@@ -160,8 +160,8 @@ def _run_docker(run: BuildRun, delivered: Delivered) -> Outcome:
         paths = {f.secret_id: placeholder / f.secret_id for f in files}
         shown = None
         if tree is not None:
-            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not run.secrets
-                     else placeholder / TREE)
+            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree)
+                     if not run.secrets and run.cli.keeps_config else placeholder / TREE)
         argv = plan_build(run.given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
                           config_dir=shown, docker=docker)
         prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
