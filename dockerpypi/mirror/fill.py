@@ -219,12 +219,14 @@ def _last_reason(lines: Sequence[str]) -> str:
     return (versions or errors or list(lines) or ["no output"])[-1]
 
 
-def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageError | None:
-    """docker's own failures (125-127), told apart from pip's."""
+def _image_failure(image: str, code: int, lines: Sequence[str],
+                   cli: str = "docker") -> UserMessageError | None:
+    """docker's (or podman's) own failures (125-127), told apart from pip's."""
     if code == 125:  # docker run itself failed: no engine, no such image, bad option
-        return UserMessageError(f"docker could not run {image} (exit 125): "
+        engine = "Docker engine runs" if cli == "docker" else f"`{cli} info` works"
+        return UserMessageError(f"{cli} could not run {image} (exit 125): "
                                 f"{_last_reason(lines)}; check the image name and that the "
-                                "Docker engine runs")
+                                f"{engine}")
     if code in (126, 127) or any("executable file not found" in line for line in lines):
         return UserMessageError(f"{image} has no python3 on its PATH, which `mirror add "
                                 "--image` runs: choose an image with Python, or drop --image")
@@ -237,7 +239,7 @@ def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageEr
 def _failure(plan: DownloadPlan, code: int, tail: Iterable[str]) -> UserMessageError:
     lines = [line.strip() for line in tail if line.strip()]
     if plan.image is not None:
-        found = _image_failure(plan.image, code, lines)
+        found = _image_failure(plan.image, code, lines, plan.argv[0])
         if found is not None:
             return found
     python = plan.argv[0]
