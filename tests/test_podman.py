@@ -6,8 +6,10 @@ The real builds are in test_build_podman.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,7 @@ from dockerpypi.build.engines.podman import (
 )
 from dockerpypi.engines import image_cli, resolve_engine
 from dockerpypi.errors import SettingsError, UsageError, UserMessageError
+from dockerpypi.mirror.fill import DownloadPlan, run_download
 from dockerpypi.mirror.image import plan_image_download
 from dockerpypi.render.steps import RunOptions, render_run
 from dockerpypi.settings.resolve import resolve_settings
@@ -243,8 +246,19 @@ def test_mirror_add_image_runs_the_engines_cli(tmp_path: Path, cli: str, init: b
                                indexes=[MirrorURL("http://127.0.0.1:3141/simple/")],
                                user=(1000, 1000), docker=cli)
     assert plan.argv[:3] == (cli, "run", "--rm")
+    assert plan.runner == cli
     assert ("--init" in plan.argv) is init
     assert "--network=host" in plan.argv
+
+
+def test_a_podman_that_cannot_run_the_image_is_named(tmp_path: Path) -> None:
+    script = 'print("Error: nope:1: image not known"); raise SystemExit(125)'
+    plan = DownloadPlan(tmp_path, (sys.executable, "-c", script), dict(os.environ),
+                        "image nope:1", (), (), image="nope:1", runner="podman")
+    with pytest.raises(UserMessageError) as caught:
+        run_download(plan)
+    assert str(caught.value) == ("podman could not run nope:1 (exit 125): Error: nope:1: image "
+                                 "not known; check the image name and that `podman info` works")
 
 
 # --- the fixture ---------------------------------------------------------------------------

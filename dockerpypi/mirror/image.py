@@ -169,4 +169,4 @@ def plan_image_download(
     env.update(credentials)
     return DownloadPlan(mirror_dir, tuple(argv), env, f"{MODE_IMAGE} {image}",
                         tuple(str(m) for m in indexes), secrets_of(indexes), image=image,
-                        sources=tuple(indexes))
+                        sources=tuple(indexes), runner=docker)
