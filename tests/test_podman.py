@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -222,6 +223,27 @@ def test_a_podman_dry_run_shows_a_private_settings_context(
     assert "XXXXXXXX" in configs[0]
     assert not configs[0].startswith(str(caches.STEP_CONFIG.path))
     assert "engine podman: asked for (flag --engine)" in err
+
+
+def test_a_docker_without_engine_points_at_podman_when_podman_is_there(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\n"
+                                    "exit 1\n")
+    (bin_dir / "podman").write_text("#!/bin/sh\nexit 99\n")  # found, never asked
+    for program in bin_dir.iterdir():
+        program.chmod(0o755)
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text("FROM scratch\n")
+    done = subprocess.run([sys.executable, "-m", "dockerpypi", "build", "--index-url",
+                           "http://mirror.example/simple/", "-t", "app", str(context)],
+                          env={**os.environ, "PATH": str(bin_dir)}, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "dockerpypi: error: no Docker engine answers (Cannot connect to the Docker daemon): "
+        "start the engine, or point DOCKER_HOST at one, or build with podman (--engine podman)")
 
 
 # --- images: verify and mirror add --image --------------------------------------------------

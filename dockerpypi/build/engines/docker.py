@@ -6,9 +6,11 @@ the transport chosen there, and the command is the transport's.
 
 from __future__ import annotations
 
+import shutil
 from typing import TYPE_CHECKING
 
-from ...engines import DOCKER
+from ...engines import DOCKER, PODMAN
+from ...errors import UserMessageError
 from .base import BuildEngine
 
 if TYPE_CHECKING:
@@ -25,7 +27,14 @@ class DockerEngine(BuildEngine):
     def probe(self) -> EngineInfo:
         from ..engine import current_engine
 
-        return current_engine()
+        try:
+            return current_engine()
+        except UserMessageError as error:
+            # No Docker engine, and podman is there: say it builds as well.
+            if not shutil.which(PODMAN):
+                raise
+            fix = f"{error.fix}, or build with podman" if error.fix else "build with podman"
+            raise UserMessageError(error.problem, fix=f"{fix} (--engine podman)") from None
 
     def transport(self, info: EngineInfo, requested: str) -> Transport:
         from ..engine import choose_transport
