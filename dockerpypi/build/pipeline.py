@@ -122,7 +122,10 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
         kind = "http" if requested == "http" else "context"
         transport = TRANSPORTS[kind](True, f"no engine to ask ({error}); assuming a current one")
     else:
-        transport = cli.transport(engine, requested)
+        # A builder that cannot reach this machine's loopback gets its loopback
+        # mirrors another way, or the build stops here (the engine's transport).
+        transport = cli.transport(engine, requested, given=given, settings=settings,
+                                  mirror_dir=mirror_dir)
     report(f"transport {transport.kind}: {transport.reason}")
     return BuildRun(given, settings, mirror_dir, transport, report=report, warn=warn,
                     engine=engine, dry_run=dry_run, cli=cli)

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from .progress import Display
 
 
+_RESOLVERS = ("pip", "uv")  # what resolves; a LockPlan's resolver names its locks' kinds
+
+
 def _on_line(plan: DownloadPlan | UvPlan | LockPlan, quiet: bool,
              display: Display | None) -> Callable[[str], None] | None:
     """Where the resolver's lines go: beside a spinner on a terminal, else printed as
@@ -56,7 +59,7 @@ def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...
         files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
         return (f"mode: {plan.mode} (pip runs inside it: the image's own Python, platform "
                 f"and environment markers; {files})")
-    if plan.resolver == "uv.lock" and plan.mode == MODE_HOST:
+    if plan.resolver not in _RESOLVERS and plan.mode == MODE_HOST:
         return "mode: every file the lock lists (give --platform and --python-version for fewer)"
     if plan.mode == MODE_HOST:
         # The files fit this machine; an image on another Python or libc needs the tags.
@@ -68,7 +71,7 @@ def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...
 
 
 def _resolver_line(plan: DownloadPlan | UvPlan | LockPlan, note: str | None) -> str:
-    if plan.resolver == "uv.lock":
+    if plan.resolver not in _RESOLVERS:  # a lock's kinds
         return ("resolver: none, the lock's own versions and files (dockerpypi downloads them, "
                 "checking the lock's hashes)")
     if plan.resolver == "uv":
@@ -105,14 +108,15 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
                files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
                given_indexes: bool, tags: TargetTags, settings: Settings) -> LockPlan:
-    """The plan of ``mirror add uv.lock``: the lock's own files, nothing resolved."""
+    """The plan of ``mirror add uv.lock`` (or pylock.toml): the lock's own files, nothing
+    resolved."""
     from ..mirror.download import origin
     from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
     from ..mirror.targets import supported_tags
     from ..mirror.uvlock import plan_locks
 
     if packages or files or image is not None or given_indexes:
-        raise UsageError("a uv.lock names every file to add and where it is",
+        raise UsageError("a lock file names every file to add and where it is",
                          fix="give it alone, without packages, -r, --image or --index-url")
     # The lock's URLs may be on a configured index that wants credentials.
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
@@ -152,7 +156,8 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
               help="Add what a requirements file names; repeat for more.")
 @click.option("--python-version", metavar="X.Y", help="The image's Python version.")
 @click.option("--platform", "platforms", multiple=True, metavar="TAG",
-              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more.")
+              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more, "
+                   "and give each machine's tags for images of several platforms.")
 @click.option("--implementation", metavar="IMPL", help="The image's Python implementation (cp).")
 @click.option("--abi", "abis", multiple=True, metavar="TAG",
               help="The image's ABI tag (cp312, abi3, none); repeat for more.")
@@ -188,8 +193,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
-    A uv.lock (or a project directory holding one) adds exactly the files the
-    lock lists, checked against its hashes: nothing is resolved again. A
+    A uv.lock or pylock.toml (or a project directory holding one) adds
+    exactly the files the lock lists, checked against its hashes: nothing is
+    resolved again. A
     project directory beside its lock then also gets what uv needs to build
     the project, as below (the lock does not list that), unless uv syncs it
     as a virtual project (no [build-system], no tool.uv.package = true).
@@ -214,6 +220,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
+    dockerpypi mirror add pylock.toml
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
@@ -235,6 +242,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
+    more: list[DownloadPlan | UvPlan] = []  # a plan for each further machine
     note = None
     arguments = packages
     locks, packages = split_locks(arguments)
@@ -268,9 +276,16 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             mounted_files=requirement_closure(files), labels=labels,
             docker=image_cli(resolve_engine(settings.container_engine.value)))
     else:
-        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
-                                only_binary=only_binary, retries=settings.retries.value,
-                                timeout=settings.timeout.value)
+        from ..mirror.targets import by_machine
+
+        # Several machines' platforms: one plan each, filled one after the other.
+        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes,
+                                tags=by_machine(tags)[0], only_binary=only_binary,
+                                retries=settings.retries.value, timeout=settings.timeout.value)
+        more = [_host_plan(resolver, root, packages, files, indexes=indexes, tags=target,
+                           only_binary=only_binary, retries=settings.retries.value,
+                           timeout=settings.timeout.value)[0]
+                for target in by_machine(tags)[1:]]
     quiet = quiet or as_json
     if not quiet:
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
@@ -287,6 +302,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                                on_wait=None if quiet else waiting(root))
 
         result = fill(plan)
+        for target in more:
+            result = result.then(fill(target))
         if projects:  # what `pip install DIR` builds with, beside what it installs
             from ..mirror.project import fill_projects
 

@@ -15,6 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ...settings.model import Settings
     from ..command import DockerArgs
     from ..engine import EngineInfo
     from ..transports import Transport
@@ -45,8 +48,15 @@ class BuildEngine:
         """What the engine can do; raise UserMessageError when it cannot build."""
         raise NotImplementedError
 
-    def transport(self, info: EngineInfo, requested: str) -> Transport:
-        """How the mirror reaches the build (``requested``: auto, context or http)."""
+    def transport(self, info: EngineInfo, requested: str, *, given: DockerArgs | None = None,
+                  settings: Settings | None = None, mirror_dir: Path | None = None
+                  ) -> Transport:
+        """How the mirror reaches the build (``requested``: auto, context or http).
+
+        ``given``, ``settings`` and ``mirror_dir`` are the build's (None: not a
+        build, such as ``doctor``'s question): an engine whose builder may not
+        reach this machine's loopback decides with them what the build does.
+        """
         raise NotImplementedError
 
     def command(self, transport: Transport) -> tuple[str, ...]:

@@ -14,6 +14,9 @@ from ...errors import UserMessageError
 from .base import BuildEngine
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ...settings.model import Settings
     from ..command import DockerArgs
     from ..engine import EngineInfo
     from ..transports import Transport
@@ -36,10 +39,19 @@ class DockerEngine(BuildEngine):
             fix = f"{error.fix}, or build with podman" if error.fix else "build with podman"
             raise UserMessageError(error.problem, fix=f"{fix} (--engine podman)") from None
 
-    def transport(self, info: EngineInfo, requested: str) -> Transport:
+    def transport(self, info: EngineInfo, requested: str, *, given: DockerArgs | None = None,
+                  settings: Settings | None = None, mirror_dir: Path | None = None
+                  ) -> Transport:
         from ..engine import choose_transport
 
-        return choose_transport(info, requested)
+        chosen = choose_transport(info, requested)
+        if given is None or settings is None:
+            return chosen
+        from ..reach import for_builder
+
+        # A builder that cannot reach this machine's loopback (a remote engine, a
+        # builder of its own) gets its loopback mirrors fetched here, or one line.
+        return for_builder(info, chosen, given, settings, mirror_dir, requested=requested)
 
     def command(self, transport: Transport) -> tuple[str, ...]:
         return transport.docker

@@ -39,6 +39,9 @@ from ..transports import ContextTransport, HttpTransport, Transport
 from .base import BuildEngine
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ...settings.model import Settings
     from ..command import DockerArgs
 
 _TIMEOUT = 30  # seconds for `version` and `build --help`: both answer at once
@@ -180,7 +183,11 @@ class PodmanEngine(BuildEngine):
                           buildkit_version=None, server_platform=platform,
                           builder_platform=platform)
 
-    def transport(self, info: EngineInfo, requested: str) -> Transport:
+    def transport(self, info: EngineInfo, requested: str, *, given: DockerArgs | None = None,
+                  settings: Settings | None = None, mirror_dir: Path | None = None
+                  ) -> Transport:
+        # A local podman builds in this machine's network namespace (host
+        # networking reaches 127.0.0.1); a remote one is refused here.
         found = self.found or PodmanInfo(info.server_version, info.server_platform, True)
         return choose_transport(self.cli, found, requested)
 
