@@ -22,6 +22,7 @@ from ..build.command import parse_docker_args
 from ..build.engines.choice import build_engine
 from ..build.local_mirror import local_mirror
 from ..build.transports import TRANSPORTS
+from ..engines import DOCKER
 from ..errors import UsageError
 from ..process import LOGGER
 from .options import settings_from, settings_options
@@ -156,7 +157,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
         warn(mirror.warning)
     debug = bool(ctx.find_root().params.get("debug"))
     cli = build_engine(settings.container_engine.value, settings.container_engine.source)
-    if cli.name != "docker":
+    if cli.name != DOCKER:
         _report(f"engine {cli.name}: {cli.why}")
     image = pipeline.verify_target(given, dry_run=dry_run, cli=cli) if verify else None
     with _logging_to_stderr() if verbose or debug else nullcontext():

@@ -165,7 +165,8 @@ class PodmanEngine(BuildEngine):
     found: PodmanInfo | None = None
 
     def _ask(self, argv: list[str]) -> str | None:
-        done = process.output_of(argv, timeout=_TIMEOUT, missing=missing_fix(self.cli))
+        done = process.output_of(argv, timeout=_TIMEOUT, missing=missing_fix(self.cli),
+                                 slow=f"check that `{self.cli} info` answers, and try again")
         return done.stdout if done.returncode == 0 else None
 
     def _version(self) -> tuple[str | None, str | None, bool]:
