@@ -83,7 +83,10 @@ def test_a_rendered_dockerfile_builds_with_podman_from_the_mirror(
     mirror = make_mirror([
         {"name": "dockerpypi-alpha", "version": "1.0.7"},
         {"name": "dockerpypi-app", "version": "3.1", "requires": ["dockerpypi-alpha>=1"]},
+        "dockerpypi-unused==1.0",  # not sent: the subset is read for podman's platform
     ], origin="local-mirror")
+    indexed = dockerpypi("mirror", "index", "--mirror-dir", str(mirror))  # as mirror add does
+    assert indexed.returncode == 0, indexed.stderr
     context = tmp_path / "context"
     context.mkdir()
     dockerfile = write_dockerfile(context, podman_base_image, installer,
@@ -97,6 +100,8 @@ def test_a_rendered_dockerfile_builds_with_podman_from_the_mirror(
     assert "engine podman: asked for (flag --engine)" in result.stderr
     assert "transport context: podman 4" in result.stderr
     assert "podman build takes no --progress or --load: left out" in result.stderr
+    assert "sending 2 of 3 mirror files" in result.stderr, result.stderr[:1500]
+    assert "on x86_64" in result.stderr or "on aarch64" in result.stderr  # podman's OsArch
     assert installed(image, "dockerpypi-app", "dockerpypi-alpha") == {
         "dockerpypi-app": ("3.1", "local-mirror"), "dockerpypi-alpha": ("1.0.7", "local-mirror")}
     assert scan_image(image, ["file:///tmp/pypi"]) == []
