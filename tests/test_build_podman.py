@@ -119,11 +119,12 @@ def test_a_rendered_dockerfile_builds_with_podman_from_the_mirror(
     assert step_config_requirements(isolated_cache_dir) == []
 
 
-def test_inject_builds_a_plain_dockerfile_with_podman_when_it_is_the_only_engine(
+def test_inject_builds_a_plain_containerfile_with_podman_when_it_is_the_only_engine(
     tmp_path: Path, podman_base_image: str, make_mirror: Callable[..., Path],
 ) -> None:
     mirror = make_mirror(["dockerpypi-alpha==1.0.7"], origin="local-mirror")
-    dockerfile = tmp_path / "Dockerfile"
+    # podman's own name, which it builds before a Dockerfile: the one injected.
+    dockerfile = tmp_path / "Containerfile"
     original = (f"FROM {podman_base_image}\n"
                 "RUN python3 -m venv /opt/venv && \\\n"
                 "    /opt/venv/bin/pip install --no-cache-dir dockerpypi-alpha\n"

@@ -196,6 +196,41 @@ def test_what_is_left_out_is_said_once() -> None:
     assert PodmanEngine().adapt(unchanged, said.append) is unchanged
 
 
+@pytest.mark.parametrize(("files", "args", "reads"), [
+    (("Containerfile",), ["-t", "app", "{ctx}"], "{ctx}/Containerfile"),
+    (("Containerfile", "Dockerfile"), ["{ctx}"], "{ctx}/Containerfile"),  # podman's order
+    (("Dockerfile",), ["{ctx}"], None),
+    (("Containerfile",), ["-f", "other", "{ctx}"], None),  # named: podman builds that
+])
+def test_a_containerfile_is_named_as_podman_builds_it(
+        tmp_path: Path, files: tuple[str, ...], args: list[str], reads: str | None) -> None:
+    for name in files:
+        (tmp_path / name).write_text("FROM scratch\n")
+    given = parse_docker_args([arg.format(ctx=tmp_path) for arg in args])
+    adapted = PodmanEngine().adapt(given, lambda line: None)
+    if reads is None:
+        assert adapted is given
+    else:
+        assert adapted.args == (*given.args, "--file", reads.format(ctx=tmp_path))
+    assert DockerEngine().adapt(given, lambda line: None) is given  # docker reads Dockerfile
+
+
+def test_a_context_with_only_a_containerfile_builds_with_podman_not_docker(
+        capsys: pytest.CaptureFixture[str], tmpdir_env: Path, tmp_path: Path) -> None:
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Containerfile").write_text("FROM scratch\n")
+    ours = ["--dry-run", "--index-url", "http://mirror.example/simple/"]
+    code, out, err = run_main(["build", "--engine", "podman", *ours, str(context)], capsys)
+    assert code == 0, err
+    assert out.rstrip().endswith(f"{context} --file {context}/Containerfile")
+    code, out, err = run_main(["build", "--engine", "docker", *ours, str(context)], capsys)
+    assert code == 2
+    assert err.splitlines()[-1] == (f"dockerpypi: error: there is no Dockerfile at {context}/"
+                                    "Dockerfile: give -f FILE, or add a Dockerfile to the build "
+                                    "context")
+
+
 def test_podman_keeps_every_image_it_builds() -> None:
     assert PodmanEngine().loads_image(parse_docker_args(["-o", "type=local,dest=x", "."]))
     assert not PodmanEngine.keeps_config

@@ -106,11 +106,10 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
           dry_run: bool = False, cli: BuildEngine | None = None) -> BuildRun:
     """The run of a build: the engine asked, the transport chosen (and said).
 
-    ``cli`` is the container CLI that builds (None: docker); the user's
-    arguments are taken as it takes them (:meth:`BuildEngine.adapt`).
+    ``cli`` is the container CLI that builds (None: docker); ``given`` the
+    user's arguments as it takes them (:func:`engine_args`).
     """
     cli = cli or DockerEngine()
-    given = cli.adapt(given, report)
     engine: EngineInfo | None
     try:
         engine = cli.probe()
@@ -199,6 +198,16 @@ def _names_sent(mirror_dir: Path) -> list[str]:
 
 
 # --- what is refused before docker runs -------------------------------------------
+
+def engine_args(given: DockerArgs, cli: BuildEngine, *, report: Callable[[str], None]
+                ) -> DockerArgs:
+    """The user's arguments as ``cli`` takes them (:meth:`BuildEngine.adapt`: what it does
+    without left out, what it cannot do refused), with the build context and the
+    Dockerfile it reads there."""
+    adapted = cli.adapt(given, report)
+    refuse_missing_inputs(adapted)
+    return adapted
+
 
 def refuse_missing_inputs(given: DockerArgs) -> None:
     """Say so before anything runs when the build context or Dockerfile is not there."""

@@ -147,18 +147,18 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
                          "steps that pick uv themselves (dockerpypi render)")
     given = parse_docker_args(docker_args)
     _refuse_misplaced_options(ctx, given.options)
-    pipeline.refuse_missing_inputs(given)
     if kwargs["context_dir"] is None and given.local_path and Path(given.local_path).is_dir():
         kwargs["context_dir"] = Path(given.local_path)
     settings = settings_from(kwargs)
+    cli = build_engine(settings.container_engine.value, settings.container_engine.source)
+    if cli.name != DOCKER:
+        _report(f"engine {cli.name}: {cli.why}")
+    given = pipeline.engine_args(given, cli, report=_report)  # refused before anything runs
     warn(*settings.warnings)
     mirror = local_mirror(settings, given.build_contexts)  # refused before docker is asked
     if mirror.warning is not None:
         warn(mirror.warning)
     debug = bool(ctx.find_root().params.get("debug"))
-    cli = build_engine(settings.container_engine.value, settings.container_engine.source)
-    if cli.name != DOCKER:
-        _report(f"engine {cli.name}: {cli.why}")
     image = pipeline.verify_target(given, dry_run=dry_run, cli=cli) if verify else None
     with _logging_to_stderr() if verbose or debug else nullcontext():
         injecting = None

@@ -16,6 +16,9 @@ options dockerpypi adds (``--build-context``, ``--secret``,
   one plain log); buildx's own options (``--push``, ``--allow``,
   ``--builder``, attestations, ``--output type=image``...) are refused with
   what to do instead;
+- a ``Containerfile`` in the build context is built before a ``Dockerfile``
+  there: dockerpypi names it with ``--file``, so that it reads (and
+  ``--inject`` rewrites) the file podman builds;
 - host networking needs no entitlement, and secrets default to mode 0400
   and root, as BuildKit's do (``uid``/``gid``/``mode`` are honoured).
 
@@ -63,6 +66,8 @@ _REFUSED = {
     "--print": "drop --print",
 }
 _OUTPUT_TYPES = ("local", "tar")  # what `build --output` writes besides the image
+# The Dockerfile podman and buildah look for first in the build context.
+CONTAINERFILE = "Containerfile"
 
 
 class PodmanInfo(NamedTuple):
@@ -157,6 +162,17 @@ def adapt_args(args: Sequence[str], given: DockerArgs, cli: str) -> tuple[list[s
     return kept, list(dict.fromkeys(dropped))
 
 
+def containerfile(given: DockerArgs) -> Path | None:
+    """The ``Containerfile`` of the build context, which podman and buildah build before a
+    ``Dockerfile`` there, when no ``-f`` names another (None: not the case)."""
+    from pathlib import Path
+
+    if given.values("--file") or given.local_path is None:
+        return None
+    found = Path(given.local_path) / CONTAINERFILE
+    return found if found.is_file() else None
+
+
 class PodmanEngine(BuildEngine):
     """``podman build``."""
 
@@ -196,14 +212,17 @@ class PodmanEngine(BuildEngine):
         return (self.cli, "build")
 
     def adapt(self, given: DockerArgs, report: Callable[[str], None]) -> DockerArgs:
-        from ..command import parse_docker_args
+        from ..command import parse_docker_args, with_dockerfile
 
         kept, dropped = adapt_args(given.args, given, self.cli)
-        if not dropped:
-            return given
-        report(f"{self.cli} build takes no {' or '.join(dropped)}: left out ({self.cli} keeps "
-               "the image in its own storage and prints its steps plainly)")
-        return parse_docker_args(kept)
+        if dropped:
+            report(f"{self.cli} build takes no {' or '.join(dropped)}: left out ({self.cli} "
+                   "keeps the image in its own storage and prints its steps plainly)")
+            given = parse_docker_args(kept)
+        own = containerfile(given)
+        if own is not None:  # named, so that dockerpypi reads the file podman builds
+            given = parse_docker_args(with_dockerfile(given, own))
+        return given
 
     def loads_image(self, given: DockerArgs) -> bool:
         return True  # every build is committed to the engine's storage
