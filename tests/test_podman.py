@@ -231,6 +231,20 @@ def test_a_context_with_only_a_containerfile_builds_with_podman_not_docker(
                                     "context")
 
 
+@pytest.mark.parametrize("command", [["bake"], ["compose", "build"]])
+def test_bake_and_compose_refuse_another_engine_than_docker(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        command: list[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DOCKERPYPI_CONTAINER_ENGINE", "podman")
+    code, _, err = run_main([command[0], "--dry-run", *command[1:]], capsys)
+    assert code == 2
+    assert err.splitlines()[-1] == (
+        "dockerpypi: error: bake, compose and ci run docker's own tools, and the container "
+        "engine is podman (env DOCKERPYPI_CONTAINER_ENGINE): set it to docker or auto for "
+        "them, or build each image with `dockerpypi build --engine podman`")
+
+
 def test_podman_keeps_every_image_it_builds() -> None:
     assert PodmanEngine().loads_image(parse_docker_args(["-o", "type=local,dest=x", "."]))
     assert not PodmanEngine.keeps_config

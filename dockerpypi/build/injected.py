@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
 from ..dockerfile.lock_mounts import LOCKS_STAGE
-from ..dockerfile.vocabulary import PYLOCK, UV_LOCK
+from ..dockerfile.vocabulary import PYLOCK, UV_LOCK, installers_called
 from ..errors import BuildWarning, DockerPypiError, UsageError
 from ..mirror.lockfile import package_picks, read_lock, rewrite_lock
 from ..mirror.picks import Pick
@@ -110,6 +110,11 @@ class Injecting:
         result = self.result(run.settings, run.config, self._lock_check(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
+        if self.context is not None and "pdm" in installers_called(result.text):
+            from ..mirror.pdmlock import bypasses
+
+            for problem in bypasses(self.context):
+                run.warn(BuildWarning(problem))
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
         with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile

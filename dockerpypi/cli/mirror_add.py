@@ -136,6 +136,18 @@ def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...]
     return plan
 
 
+def _pdm_requirements(locks: tuple[Path, ...]) -> Path:
+    """pdm.lock files as one hash-pinned requirements file, removed when the command ends."""
+    import shutil
+    import tempfile
+
+    from ..mirror.pdmlock import write_requirements
+
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pdm-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(locks, directory)
+
+
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
     if image is None:
@@ -214,6 +226,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     setup.py; any other word is a package name, even where a directory of
     that name exists.
     A hash-pinned requirements file admits only the files whose hashes it lists.
+    A pdm.lock (or a directory holding one) is read as one: its locked
+    versions, and only files whose hashes it lists; a directory also gets what
+    PDM needs to build the project, as above, when PDM installs the project.
 
     \b
     dockerpypi mirror add .
@@ -221,11 +236,13 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
     dockerpypi mirror add pylock.toml
+    dockerpypi mirror add pdm.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.pdmlock import split_pdm_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
@@ -246,16 +263,22 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     note = None
     arguments = packages
     locks, packages = split_locks(arguments)
+    pdm_locks, packages = split_pdm_locks(packages)
     projects: list[Project] = []
     if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
 
         # Before any download: a bad one is refused. A project beside its uv.lock
         # gets the lock's files, then what uv needs to build it (the lock has not that).
+        beside_locks = [a for a in arguments if a not in packages and installable(Path(a))]
         projects = read_projects(packages) if not locks else [
-            p for p in read_projects([a for a in arguments
-                                      if a not in packages and installable(Path(a))])
-            if p.uv_builds]
+            p for p in read_projects(beside_locks) if p.uv_builds]
+        if pdm_locks and not locks:  # the same for PDM, when it builds the project
+            from ..mirror.pdmlock import builds_itself
+
+            projects += [p for p in read_projects(beside_locks) if builds_itself(p.directory)]
+    if pdm_locks:  # the locks as hash-pinned requirements: the pinned path below
+        files.append(_pdm_requirements(pdm_locks))
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,

@@ -19,7 +19,7 @@ from ..dockerfile.vocabulary import INSTALLER_CHOICES
 from ..errors import CredentialsHidden, UsageError
 from ..files import write_private
 from ..render.steps import RunOptions, render_run, render_stage
-from .options import context_option, settings_from, step_settings_options
+from .options import context_option, settings_from, settings_options_but_engine
 from .output import Output, warn
 
 
@@ -112,12 +112,12 @@ def _write_private(path: Path, text: str) -> None:
 def _render_env(settings: Any, *, redact: bool) -> str:
     from ..render.files import render_env
 
-    return render_env(settings)  # holds paths and numbers only: nothing to redact
+    return render_env(settings, redact=redact)  # PDM's index URL may carry credentials
 
 
 def _config_file_command(name: str, summary: str) -> None:
     @render.command(name, help=summary)
-    @step_settings_options
+    @settings_options_but_engine
     @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
                   help="Write to FILE (mode 0600) with the real credentials.")
     @click.option("--show-credentials", is_flag=True,

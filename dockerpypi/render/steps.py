@@ -21,7 +21,6 @@ from ..dockerfile.vocabulary import (
     CONFIG_STAGE,
     DEFAULT_MOUNT_POINT,
     INSTALLER_CHOICES,
-    INSTALLERS,
     MIRROR_STAGE,
     default_command,
     installers_called,
@@ -89,10 +88,10 @@ def render_run(options: RunOptions) -> str:
                          + " or ".join(CONFIG_FORMS))
     installers: tuple[str, ...] = (options.installer,)
     if options.installer == "auto":
-        # The caches of the installers the step calls: both for the default
-        # command, which picks one when it runs.
+        # The caches of the installers the step calls: pip's and uv's for the
+        # default command, which picks one when it runs.
         called = installers_called(command) if options.command else []
-        installers = tuple(called) or INSTALLERS
+        installers = tuple(called) or INSTALLER_CHOICES[1:]
     setup = step_setup(mount_point=options.mount_point, config=options.config,
                        installers=installers, uid=options.uid, gid=options.gid,
                        requirements=source)
