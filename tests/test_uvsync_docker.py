@@ -122,3 +122,32 @@ def test_an_injected_uv_sync_build_sends_only_the_locks_files(
     assert transferred(built.stderr) < 100_000  # the padding stayed home
     assert {name: digest(context / name) for name in before} == before
     assert_locked_versions_installed(context, tag, "/app/.venv/bin/python")
+
+
+def render(*args: str) -> str:
+    rendered = dockerpypi("render", *args)
+    assert rendered.returncode == 0, rendered.stderr
+    return rendered.stdout
+
+
+def test_rendered_uv_sync_steps_build_offline_with_plain_build(
+        tmp_path: Path, http_mirror: Callable[..., ServedURL], uv_binary: Path,
+        base_image: str) -> None:
+    """uv's guide written with `render --installer uv-sync`: the build supplies the lock's copy."""
+    context, mirror = locked_project(tmp_path, http_mirror, uv_binary)
+    (context / "Dockerfile").write_text(
+        render("stage") + f"FROM {base_image}\n" + copy_uv(context, uv_binary)
+        + "ENV UV_PYTHON_DOWNLOADS=0\nWORKDIR /app\n" + render("--installer", "uv-sync")
+        + "COPY . /app\n" + render("--installer", "uv-sync", "--", "uv", "sync", "--locked"))
+    before = {name: digest(context / name) for name in ("Dockerfile", "uv.lock")}
+    tag = unique_tag("uvsync-render")
+
+    built = build(context, mirror, tag)
+
+    assert built.returncode == 0, built.stderr[-4000:]
+    assert "dockerpypi: sending 2 of 3 mirror files" in built.stderr, built.stderr[-4000:]
+    assert {name: digest(context / name) for name in before} == before
+    assert_locked_versions_installed(context, tag, "/app/.venv/bin/python")
+    status, output = run_in_image(tag, ["sha256sum", "/app/uv.lock"])
+    assert status == 0, output
+    assert output.split()[0] == before["uv.lock"], output

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import caches, process
+from ..dockerfile.uv_locks import LOCKS_STAGE
 from ..dockerfile.vocabulary import CONFIG_STAGE
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
@@ -118,11 +119,25 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
 
 
 def build(run: BuildRun, injecting: Injecting | None = None) -> Outcome:
-    """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile."""
+    """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile.
+
+    Steps that mount lock files from the ``dockerpypi-locks`` context that
+    ``--inject`` did not supply (``render --installer uv-sync``) get it from
+    :mod:`.locks_context`.
+    """
     if injecting is None:
-        return _build(run)
+        return _with_locks(run)
     with injecting.applied(run) as injected:
-        return _build(injected)
+        return _with_locks(injected)
+
+
+def _with_locks(run: BuildRun) -> Outcome:
+    if not _reads_stage(run.given, LOCKS_STAGE):
+        return _build(run)
+    from .locks_context import supplied
+
+    with supplied(run) as with_locks:
+        return _build(with_locks)
 
 
 def _build(run: BuildRun) -> Outcome:
@@ -197,6 +212,11 @@ def refuse_missing_inputs(given: DockerArgs) -> None:
 
 def reads_config_stage(given: DockerArgs) -> bool | None:
     """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
+    return _reads_stage(given, CONFIG_STAGE)
+
+
+def _reads_stage(given: DockerArgs, stage: str) -> bool | None:
+    """Whether a step of the Dockerfile mounts from ``stage``; None: cannot tell."""
     source = dockerfile_path(given)
     try:
         text = source.read_text(encoding="utf-8", errors="replace") if source else None
@@ -204,7 +224,7 @@ def reads_config_stage(given: DockerArgs) -> bool | None:
         text = None
     if text is None:  # stdin, a URL, or unreadable (docker will say why)
         return None
-    return re.search(rf"\bfrom={re.escape(CONFIG_STAGE)}\b", text, re.IGNORECASE) is not None
+    return re.search(rf"\bfrom={re.escape(stage)}\b", text, re.IGNORECASE) is not None
 
 
 def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:
