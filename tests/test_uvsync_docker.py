@@ -91,7 +91,8 @@ def transferred(stderr: str) -> float:
     return max(sizes)
 
 
-def assert_locked_versions_installed(context: Path, tag: str, python: str) -> None:
+def assert_locked_versions_installed(context: Path, tag: str, python: str, *,
+                                     verify: bool = True) -> None:
     locked = {p["name"]: p["version"] for p in read_lock(context / "uv.lock")["package"]
               if "registry" in p["source"]}
     check = "; ".join(f"import {n.replace('-', '_')} as m; print({n!r}, m.__version__, "
@@ -100,6 +101,8 @@ def assert_locked_versions_installed(context: Path, tag: str, python: str) -> No
     assert status == 0, output
     assert {line.split()[0]: line.split()[1] for line in output.splitlines()} == locked
     assert {line.split()[2] for line in output.splitlines()} == {"upstream"}
+    if not verify:
+        return
     verified = dockerpypi("verify", tag)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert ": clean (" in verified.stdout, verified.stdout
@@ -151,3 +154,38 @@ def test_rendered_uv_sync_steps_build_offline_with_plain_build(
     status, output = run_in_image(tag, ["sha256sum", "/app/uv.lock"])
     assert status == 0, output
     assert output.split()[0] == before["uv.lock"], output
+
+
+# Everything a project or its image may say to point uv elsewhere: none of it
+# may win over the step's settings, or the offline build would fail.
+OUTVOTING_ENV = """\
+ENV UV_DEFAULT_INDEX=http://127.0.0.1:9/simple/ UV_INDEX_URL=http://127.0.0.1:9/simple/ \\
+    UV_INDEX=http://127.0.0.1:9/simple/ UV_FIND_LINKS=http://127.0.0.1:9/links/ \\
+    UV_TORCH_BACKEND=cu126 PIP_INDEX_URL=http://127.0.0.1:9/simple/ \\
+    PIP_FIND_LINKS=http://127.0.0.1:9/links/
+"""
+
+
+def test_the_projects_own_index_and_the_images_variables_do_not_outvote_the_mirror(
+        tmp_path: Path, http_mirror: Callable[..., ServedURL], uv_binary: Path,
+        base_image: str) -> None:
+    """pyproject.toml's default index, a uv.toml beside it and ENV index variables lose."""
+    context, mirror = locked_project(tmp_path, http_mirror, uv_binary)
+    upstream = re.search(r'registry = "([^"]+)"', (context / "uv.lock").read_text())
+    assert upstream is not None
+    pyproject = context / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.uv]\nindex-url = "http://127.0.0.1:9/"\n'
+                         '\n[[tool.uv.index]]\nname = "own"\n'
+                         f'url = "{upstream.group(1)}"\ndefault = true\n')
+    (context / "uv.toml").write_text('[[index]]\nurl = "http://127.0.0.1:9/uv-toml/"\n'
+                                     'default = true\n')
+    (context / "Dockerfile").write_text(
+        GUIDE.format(base=base_image, uv=copy_uv(context, uv_binary) + OUTVOTING_ENV)
+        + "RUN uv pip install --reinstall --python /app/.venv/bin/python dockerpypi-probe-app\n")
+    tag = unique_tag("uvsync-outvoted")
+
+    built = build(context, mirror, tag, "--inject")
+
+    assert built.returncode == 0, built.stderr[-4000:]
+    # (verify would rightly report the image's own ENV and uv.toml: they are the user's)
+    assert_locked_versions_installed(context, tag, "/app/.venv/bin/python", verify=False)

@@ -15,7 +15,8 @@ from typing import Any
 
 import click
 
-from ..errors import CredentialsHidden, UsageError
+from ..dockerfile.outranked import outranked_note, own_indexes
+from ..errors import CredentialsHidden, SettingsWarning, UsageError
 from ..files import write_private
 from ..render.steps import RENDER_INSTALLERS, UV_SYNC, RunOptions, render_run, render_stage
 from .options import context_option, settings_from, settings_options
@@ -98,7 +99,10 @@ def render(ctx: click.Context, installer: str, lock: str, requirements: str | No
         mount_point=settings.mount_point.value,
         lock=lock,
     )
-    return Output(text=render_run(options))
+    text = render_run(options)
+    outranking = own_indexes(" ".join(command)) if command else []
+    return Output(text=text, warnings=(SettingsWarning(outranked_note("the command", outranking)),)
+                  if outranking else ())
 
 
 @render.command("stage")

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
+from .outranked import outranked_note, own_indexes
 from .prefer_uv import prefer_uv as _uv_form
 from .uv_locks import (
     LOCK_COMMENT,
@@ -139,6 +140,8 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                                    f"{command}\n{bodies}")
     if not installers:
         return None
+    if options := own_indexes(" ".join(words) if words is not None else f"{command}\n{bodies}"):
+        notes.append(outranked_note(where, options))
     mounts = [grammar.mount_options(flag) for flag in flags if flag.startswith("--mount=")]
     if (any((m["type"] == "secret" and m.get("id") == secret_id("env"))
             or (m["type"] == "bind" and m.get("from", "").lower() == CONFIG_STAGE)
