@@ -23,12 +23,12 @@ from urllib.parse import urlsplit
 
 from .build.command import is_loopback
 from .build.engine import (
-    LOCAL_DRIVERS,
     EngineInfo,
     choose_transport,
     parse_version,
     probe_engine,
 )
+from .build.reach import builder_reach
 from .errors import UserMessageError
 from .mirror.check import check_mirror
 from .mirror.index import PAGE
@@ -80,6 +80,7 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
     except UserMessageError as error:
         return [Check("engine", FAIL, error.problem, error.fix or "start the Docker engine")]
     checks = [Check("engine", OK, f"Docker Engine {info.server_version}")]
+    reach = builder_reach(info)
     if info.buildx_version is None:
         checks.append(Check("buildx", NOTE, "the buildx plugin is not installed: builds run "
                                             "`DOCKER_BUILDKIT=1 docker build` and get the "
@@ -88,16 +89,12 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
         checks.append(Check("buildx", OK, f"buildx {info.buildx_version}"))
         builder = info.driver or "unknown"
         kit = f", BuildKit {info.buildkit_version}" if info.buildkit_version else ""
-        if info.driver is not None and info.driver not in LOCAL_DRIVERS:
-            loopback = [str(m) for m in settings.indexes if _is_loopback(m)]
-            if loopback:
-                checks.append(Check(
-                    "builder", FAIL, f"driver {builder}{kit}: it builds on another machine, "
-                    f"where {loopback[0]} on 127.0.0.1 is not this machine's mirror",
-                    "use a mirror address the builder can reach, or `docker buildx use` a "
-                    "docker or docker-container builder"))
-            else:
-                checks.append(Check("builder", OK, f"driver {builder}{kit}"))
+        loopback = [str(m) for m in settings.indexes if _is_loopback(m)]
+        if loopback and not reach.reaches_loopback:
+            checks.append(Check(
+                "builder", NOTE, f"driver {builder}{kit}: {reach.builder} cannot reach "
+                f"{loopback[0]} on this machine's loopback; builds fetch what they install "
+                "from it here and send it as the pypi-mirror context"))
         else:
             checks.append(Check("builder", OK, f"driver {builder}{kit}"))
     transport = choose_transport(info, "auto")
@@ -108,11 +105,12 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
         checks.append(Check("named contexts", NOTE, f"not available ({transport.reason}): the "
                                                     "mirror is served on 127.0.0.1 instead"))
     checks.append(_secrets_check(info))
-    if transport.kind == "http" and info.driver not in (None, *LOCAL_DRIVERS):
-        checks.append(Check("transport", FAIL, f"http: {transport.reason}, but the "
-                                               f"{info.driver} builder cannot reach this "
+    if transport.kind == "http" and not reach.reaches_loopback:
+        checks.append(Check("transport", FAIL, f"http: {transport.reason}, but "
+                                               f"{reach.builder} cannot reach this "
                                                "machine's 127.0.0.1",
-                            "`docker buildx use` a docker or docker-container builder"))
+                            "use a builder with named build contexts (buildx 0.8+ and "
+                            "Engine 23+ or BuildKit 0.10+)"))
     else:
         checks.append(Check("transport", OK, f"{transport.kind}: {transport.reason}"))
     return checks

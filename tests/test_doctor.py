@@ -92,15 +92,31 @@ def test_an_engine_too_old_for_secret_mounts_fails_with_the_fix() -> None:
     assert (secrets.status, secrets.fix) == (FAIL, "upgrade the Docker engine to 20.10 or later")
 
 
-def test_a_remote_builder_cannot_reach_a_loopback_mirror() -> None:
-    info = EngineInfo("26.1.5", "0.13.1", "remote", "v0.13.2")
+def test_a_remote_builder_gets_a_loopback_mirror_fetched_for_it() -> None:
+    info = EngineInfo("26.1.5", "0.13.1", "remote", "v0.13.2", builder_name="kit",
+                      builder_endpoint="tcp://buildkitd.example:1234")
     checks = engine_checks(settings("http://127.0.0.1:3141/simple/"), lambda: info)
     builder = next(check for check in checks if check.name == "builder")
-    assert builder.status == FAIL
-    assert "127.0.0.1" in builder.detail
-    assert "docker buildx use" in builder.fix
+    assert (builder.status, builder.detail) == (NOTE, (
+        "driver remote, BuildKit v0.13.2: the remote builder kit at tcp://buildkitd.example:1234 "
+        "cannot reach http://127.0.0.1:3141/simple/ on this machine's loopback; builds fetch "
+        "what they install from it here and send it as the pypi-mirror context"))
     assert verdicts(engine_checks(settings("https://mirror.test/simple/"), lambda: info))[
         "builder"] == OK
+
+
+def test_an_engine_elsewhere_is_told_by_its_endpoint() -> None:
+    info = EngineInfo("26.1.5", "0.13.1", "docker", "v0.0.0+unknown",
+                      engine_host="tcp://10.231.0.2:2375")
+    checks = engine_checks(settings("http://127.0.0.1:3141/simple/"), lambda: info)
+    assert verdicts(checks)["builder"] == NOTE
+    # Without named contexts the mirror would be served on 127.0.0.1: that cannot work.
+    old = EngineInfo("20.10.24", None, None, None, engine_host="ssh://me@build-host.example")
+    transport = next(c for c in engine_checks(settings(), lambda: old) if c.name == "transport")
+    assert (transport.status, transport.fix) == (FAIL, (
+        "use a builder with named build contexts (buildx 0.8+ and Engine 23+ or BuildKit 0.10+)"))
+    assert "the docker builder of the engine at ssh://me@build-host.example cannot reach" in \
+        transport.detail
 
 
 def test_no_engine_is_one_failure_with_its_fix() -> None:

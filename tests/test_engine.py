@@ -93,7 +93,7 @@ Platforms:        linux/amd64, linux/amd64/v2, linux/386
 def test_buildx_inspect_is_read_into_a_model() -> None:
     builder = parse_inspect(INSPECT)
     assert builder == BuilderInfo("docker", "v0.13.2", ("linux/amd64", "linux/amd64/v2",
-                                                        "linux/386"))
+                                                        "linux/386"), "default", "default")
     assert builder.platform == "linux/amd64"
     # A second node's lines do not change the first's answer.
     second = "Name: other\nBuildKit version: v0.9.0\nPlatforms: linux/arm64\n"

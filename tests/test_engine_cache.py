@@ -33,6 +33,9 @@ elif args[:2] == ["buildx", "version"]:
 elif args[:2] == ["buildx", "inspect"]:
     print("Name: default\\nDriver: docker\\nBuildKit version: v0.13.2\\n"
           "Platforms: linux/riscv64, linux/arm64")
+elif args[:2] == ["context", "inspect"]:
+    print(json.dumps([{"Name": "default",
+                       "Endpoints": {"docker": {"Host": os.environ["DOCKER_HOST"]}}}]))
 """
 
 
@@ -157,7 +160,8 @@ def test_a_docker_context_in_the_config_file_has_no_key(
 def test_the_probe_asks_everything_and_reads_the_platforms(setup: dict[str, Path]) -> None:
     info = engine.probe_engine()
     assert info == EngineInfo("26.1.5", "v0.13.1", "docker", "v0.13.2", "linux/arm64",
-                              "linux/riscv64")
+                              "linux/riscv64", context="default",
+                              engine_host=f"unix://{setup['socket']}", builder_name="default")
     assert probes(setup) == 1
 
 

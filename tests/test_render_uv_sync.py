@@ -14,8 +14,8 @@ from support.wheels import make_wheel
 
 from dockerpypi.build.locks_context import mounted_locks
 from dockerpypi.build.subset.locks import step_locks
+from dockerpypi.dockerfile.lock_mounts import LOCKS_STAGE
 from dockerpypi.dockerfile.steps import read_steps
-from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
 from dockerpypi.mirror.index import update_index
 from dockerpypi.mirror.lockfile import rewrite_lock
 from dockerpypi.render.steps import RunOptions, render_run, render_stage

@@ -127,7 +127,7 @@ FIELDS = [
     Field("installers", ("uv",), "pip", None, 'installers = ["uv", "pip"]',
           {FLAG: (("uv",), "flag --configure"), ENV: (("pip",), "env DOCKERPYPI_INSTALLERS"),
            FILE: (("uv", "pip"), SOURCE_FILE)},
-          ("pip", "uv")),
+          ("pip", "uv", "pdm")),
     Field("easy_install", True, "0", None, 'easy-install = true',
           {FLAG: (True, "flag --easy-install/--no-easy-install"),
            ENV: (False, "env DOCKERPYPI_EASY_INSTALL"),
@@ -550,8 +550,8 @@ def test_no_installer_is_an_error(tmp_path: Path, raw: str) -> None:
 
 
 def test_unknown_installer_in_file(tmp_path: Path) -> None:
-    write(tmp_path, "dockerpypi.toml", 'installers = ["pip", "pdm"]\n')
-    with pytest.raises(SettingsError, match=r"^dockerpypi.toml: installers .*'pdm'"):
+    write(tmp_path, "dockerpypi.toml", 'installers = ["pip", "conda"]\n')
+    with pytest.raises(SettingsError, match=r"^dockerpypi.toml: installers .*'conda'"):
         resolve(tmp_path)
 
 

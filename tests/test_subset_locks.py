@@ -91,8 +91,8 @@ def mirror(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def injected(context: Path, last: str = "uv sync --locked") -> Path:
     """uv's guide as ``--inject`` rewrites it (with the lock's copy mounted), beside it."""
-    result = inject(GUIDE.format(last=last), has_lock=lambda source: source == "uv.lock")
-    assert result.locks == ["uv.lock"]
+    result = inject(GUIDE.format(last=last), has_lock=lambda kind, source: source == "uv.lock")
+    assert result.locks == {"uv.lock": "uv.lock"}
     path = context / "Dockerfile.injected"
     path.write_text(result.text)
     return path
@@ -163,7 +163,7 @@ def test_a_lock_served_from_wheels_to_no_python_sends_the_whole_mirror(
 ])
 def test_a_step_that_may_read_more_than_the_lock_sends_the_whole_mirror(
         project: Path, mirror: Path, last: str, reason: str) -> None:
-    text = inject(GUIDE.format(last=last), has_lock=lambda source: source == "uv.lock").text
+    text = inject(GUIDE.format(last=last), has_lock=lambda kind, source: source == "uv.lock").text
     (project / "Dockerfile.injected").write_text(text)
     given = parse_docker_args(["-f", str(project / "Dockerfile.injected"), str(project)])
     with pytest.raises(CannotTell, match=re.escape(reason)):

@@ -24,7 +24,7 @@ from support.uvproject import uv_lock, write_project
 from support.wheels import make_wheel
 
 from dockerpypi.dockerfile.inject import inject
-from dockerpypi.dockerfile.uv_locks import LOCKS_STAGE
+from dockerpypi.dockerfile.lock_mounts import LOCKS_STAGE
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror.download import Downloader
 from dockerpypi.mirror.lockfile import lock_picks, read_lock, rewrite_lock
@@ -235,14 +235,14 @@ def _overlay(source: str, target: str) -> str:
 
 
 def test_the_guides_steps_read_the_copy_bind_mounted_last_over_the_lock() -> None:
-    result = inject(GUIDE, has_lock=lambda path: path == "uv.lock")
+    result = inject(GUIDE, has_lock=lambda kind, path: (kind, path) == ("uv.lock", "uv.lock"))
     lines = [line.strip().removesuffix(" \\") for line in result.text.splitlines()]
     first = lines.index(_overlay("uv.lock", "uv.lock"))
     # BuildKit uses the last mount at a target: the copy comes after the user's.
     assert first > lines.index("--mount=type=bind,source=uv.lock,target=uv.lock")
     assert _overlay("uv.lock", "/app/uv.lock") in lines  # after COPY . /app, in WORKDIR
     assert f"FROM scratch AS {LOCKS_STAGE}" in lines
-    assert result.locks == ["uv.lock"]
+    assert result.locks == {"uv.lock": "uv.lock"}
 
 
 @pytest.mark.parametrize(("copy", "workdir", "target"), [
@@ -257,7 +257,7 @@ def test_a_copied_lock_is_overlaid_where_it_landed(copy: str, workdir: str,
                                                    target: str) -> None:
     text = (f"FROM base AS builder\nWORKDIR {workdir}\n{copy}\n"
             "FROM builder\nRUN uv sync --frozen\n")
-    result = inject(text, has_lock=lambda path: True)
+    result = inject(text, has_lock=lambda kind, path: True)
     assert _overlay("uv.lock", target) in result.text
 
 
@@ -269,17 +269,17 @@ def test_a_copied_lock_is_overlaid_where_it_landed(copy: str, workdir: str,
     "FROM base AS a\nWORKDIR /app\nCOPY . .\nFROM base\nWORKDIR /app\nRUN uv sync\n",
 ])
 def test_no_overlay_where_the_step_does_not_read_the_contexts_lock(text: str) -> None:
-    result = inject(text, has_lock=lambda path: True)
+    result = inject(text, has_lock=lambda kind, path: True)
     assert LOCKS_STAGE not in result.text
-    assert result.locks == []
+    assert result.locks == {}
 
 
 def test_a_lock_the_context_lacks_or_another_project_is_said_and_left_alone() -> None:
-    missing = inject(GUIDE, has_lock=lambda path: False)
+    missing = inject(GUIDE, has_lock=lambda kind, path: False)
     assert LOCKS_STAGE not in missing.text
     assert "line 3: uv sync reads uv.lock as it is" in " ".join(missing.notes)
     elsewhere = inject("FROM base\nCOPY . /app\nRUN uv sync --project /app --locked\n",
-                       has_lock=lambda path: True)
+                       has_lock=lambda kind, path: True)
     assert LOCKS_STAGE not in elsewhere.text
     assert any("--project/--directory" in note for note in elsewhere.notes)
 
@@ -288,7 +288,8 @@ def test_a_lock_the_context_lacks_or_another_project_is_said_and_left_alone() ->
 def test_a_mounted_lock_is_read_inside_the_context_as_buildkit_does(source: str) -> None:
     asked: list[str] = []
 
-    def has_lock(path: str) -> bool:
+    def has_lock(kind: str, path: str) -> bool:
+        assert kind == "uv.lock"
         asked.append(path)
         return True
 
@@ -296,7 +297,7 @@ def test_a_mounted_lock_is_read_inside_the_context_as_buildkit_does(source: str)
     result = inject(text, has_lock=has_lock)
     # BuildKit stops a `..` at the context's root: no lock outside it is read or rewritten
     assert set(asked) == {"uv.lock"}
-    assert result.locks == ["uv.lock"]
+    assert result.locks == {"uv.lock": "uv.lock"}
     assert _overlay("uv.lock", "uv.lock") in result.text
 
 

@@ -7,7 +7,7 @@ from them too. The transports themselves (:mod:`.transports`) carry the
 local mirror into a build step: the named build context ``pypi-mirror``
 where the builder has named contexts, else the mirror served on 127.0.0.1.
 
-The probe asks docker three quick questions at once; ``dockerpypi build``
+The probe asks docker four quick questions at once; ``dockerpypi build``
 keeps the answer between runs (:mod:`dockerpypi.build.engine_cache`) until
 something about the engine or the CLI changes. The decision itself
 (:func:`choose_transport`) is pure.
@@ -28,10 +28,6 @@ from ..errors import UserMessageError
 from . import engine_cache
 from .transports import ContextTransport, HttpTransport, Transport
 
-# Drivers whose builder runs inside the engine's own network namespace rules:
-# host networking reaches the host's loopback.
-LOCAL_DRIVERS = ("docker", "docker-container")
-
 
 class EngineInfo(NamedTuple):
     """What docker said about the engine and the selected builder."""
@@ -42,6 +38,15 @@ class EngineInfo(NamedTuple):
     buildkit_version: str | None  # as the builder reports it (may be "v0.0.0+unknown")
     server_platform: str | None = None  # the engine's own, "linux/amd64"
     builder_platform: str | None = None  # the selected builder's first platform
+    # Where the builder runs (read by :mod:`.reach`): the current docker
+    # context's name and engine endpoint ("unix:///var/run/docker.sock",
+    # "tcp://build-host:2375"), the selected builder's name, its first node's
+    # endpoint (a context name, or a URL) and that node's network driver option.
+    context: str | None = None
+    engine_host: str | None = None
+    builder_name: str | None = None
+    builder_endpoint: str | None = None
+    builder_network: str | None = None
 
     @property
     def server(self) -> EngineVersion | None:
@@ -54,6 +59,9 @@ class BuilderInfo(NamedTuple):
     driver: str | None
     buildkit_version: str | None
     platforms: tuple[str, ...]  # as listed, the default one first
+    name: str | None = None
+    endpoint: str | None = None  # the first node's: a docker context's name, or a URL
+    network: str | None = None  # the first node's driver option network="..."
 
     @property
     def platform(self) -> str | None:
@@ -63,18 +71,39 @@ class BuilderInfo(NamedTuple):
 
 def parse_inspect(text: str) -> BuilderInfo:
     """``docker buildx inspect``'s text as a model."""
-    driver = buildkit = None
+    driver = buildkit = name = endpoint = network = None
     platforms: tuple[str, ...] = ()
     for line in text.splitlines():
         key, _, value = line.partition(":")
         key, value = key.strip(), value.strip()
         if key == "Driver" and driver is None:
             driver = value
+        elif key == "Name" and name is None:  # the builder's; the nodes' come after
+            name = value
+        elif key == "Endpoint" and endpoint is None:
+            endpoint = value
+        elif key == "Driver Options" and network is None:
+            # network="host" image="moby/buildkit:buildx-stable-1"
+            found = re.search(r'(?:^|\s)network="([^"]*)"', value)
+            network = found.group(1) if found else ""
         elif key == "BuildKit version" and buildkit is None:
             buildkit = value
         elif key == "Platforms" and not platforms and value:
             platforms = tuple(platform.strip() for platform in value.split(","))
-    return BuilderInfo(driver, buildkit, platforms)
+    return BuilderInfo(driver, buildkit, platforms, name, endpoint, network or None)
+
+
+def parse_context(text: str) -> tuple[str | None, str | None]:
+    """``docker context inspect``'s JSON as (the context's name, its engine endpoint)."""
+    try:
+        data = json.loads(text or "[]")
+        first = data[0] if isinstance(data, list) and data else {}
+        host = ((first.get("Endpoints") or {}).get("docker") or {}).get("Host")
+        name = first.get("Name")
+    except (ValueError, AttributeError, TypeError):
+        return None, None
+    return (name if isinstance(name, str) else None,
+            host if isinstance(host, str) and host else None)
 
 
 # Docker, buildx and BuildKit versions as (major, minor, patch): "26.1.5+dfsg1",
@@ -136,10 +165,12 @@ def _inspect_argv(builder: str | None) -> list[str]:
 
 def probe_engine(builder: str | None = None) -> EngineInfo:
     """Ask docker about the engine and the builder; raise if no engine answers."""
-    version, buildx, inspect = _ask_at_once([
+    version, buildx, inspect, context = _ask_at_once([
         ["docker", "version", "--format", "{{json .}}"],
         ["docker", "buildx", "version"],
         _inspect_argv(builder),
+        # The current context: DOCKER_HOST's engine when that is set.
+        ["docker", "context", "inspect"],
     ])
     if version is None:
         raise UserMessageError("docker is not installed or not on PATH: install Docker "
@@ -164,9 +195,14 @@ def probe_engine(builder: str | None = None) -> EngineInfo:
     builder_info = (parse_inspect(inspect.stdout)
                     if buildx_version and inspect is not None and inspect.returncode == 0
                     else BuilderInfo(None, None, ()))
+    context_name, host = (parse_context(context.stdout)
+                          if context is not None and context.returncode == 0 else (None, None))
     return EngineInfo(server_version=server, buildx_version=buildx_version,
                       driver=builder_info.driver, buildkit_version=builder_info.buildkit_version,
-                      server_platform=platform, builder_platform=builder_info.platform)
+                      server_platform=platform, builder_platform=builder_info.platform,
+                      context=context_name, engine_host=host, builder_name=builder_info.name,
+                      builder_endpoint=builder_info.endpoint,
+                      builder_network=builder_info.network)
 
 
 def inspect_builder(builder: str) -> BuilderInfo | None:

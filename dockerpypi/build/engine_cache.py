@@ -1,6 +1,6 @@
 """The engine probe's answer, kept between runs of ``dockerpypi build``.
 
-Asking docker what the engine and the builder can do takes three processes
+Asking docker what the engine and the builder can do takes four processes
 and three round trips to the engine, several times what the rest of
 dockerpypi costs on a cached rebuild. The answer changes only when the
 engine, the docker CLI or the selected builder does, and each of those leaves

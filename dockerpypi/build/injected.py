@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
-from ..dockerfile.uv_locks import LOCKS_STAGE
+from ..dockerfile.lock_mounts import LOCKS_STAGE
+from ..dockerfile.vocabulary import PYLOCK, UV_LOCK, installers_called
 from ..errors import BuildWarning, DockerPypiError, UsageError
 from ..mirror.lockfile import package_picks, read_lock, rewrite_lock
+from ..mirror.picks import Pick
 from ..settings.model import SOURCE_DEFAULT
 from .command import DockerArgs, dockerfile_path, parse_docker_args, with_dockerfile
 
@@ -40,21 +42,23 @@ class Injecting:
     context: Path | None = None  # the local build context
 
     def result(self, settings: Settings, config: str,
-               has_lock: Callable[[str], bool] | None = None) -> InjectResult:
+               has_lock: Callable[[str, str], bool] | None = None) -> InjectResult:
         """The rewritten text, for steps that read their settings in the ``config`` form.
 
-        ``has_lock``: which uv.lock files of the build context steps may read
-        rewritten for the local mirror (None: none).
+        ``has_lock(kind, path)``: which lock files of the build context steps
+        may read rewritten for the local mirror (None: none).
         """
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
                       prefer_uv=self.prefer_uv, config=config, has_lock=has_lock)
 
-    def _lock_check(self, run: BuildRun) -> Callable[[str], bool]:
-        """Whether a uv.lock of the build context can be read from the mirror instead.
+    def _lock_check(self, run: BuildRun) -> Callable[[str, str], bool]:
+        """Whether a lock of the build context can be read from the mirror instead.
 
-        It must be in the context and name its files as uv wrote them, and the
+        It must be in the context and name its files as its tool wrote them
+        (read as the kind the step reads it as: uv.lock, pylock.toml), and the
         mirror must serve each of its packages (at least one of the package's
-        locked files: uv picks the one that fits, and says so when none does).
+        locked files: the installer picks the one that fits, and says so when
+        none does).
         If not, a build with another index leaves the lock as it is (one
         warning per lock), and an offline build without another index is
         refused with the command that fills the mirror.
@@ -62,21 +66,24 @@ class Injecting:
         context, mirror_dir = self.context, run.mirror_dir
         if context is None or mirror_dir is None or not _mirror_is_a_context(run):
             # The steps see no mirror directory the lock could name: said per step.
-            return lambda relative: False
+            return lambda kind, relative: False
         only_index = not run.settings.uses_public_index and len(run.settings.mirrors.value) == 1
 
         @functools.cache  # each step asks; each lock is read, and warned about, once
-        def check(relative: str) -> bool:
+        def check(kind: str, relative: str) -> bool:
             path = context / relative
             if not path.is_file():
                 return False
+            as_it_is = _AS_IT_IS[kind]
             try:
-                packages = package_picks(read_lock(path), where=str(path))
+                packages = _packages(kind, path)
+                # A lock the copy cannot be made of is said now, as one that cannot be read.
+                _rewrite(kind, path.read_text(encoding="utf-8"), run.settings.mount_point.value,
+                         where=str(path))
             except DockerPypiError as error:
                 if only_index:
                     raise
-                run.warn(BuildWarning(f"{error.problem}, so uv sync reads it as it is (its own "
-                                      "index)"))
+                run.warn(BuildWarning(f"{error.problem}, so {as_it_is}"))
                 return False
             missing = [name for name, picks in packages.items()
                        if not any((mirror_dir / pick.filename).is_file() for pick in picks)]
@@ -91,8 +98,8 @@ class Injecting:
                                  f"of its packages ({shown}), and this build has no other index",
                                  fix=f"run `{fix}`")
             run.warn(BuildWarning(f"{path}: the mirror has no file of {len(missing)} of its "
-                                  f"packages ({shown}), so uv sync reads it as it is (its own "
-                                  f"index); `{fix}` lets the steps use the mirror"))
+                                  f"packages ({shown}), so {as_it_is}; `{fix}` lets the steps "
+                                  "use the mirror"))
             return False
 
         return check
@@ -103,6 +110,11 @@ class Injecting:
         result = self.result(run.settings, run.config, self._lock_check(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
+        if self.context is not None and "pdm" in installers_called(result.text):
+            from ..mirror.pdmlock import bypasses
+
+            for problem in bypasses(self.context):
+                run.warn(BuildWarning(problem))
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
         with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
@@ -116,12 +128,40 @@ class Injecting:
             args = with_dockerfile(run.given, written["Dockerfile"], *more)
             yield run.with_args(parse_docker_args(args))
 
-    def _rewritten_locks(self, sources: list[str], mount_point: str) -> dict[str, str] | None:
-        """{relative path: the lock with the mirror at ``mount_point`` as its index}."""
+    def _rewritten_locks(self, sources: dict[str, str], mount_point: str
+                         ) -> dict[str, str] | None:
+        """{relative path: the lock with the mirror at ``mount_point`` as its index}.
+
+        ``sources`` is {relative path: kind}, :attr:`InjectResult.locks`.
+        """
         if not sources or self.context is None:
             return None
-        return {source: rewrite_lock((self.context / source).read_text(encoding="utf-8"),
-                                     mount_point) for source in sources}
+        return {source: _rewrite(kind, (self.context / source).read_text(encoding="utf-8"),
+                                 mount_point, where=str(self.context / source))
+                for source, kind in sources.items()}
+
+
+# What a step does with a lock of each kind that is left as it is.
+_AS_IT_IS = {UV_LOCK: "uv sync reads it as it is (its own index)",
+             PYLOCK: "pip and uv read it as it is (its own file URLs)"}
+
+
+def _packages(kind: str, path: Path) -> dict[str, tuple[Pick, ...]]:
+    """{package: its locked files} of the lock at ``path``, read as ``kind``."""
+    if kind == PYLOCK:
+        from ..mirror.pylock import pylock_package_picks, read_pylock
+
+        return pylock_package_picks(read_pylock(path), where=str(path))
+    return package_picks(read_lock(path), where=str(path))
+
+
+def _rewrite(kind: str, text: str, mount_point: str, *, where: str) -> str:
+    """``text`` (a lock of ``kind``) naming the mirror at ``mount_point`` instead."""
+    if kind == PYLOCK:
+        from ..mirror.pylock import rewrite_pylock
+
+        return rewrite_pylock(text, mount_point, where=where)
+    return rewrite_lock(text, mount_point)
 
 
 def _mirror_is_a_context(run: BuildRun) -> bool:

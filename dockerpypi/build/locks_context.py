@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from .. import files
 from ..dockerfile import grammar
-from ..dockerfile.uv_locks import LOCKS_STAGE, context_path
+from ..dockerfile.lock_mounts import LOCKS_STAGE, context_path
 from ..dockerfile.vocabulary import UV_LOCK
 from ..errors import UsageError, UserMessageError
 from .command import dockerfile_path, parse_docker_args

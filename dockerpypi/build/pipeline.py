@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import caches, process
-from ..dockerfile.uv_locks import LOCKS_STAGE
+from ..dockerfile.lock_mounts import LOCKS_STAGE
 from ..dockerfile.vocabulary import CONFIG_STAGE
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
 from ..render.files import config_context, config_files, uv_cache_pays
 from .command import credential_strings, dockerfile_path, plan_build
 from .engine import EngineInfo, choose_transport, current_engine
+from .reach import for_builder
 from .transports import TRANSPORTS, Delivered, Transport
 
 if TYPE_CHECKING:
@@ -112,7 +113,10 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
         kind = "http" if requested == "http" else "context"
         transport = TRANSPORTS[kind](True, f"no engine to ask ({error}); assuming a current one")
     else:
-        transport = choose_transport(engine, requested)
+        # A builder that cannot reach this machine's loopback gets its loopback
+        # mirrors another way, or the build stops here (:mod:`.reach`).
+        transport = for_builder(engine, choose_transport(engine, requested), given, settings,
+                                mirror_dir, requested=requested)
     report(f"transport {transport.kind}: {transport.reason}")
     return BuildRun(given, settings, mirror_dir, transport, report=report, warn=warn,
                     engine=engine, dry_run=dry_run)

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from .progress import Display
 
 
+_RESOLVERS = ("pip", "uv")  # what resolves; a LockPlan's resolver names its locks' kinds
+
+
 def _on_line(plan: DownloadPlan | UvPlan | LockPlan, quiet: bool,
              display: Display | None) -> Callable[[str], None] | None:
     """Where the resolver's lines go: beside a spinner on a terminal, else printed as
@@ -56,7 +59,7 @@ def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...
         files = "wheels only" if "--only-binary=:all:" in plan.argv else "sdists allowed"
         return (f"mode: {plan.mode} (pip runs inside it: the image's own Python, platform "
                 f"and environment markers; {files})")
-    if plan.resolver == "uv.lock" and plan.mode == MODE_HOST:
+    if plan.resolver not in _RESOLVERS and plan.mode == MODE_HOST:
         return "mode: every file the lock lists (give --platform and --python-version for fewer)"
     if plan.mode == MODE_HOST:
         # The files fit this machine; an image on another Python or libc needs the tags.
@@ -68,7 +71,7 @@ def _mode_line(plan: DownloadPlan | UvPlan | LockPlan, platforms: tuple[str, ...
 
 
 def _resolver_line(plan: DownloadPlan | UvPlan | LockPlan, note: str | None) -> str:
-    if plan.resolver == "uv.lock":
+    if plan.resolver not in _RESOLVERS:  # a lock's kinds
         return ("resolver: none, the lock's own versions and files (dockerpypi downloads them, "
                 "checking the lock's hashes)")
     if plan.resolver == "uv":
@@ -105,14 +108,15 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
 def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
                files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
                given_indexes: bool, tags: TargetTags, settings: Settings) -> LockPlan:
-    """The plan of ``mirror add uv.lock``: the lock's own files, nothing resolved."""
+    """The plan of ``mirror add uv.lock`` (or pylock.toml): the lock's own files, nothing
+    resolved."""
     from ..mirror.download import origin
     from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
     from ..mirror.targets import supported_tags
     from ..mirror.uvlock import plan_locks
 
     if packages or files or image is not None or given_indexes:
-        raise UsageError("a uv.lock names every file to add and where it is",
+        raise UsageError("a lock file names every file to add and where it is",
                          fix="give it alone, without packages, -r, --image or --index-url")
     # The lock's URLs may be on a configured index that wants credentials.
     auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
@@ -130,6 +134,18 @@ def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...]
                              fix="configure that index as a mirror (DOCKERPYPI_MIRRORS), or "
                                  "add the lock with --online")
     return plan
+
+
+def _pdm_requirements(locks: tuple[Path, ...]) -> Path:
+    """pdm.lock files as one hash-pinned requirements file, removed when the command ends."""
+    import shutil
+    import tempfile
+
+    from ..mirror.pdmlock import write_requirements
+
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pdm-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(locks, directory)
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
@@ -152,7 +168,8 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
               help="Add what a requirements file names; repeat for more.")
 @click.option("--python-version", metavar="X.Y", help="The image's Python version.")
 @click.option("--platform", "platforms", multiple=True, metavar="TAG",
-              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more.")
+              help="The image's platform tag (manylinux_2_28_x86_64, ...); repeat for more, "
+                   "and give each machine's tags for images of several platforms.")
 @click.option("--implementation", metavar="IMPL", help="The image's Python implementation (cp).")
 @click.option("--abi", "abis", multiple=True, metavar="TAG",
               help="The image's ABI tag (cp312, abi3, none); repeat for more.")
@@ -184,8 +201,9 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
-    A uv.lock (or a project directory holding one) adds exactly the files the
-    lock lists, checked against its hashes: nothing is resolved again. A
+    A uv.lock or pylock.toml (or a project directory holding one) adds
+    exactly the files the lock lists, checked against its hashes: nothing is
+    resolved again. A
     project directory beside its lock then also gets what uv needs to build
     the project, as below (the lock does not list that), unless uv syncs it
     as a virtual project (no [build-system], no tool.uv.package = true).
@@ -204,17 +222,23 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     setup.py; any other word is a package name, even where a directory of
     that name exists.
     A hash-pinned requirements file admits only the files whose hashes it lists.
+    A pdm.lock (or a directory holding one) is read as one: its locked
+    versions, and only files whose hashes it lists; a directory also gets what
+    PDM needs to build the project, as above, when PDM installs the project.
 
     \b
     dockerpypi mirror add .
     dockerpypi mirror add -r requirements.txt
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
+    dockerpypi mirror add pylock.toml
+    dockerpypi mirror add pdm.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.pdmlock import split_pdm_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
@@ -231,19 +255,26 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
+    more: list[DownloadPlan | UvPlan] = []  # a plan for each further machine
     note = None
     arguments = packages
     locks, packages = split_locks(arguments)
+    pdm_locks, packages = split_pdm_locks(packages)
     projects: list[Project] = []
     if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
 
         # Before any download: a bad one is refused. A project beside its uv.lock
         # gets the lock's files, then what uv needs to build it (the lock has not that).
+        beside_locks = [a for a in arguments if a not in packages and installable(Path(a))]
         projects = read_projects(packages) if not locks else [
-            p for p in read_projects([a for a in arguments
-                                      if a not in packages and installable(Path(a))])
-            if p.uv_builds]
+            p for p in read_projects(beside_locks) if p.uv_builds]
+        if pdm_locks and not locks:  # the same for PDM, when it builds the project
+            from ..mirror.pdmlock import builds_itself
+
+            projects += [p for p in read_projects(beside_locks) if builds_itself(p.directory)]
+    if pdm_locks:  # the locks as hash-pinned requirements: the pinned path below
+        files.append(_pdm_requirements(pdm_locks))
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,
@@ -262,9 +293,16 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             retries=settings.retries.value, timeout=settings.timeout.value,
             mounted_files=requirement_closure(files), labels=labels)
     else:
-        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes, tags=tags,
-                                only_binary=only_binary, retries=settings.retries.value,
-                                timeout=settings.timeout.value)
+        from ..mirror.targets import by_machine
+
+        # Several machines' platforms: one plan each, filled one after the other.
+        plan, note = _host_plan(resolver, root, packages, files, indexes=indexes,
+                                tags=by_machine(tags)[0], only_binary=only_binary,
+                                retries=settings.retries.value, timeout=settings.timeout.value)
+        more = [_host_plan(resolver, root, packages, files, indexes=indexes, tags=target,
+                           only_binary=only_binary, retries=settings.retries.value,
+                           timeout=settings.timeout.value)[0]
+                for target in by_machine(tags)[1:]]
     quiet = quiet or as_json
     if not quiet:
         click.echo(f"downloading into {root} from {' '.join(plan.indexes)}", err=True)
@@ -281,6 +319,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                                on_wait=None if quiet else waiting(root))
 
         result = fill(plan)
+        for target in more:
+            result = result.then(fill(target))
         if projects:  # what `pip install DIR` builds with, beside what it installs
             from ..mirror.project import fill_projects
 

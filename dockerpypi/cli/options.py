@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from ..dockerfile.vocabulary import INSTALLERS
+
 if TYPE_CHECKING:
     from ..settings.model import Settings
 
@@ -44,9 +46,9 @@ _SETTINGS_OPTIONS: dict[str, Callable[[F], F]] = {
                                 help="Where the build step sees the local mirror (default "
                                      "/tmp/pypi)."),
     "installers": click.option("--configure", "installers", multiple=True,
-                               type=click.Choice(["pip", "uv"]),
-                               help="Installers to write configuration for (default: pip and "
-                                    "uv)."),
+                               type=click.Choice(INSTALLERS),
+                               help="Installers to write configuration for (default: pip, uv "
+                                    "and pdm)."),
     "easy_install": click.option("--easy-install/--no-easy-install", default=None,
                                  help="Also write the legacy .pydistutils.cfg."),
 }

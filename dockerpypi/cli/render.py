@@ -126,7 +126,7 @@ def _write_private(path: Path, text: str) -> None:
 def _render_env(settings: Any, *, redact: bool) -> str:
     from ..render.files import render_env
 
-    return render_env(settings)  # holds paths and numbers only: nothing to redact
+    return render_env(settings, redact=redact)  # PDM's index URL may carry credentials
 
 
 def _config_file_command(name: str, summary: str) -> None:

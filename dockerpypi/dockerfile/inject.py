@@ -4,8 +4,10 @@
 or uv gets what ``dockerpypi render`` writes into its own steps: the
 ``pypi-mirror`` bind mount, the settings (the ``dockerpypi-config`` bind
 mount, or the secret files with ``config="secrets"``), a cache mount and the
-shell prefix that sources the env file; a ``uv sync`` step also gets the
-mirror's copy of the uv.lock it reads (:mod:`.uv_locks`). The file gets the
+shell prefix that sources the env file; a step that installs a lock also
+gets the mirror's copy of it (:mod:`.lock_mounts`): ``uv sync`` the uv.lock
+it reads (:mod:`.uv_locks`), pip and uv pip the pylock.toml
+(:mod:`.pylocks`). The file gets the
 stages it mounts from when it has none. The caller writes the result to a temporary file; the
 user's file is never modified.
 
@@ -29,23 +31,21 @@ from dataclasses import dataclass, field
 from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
+from .lock_mounts import LOCKS_STAGE, Copy, Overlay, copied, next_workdir, overlay_mount
 from .outranked import outranked_note, own_indexes
 from .prefer_uv import prefer_uv as _uv_form
-from .uv_locks import (
-    LOCK_COMMENT,
-    LOCKS_STAGE,
-    copied_locks,
-    lock_overlays,
-    next_workdir,
-    overlay_mount,
-)
+from .pylocks import LOCK_COMMENT as PYLOCK_COMMENT
+from .pylocks import pylock_overlays
+from .uv_locks import LOCK_COMMENT, lock_overlays
 from .vocabulary import (
     CACHE_ROOT,
     CONFIG_STAGE,
     DEFAULT_MOUNT_POINT,
     MIRROR_STAGE,
+    PYLOCK,
     SOURCE_ENV,
     STEP_DIR,
+    UV_LOCK,
     StepSetup,
     installers_called,
     secret_id,
@@ -78,9 +78,10 @@ class InjectResult:
     text: str
     changed_lines: list[int]  # 1-based input line of each instruction that changed
     notes: list[str]  # one line each, for a person
-    # The uv.lock files of the build context (relative paths) that the steps
-    # mount from LOCKS_STAGE, rewritten for the mirror.
-    locks: list[str] = field(default_factory=list)
+    # The lock files of the build context (relative paths) that the steps
+    # mount from LOCKS_STAGE, rewritten for the mirror: {path: kind}, the
+    # kind a vocabulary.UV_LOCK or PYLOCK.
+    locks: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,8 +89,8 @@ class _Stage:
     user: str | None = None  # argument of the stage's last USER, None before any
     shell: list[str] = field(default_factory=lambda: ["/bin/sh", "-c"])
     workdir: str | None = "/"  # None after a WORKDIR with a variable: unknown
-    # Where COPY or ADD put the build context's uv.lock (absolute paths).
-    locks: frozenset[str] = frozenset()
+    # What COPY and ADD took from the build context, in order.
+    copies: tuple[Copy, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class _Plan:
     exec_words: str | None  # exec form: the shell-form command replacing it
     in_heredoc: int | None  # RUN <<EOF: index of the line to put the prefix before
     replacement: str | None = None  # --prefer-uv: the command replacing the step's own
-    overlays: list[tuple[str, str]] = field(default_factory=list)  # uv.lock: (source, target)
+    overlays: list[Overlay] = field(default_factory=list)  # the locks mounted over the step's
 
 
 def _owner(user: str | None, uid: int | None) -> tuple[int | None, int | None, bool]:
@@ -130,7 +131,7 @@ def _under(path: str, directory: str) -> bool:
 
 def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
           uid: int | None, notes: list[str], uv: bool = False, config: str = "context",
-          has_lock: Callable[[str], bool] | None = None) -> _Plan | None:
+          has_lock: Callable[[str, str], bool] | None = None) -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
     flags, command = grammar.split_flags(instruction.args)
@@ -171,9 +172,14 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                 replacement = choice.command
                 installers = installers_called(replacement)
                 notes.append(f"{where}: pip install runs with uv when the image has uv")
-    overlays = [] if has_lock is None or "uv" not in installers else lock_overlays(
-        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts,
-        workdir=stage.workdir, copied=stage.locks, where=where, notes=notes, has_lock=has_lock)
+    overlays: list[Overlay] = []
+    if has_lock is not None:
+        text = " ".join(words) if words is not None else f"{command}\n{bodies}"
+        if "uv" in installers:
+            overlays += lock_overlays(text, mounts, workdir=stage.workdir, copies=stage.copies,
+                                      where=where, notes=notes, has_lock=has_lock)
+        overlays += pylock_overlays(text, mounts, workdir=stage.workdir, copies=stage.copies,
+                                    where=where, notes=notes, has_lock=has_lock)
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
                          "dockerpypi needs to source its settings: use sh or bash for this stage")
@@ -220,10 +226,14 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
         notes.append(f"{where}: exec-form RUN rewritten as shell form with the same words")
     if replacement is not None:
         comments.append(_UV_COMMENT)
-    if overlays:
+    uv_sync = [overlay.target for overlay in overlays if overlay.kind == UV_LOCK]
+    if uv_sync:
         comments.append(LOCK_COMMENT)
-        notes.append(f"{where}: uv sync reads {', '.join(t for _, t in overlays)} with the "
-                     "mirror as its index")
+        notes.append(f"{where}: uv sync reads {', '.join(uv_sync)} with the mirror as its index")
+    pylocks = [overlay.target for overlay in overlays if overlay.kind == PYLOCK]
+    if pylocks:
+        comments.append(PYLOCK_COMMENT)
+        notes.append(f"{where}: {', '.join(pylocks)} is read with its files in the mirror")
     return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement, overlays)
 
 
@@ -248,8 +258,7 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
         if own.strip():
             out.append(f"{inner}{own.strip()} {escape}")
     # After the step's own mounts: of two mounts at one target, BuildKit uses the last.
-    out += [f"{inner}{overlay_mount(source, target)} {escape}"
-            for source, target in plan.overlays]
+    out += [f"{inner}{overlay_mount(overlay)} {escape}" for overlay in plan.overlays]
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     if plan.replacement is not None:  # the whole command, continuations joined
         tail = [command_indent + plan.replacement]
@@ -279,7 +288,7 @@ def _shift_stage_numbers(lines: list[str], instruction: Instruction, escape: str
 
 def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None = None,
            prefer_uv: bool = False, config: str = "context",
-           has_lock: Callable[[str], bool] | None = None) -> InjectResult:
+           has_lock: Callable[[str, str], bool] | None = None) -> InjectResult:
     """``text`` with the mirror, its settings and a cache in every RUN that calls pip or uv.
 
     ``uid`` is the uid of steps whose USER the text does not give as a number
@@ -289,10 +298,12 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     the image has uv (:mod:`.prefer_uv`). ``config`` is where the steps take
     their settings from, one of :data:`.vocabulary.CONFIG_FORMS`.
 
-    ``has_lock`` tells whether the build context holds a uv.lock at a relative
-    path; given, a ``uv sync`` step reading such a lock (bind-mounted, or
-    COPYed into its WORKDIR) gets the :data:`.uv_locks.LOCKS_STAGE` copy mounted over it
-    (listed in :attr:`InjectResult.locks`). None leaves uv.lock files alone.
+    ``has_lock(kind, path)`` tells whether the build context holds a lock of
+    that kind (:data:`.vocabulary.UV_LOCK`, :data:`.vocabulary.PYLOCK`) at a
+    relative path that the mirror can serve; given, a step reading such a lock
+    (``uv sync`` its uv.lock, pip or uv pip a pylock.toml; bind-mounted, or
+    COPYed) gets the :data:`.lock_mounts.LOCKS_STAGE` copy mounted over it
+    (listed in :attr:`InjectResult.locks`). None leaves lock files alone.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -325,7 +336,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         elif verb == "WORKDIR":
             stage.workdir = next_workdir(stage.workdir, rest)
         elif verb in ("COPY", "ADD"):
-            stage.locks = stage.locks | copied_locks(stage.workdir, flags, rest)
+            stage.copies = stage.copies + copied(stage.workdir, flags, rest)
         elif verb == "SHELL" and (shell := grammar.exec_form(rest)):
             stage.shell = shell
         if verb in ("COPY", "RUN") and any(re.search(r"(?:^--|[,=])from=\d+(?:,|$)", flag)
@@ -346,7 +357,7 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
 
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
-    locks = list(dict.fromkeys(source for plan in plans for source, _ in plan.overlays))
+    locks = {overlay.source: overlay.kind for plan in plans for overlay in plan.overlays}
     wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else []),
               *([LOCKS_STAGE] if locks else [])]
     missing = [name for name in wanted if name not in named]

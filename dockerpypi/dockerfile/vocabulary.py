@@ -55,10 +55,16 @@ SOURCE_ENV = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 # The installers dockerpypi configures, and whose calls make a step need the mirror.
 # The lock file uv writes beside pyproject.toml, and reads in `uv sync`.
 UV_LOCK = "uv.lock"
-INSTALLERS = ("pip", "uv")
+# The lock file PDM writes beside pyproject.toml, and reads in `pdm install` and `pdm sync`.
+PDM_LOCK = "pdm.lock"
+# The PEP 751 lock file (`pip install -r pylock.toml`, `uv pip sync pylock.toml`),
+# by its default name; pylock.<name>.toml is one too (:func:`is_pylock_name`).
+PYLOCK = "pylock.toml"
+INSTALLERS = ("pip", "uv", "pdm")
 # What a rendered step runs (`render --installer`): "auto" runs uv when the
-# image has it, pip otherwise.
-INSTALLER_CHOICES = ("auto", *INSTALLERS)
+# image has it, pip otherwise. Not PDM: it installs a project from its lock,
+# not a requirements file, so its steps are the project's own (`--inject`).
+INSTALLER_CHOICES = ("auto", "pip", "uv")
 
 # The files of a step's settings: name -> (secret id, file name inside STEP_DIR).
 STEP_FILES = {
@@ -70,7 +76,19 @@ STEP_FILES = {
 
 # What a step runs with instead of a cache mount, when no owner can be given
 # to the mount (see step_setup).
-_NO_CACHE = {"pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",)}
+_NO_CACHE = {"pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",),
+             "pdm": ("PDM_NO_CACHE=1",)}
+
+
+def is_pylock_name(name: str) -> bool:
+    """Whether ``name`` (a file name, no directory) is a PEP 751 lock's.
+
+    ``pylock.toml``, or ``pylock.<name>.toml`` without a dot in ``<name>``:
+    the names pip and uv take as a lock (``-r``) rather than a requirements file.
+    """
+    return name == PYLOCK or (name.startswith("pylock.") and name.endswith(".toml")
+                              and len(name) > len("pylock..toml")
+                              and "." not in name[len("pylock."):-len(".toml")])
 
 
 def secret_id(name: str) -> str:
@@ -125,6 +143,7 @@ def cache_mount(installer: str, uid: int | None) -> CacheMount:
     """pip or uv's cache for a step, kept out of the image in a cache mount."""
     target = f"{CACHE_ROOT}/{installer}"
     variables = (f"PIP_CACHE_DIR={target}",) if installer == "pip" else (
+        f"PDM_CACHE_DIR={target}",) if installer == "pdm" else (
         f"UV_CACHE_DIR={target}",
         # The cache is another file system than the target: uv would try
         # hard links, warn, and copy anyway.
@@ -197,23 +216,31 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
 # subcommand (pip -q install, uv --no-cache sync). Only subcommands that
 # resolve from an index count: not pip --version, pip list or pip freeze.
 # Text is not parsed as shell, so `echo pip install` matches too: the step then
-# gets mounts it does not use, which is harmless. poetry, pdm and conda are
-# not matched: they read neither pip's nor uv's configuration. The three
-# CALL_ pieces are public: :mod:`.uv_locks` builds its `uv sync` from them.
+# gets mounts it does not use, which is harmless. PDM's calls that ask an
+# index count (install, sync, add, update, lock, build, self add/update);
+# poetry and conda are not matched: they read neither pip's, uv's nor PDM's
+# configuration. The CALL_ pieces are public: :mod:`.uv_locks` builds its
+# `uv sync` from them, and :mod:`.pylocks` its `pip install` and `uv pip
+# install` from them.
 CALL_START = r"(?:^|(?<=[\s;&|(`'\"]))"
 CALL_DIR = r"(?:[^\s;&|()`'\"]*/)?"
 CALL_OPTIONS = r"(?:\s+-[^\s;&|)]*)*"
-_PIP = (rf"{CALL_DIR}(?:pip(?:3(?:\.\d+)?)?|pipx|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}"
-        rf"\s+-m\s*pip)['\"]?{CALL_OPTIONS}\s+(?:install|download|wheel)")
+# pip itself, as a program or a module (no pipx), up to its subcommand.
+CALL_PIP = (rf"{CALL_DIR}(?:pip(?:3(?:\.\d+)?)?|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}"
+            rf"\s+-m\s*pip)['\"]?{CALL_OPTIONS}")
+_PIP = rf"(?:{CALL_PIP}|{CALL_DIR}pipx['\"]?{CALL_OPTIONS})\s+(?:install|download|wheel)"
 _UV = (rf"{CALL_DIR}(?:uv['\"]?{CALL_OPTIONS}\s+(?:pip\s+(?:install|sync|compile)|sync|add|lock"
        rf"|export|run|tool\s+(?:install|run|upgrade))|uvx)")
+_PDM = (rf"{CALL_DIR}(?:pdm|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*pdm)['\"]?"
+        rf"{CALL_OPTIONS}\s+(?:install|sync|add|update|lock|build|self\s+(?:add|update))")
 
 
 @functools.cache
 def _call() -> re.Pattern[str]:
     # Compiled when first used: a `dockerpypi render` with the default
     # command never needs it.
-    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV}))(?=$|[\s;&|)`'\"])")
+    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV})|(?P<pdm>{_PDM}))"
+                      rf"(?=$|[\s;&|)`'\"])")
 
 
 def installers_called(command: str) -> list[str]:

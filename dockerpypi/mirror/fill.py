@@ -77,6 +77,14 @@ class FillResult:
     index: IndexResult
     seconds: float
 
+    def then(self, other: FillResult) -> FillResult:
+        """This fill and ``other``, one after the other into the same mirror."""
+        return FillResult(self.mode, self.resolver,
+                          tuple(dict.fromkeys(self.indexes + other.indexes)),
+                          f"{self.command}; {other.command}",
+                          tuple(sorted({*self.added, *other.added})), other.index,
+                          self.seconds + other.seconds)
+
     def to_json(self) -> dict[str, object]:
         return {
             "mode": self.mode,
@@ -335,7 +343,7 @@ def fill_mirror(plan: DownloadPlan | UvPlan | LockPlan, *,
 
     ``plan`` is pip's (:func:`plan_download`, :func:`.image.plan_image_download`),
     which downloads itself, uv's (:func:`.resolve.plan_uv`), whose files
-    dockerpypi downloads, or the files of uv.lock files (:func:`.uvlock.plan_locks`).
+    dockerpypi downloads, or the files of lock files (:func:`.uvlock.plan_locks`).
     ``on_line`` gets what the resolver prints; ``transfer`` how dockerpypi's
     downloads go (else ``on_line`` gets a line per file saved);
     ``on_indexed`` how many files of how many the index has gone through.

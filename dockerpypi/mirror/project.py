@@ -154,10 +154,12 @@ def _copy(project: Project, target: Path) -> None:
 
 
 def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executable,
-                timeout: float = HOOK_TIMEOUT) -> tuple[str, ...]:
+                timeout: float = HOOK_TIMEOUT,
+                hook_timeout: float | None = None) -> tuple[str, ...]:
     """What ``get_requires_for_build_wheel`` asks for, with the build requirements
     installed from ``mirror_dir`` (which must hold them for this machine); each of
-    the two steps is stopped after ``timeout`` seconds."""
+    the two steps is stopped after ``timeout`` seconds (the hook after
+    ``hook_timeout``, when given)."""
     with tempfile.TemporaryDirectory(prefix="dockerpypi-backend-") as work:
         site_dir, copy, output = Path(work, "site"), Path(work, "project"), Path(work, "out")
         install = [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
@@ -173,7 +175,8 @@ def ask_backend(project: Project, mirror_dir: Path, *, python: str = sys.executa
         _copy(project, copy)
         spec = json.dumps({"backend": project.backend, "backend_path": project.backend_path})
         done = output_of([python, "-I", "-S", "-c", _HOOK, str(site_dir), spec, str(copy),
-                          str(output)], timeout=timeout, environ=env,
+                          str(output)],
+                         timeout=timeout if hook_timeout is None else hook_timeout, environ=env,
                          missing="check Python",
                          slow="check that `pip wheel .` in the project ends without input")
         if done.returncode != 0:

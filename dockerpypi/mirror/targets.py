@@ -50,6 +50,35 @@ class TargetTags:
         return args
 
 
+# A platform tag's machine: manylinux*/musllinux*/linux, macOS and Windows spellings.
+_MACHINE = re.compile(r"(?:manylinux_\d+_\d+|manylinux\d*|musllinux_\d+_\d+|linux|"
+                      r"macosx_\d+_\d+|win)_(?P<machine>.+)")
+
+
+def platform_machine(platform: str) -> str:
+    """The machine a platform tag is for (``manylinux_2_28_aarch64``: ``aarch64``); the tag
+    itself when it names none that is known."""
+    found = _MACHINE.fullmatch(platform)
+    return found.group("machine") if found else platform
+
+
+def by_machine(tags: TargetTags) -> tuple[TargetTags, ...]:
+    """``tags`` as one target per machine its platforms name (an image for each).
+
+    pip takes every ``--platform`` as a tag one image accepts, and picks one
+    wheel per package among them all: for two machines, one of them goes
+    without. Each machine is therefore resolved on its own, with the same
+    Python, implementation and ABIs.
+    """
+    groups: dict[str, list[str]] = {}
+    for platform in tags.platforms:
+        groups.setdefault(platform_machine(platform), []).append(platform)
+    if len(groups) < 2:
+        return (tags,)
+    return tuple(TargetTags(tags.python_version, tuple(platforms), tags.implementation,
+                            tags.abis) for platforms in groups.values())
+
+
 class UnmappableTarget(Exception):
     """The tags name a target uv cannot be told about; the message says why."""
 

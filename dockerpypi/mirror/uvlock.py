@@ -1,5 +1,8 @@
 """``dockerpypi mirror add uv.lock``: the locks among its arguments, and the plan to fetch.
 
+The same plan serves a ``pylock.toml`` (PEP 751, read by :mod:`.pylock`):
+its files are fetched, and checked, exactly as a uv.lock's.
+
 A ``uv.lock`` lists every file of every locked package with its URL and
 sha256. ``dockerpypi mirror add uv.lock`` fetches exactly those files (the
 wheels that fit the target tags when they are given) with :mod:`.download`,
@@ -32,7 +35,7 @@ from urllib.parse import urlsplit
 
 from packaging.tags import Tag
 
-from ..dockerfile.vocabulary import UV_LOCK
+from ..dockerfile.vocabulary import PYLOCK, UV_LOCK, is_pylock_name
 from ..settings.urls import Credentials
 from .arguments import names_path
 from .lockfile import lock_picks, read_lock
@@ -40,22 +43,40 @@ from .picks import Pick
 
 
 def lock_path(argument: str) -> Path | None:
-    """The uv.lock ``argument`` names (the file, or a directory holding one), else None.
+    """The lock ``argument`` names, else None.
 
-    Only an argument that names a path (:func:`.arguments.names_path`) can.
+    A uv.lock or a pylock.toml (``pylock.<name>.toml`` too), or a directory
+    holding one: its uv.lock when it has both, as uv.lock is the project's
+    own and a pylock.toml beside it is exported from it. Only an argument
+    that names a path (:func:`.arguments.names_path`) can.
     """
     path = Path(argument)
     if not names_path(argument):
         return None
-    if path.name == UV_LOCK and path.is_file():
+    if (path.name == UV_LOCK or is_pylock_name(path.name)) and path.is_file():
         return path
-    if (path / UV_LOCK).is_file():
-        return path / UV_LOCK
+    for name in (UV_LOCK, PYLOCK):
+        if (path / name).is_file():
+            return path / name
     return None
 
 
+def lock_kind(path: Path) -> str:
+    """:data:`UV_LOCK` or :data:`PYLOCK`: how the lock at ``path`` is read, by its name."""
+    return PYLOCK if is_pylock_name(path.name) else UV_LOCK
+
+
+def read_picks(path: Path, supported: Sequence[Tag] = ()) -> tuple[Pick, ...]:
+    """The files of the lock at ``path`` (either kind) to fetch for ``supported``."""
+    if lock_kind(path) == PYLOCK:
+        from .pylock import pylock_picks, read_pylock
+
+        return pylock_picks(read_pylock(path), supported, where=str(path))
+    return lock_picks(read_lock(path), supported, where=str(path))
+
+
 def split_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
-    """The uv.lock files among ``mirror add``'s arguments, and the other arguments."""
+    """The lock files among ``mirror add``'s arguments, and the other arguments."""
     locks, rest = [], []
     for argument in arguments:
         found = lock_path(argument)
@@ -68,7 +89,7 @@ def split_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, 
 
 @dataclass(frozen=True)
 class LockPlan:
-    """Fetch the files of uv.lock files into the mirror: no resolver runs."""
+    """Fetch the files of lock files (uv.lock, pylock.toml) into the mirror: no resolver runs."""
 
     mirror_dir: Path
     locks: tuple[Path, ...]
@@ -78,7 +99,7 @@ class LockPlan:
     secrets: tuple[str, ...] = ()
     timeout: float | None = None
     retries: int | None = None
-    resolver: str = "uv.lock"
+    resolver: str = UV_LOCK  # the kinds of the locks, "uv.lock+pylock.toml" for both
     image: None = None
 
     @property
@@ -100,7 +121,8 @@ def plan_locks(mirror_dir: Path, locks: Iterable[Path], *, supported: Sequence[T
     locks = tuple(locks)
     picks: dict[str, Pick] = {}
     for path in locks:
-        for pick in lock_picks(read_lock(path), supported, where=str(path)):
+        for pick in read_picks(path, supported):
             picks.setdefault(pick.filename, pick)
+    kinds = "+".join(sorted({lock_kind(path) for path in locks})) or UV_LOCK
     return LockPlan(mirror_dir, locks, tuple(picks.values()), mode, auth, secrets, timeout,
-                    retries)
+                    retries, kinds)

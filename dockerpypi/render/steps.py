@@ -16,13 +16,12 @@ import shlex
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
-from ..dockerfile.uv_locks import LOCKS_STAGE, overlay_mount
+from ..dockerfile.lock_mounts import LOCKS_STAGE, Overlay, overlay_mount
 from ..dockerfile.vocabulary import (
     CONFIG_FORMS,
     CONFIG_STAGE,
     DEFAULT_MOUNT_POINT,
     INSTALLER_CHOICES,
-    INSTALLERS,
     MIRROR_STAGE,
     UV_LOCK,
     default_command,
@@ -106,10 +105,10 @@ def render_run(options: RunOptions) -> str:
                          + " or ".join(CONFIG_FORMS))
     installers: tuple[str, ...] = (options.installer,)
     if options.installer == "auto":
-        # The caches of the installers the step calls: both for the default
-        # command, which picks one when it runs.
+        # The caches of the installers the step calls: pip's and uv's for the
+        # default command, which picks one when it runs.
         called = installers_called(command) if options.command else []
-        installers = tuple(called) or INSTALLERS
+        installers = tuple(called) or INSTALLER_CHOICES[1:]
     setup = step_setup(mount_point=options.mount_point, config=options.config,
                        installers=installers, uid=options.uid, gid=options.gid,
                        requirements=source)
@@ -144,7 +143,7 @@ def _render_uv_sync(options: RunOptions) -> str:
                        installers=("uv",), uid=options.uid, gid=options.gid)
     pyproject = str(PurePosixPath(lock).with_name("pyproject.toml"))
     mounts = [*setup.mounts, f"--mount=type=bind,source={pyproject},target=pyproject.toml",
-              overlay_mount(lock, UV_LOCK)]
+              overlay_mount(Overlay(UV_LOCK, lock, UV_LOCK))]
     return render_template(
         "run.Dockerfile.j2",
         stage=MIRROR_STAGE,

@@ -40,8 +40,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ...dockerfile.lock_mounts import LOCKS_STAGE, context_path
 from ...dockerfile.steps import OtherStep
-from ...dockerfile.uv_locks import LOCKS_STAGE, context_path
 from ...dockerfile.vocabulary import UV_LOCK
 from ...errors import UserMessageError
 from . import CannotTell
