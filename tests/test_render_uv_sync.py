@@ -124,3 +124,46 @@ def test_build_refuses_a_lock_it_cannot_supply_in_one_line(
     assert out == ""
     assert message in err
     assert len([line for line in err.splitlines() if "error" in line]) == 1, err
+
+
+PYLOCK = """\
+lock-version = "1.0"
+created-by = "pip"
+
+[[packages]]
+name = "lib"
+version = "1.0"
+
+[[packages.wheels]]
+name = "lib-1.0-py3-none-any.whl"
+url = "https://files.example/lib-1.0-py3-none-any.whl"
+
+[packages.wheels.hashes]
+sha256 = "%s"
+""" % ("0" * 64)
+
+
+@pytest.mark.parametrize(("name", "text", "refused"), [
+    ("pylock.toml", PYLOCK, None),
+    ("requirements.txt", "lib==1.0\n", "dockerpypi writes only uv.lock and pylock.toml files"),
+])
+def test_build_supplies_a_pylocks_copy_a_step_mounts_and_refuses_other_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, text: str,
+        refused: str | None) -> None:
+    context = _context(tmp_path)
+    (context / name).write_text(text)
+    (context / "Dockerfile").write_text(
+        render_stage() + "FROM python\n" + render_run(RunOptions(command=(
+            "pip", "install", "-r", "/tmp/lock/pylock.toml"))).replace(
+            "RUN ", f"RUN --mount=type=bind,from={LOCKS_STAGE},source={name},"
+                    "target=/tmp/lock/pylock.toml ", 1))
+    code, out, err = run_main(["build", "--dry-run", "--offline", "--mirror-dir",
+                               str(tmp_path / "mirror"), "--platform=linux/amd64", str(context)],
+                              capsys)
+    if refused is None:
+        assert code == 0, err
+        assert f"--build-context {LOCKS_STAGE}=" in out
+    else:
+        assert code == 2
+        assert refused in err
+    assert (context / name).read_text() == text

@@ -3,9 +3,10 @@
 ``--inject`` adds such mounts and supplies the context itself
 (:mod:`.injected`). Steps written by ``dockerpypi render --installer
 uv-sync`` mount it as they stand, and a plain ``dockerpypi build`` supplies
-it here: every lock file a ``RUN`` mounts from :data:`LOCKS_STAGE`, read from
-the build context and rewritten for the mirror at the steps' mount point
-(:func:`dockerpypi.mirror.lockfile.rewrite_lock`), in a private directory for
+it here: every lock file a ``RUN`` mounts from :data:`LOCKS_STAGE` (uv.lock
+or pylock.toml), read from the build context and rewritten for the mirror at
+the steps' mount point (:func:`dockerpypi.mirror.lockfile.rewrite_lock`,
+:func:`dockerpypi.mirror.pylock.rewrite_pylock`), in a private directory for
 as long as the build lasts. The user's files are never changed.
 """
 
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from .. import files
 from ..dockerfile import grammar
 from ..dockerfile.lock_mounts import LOCKS_STAGE, context_path
-from ..dockerfile.vocabulary import UV_LOCK
+from ..dockerfile.vocabulary import UV_LOCK, is_pylock_name
 from ..errors import UsageError, UserMessageError
 from .command import dockerfile_path, parse_docker_args
 
@@ -81,10 +82,11 @@ def supplied(run: BuildRun) -> Iterator[BuildRun]:
     context = Path(run.given.local_path)
     rewritten: dict[str, str] = {}
     for source in sources:
-        if posixpath.basename(source) != UV_LOCK:
+        name = posixpath.basename(source)
+        if name != UV_LOCK and not is_pylock_name(name):
             raise UsageError(f"{dockerfile}: a step mounts {source} from {LOCKS_STAGE}, and "
-                             f"dockerpypi writes only {UV_LOCK} files there",
-                             fix=f"mount a {UV_LOCK} from it, or give --build-context "
+                             f"dockerpypi writes only {UV_LOCK} and pylock.toml files there",
+                             fix=f"mount such a lock from it, or give --build-context "
                                  f"{LOCKS_STAGE}=DIR yourself")
         try:
             lock = (context / source).read_text(encoding="utf-8")
@@ -93,7 +95,13 @@ def supplied(run: BuildRun) -> Iterator[BuildRun]:
                              f"the build context has no readable {source} ({error})",
                              fix="run `uv lock` in the project, or fix the step's source=") \
                 from None
-        rewritten[source] = rewrite_lock(lock, run.settings.mount_point.value)
+        mount_point = run.settings.mount_point.value
+        if name == UV_LOCK:
+            rewritten[source] = rewrite_lock(lock, mount_point)
+        else:
+            from ..mirror.pylock import rewrite_pylock
+
+            rewritten[source] = rewrite_pylock(lock, mount_point, where=str(context / source))
     with files.private_files({}, tree=rewritten) as written:
         args = list(run.given.args)
         end = args.index("--") if "--" in args else len(args)
