@@ -9,7 +9,9 @@ One :class:`BuildRun` holds what the steps of a build read (as copier's
    Dockerfile; refuse what this build cannot do; let the transport deliver
    the mirror; write the step settings (the ``dockerpypi-config`` build
    context, or build secrets in a private directory removed afterwards); run
-   docker, or, for a dry run, return the command it would run.
+   docker, or, for a dry run, return the command it would run. All of it
+   but running docker is :func:`prepared`, which ``bake``, ``compose`` and
+   the CI inputs (:mod:`.frontends`) use for each of their builds.
 
 The command line (:mod:`dockerpypi.cli.build`) parses, prints and exits;
 lines meant for people go through the run's ``report``, warnings (classes of
@@ -27,7 +29,8 @@ from __future__ import annotations
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -37,7 +40,7 @@ from ..dockerfile.vocabulary import CONFIG_STAGE
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
 from ..render.files import config_context, config_files, uv_cache_pays
-from .command import credential_strings, dockerfile_path, plan_build
+from .command import BuildInputs, build_inputs, credential_strings, dockerfile_path, inputs_argv
 from .engine import EngineInfo, choose_transport, current_engine
 from .reach import for_builder
 from .transports import TRANSPORTS, Delivered, Transport
@@ -122,69 +125,90 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
                     engine=engine, dry_run=dry_run)
 
 
+class Prepared(NamedTuple):
+    """One build made ready, for any front end that runs docker (``build``, ``bake``,
+    ``compose``, the CI inputs): ``run`` as it builds (with ``--inject``, its
+    arguments name the rewritten copy of the Dockerfile and its contexts), and
+    what dockerpypi gives it (``inputs``; their files exist while the block of
+    :func:`prepared` lasts; a dry run's are placeholders)."""
+
+    run: BuildRun
+    inputs: BuildInputs
+
+
 def build(run: BuildRun, injecting: Injecting | None = None) -> Outcome:
-    """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile.
-
-    Steps that mount lock files from the ``dockerpypi-locks`` context that
-    ``--inject`` did not supply (``render --installer uv-sync``) get it from
-    :mod:`.locks_context`.
-    """
-    if injecting is None:
-        return _with_locks(run)
-    with injecting.applied(run) as injected:
-        return _with_locks(injected)
+    """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile."""
+    with prepared(run, injecting) as ready:
+        given, docker = ready.run.given, run.transport.docker
+        argv = [*docker, *inputs_argv(ready.inputs), *given.args]
+        if run.dry_run:
+            prefix = "".join(f"{key}={value} " for key, value in (run.transport.env or {}).items())
+            return Outcome(0, prefix + process.shell_command(argv, run.secrets))
+        return Outcome(process.run(argv, secrets=run.secrets, env=run.transport.env))
 
 
-def _with_locks(run: BuildRun) -> Outcome:
+@contextmanager
+def prepared(run: BuildRun, injecting: Injecting | None = None) -> Iterator[Prepared]:
+    """``run`` made ready to build, without running docker: with ``injecting``'s copy of
+    the Dockerfile, what it cannot do refused, the mirror delivered by the transport
+    and the step settings written (the ``dockerpypi-config`` build context, or build
+    secrets in a private directory removed when the block ends). Steps that mount lock
+    files from the ``dockerpypi-locks`` context that ``--inject`` did not supply
+    (``render --installer uv-sync``) get it from :mod:`.locks_context`."""
+    with injecting.applied(run) if injecting is not None else nullcontext(run) as injected, \
+            _locks_supplied(injected) as ready:
+        if ready.config == "secrets":
+            _refuse_steps_reading_the_config_stage(ready)
+        ready.transport.check(ready)
+        with ready.transport.delivered(ready) as delivered, \
+                _settings_written(ready, delivered) as inputs:
+            yield Prepared(ready, inputs)
+
+
+@contextmanager
+def _locks_supplied(run: BuildRun) -> Iterator[BuildRun]:
     if not _reads_stage(run.given, LOCKS_STAGE):
-        return _build(run)
+        yield run
+        return
     from .locks_context import supplied
 
     with supplied(run) as with_locks:
-        return _build(with_locks)
+        yield with_locks
 
 
-def _build(run: BuildRun) -> Outcome:
-    if run.config == "secrets":
-        _refuse_steps_reading_the_config_stage(run)
-    run.transport.check(run)
-    with run.transport.delivered(run) as delivered:
-        return _run_docker(run, delivered)
-
-
-def _run_docker(run: BuildRun, delivered: Delivered) -> Outcome:
+@contextmanager
+def _settings_written(run: BuildRun, delivered: Delivered) -> Iterator[BuildInputs]:
     """Write the step settings (secrets, and the config context when the run's config form
-    is ``"context"``), then build."""
+    is ``"context"``); the inputs of the build that name them."""
     settings, mirror_dir = delivered.settings, delivered.mirror
     files = config_files(settings, uv_cache=mirror_dir is None or
                          uv_cache_pays(settings, _names_sent(mirror_dir)))
     # Secrets as well: steps rendered with --secrets (or before 0.2) read those.
     tree = (config_context(files)
             if run.config == "context" and reads_config_stage(run.given) is not False else None)
-    docker = run.transport.docker
+
+    def inputs(secret_files: Mapping[str, Path], config_dir: Path | None) -> BuildInputs:
+        return build_inputs(run.given, settings, secret_files=secret_files,
+                            mirror_dir=mirror_dir, config_dir=config_dir)
+
     if run.dry_run:
         # The real directory does not exist yet: show where it would be.
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
-        paths = {f.secret_id: placeholder / f.secret_id for f in files}
         shown = None
         if tree is not None:
             shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not run.secrets
                      else placeholder / TREE)
-        argv = plan_build(run.given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
-                          config_dir=shown, docker=docker)
-        prefix = "".join(f"{key}={value} " for key, value in (run.transport.env or {}).items())
-        return Outcome(0, prefix + process.shell_command(argv, run.secrets))
+        yield inputs({f.secret_id: placeholder / f.secret_id for f in files}, shown)
+        return
     # The same settings context at the same path build after build: BuildKit then
     # has it already. It holds no credentials (config="context" is never chosen
     # with them), but where the cache cannot keep it, it goes with the secrets.
     kept = (caches.kept_tree(caches.STEP_CONFIG.name, tree)
             if tree is not None and not run.secrets else None)
     with private_files({f.secret_id: f.content for f in files},
-                               tree=tree if kept is None else None) as written:
+                       tree=tree if kept is None else None) as written:
         config_dir = kept or written.pop(TREE, None)
-        argv = plan_build(run.given.args, settings, secret_files=written, mirror_dir=mirror_dir,
-                          config_dir=config_dir, docker=docker)
-        return Outcome(process.run(argv, secrets=run.secrets, env=run.transport.env))
+        yield inputs(written, config_dir)
 
 
 def _names_sent(mirror_dir: Path) -> list[str]:

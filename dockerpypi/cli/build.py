@@ -23,23 +23,19 @@ from ..build.local_mirror import local_mirror
 from ..build.transports import TRANSPORTS
 from ..errors import UsageError
 from ..process import LOGGER
-from .options import settings_from, settings_options
+from .options import (
+    PASS_THROUGH,
+    PassThroughCommand,
+    inject_options,
+    refuse_prefer_uv_alone,
+    settings_from,
+    settings_options,
+)
 from .output import warn
 
 if TYPE_CHECKING:
     from ..build.command import DockerArgs
     from ..settings.model import Settings
-
-# dockerpypi's options come first and everything from the first word click
-# does not know is docker's (_BuildCommand puts it after `--`). So -h can be
-# help as everywhere else: a cluster such as -tmy/hub is docker's whole, and
-# click never reads it letter by letter, where -h would eat its h.
-_CONTEXT = {
-    "ignore_unknown_options": True,
-    "allow_interspersed_args": False,
-    "help_option_names": ["-h", "--help"],
-}
-
 
 @contextmanager
 def _logging_to_stderr() -> Iterator[None]:
@@ -59,54 +55,13 @@ def _logging_to_stderr() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-class _BuildCommand(click.Command):
-    """``build``, whose words from the first one that is not a dockerpypi option are
-    docker's, handed on as they are.
-
-    Click would look each of docker's options up among ours, and for every one
-    it does not know, find the nearest of our names (importing difflib) for an
-    error it then ignores: ~3 ms of every build. Those words are put after
-    ``--`` instead, where click takes them as they are.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        cut = _first_docker_word(self.get_params(ctx), args)
-        if cut < len(args):
-            args = [*args[:cut], "--", *args[cut:]]
-        return super().parse_args(ctx, args)
-
-
-def _first_docker_word(params: list[click.Parameter], args: list[str]) -> int:
-    """The index of the first word of ``args`` that is not one of our options (or its
-    value); ``len(args)`` when there is none, or when ``--`` comes first."""
-    takes_value = {name: not (isinstance(param, click.Option) and param.is_flag)
-                   for param in params if isinstance(param, click.Option)
-                   for name in (*param.opts, *param.secondary_opts)}
-    index = 0
-    while index < len(args):
-        name, equals, _ = args[index].partition("=")
-        if args[index] == "--":
-            return len(args)
-        if name not in takes_value:
-            return index
-        index += 2 if takes_value[name] and not equals else 1
-    return index
-
-
-@click.command("build", cls=_BuildCommand, context_settings=_CONTEXT)
+@click.command("build", cls=PassThroughCommand, context_settings=PASS_THROUGH)
 @settings_options
 @click.option("--dry-run", is_flag=True,
               help="Print the docker command (credentials as ***) instead of running it; "
                    "no secret file is written.")
 @click.option("--verbose", is_flag=True, help="Show the docker command on standard error.")
-@click.option("--inject", is_flag=True,
-              help="Build a copy of a Dockerfile not written for dockerpypi, with the mirror "
-                   "added to every RUN that calls pip or uv (your file is not changed).")
-@click.option("--uid", type=click.IntRange(min=0),
-              help="With --inject: the uid of a named USER, who must read the secrets.")
-@click.option("--prefer-uv", is_flag=True,
-              help="With --inject: a step that is one plain `pip install` runs `uv pip "
-                   "install` instead when the image has uv (pip otherwise).")
+@inject_options
 @click.option("--transport", type=click.Choice(["auto", *TRANSPORTS]), default="auto",
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "
@@ -136,9 +91,7 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     is on loopback and you gave no --network. Settings are read from the build
     context PATH unless --context says otherwise. The exit code is docker's.
     """
-    if prefer_uv and not inject:
-        raise UsageError("--prefer-uv rewrites steps of --inject: add --inject, or render "
-                         "steps that pick uv themselves (dockerpypi render)")
+    refuse_prefer_uv_alone(inject=inject, prefer_uv=prefer_uv)
     given = parse_docker_args(docker_args)
     _refuse_misplaced_options(ctx, given.options)
     pipeline.refuse_missing_inputs(given)

@@ -77,6 +77,32 @@ def settings_options_for(*fields: str) -> Callable[[F], F]:
 settings_options = settings_options_for(*_SETTINGS_OPTIONS)
 
 
+def inject_options(func: F) -> F:
+    """``--inject``, ``--uid`` and ``--prefer-uv``: the commands that build."""
+    for option in reversed([
+        click.option("--inject", is_flag=True,
+                     help="Build a copy of a Dockerfile not written for dockerpypi, with the "
+                          "mirror added to every RUN that calls pip or uv (your file is not "
+                          "changed)."),
+        click.option("--uid", type=click.IntRange(min=0),
+                     help="With --inject: the uid of a named USER, who must read the secrets."),
+        click.option("--prefer-uv", is_flag=True,
+                     help="With --inject: a step that is one plain `pip install` runs `uv pip "
+                          "install` instead when the image has uv (pip otherwise)."),
+    ]):
+        func = option(func)
+    return func
+
+
+def refuse_prefer_uv_alone(*, inject: bool, prefer_uv: bool) -> None:
+    """--prefer-uv rewrites --inject's steps; alone it would do nothing."""
+    if prefer_uv and not inject:
+        from ..errors import UsageError
+
+        raise UsageError("--prefer-uv rewrites steps of --inject: add --inject, or render "
+                         "steps that pick uv themselves (dockerpypi render)")
+
+
 def settings_from(kwargs: dict[str, Any]) -> Settings:
     """Pop the settings options (those the command has) off ``kwargs``; resolve the settings."""
     # Imported here: every command imports this module, `render stage` too,
@@ -86,3 +112,49 @@ def settings_from(kwargs: dict[str, Any]) -> Settings:
     # A repeatable option not given is (), which resolve_settings also takes as "not given".
     flags = {name: kwargs.pop(_PARAMETERS.get(name, name), None) for name in _SETTINGS_OPTIONS}
     return resolve_settings(flags, context_dir=kwargs.pop("context_dir"))
+
+
+# The commands that wrap one of docker's (build, bake, compose, ci): dockerpypi's
+# options come first and everything from the first word click does not know is
+# docker's (PassThroughCommand puts it after `--`). So -h can be
+# help as everywhere else: a cluster such as -tmy/hub is docker's whole, and
+# click never reads it letter by letter, where -h would eat its h.
+PASS_THROUGH = {
+    "ignore_unknown_options": True,
+    "allow_interspersed_args": False,
+    "help_option_names": ["-h", "--help"],
+}
+
+
+class PassThroughCommand(click.Command):
+    """A command whose words from the first one that is not a dockerpypi option are
+    docker's (``build``, ``bake``, ``compose``, ``ci``), handed on as they are.
+
+    Click would look each of docker's options up among ours, and for every one
+    it does not know, find the nearest of our names (importing difflib) for an
+    error it then ignores: ~3 ms of every build. Those words are put after
+    ``--`` instead, where click takes them as they are.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        cut = _first_docker_word(self.get_params(ctx), args)
+        if cut < len(args):
+            args = [*args[:cut], "--", *args[cut:]]
+        return super().parse_args(ctx, args)
+
+
+def _first_docker_word(params: list[click.Parameter], args: list[str]) -> int:
+    """The index of the first word of ``args`` that is not one of our options (or its
+    value); ``len(args)`` when there is none, or when ``--`` comes first."""
+    takes_value = {name: not (isinstance(param, click.Option) and param.is_flag)
+                   for param in params if isinstance(param, click.Option)
+                   for name in (*param.opts, *param.secondary_opts)}
+    index = 0
+    while index < len(args):
+        name, equals, _ = args[index].partition("=")
+        if args[index] == "--":
+            return len(args)
+        if name not in takes_value:
+            return index
+        index += 2 if takes_value[name] and not equals else 1
+    return index
