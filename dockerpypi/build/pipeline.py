@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import caches, process
+from ..dockerfile.lock_mounts import LOCKS_STAGE
 from ..dockerfile.vocabulary import CONFIG_STAGE
 from ..engines import missing_fix
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
@@ -162,14 +163,28 @@ def prepared(run: BuildRun, injecting: Injecting | None = None) -> Iterator[Prep
     """``run`` made ready to build, without running docker: with ``injecting``'s copy of
     the Dockerfile, what it cannot do refused, the mirror delivered by the transport
     and the step settings written (the ``dockerpypi-config`` build context, or build
-    secrets in a private directory removed when the block ends)."""
-    with injecting.applied(run) if injecting is not None else nullcontext(run) as ready:
+    secrets in a private directory removed when the block ends). Steps that mount lock
+    files from the ``dockerpypi-locks`` context that ``--inject`` did not supply
+    (``render --installer uv-sync``) get it from :mod:`.locks_context`."""
+    with injecting.applied(run) if injecting is not None else nullcontext(run) as injected, \
+            _locks_supplied(injected) as ready:
         if ready.config == "secrets":
             _refuse_steps_reading_the_config_stage(ready)
         ready.transport.check(ready)
         with ready.transport.delivered(ready) as delivered, \
                 _settings_written(ready, delivered) as inputs:
             yield Prepared(ready, inputs)
+
+
+@contextmanager
+def _locks_supplied(run: BuildRun) -> Iterator[BuildRun]:
+    if not _reads_stage(run.given, LOCKS_STAGE):
+        yield run
+        return
+    from .locks_context import supplied
+
+    with supplied(run) as with_locks:
+        yield with_locks
 
 
 @contextmanager
@@ -247,6 +262,11 @@ def refuse_missing_inputs(given: DockerArgs) -> None:
 
 def reads_config_stage(given: DockerArgs) -> bool | None:
     """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
+    return _reads_stage(given, CONFIG_STAGE)
+
+
+def _reads_stage(given: DockerArgs, stage: str) -> bool | None:
+    """Whether a step of the Dockerfile mounts from ``stage``; None: cannot tell."""
     source = dockerfile_path(given)
     try:
         text = source.read_text(encoding="utf-8", errors="replace") if source else None
@@ -254,7 +274,7 @@ def reads_config_stage(given: DockerArgs) -> bool | None:
         text = None
     if text is None:  # stdin, a URL, or unreadable (docker will say why)
         return None
-    return re.search(rf"\bfrom={re.escape(CONFIG_STAGE)}\b", text, re.IGNORECASE) is not None
+    return re.search(rf"\bfrom={re.escape(stage)}\b", text, re.IGNORECASE) is not None
 
 
 def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:

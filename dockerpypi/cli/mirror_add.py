@@ -148,6 +148,53 @@ def _pdm_requirements(locks: tuple[Path, ...]) -> Path:
     return write_requirements(locks, directory)
 
 
+def _pipfile_request(locks: tuple[Path, ...], indexes: tuple[MirrorURL, ...], *,
+                     public: MirrorURL, given_indexes: bool, offline: bool, quiet: bool
+                     ) -> tuple[list[Path], tuple[MirrorURL, ...]]:
+    """Pipfile.lock files as hash-pinned requirements files (removed when the command
+    ends), and the indexes to ask: the lock's own sources other than the public index
+    come after the configured ones (not with --index-url or offline)."""
+    import shutil
+    import tempfile
+
+    from ..mirror.pipfile import expanded, other_sources, read_pipfile_lock, write_requirements
+
+    read = [read_pipfile_lock(path) for path in locks]
+    for lock in read:
+        if not lock.requirements:
+            raise UsageError(f"{lock.path} locks no package from an index",
+                             fix="lock the Pipfile (pipenv lock), or give packages instead")
+        if not quiet:
+            click.echo(f"{lock.path}: {len(lock.requirements)} packages, each at its locked "
+                       "version, only files with the lock's sha256", err=True)
+            if lock.left_out:
+                click.echo(f"  left to the build (a path, a URL or a VCS): "
+                           f"{', '.join(lock.left_out)}", err=True)
+    if not given_indexes and not offline:
+        for lock in read:
+            for source in other_sources(lock.sources, public.url):
+                url = expanded(source.url)
+                if url is not None:
+                    indexes = (*indexes, parse_mirror_url(
+                        url, origin=f"{lock.path.name} source {source.name}"))
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pipfile-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(read, directory), tuple(dict.fromkeys(indexes))
+
+
+def _poetry_requirements(locks: tuple[Path, ...]) -> tuple[Path, list[str]]:
+    """poetry.lock files as one hash-pinned requirements file, removed when the command
+    ends, and the packages they take from elsewhere than an index."""
+    import shutil
+    import tempfile
+
+    from ..mirror.poetrylock import write_requirements
+
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-poetry-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(locks, directory)
+
+
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
     if image is None:
@@ -225,10 +272,14 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     (./build, ../app, .), or when it is a directory holding pyproject.toml or
     setup.py; any other word is a package name, even where a directory of
     that name exists.
-    A hash-pinned requirements file admits only the files whose hashes it lists.
+    A hash-pinned requirements file admits only the files whose hashes it lists;
+    a Pipfile.lock (or a directory holding one) is read as one: every locked
+    package at its version, only files whose sha256 the lock lists.
     A pdm.lock (or a directory holding one) is read as one: its locked
     versions, and only files whose hashes it lists; a directory also gets what
     PDM needs to build the project, as above, when PDM installs the project.
+    A poetry.lock (or a directory holding one) likewise, every group; a
+    directory also gets what `pip install DIR` builds the project with.
 
     \b
     dockerpypi mirror add .
@@ -237,12 +288,16 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add uv.lock
     dockerpypi mirror add pylock.toml
     dockerpypi mirror add pdm.lock
+    dockerpypi mirror add Pipfile.lock
+    dockerpypi mirror add poetry.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
     from ..mirror.pdmlock import split_pdm_locks
+    from ..mirror.pipfile import split_pipfile_locks
+    from ..mirror.poetrylock import split_poetry_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
@@ -264,6 +319,15 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     arguments = packages
     locks, packages = split_locks(arguments)
     pdm_locks, packages = split_pdm_locks(packages)
+    pipfile_locks, packages = split_pipfile_locks(packages)
+    if pipfile_locks:  # the locks as hash-pinned requirements: the pinned path below
+        pinned, indexes = _pipfile_request(pipfile_locks, indexes,
+                                           public=settings.public_index.value,
+                                           given_indexes=bool(index_urls),
+                                           offline=settings.offline.value,
+                                           quiet=quiet or as_json)
+        files += pinned
+    poetry_locks, packages = split_poetry_locks(packages)
     projects: list[Project] = []
     if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
@@ -277,8 +341,18 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             from ..mirror.pdmlock import builds_itself
 
             projects += [p for p in read_projects(beside_locks) if builds_itself(p.directory)]
+        if poetry_locks and not locks:  # a Poetry project that installs itself
+            from ..mirror.poetrylock import builds_root
+
+            projects += [p for p in read_projects(beside_locks)
+                         if p.directory / "poetry.lock" in poetry_locks and p.uv_builds
+                         and builds_root(p.directory)]
     if pdm_locks:  # the locks as hash-pinned requirements: the pinned path below
         files.append(_pdm_requirements(pdm_locks))
+    left_out: list[str] = []
+    if poetry_locks:  # the same for Poetry
+        written, left_out = _poetry_requirements(poetry_locks)
+        files.append(written)
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,
@@ -315,7 +389,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
-    warnings: list[MirrorWarning] = []
+    warnings = [MirrorWarning(f"{name} is not from an index: the build installs it from its "
+                              "own source") for name in left_out]
     # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
     # the backend is asked on) are removed and the children ended.
     with signals_unwind(), display or contextlib.nullcontext():
