@@ -123,7 +123,10 @@ def test_credentials_round_trip_into_the_secret_files(tmp_path: Path) -> None:
     from urllib.parse import unquote, urlsplit
     parts = urlsplit(url)
     assert (parts.username, unquote(parts.password or "")) == ("builder", PASSWORD)
-    assert "extra-index-url" not in parser["global"]  # DIB_NO_PYPI_PIP: one index only
+    # DIB_NO_PYPI_PIP: one index only, none the image's pip.conf could add
+    for section in parser.sections():
+        assert parser[section]["extra-index-url"] == ""
+        assert parser[section]["index-url"] == url
     uv = tomllib.loads(files.render_uv_toml(resolved))
     assert uv["index"][0]["url"] == url
     cfg = configparser.RawConfigParser()

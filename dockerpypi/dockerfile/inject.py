@@ -32,6 +32,7 @@ from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
 from .lock_mounts import LOCKS_STAGE, Copy, Overlay, copied, next_workdir, overlay_mount
+from .outranked import outranked_note, own_indexes
 from .poetry_steps import COMMENT as POETRY_COMMENT
 from .poetry_steps import PROJECT_FILES, overlay_mounts, project_overlay, server_prefix
 from .prefer_uv import prefer_uv as _uv_form
@@ -151,6 +152,8 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
     poetry = poetry_called(" ".join(words) if words is not None else f"{command}\n{bodies}")
     if not installers and not poetry:
         return None
+    if options := own_indexes(" ".join(words) if words is not None else f"{command}\n{bodies}"):
+        notes.append(outranked_note(where, options))
     mounts = [grammar.mount_options(flag) for flag in flags if flag.startswith("--mount=")]
     if (any((m["type"] == "secret" and m.get("id") == secret_id("env"))
             or (m["type"] == "bind" and m.get("from", "").lower() == CONFIG_STAGE)

@@ -20,15 +20,25 @@ from ..settings.urls import MirrorURL
 from .templates import render_template
 
 # Index-selecting variables that a base image may set with ENV; they would beat
-# the config files (pip and uv both rank variables above files).
-_SHADOWING_VARIABLES = (
-    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_TRUSTED_HOST",
+# the config files (pip and uv both rank variables above files). Checked
+# against pip 26's options and uv 0.13's variables: the indexes, the pages of
+# links (find-links, which pip merges with the indexes and uv asks too), the
+# PyTorch index uv picks for torch packages (UV_TORCH_BACKEND), and what
+# makes uv skip its config file (UV_NO_CONFIG). UV_CONFIG_FILE and
+# PIP_CONFIG_FILE are set by the file itself.
+SHADOWING_VARIABLES = (
+    "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_FIND_LINKS",
+    "PIP_TRUSTED_HOST",
     "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX", "UV_NO_INDEX",
-    "UV_INDEX_STRATEGY", "UV_NO_CONFIG", "PIPENV_PYPI_MIRROR",
+    "UV_FIND_LINKS", "UV_INDEX_STRATEGY", "UV_TORCH_BACKEND", "UV_NO_CONFIG",
+    "PIPENV_PYPI_MIRROR",
     # PDM_PYPI_URL is exported; these would send the image's credentials to
     # the mirror, or drop the mirror (stored indexes include PDM_PYPI_URL's).
     "PDM_PYPI_USERNAME", "PDM_PYPI_PASSWORD", "PDM_IGNORE_STORED_INDEX",
 )
+# pip's commands that ask an index: a section of one in any pip.conf outranks
+# [global], so pip.conf names the mirror in each (see templates/pip.conf.j2).
+PIP_INDEX_SECTIONS = ("install", "download", "wheel", "index", "lock")
 
 
 class ConfigFile(NamedTuple):
@@ -64,6 +74,7 @@ def render_pip_conf(settings: Settings, *, redact: bool = False) -> str:
         keep=_no_credentials(settings),
         index_url=_url(indexes[0], redact),
         extra_index_urls=[_url(m, redact) for m in indexes[1:]],
+        command_sections=PIP_INDEX_SECTIONS,
         trusted_hosts=settings.trusted_hosts,
         retries=settings.retries.value,
         timeout=None if settings.timeout.value is None else _number(settings.timeout.value),
@@ -121,7 +132,7 @@ def render_env(settings: Settings, *, uv_cache: bool = True, redact: bool = Fals
         # setuptools' distutils reads this file after the usual ones.
         exports.append(("DIST_EXTRA_CONFIG", file_target("pydistutils")))
     return render_template("env.sh.j2", keep=_no_credentials(settings),
-                           unset=_SHADOWING_VARIABLES, exports=exports,
+                           unset=SHADOWING_VARIABLES, exports=exports,
                            indexes=[str(index) for index in settings.indexes],
                            uv_cache=uv_cache or "uv" not in installers,
                            # uv from the mirror only where uv has its settings
