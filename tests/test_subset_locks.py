@@ -159,7 +159,8 @@ def test_a_lock_served_from_wheels_to_no_python_sends_the_whole_mirror(
     ("uv sync --locked && pip install dockerpypi-unrelated",
      "a step with a custom command installs from the mirror"),
     ("uv sync --locked --no-binary", "its options make uv read more than uv.lock"),
-    ("uv sync --project sub", "custom command"),  # inject mounts no copy: another lock
+    # inject mounts no copy there; the COPYed uv.lock is not the one uv reads
+    ("uv sync --project sub", "its options make uv read more than uv.lock"),
 ])
 def test_a_step_that_may_read_more_than_the_lock_sends_the_whole_mirror(
         project: Path, mirror: Path, last: str, reason: str) -> None:
@@ -193,7 +194,7 @@ def test_a_project_the_step_builds_sends_the_whole_mirror(
     render_run(RunOptions(command=("pip", "install", "numpy<3"))),
     render_run(RunOptions()).replace("python3 -m pip install", "python3 -m pip install --no-index"),
     # a lock mounted, but the command is not the lock's installer
-    render_run(RunOptions(command=("pip", "install", "app"))).replace(
+    render_run(RunOptions(command=("pip", "install", "--find-links", "/wheels", "app"))).replace(
         "RUN ", "RUN --mount=type=bind,source=uv.lock,target=uv.lock ", 1),
 ])
 def test_custom_commands_still_send_the_whole_mirror(project: Path, text: str) -> None:
