@@ -193,9 +193,9 @@ def context_file(step: OtherStep, written: str) -> str | None:
     mounts = [{"type": "bind", "source": source, "target": mounted,
                **({"from": stage} if stage else {})} for stage, source, mounted in step.binds]
     mounts += [dict(mount) for mount in step.mounts if mount.get("type") != "bind"]
-    covered, source = mounted_from(mounts, step.workdir, target)
+    covered, bound = mounted_from(mounts, step.workdir, target)
     if covered:
-        return source
+        return bound
     landed = [i for i, copy in enumerate(step.copies) if landed_from((copy,), target)]
     if not landed or _changed(step, target, landed[-1] + 1):
         return None

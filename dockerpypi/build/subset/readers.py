@@ -93,7 +93,7 @@ def pylock_paths(command: str) -> list[str]:
 
 def _hashes(lines: Iterable[str]) -> frozenset[tuple[str, str]]:
     """(project, sha256) of hash-pinned requirement lines (``name==1.0 ; m --hash=sha256:...``)."""
-    found = set()
+    found: set[tuple[str, str]] = set()
     for line in lines:
         name = _NAME.match(line)
         if name is not None:
