@@ -420,7 +420,8 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
 
 def test_a_dockerfile_it_cannot_follow_sends_the_whole_mirror(
         web_mirror: Path, context: Path) -> None:
-    custom = _dockerfile(render_run(RunOptions(command=("pip", "install", "--find-links", "/wheels", "app"))))
+    custom = _dockerfile(render_run(RunOptions(
+        command=("pip", "install", "--find-links", "/wheels", "app"))))
     (context / "Dockerfile").write_text(custom)
     line = next(n for n, text in enumerate(custom.splitlines(), start=1)
                 if text.startswith("RUN "))
