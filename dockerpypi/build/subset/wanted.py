@@ -2,7 +2,8 @@
 
 Read from the build's Dockerfile (:func:`dockerpypi.dockerfile.steps.read_steps`
 finds the requirements files its steps mount), the requirements files in
-the build context, the lock files its other steps install (:mod:`.locks`),
+the build context, the lock files its other steps install (:mod:`.locks`)
+or the names a plain ``pip install`` step installs,
 and the platforms: ``--platform``, ``FROM --platform``, or the builder's
 own, as the build's engine probe reported it.
 """
