@@ -331,7 +331,8 @@ def test_each_kind_of_lock_sends_the_files_of_its_hashes_and_the_tool(
                                str(context)])
     wanted = read_build(given, ENGINE)
     assert [lock.origin for lock in wanted.locked] == [kind]
-    assert set(wanted.sources) == {kind}
+    # What decides whether the project is built is read too: the kept subset follows it.
+    assert set(wanted.sources) == {kind, *(["pyproject.toml"] if kind in PYPROJECT else [])}
     selection = select(mirror, wanted.requirements, wanted.machines, locked=wanted.locked)
     tool = {"pylock.toml": "pip", "poetry.lock": "poetry", "pdm.lock": "pdm",
             "Pipfile.lock": "pipenv"}[kind]

@@ -39,6 +39,7 @@ a ``lock``. Otherwise the step is a custom command (the whole mirror is sent).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import posixpath
 import re
@@ -53,7 +54,13 @@ from ...dockerfile.lock_mounts import (
     landed_from,
     mounted_from,
 )
-from ...dockerfile.poetry_steps import OVERLAY_DIR, PROJECT_FILES, SERVER_SOURCE, server_prefix
+from ...dockerfile.poetry_steps import (
+    OVERLAY_DIR,
+    PROJECT_FILES,
+    PYPROJECT,
+    SERVER_SOURCE,
+    server_prefix,
+)
 from ...dockerfile.steps import OtherStep
 from ...dockerfile.vocabulary import PDM_LOCK, PIPFILE_LOCK, POETRY_LOCK, PYLOCK, UV_LOCK
 from ...errors import UserMessageError
@@ -78,6 +85,9 @@ class LockKind(NamedTuple):
     command: re.Pattern[str]  # the whole command of a step that installs the lock
     read: Callable[[Path, str], Locked]  # (the lock in the build context, the command)
     paths: Callable[[str], list[str]]  # the locks the command reads, as written
+    # Files beside the lock that ``read`` reads too (whether the project is built):
+    # a kept subset is chosen again when they change.
+    beside: tuple[str, ...] = ()
 
 
 class StepLocks(NamedTuple):
@@ -139,8 +149,9 @@ def read_uv_lock(path: Path, command: str) -> Locked:
 LOCK_KINDS: dict[str, LockKind] = {
     UV_LOCK: LockKind(_UV_SYNC, read_uv_lock, lambda command: [UV_LOCK]),
     PYLOCK: LockKind(PYLOCK_COMMAND, read_pylock_lock, pylock_paths),
-    POETRY_LOCK: LockKind(POETRY_COMMAND, read_poetry, lambda command: [POETRY_LOCK]),
-    PDM_LOCK: LockKind(PDM_COMMAND, read_pdm, lambda command: [PDM_LOCK]),
+    POETRY_LOCK: LockKind(POETRY_COMMAND, read_poetry, lambda command: [POETRY_LOCK],
+                          (PYPROJECT,)),
+    PDM_LOCK: LockKind(PDM_COMMAND, read_pdm, lambda command: [PDM_LOCK], (PYPROJECT,)),
     PIPFILE_LOCK: LockKind(PIPENV_COMMAND, read_pipenv, lambda command: [PIPFILE_LOCK]),
 }
 
@@ -226,5 +237,9 @@ def step_locks(context: Path, step: OtherStep) -> StepLocks | None:
             except (OSError, UnicodeDecodeError) as error:
                 raise CannotTell(f"cannot read the lock file {relative} ({error})") from None
             locked.append(dataclasses.replace(kind.read(path, command), origin=relative))
+            for name in kind.beside:
+                beside = posixpath.join(posixpath.dirname(relative), name)
+                with contextlib.suppress(OSError, UnicodeDecodeError):  # none: nothing to follow
+                    sources[beside] = (context / beside).read_text(encoding="utf-8")
         break
     return StepLocks(tuple(locked), sources) if locked else None
