@@ -346,7 +346,7 @@ def test_each_kind_of_lock_sends_the_files_of_its_hashes_and_the_tool(
 @pytest.mark.parametrize(("kind", "change", "reason"), [
     ("pdm.lock", ("--check ", ""), "locks again when pdm.lock is out of date"),
     ("pdm.lock", ("distribution = false", "distribution = true"), "builds the project itself"),
-    ("poetry.lock", (" --no-root", ""), "custom command"),  # the pyproject: package-mode
+    ("poetry.lock", (" --no-root", ""), "builds the project itself"),  # no package-mode
     ("Pipfile.lock", ("pipenv sync", "pipenv install"), "locks again when Pipfile.lock"),
     ("Pipfile.lock", ("pipenv sync", "pipenv install --deploy requests"), "installs more than"),
     ("pylock.toml", ("-r pylock.toml", "-r pylock.toml app"), "may make it install more"),
@@ -362,7 +362,6 @@ def test_a_step_that_may_need_more_than_its_lock_sends_the_whole_mirror(
     if kind == "poetry.lock":
         (context / "pyproject.toml").write_text(PYPROJECT[kind].replace("package-mode = false\n",
                                                                         ""))
-        reason = "builds the project itself"
     given = parse_docker_args(["-f", str(build_of(context, text, kind)), str(context)])
     with pytest.raises(CannotTell, match=re.escape(reason)):
         read_build(given, ENGINE)
