@@ -399,3 +399,21 @@ def test_a_copied_lock_is_the_one_in_the_steps_workdir(hashed: tuple[Path, Path,
     found = step_locks(context, steps[2])
     assert found is not None
     assert set(found.sources) == {"sub/Pipfile.lock"}
+
+
+def test_uv_pip_reads_the_pylock_it_names_bind_mounted_or_copied(
+        hashed: tuple[Path, Path, str]) -> None:
+    """The steps of uv's ways with a pylock.toml, as the pylock Docker test builds them."""
+    context, _, wheel = hashed
+    write_lock("pylock.toml", context, wheel, "0" * 64)
+    text = ("FROM python:3.11\nWORKDIR /app\n"
+            "RUN --mount=type=bind,source=pylock.toml,target=pylock.toml \\\n"
+            "    uv pip sync --python /venv/bin/python pylock.toml\n"
+            "COPY pylock.toml /srv/\n"
+            "RUN uv pip install --python /venv2/bin/python -r /srv/pylock.toml\n"
+            "RUN uv pip install --python /venv2/bin/python -r pylock.toml\n")
+    for kind in ("pylock.toml", None):  # with the copies --inject mounts, and without
+        steps = read_steps(build_of(context, text, kind).read_text()).others
+        found = [step_locks(context, step) for step in steps]
+        assert [None if f is None else set(f.sources) for f in found] == [
+            {"pylock.toml"}, {"pylock.toml"}, None], kind  # no pylock.toml in /app

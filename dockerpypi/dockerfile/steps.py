@@ -61,7 +61,7 @@ class OtherStep:
     workdir: str | None = "/"  # None: a WORKDIR with a variable
     copies: tuple[Copy, ...] = ()
     changes: tuple[tuple[int, str], ...] = ()
-    mounts: tuple[dict[str, str], ...] = ()
+    mounts: tuple[tuple[tuple[str, str], ...], ...] = ()  # each mount's (key, value) pairs
 
 
 @dataclass
@@ -135,7 +135,7 @@ def read_steps(text: str) -> MirrorSteps:
         if isinstance(found, OtherStep):
             others.append(dataclasses.replace(
                 found, workdir=stage.workdir, copies=stage.copies, changes=stage.changes,
-                mounts=tuple(mounts)))
+                mounts=tuple(tuple(mount.items()) for mount in mounts)))
         else:
             sources += found
         stage.changes += ((len(stage.copies), f"RUN {ins.args}"),)

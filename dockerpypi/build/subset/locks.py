@@ -203,7 +203,7 @@ def context_file(step: OtherStep, written: str) -> str | None:
             return _copy_of(source)
     mounts = [{"type": "bind", "source": source, "target": mounted,
                **({"from": stage} if stage else {})} for stage, source, mounted in step.binds]
-    mounts += [dict(mount) for mount in step.mounts if mount.get("type") != "bind"]
+    mounts += [dict(pairs) for pairs in step.mounts if dict(pairs).get("type") != "bind"]
     covered, bound = mounted_from(mounts, step.workdir, target)
     if covered:
         return bound
