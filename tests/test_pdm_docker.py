@@ -119,6 +119,9 @@ def test_pdm_install_of_the_lock_builds_offline_from_what_mirror_add_fetched(
                        "--load", str(context))
 
     assert built.returncode == 0, built.stderr[-6000:]
+    # PDM builds the project itself: what its backend needs is known only by asking it.
+    assert "sending the whole mirror: pdm install --check --prod --no-editable builds the " \
+        "project itself" in built.stderr, built.stderr[-6000:]
     status, output = run_in_image(tag, ["python", "-m", "dpp_app"])  # the image's CMD
     assert status == 0, output
     assert dict(line.split() for line in output.splitlines()) == {

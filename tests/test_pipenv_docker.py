@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 from support.docker import LABELS, run_in_image, unique_tag
 from support.index import write_simple_index
+from support.sent import assert_subset_sent, pad
 from support.server import ServedURL, serve_directory
 from support.wheels import make_wheel, wheel_filename
 
@@ -191,6 +192,7 @@ def test_pipenv_builds_offline_from_the_locked_files_and_leaves_the_lock_as_it_w
         added = dockerpypi("mirror", "add", what, "--index-url", upstream,
                            "--mirror-dir", str(mirror))
         assert added.returncode == 0, added.stderr
+    padding = pad(mirror)
     tag = unique_tag(f"pipenv-{layout}")
     labels = [arg for key, value in LABELS.items() for arg in ("--label", f"{key}={value}")]
 
@@ -201,6 +203,7 @@ def test_pipenv_builds_offline_from_the_locked_files_and_leaves_the_lock_as_it_w
 
     assert built.returncode == 0, built.stderr[-4000:]
     assert {path.name: digest(path) for path in context.iterdir()} == before
+    assert_subset_sent(built.stderr, mirror, padding)
     packages = locked_packages(context / "Pipfile.lock")
     # Each installed package is the mirror's file of it, whose sha256 the lock lists:
     # its RECORD in the image is the one in that wheel.

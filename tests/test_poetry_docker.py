@@ -25,6 +25,7 @@ import pytest
 from support.docker import LABELS, run_in_image, unique_tag
 from support.index import write_index_of
 from support.poetryproject import poetry_lock, write_project
+from support.sent import assert_subset_sent, pad
 from support.server import ServedURL
 
 from dockerpypi.mirror.poetrylock import read_poetry_lock
@@ -94,6 +95,7 @@ def test_poetry_install_of_the_lock_builds_offline_with_the_project_unchanged(
     probes = sorted(p.name for p in mirror.glob("dockerpypi_*.whl"))
     assert probes == sorted(hashes)
     assert all(digest(mirror / name) == hashes[name] for name in probes)
+    padding = pad(mirror)
     before = {name: digest(context / name) for name in ("Dockerfile", "pyproject.toml",
                                                         "poetry.lock")}
     tag = unique_tag(f"poetry-{layout}")
@@ -105,6 +107,7 @@ def test_poetry_install_of_the_lock_builds_offline_with_the_project_unchanged(
 
     assert built.returncode == 0, built.stderr[-6000:]
     assert "poetry reads pyproject.toml and poetry.lock in /app" in built.stderr
+    assert_subset_sent(built.stderr, mirror, padding)
     assert {name: digest(context / name) for name in before} == before
     main = {p["name"]: p["version"] for p in locked if "main" in p["groups"]}
     check = "; ".join(f"import {n.replace('-', '_')} as m; print({n!r}, m.__version__, "

@@ -30,9 +30,10 @@ from dockerpypi.build import kept_subset
 from dockerpypi.build.command import parse_docker_args
 from dockerpypi.build.engine import EngineInfo
 from dockerpypi.build.subset import CannotTell
-from dockerpypi.build.subset.closure import Selection, select, tag_fits
+from dockerpypi.build.subset.closure import Selection, select
 from dockerpypi.build.subset.directory import remove_stale, subset_name, write_subset
 from dockerpypi.build.subset.send import mirror_context
+from dockerpypi.build.subset.target import tag_fits
 from dockerpypi.build.subset.wanted import parse_requirements, target_machines
 from dockerpypi.cli import main
 from dockerpypi.dockerfile.steps import MirrorSteps, UnreadableSteps, read_steps
@@ -419,7 +420,8 @@ def test_a_dry_run_writes_nothing_and_a_fallback_sends_the_mirror(
 
 def test_a_dockerfile_it_cannot_follow_sends_the_whole_mirror(
         web_mirror: Path, context: Path) -> None:
-    custom = _dockerfile(render_run(RunOptions(command=("pip", "install", "app"))))
+    custom = _dockerfile(render_run(RunOptions(
+        command=("pip", "install", "--find-links", "/wheels", "app"))))
     (context / "Dockerfile").write_text(custom)
     line = next(n for n, text in enumerate(custom.splitlines(), start=1)
                 if text.startswith("RUN "))
@@ -429,6 +431,25 @@ def test_a_dockerfile_it_cannot_follow_sends_the_whole_mirror(
         assert sent == web_mirror
     assert lines == [f"sending the whole mirror: line {line}: a step with a custom command "
                      "installs from the mirror"]
+
+
+@pytest.mark.parametrize("command", [("pip", "install", "app"),
+                                     ("/venv/bin/pip", "install", "-U", "--user", "app")])
+def test_a_tool_installed_by_name_with_pip_is_followed(
+        web_mirror: Path, context: Path, command: tuple[str, ...]) -> None:
+    """`RUN pip install poetry` of a tool's documentation: its closure, as a requirements file's."""
+    (context / "Dockerfile").write_text(_dockerfile(render_run(RunOptions(command=command))))
+    lines: list[str] = []
+    with mirror_context(parse_docker_args([str(context)]), web_mirror, engine=ENGINE,
+                        dry_run=True, echo=lines.append):
+        pass
+    (context / "Dockerfile").write_text(_dockerfile(render_run(RunOptions())))
+    rendered: list[str] = []
+    with mirror_context(parse_docker_args([str(context)]), web_mirror, engine=ENGINE,
+                        dry_run=True, echo=rendered.append):
+        pass
+    assert lines == rendered
+    assert lines[0].startswith("would send ")
 
 
 def as_an_older_dockerpypi_left_it(mirror: Path) -> None:

@@ -5,7 +5,7 @@ not the build's to ask. dockerpypi asks it instead, here: it reads what the
 build installs (:func:`.subset.wanted.read_build`: the Dockerfile's mirror
 steps and their requirements files, the build's machines), resolves it with
 uv against the build's indexes once for every CPython the image may have
-(:data:`.subset.closure.PYTHONS`) on each of those machines, fetches the
+(:data:`.subset.target.PYTHONS`) on each of those machines, fetches the
 wheels the resolutions chose from the loopback mirrors (and the local
 mirror directory), indexes them in a temporary directory, and sends that as
 the ``pypi-mirror`` context; the step's settings name the local mirror
@@ -45,7 +45,7 @@ from ..process import signals_held, signals_unwind
 from ..settings.urls import MirrorURL
 from .reach import FIX, LoopbackPlan, fetched_settings, refusal
 from .subset import CannotTell
-from .subset.closure import PYTHONS, tag_fits
+from .subset.target import PYTHONS, tag_fits
 from .subset.wanted import read_build
 from .transports import ContextTransport, Delivered
 

@@ -59,6 +59,12 @@ def _named(rest: str, *, positional: bool) -> Iterator[str]:
             yield value
 
 
+def locks_named(rest: str, *, positional: bool) -> list[str]:
+    """The pylock.toml paths of a pip or uv pip call's arguments ``rest``, as written
+    (``positional``: uv pip sync, whose arguments are locks too)."""
+    return list(dict.fromkeys(_named(rest, positional=positional)))
+
+
 def pylock_overlays(text: str, mounts: list[dict[str, str]], *, workdir: str | None,
                     copies: tuple[Copy, ...], where: str, notes: list[str],
                     has_lock: Callable[[str, str], bool]) -> list[Overlay]:

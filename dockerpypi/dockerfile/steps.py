@@ -15,12 +15,15 @@ the files and decides what to send.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..errors import UserMessageError
 from . import grammar
+from .lock_mounts import Copy, copied, next_workdir
 from .vocabulary import (
     INSTALLER_CHOICES,
     MIRROR_STAGE,
@@ -45,12 +48,27 @@ class OtherStep:
     variables and the sourced env file), blanks made single; None when the
     step does not source the env file or runs a heredoc (nothing to follow).
     ``binds`` are its bind mounts of files: (the stage or context it binds
-    from, "" for the build context; ``source``; ``target``).
+    from, "" for the build context; ``source``; ``target``); ``mounts`` all
+    its ``--mount`` options. ``workdir`` and ``copies`` are its stage's
+    (:mod:`.lock_mounts`), ``changes`` what else in the stage may have changed
+    files before it: (how many of ``copies`` came before, the instruction with its
+    keyword): every RUN, and each COPY or ADD whose files cannot all be told.
     """
 
     where: str  # "line N"
     command: str | None
     binds: tuple[tuple[str, str, str], ...]
+    workdir: str | None = "/"  # None: a WORKDIR with a variable
+    copies: tuple[Copy, ...] = ()
+    changes: tuple[tuple[int, str], ...] = ()
+    mounts: tuple[tuple[tuple[str, str], ...], ...] = ()  # each mount's (key, value) pairs
+
+
+@dataclass
+class _Stage:
+    workdir: str | None = "/"
+    copies: tuple[Copy, ...] = ()
+    changes: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +95,8 @@ def read_steps(text: str) -> MirrorSteps:
     sources: list[str] = []
     platforms: set[str] = set()
     others: list[OtherStep] = []
+    stages: dict[str, _Stage] = {}
+    stage = _Stage()
     for ins in instructions:
         where = f"line {ins.first + 1}"
         verb = ins.keyword.upper()
@@ -85,9 +105,14 @@ def read_steps(text: str) -> MirrorSteps:
             words = rest.lower().split()
             if words and words[0] == MIRROR_STAGE:
                 raise UnreadableSteps(f"{where}: a stage is built FROM {MIRROR_STAGE}")
+            stage = _Stage(**vars(stages[words[0]])) if words and words[0] in stages \
+                else _Stage()
+            if len(words) >= 3 and words[1] == "as":
+                stages[words[2]] = stage
             platforms.update(flag.split("=", 1)[1] for flag in flags
                              if flag.lower().startswith("--platform="))
             continue
+        _follow(stage, verb, flags, rest, ins.args)
         if verb != "RUN":
             if MIRROR_STAGE in ins.args.lower():
                 raise UnreadableSteps(f"{where}: {ins.keyword} uses {MIRROR_STAGE} other than "
@@ -98,6 +123,7 @@ def read_steps(text: str) -> MirrorSteps:
             raise UnreadableSteps(f"{where}: a RUN mount takes from= a variable")
         mirror = [m for m in mounts if m.get("from", "").lower() == MIRROR_STAGE]
         if not mirror:
+            stage.changes += ((len(stage.copies), f"RUN {ins.args}"),)
             if MIRROR_STAGE in ins.args.lower():
                 raise UnreadableSteps(f"{where}: RUN names {MIRROR_STAGE} other than in a bind "
                                       "mount")
@@ -107,13 +133,33 @@ def read_steps(text: str) -> MirrorSteps:
                                   "not write (not a whole bind mount)")
         found = _step_sources(where, rest, mounts, bool(ins.heredocs))
         if isinstance(found, OtherStep):
-            others.append(found)
+            others.append(dataclasses.replace(
+                found, workdir=stage.workdir, copies=stage.copies, changes=stage.changes,
+                mounts=tuple(tuple(mount.items()) for mount in mounts)))
         else:
             sources += found
+        stage.changes += ((len(stage.copies), f"RUN {ins.args}"),)
     if not sources and not others:
         raise UnreadableSteps(f"no RUN step installs a requirements file from {MIRROR_STAGE} "
                               "(dockerpypi render writes those)")
     return MirrorSteps(sources, platforms, others)
+
+
+def _follow(stage: _Stage, verb: str, flags: list[str], rest: str, args: str) -> None:
+    """What WORKDIR, COPY and ADD change in ``stage``: a COPY or ADD whose files
+    cannot all be told (from another stage, a glob, a URL, a variable) is a change."""
+    if verb == "WORKDIR":
+        stage.workdir = next_workdir(stage.workdir, rest)
+    elif verb in ("COPY", "ADD"):
+        found = copied(stage.workdir, flags, rest)
+        told = sum(len(copy.sources) for copy in found)
+        try:
+            words = grammar.exec_form(rest) or shlex.split(rest)
+        except ValueError:
+            words = []
+        stage.copies += found
+        if not found or told < len(words) - 1:  # after its own copies: it may overwrite them
+            stage.changes += ((len(stage.copies), f"{verb} {args}"),)
 
 
 def _step_sources(where: str, command: str, mounts: list[dict[str, str]],

@@ -19,9 +19,12 @@ module a step:
    :mod:`dockerpypi.dockerfile.steps` reads them); their requirements files
    are read from the build context. And the target: Linux on the builder's
    architecture (or docker's ``--platform``), CPython. A step that installs
-   a lock file (``uv sync`` of a uv.lock it bind-mounts, as ``--inject``
-   writes it) wants the lock's files instead: :mod:`.locks`, where another
-   kind of lock plugs in with one function.
+   a lock file (``uv sync`` of a uv.lock, ``pip install -r pylock.toml``,
+   ``poetry install --no-root``, ``pdm sync``, ``pipenv sync``, the lock
+   bind-mounted, mounted by ``--inject`` or COPYed) wants the lock's files
+   instead: :mod:`.locks`, where another kind of lock plugs in with one
+   function; a step that is one ``pip install`` of names (a tool's own
+   install) wants those names, as a requirements file does.
 2. :mod:`.closure`, over the mirror's index: for every requirement, every
    version in the mirror that satisfies it (not only the one an installer
    would pick) with the wheels that fit the target, then the dependencies of

@@ -9,7 +9,8 @@ serve from wheels alone. The metadata comes from the index's state and the
 PEP 658 sidecars (:mod:`dockerpypi.mirror.index`), read on demand.
 
 A step that installs a lock file needs no walk: the lock names its files
-(:class:`Locked`, read by :mod:`.locks`), and the step reads no others.
+(:class:`Locked`, read by :mod:`.locks`) by name or by sha256, and the
+step reads no others.
 Of those, the wheels that fit the target are sent, with the sdists, and a
 Python is served when every locked release the mirror holds has a wheel for
 it, or no sdist either (a release only for other platforms, which the lock's
@@ -24,9 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag
 from packaging.utils import (
     InvalidWheelFilename,
@@ -38,55 +37,10 @@ from packaging.version import InvalidVersion, Version
 
 from ...mirror import index
 from . import CannotTell
+from .target import PYTHONS, environments, holds, python_fits, tag_fits
 
-# CPython versions tried when the mirror does not say which one the image has.
-PYTHONS = tuple((3, minor) for minor in range(8, 16))
 # A dependency of one extra alone, the commonest marker: `; extra == "test"`.
 _ONLY_EXTRA = re.compile(r"""^[^;]*;\s*extra\s*==\s*(['"])([^'"]+)\1\s*$""")
-
-
-# --- the target --------------------------------------------------------------
-
-def _linux_platform(platform: str, machine: str) -> bool:
-    # Any glibc or musl: the image's C library is not known, and a wheel for a
-    # newer one than the image has is simply skipped by the installer.
-    return re.fullmatch(rf"(manylinux(1|2010|2014|_\d+_\d+)|musllinux_\d+_\d+|linux)"
-                        rf"_{re.escape(machine)}", platform) is not None
-
-
-def tag_fits(tag: Tag, python: tuple[int, int], machine: str) -> bool:
-    """Whether CPython ``python`` on Linux ``machine`` installs a wheel with ``tag``.
-
-    The rules of packaging.tags' cpython_tags and compatible_tags, applied to
-    one tag instead of listing every tag (thousands, for every manylinux).
-    """
-    major, minor = python
-    linux = _linux_platform(tag.platform, machine)
-    cpython = f"cp{major}{minor}"
-    if tag.abi == cpython:
-        return tag.interpreter == cpython and linux
-    if tag.abi == "abi3":
-        found = re.fullmatch(rf"cp{major}(\d+)", tag.interpreter)
-        return linux and found is not None and 2 <= int(found.group(1)) <= minor
-    if tag.abi != "none" or not (linux or tag.platform == "any"):
-        return False
-    if tag.interpreter in (cpython, f"py{major}"):
-        return True
-    found = re.fullmatch(rf"py{major}(\d+)", tag.interpreter)
-    return found is not None and int(found.group(1)) <= minor
-
-
-def _environments(python: tuple[int, int], machine: str) -> list[dict[str, str]]:
-    version = f"{python[0]}.{python[1]}"
-    # The patch level is unknown (markers that name it are sent anyway, see
-    # _holds): python_version markers are judged for the first and a late one.
-    return [{
-        "implementation_name": "cpython", "implementation_version": full,
-        "os_name": "posix", "platform_machine": machine, "platform_release": "",
-        "platform_system": "Linux", "platform_version": "", "python_full_version": full,
-        "platform_python_implementation": "CPython", "python_version": version,
-        "sys_platform": "linux",
-    } for full in (f"{version}.0", f"{version}.99")]
 
 
 # --- the closure -------------------------------------------------------------
@@ -211,40 +165,17 @@ class Locked:
     files: frozenset[str]  # file names, as in the mirror
     requires_python: str | None  # the lock's own (None: any)
     origin: str  # the lock file, for messages
-
-
-# Marker variables whose value in the image cannot be known from outside it
-# (the exact patch level, the kernel): a marker on them may hold, so the
-# dependency is sent. Sending too much costs bytes; too little fails the build.
-_UNKNOWABLE = ("python_full_version", "implementation_version", "platform_release",
-               "platform_version")
-
-
-def _holds(marker: Marker | None, environments: list[dict[str, str]], extra: str) -> bool:
-    if marker is None:
-        return True
-    if any(name in str(marker) for name in _UNKNOWABLE):
-        return True
-    return any(marker.evaluate({**env, "extra": extra}) for env in environments)
-
-
-def _python_fits(requires_python: str | None, python: tuple[int, int]) -> bool:
-    if not requires_python:
-        return True
-    try:
-        allowed = SpecifierSet(requires_python)
-    except InvalidSpecifier:
-        return True  # installers ignore a Requires-Python they cannot read
-    return any(allowed.contains(f"{python[0]}.{python[1]}.{patch}", prereleases=True)
-               for patch in (0, 99))
+    # (project, sha256) of files a lock names by version and hash, not by name:
+    # the mirror's files of that project with that sha256.
+    hashes: frozenset[tuple[str, str]] = frozenset()
 
 
 def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tuple[int, int],
           machine: str) -> _Walk:
-    environments = _environments(python, machine)
+    marker_envs = environments(python, machine)
     result = _Walk()
     queue: list[tuple[Requirement, str]] = [
-        (req, origin) for req, origin in roots if _holds(req.marker, environments, "")]
+        (req, origin) for req, origin in roots if holds(req.marker, marker_envs, "")]
     seen_edges: set[tuple[str, str, frozenset[str]]] = set()
     walked: set[tuple[str, str]] = set()
     while queue:
@@ -262,7 +193,7 @@ def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tup
             except InvalidVersion:
                 continue
             if requirement.specifier.contains(version, prereleases=True) and \
-                    _python_fits(indexed.requires_python, python):
+                    python_fits(indexed.requires_python, python):
                 by_version[version].append(indexed)
         usable = False
         for version, files in sorted(by_version.items()):
@@ -281,7 +212,7 @@ def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tup
                         continue
                     walked.add((wheel.filename, extra))
                     for dependency in mirror.requires(wheel, extra):
-                        if _holds(dependency.marker, environments, extra):
+                        if holds(dependency.marker, marker_envs, extra):
                             queue.append((dependency, f"{name} {version}"))
         if not usable:
             result.problems.append(f"no wheel of {name}{requirement.specifier} in the mirror "
@@ -296,17 +227,19 @@ def _locked_walk(mirror: _Mirror, locked: Sequence[Locked], python: tuple[int, i
     """The locked files for one Python and machine (see the module's docstring)."""
     result = _Walk()
     for lock in locked:
-        if not _python_fits(lock.requires_python, python):
+        if not python_fits(lock.requires_python, python):
             result.problems.append(f"{lock.origin} requires Python {lock.requires_python}")
             return result
         releases: dict[tuple[str, str], list[index.IndexedFile]] = defaultdict(list)
         # A locked file the mirror lacks is left out: the step fails for want of
         # it whether or not the rest of the mirror is sent.
-        for indexed in (mirror.files[name] for name in lock.files if name in mirror.files):
-            releases[(indexed.project, indexed.version)].append(indexed)
+        for indexed in mirror.files.values():
+            if indexed.filename in lock.files or \
+                    (indexed.project, indexed.sha256.lower()) in lock.hashes:
+                releases[(indexed.project, indexed.version)].append(indexed)
         for (project, version), files in sorted(releases.items()):
             wheels = [f for f in files if mirror.fits(f.filename, python, machine)
-                      and _python_fits(f.requires_python, python)]
+                      and python_fits(f.requires_python, python)]
             sdists = [f for f in files if mirror.tags(f.filename) is None]
             if wheels:
                 result.files.update(f.filename for f in (*wheels, *sdists))

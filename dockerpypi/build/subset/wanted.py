@@ -2,7 +2,8 @@
 
 Read from the build's Dockerfile (:func:`dockerpypi.dockerfile.steps.read_steps`
 finds the requirements files its steps mount), the requirements files in
-the build context, the lock files its other steps install (:mod:`.locks`),
+the build context, the lock files its other steps install (:mod:`.locks`)
+or the names a plain ``pip install`` step installs,
 and the platforms: ``--platform``, ``FROM --platform``, or the builder's
 own, as the build's engine probe reported it.
 """
@@ -38,6 +39,12 @@ _MACHINES = {
 # Options a requirements file may hold that cannot change which files are used.
 _HARMLESS_OPTIONS = ("--pre", "--prefer-binary", "--only-binary", "--require-hashes")
 # pip takes a "name" that ends like an archive for a file next to the requirements.
+# One `pip install` of names (a path to pip, `python -m pip`), options of _PIP_FLAGS alone.
+_PIP_INSTALL = re.compile(r"(?:[^\s;&|()<>`$'\"\\]*/)?(?:pip3?(?:\.\d+)?|python3?(?:\.\d+)? -m pip)"
+                          r" install(?P<rest>(?: [\w.=!~\[\],+-]+)+)")
+_PIP_FLAGS = ("-U", "--upgrade", "--user", "-q", "--quiet", "-v", "--verbose", "--no-cache-dir",
+              "--no-warn-script-location", "--disable-pip-version-check",
+              "--break-system-packages", "--root-user-action=ignore", "--prefer-binary")
 _ARCHIVE = re.compile(r"\.(whl|zip|tar|tgz|tar\.gz|tar\.bz2|tar\.xz)$", re.IGNORECASE)
 
 
@@ -82,6 +89,10 @@ def read_build(given: DockerArgs, engine: EngineInfo | None) -> Wanted:
     locked: list[Locked] = []
     for step in steps.others:
         found = step_locks(Path(context), step)
+        named = None if found is not None else command_requirements(step.command)
+        if named is not None:
+            requirements += [(req, step.where) for req in named]
+            continue
         if found is None:
             raise CannotTell(f"{step.where}: a step with a custom command installs from the "
                              "mirror")
@@ -91,6 +102,25 @@ def read_build(given: DockerArgs, engine: EngineInfo | None) -> Wanted:
         raise CannotTell(f"{', '.join(dict.fromkeys(steps.requirements))} names no requirement")
     return Wanted(tuple(requirements), target_machines(given, steps.platforms, engine), texts,
                   tuple(locked))
+
+
+def command_requirements(command: str | None) -> list[Requirement] | None:
+    """The requirements of a step that is one ``pip install NAME...`` (a tool's own install,
+    as ``pip install poetry==2.5.1``); None for any other command.
+
+    Only names from an index and options that change no file it reads; a
+    requirement with a comparison needs quotes, and a quoted one is not read.
+    """
+    found = _PIP_INSTALL.fullmatch(command or "")
+    if found is None:
+        return None
+    names = [word for word in found.group("rest").split() if word not in _PIP_FLAGS]
+    if not names or any(word.startswith("-") for word in names):
+        return None
+    try:
+        return parse_requirements("\n".join(names), "the step")
+    except CannotTell:
+        return None
 
 
 def parse_requirements(text: str, origin: str) -> list[Requirement]:
