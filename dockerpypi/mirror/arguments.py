@@ -1,8 +1,9 @@
 """What an argument of ``mirror add`` is: a path, or a package name (pip's rule).
 
 One predicate, :func:`names_path`, used wherever ``mirror add`` tells them
-apart (lock files and directories in :mod:`.uvlock`, project directories
-in :mod:`.project`), so that ``build`` and ``./build`` are never taken two ways.
+apart (lock files and directories, each kind of :mod:`.locks`, project
+directories in :mod:`.project`), so that ``build`` and ``./build`` are never
+taken two ways.
 """
 
 from __future__ import annotations
