@@ -37,7 +37,6 @@ def names_path(argument: str) -> bool:
     path = Path(argument)
     if path.name in (UV_LOCK, PIPFILE_LOCK) or is_pylock_name(path.name):
         return path.is_file()
-        return True
     return installable(path)
 
 

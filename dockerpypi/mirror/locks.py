@@ -21,6 +21,7 @@ What each lock says is its own module's: :mod:`.uvlock` (with
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,16 +47,16 @@ class Pinned:
     notes: tuple[str, ...] = ()  # lines for a person, printed before the fill
 
 
-class LockKind:
+class LockKind(ABC):
     """One kind of lock file: how ``mirror add`` finds it, fetches it, and what it builds."""
 
     name = ""  # as the messages name it
     exact = False  # fetched by the exact files it lists, not as hash-pinned requirements
     scratch = "dockerpypi-lock-"  # the prefix of the temporary directory of its pins
 
+    @abstractmethod
     def find(self, argument: str) -> Path | None:
         """The lock file ``argument`` names (the file, or a directory holding one)."""
-        raise NotImplementedError
 
     def builds(self, project: Project) -> bool:
         """Whether installing the lock in ``project`` builds the project itself too."""
