@@ -133,6 +133,10 @@ FIELDS = [
            ENV: (False, "env DOCKERPYPI_EASY_INSTALL"),
            FILE: (True, SOURCE_FILE)},
           False),
+    Field("container_engine", "podman", "buildah", None, 'container-engine = "docker"',
+          {FLAG: ("podman", "flag --engine"), ENV: ("buildah", "env DOCKERPYPI_CONTAINER_ENGINE"),
+           FILE: ("docker", SOURCE_FILE)},
+          "auto"),
 ]
 
 
@@ -699,7 +703,8 @@ def test_describe_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = resolve(tmp_path, {"DIB_PIP_RETRIES": "0", "DOCKERPYPI_INSTALLERS": "uv"})
     rows = {str(row["name"]): row for row in describe(settings)}
     assert list(rows) == ["mirrors", "public-fallback", "public-index", "offline", "retries",
-                          "timeout", "mirror-dir", "mount-point", "installers", "easy-install"]
+                          "timeout", "mirror-dir", "mount-point", "installers", "easy-install",
+                          "container-engine"]
     assert rows["retries"] == {"name": "retries", "value": 0, "shown": "0",
                                "source": "env DIB_PIP_RETRIES", "overridden": []}
     assert rows["timeout"]["value"] is None

@@ -37,12 +37,14 @@ from typing import TYPE_CHECKING, NamedTuple
 from .. import caches, process
 from ..dockerfile.lock_mounts import LOCKS_STAGE
 from ..dockerfile.vocabulary import CONFIG_STAGE
+from ..engines import missing_fix
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
 from ..render.files import config_context, config_files, uv_cache_pays
 from .command import BuildInputs, build_inputs, credential_strings, dockerfile_path, inputs_argv
-from .engine import EngineInfo, choose_transport, current_engine
-from .reach import for_builder
+from .engine import EngineInfo, current_engine
+from .engines.base import BuildEngine
+from .engines.docker import DockerEngine
 from .transports import TRANSPORTS, Delivered, Transport
 
 if TYPE_CHECKING:
@@ -54,21 +56,23 @@ if TYPE_CHECKING:
 class BuildRun:
     """One ``dockerpypi build``: what its steps read, set once when it starts."""
 
-    __slots__ = ("config", "dry_run", "engine", "given", "mirror_dir", "on_warning", "report",
-                 "secrets", "settings", "transport")
+    __slots__ = ("cli", "config", "dry_run", "engine", "given", "mirror_dir", "on_warning",
+                 "report", "secrets", "settings", "transport")
 
     def __init__(self, given: DockerArgs, settings: Settings, mirror_dir: Path | None,
                  transport: Transport, *, report: Callable[[str], None],
                  warn: Callable[[DockerPypiWarning], None] = warnings.warn,
-                 engine: EngineInfo | None = None, dry_run: bool = False) -> None:
+                 engine: EngineInfo | None = None, dry_run: bool = False,
+                 cli: BuildEngine | None = None) -> None:
         self.given = given  # the user's docker arguments
+        self.cli = cli or DockerEngine()  # the container CLI that builds
         self.settings = settings
         # Every credential in the settings, as typed and encoded: never shown.
         self.secrets = credential_strings(settings)
         self.mirror_dir = mirror_dir  # the local mirror (None: the empty stage)
         self.transport = transport
         self.config = transport.config_form(credentials=bool(self.secrets))
-        self.engine = engine  # what docker said (None: a dry run without an engine)
+        self.engine = engine  # what the engine said (None: a dry run without an engine)
         self.dry_run = dry_run
         self.report = report  # one line for people (without "dockerpypi: ")
         # Where warnings go: the command line prints them; without one, Python's
@@ -90,7 +94,7 @@ class BuildRun:
         """This run with other docker arguments (``--inject``'s copy of the Dockerfile)."""
         return BuildRun(given, self.settings, self.mirror_dir, self.transport,
                         report=self.report, warn=self.on_warning, engine=self.engine,
-                        dry_run=self.dry_run)
+                        dry_run=self.dry_run, cli=self.cli)
 
 
 class Outcome(NamedTuple):
@@ -103,11 +107,16 @@ class Outcome(NamedTuple):
 def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
           requested: str, report: Callable[[str], None],
           warn: Callable[[DockerPypiWarning], None] = warnings.warn,
-          dry_run: bool = False) -> BuildRun:
-    """The run of a build: the engine asked, the transport chosen (and said)."""
+          dry_run: bool = False, cli: BuildEngine | None = None) -> BuildRun:
+    """The run of a build: the engine asked, the transport chosen (and said).
+
+    ``cli`` is the container CLI that builds (None: docker); ``given`` the
+    user's arguments as it takes them (:func:`engine_args`).
+    """
+    cli = cli or DockerEngine()
     engine: EngineInfo | None
     try:
-        engine = current_engine()
+        engine = cli.probe()
     except UserMessageError as error:
         if not dry_run:
             raise
@@ -117,12 +126,12 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
         transport = TRANSPORTS[kind](True, f"no engine to ask ({error}); assuming a current one")
     else:
         # A builder that cannot reach this machine's loopback gets its loopback
-        # mirrors another way, or the build stops here (:mod:`.reach`).
-        transport = for_builder(engine, choose_transport(engine, requested), given, settings,
-                                mirror_dir, requested=requested)
+        # mirrors another way, or the build stops here (the engine's transport).
+        transport = cli.transport(engine, requested, given=given, settings=settings,
+                                  mirror_dir=mirror_dir)
     report(f"transport {transport.kind}: {transport.reason}")
     return BuildRun(given, settings, mirror_dir, transport, report=report, warn=warn,
-                    engine=engine, dry_run=dry_run)
+                    engine=engine, dry_run=dry_run, cli=cli)
 
 
 class Prepared(NamedTuple):
@@ -139,12 +148,14 @@ class Prepared(NamedTuple):
 def build(run: BuildRun, injecting: Injecting | None = None) -> Outcome:
     """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile."""
     with prepared(run, injecting) as ready:
-        given, docker = ready.run.given, run.transport.docker
-        argv = [*docker, *inputs_argv(ready.inputs), *given.args]
+        # The engine's command (docker buildx build, podman build...) and its environment.
+        docker, env = run.cli.command(run.transport), run.cli.env(run.transport)
+        argv = [*docker, *inputs_argv(ready.inputs), *ready.run.given.args]
         if run.dry_run:
-            prefix = "".join(f"{key}={value} " for key, value in (run.transport.env or {}).items())
+            prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
             return Outcome(0, prefix + process.shell_command(argv, run.secrets))
-        return Outcome(process.run(argv, secrets=run.secrets, env=run.transport.env))
+        return Outcome(process.run(argv, secrets=run.secrets, env=env,
+                                   missing=missing_fix(run.cli.cli)))
 
 
 @contextmanager
@@ -196,15 +207,16 @@ def _settings_written(run: BuildRun, delivered: Delivered) -> Iterator[BuildInpu
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
         shown = None
         if tree is not None:
-            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not run.secrets
-                     else placeholder / TREE)
+            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree)
+                     if not run.secrets and run.cli.keeps_config else placeholder / TREE)
         yield inputs({f.secret_id: placeholder / f.secret_id for f in files}, shown)
         return
     # The same settings context at the same path build after build: BuildKit then
     # has it already. It holds no credentials (config="context" is never chosen
-    # with them), but where the cache cannot keep it, it goes with the secrets.
+    # with them), but where the cache cannot keep it, or the engine's rw bind
+    # mount would write into it (podman), it goes with the secrets.
     kept = (caches.kept_tree(caches.STEP_CONFIG.name, tree)
-            if tree is not None and not run.secrets else None)
+            if tree is not None and not run.secrets and run.cli.keeps_config else None)
     with private_files({f.secret_id: f.content for f in files},
                        tree=tree if kept is None else None) as written:
         config_dir = kept or written.pop(TREE, None)
@@ -226,6 +238,16 @@ def _names_sent(mirror_dir: Path) -> list[str]:
 
 
 # --- what is refused before docker runs -------------------------------------------
+
+def engine_args(given: DockerArgs, cli: BuildEngine, *, report: Callable[[str], None]
+                ) -> DockerArgs:
+    """The user's arguments as ``cli`` takes them (:meth:`BuildEngine.adapt`: what it does
+    without left out, what it cannot do refused), with the build context and the
+    Dockerfile it reads there."""
+    adapted = cli.adapt(given, report)
+    refuse_missing_inputs(adapted)
+    return adapted
+
 
 def refuse_missing_inputs(given: DockerArgs) -> None:
     """Say so before anything runs when the build context or Dockerfile is not there."""
@@ -268,7 +290,7 @@ def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:
 
 # --- what --verify needs of the build ------------------------------------------------
 
-def verify_target(given: DockerArgs, *, dry_run: bool) -> str:
+def verify_target(given: DockerArgs, *, dry_run: bool, cli: BuildEngine | None = None) -> str:
     """The image ``--verify`` will read once the build is done; refuse what cannot work."""
     if dry_run:
         raise UsageError("--verify checks the image a build made, and --dry-run builds none: "
@@ -276,7 +298,7 @@ def verify_target(given: DockerArgs, *, dry_run: bool) -> str:
     tags = given.values("--tag")
     if not tags:
         raise UsageError("--verify needs the image's name: add -t NAME to the docker options")
-    if not loads_image(given):
+    if not (cli or DockerEngine()).loads_image(given):
         raise UsageError("--verify reads the image from the engine, and this build does not "
                          "put it there: add --load")
     return tags[0]

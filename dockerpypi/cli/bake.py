@@ -11,12 +11,12 @@ from typing import Any
 import click
 
 from .frontend import inject_from, start_run
-from .options import PASS_THROUGH, PassThroughCommand, inject_options, settings_options
+from .options import PASS_THROUGH, PassThroughCommand, inject_options, settings_options_but_engine
 from .output import Output
 
 
 @click.command("bake", cls=PassThroughCommand, context_settings=PASS_THROUGH)
-@settings_options
+@settings_options_but_engine
 @click.option("--dry-run", is_flag=True,
               help="Print the bake command and dockerpypi's override file instead of "
                    "running it; no secret file is written.")

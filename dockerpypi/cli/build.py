@@ -19,8 +19,10 @@ import click
 
 from ..build import pipeline
 from ..build.command import parse_docker_args
+from ..build.engines.choice import build_engine
 from ..build.local_mirror import local_mirror
 from ..build.transports import TRANSPORTS
+from ..engines import DOCKER
 from ..errors import UsageError
 from ..process import LOGGER
 from .options import (
@@ -90,20 +92,27 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     engine has no named contexts), and --network=host is added when a mirror
     is on loopback and you gave no --network. Settings are read from the build
     context PATH unless --context says otherwise. The exit code is docker's.
+
+    With --engine podman or buildah (auto: the first of docker, podman,
+    buildah on PATH), `podman build` or `buildah build` runs instead, with the
+    same contexts and secrets.
     """
     refuse_prefer_uv_alone(inject=inject, prefer_uv=prefer_uv)
     given = parse_docker_args(docker_args)
     _refuse_misplaced_options(ctx, given.options)
-    pipeline.refuse_missing_inputs(given)
     if kwargs["context_dir"] is None and given.local_path and Path(given.local_path).is_dir():
         kwargs["context_dir"] = Path(given.local_path)
     settings = settings_from(kwargs)
+    cli = build_engine(settings.container_engine.value, settings.container_engine.source)
+    if cli.name != DOCKER:
+        _report(f"engine {cli.name}: {cli.why}")
+    given = pipeline.engine_args(given, cli, report=_report)  # refused before anything runs
     warn(*settings.warnings)
     mirror = local_mirror(settings, given.build_contexts)  # refused before docker is asked
     if mirror.warning is not None:
         warn(mirror.warning)
     debug = bool(ctx.find_root().params.get("debug"))
-    image = pipeline.verify_target(given, dry_run=dry_run) if verify else None
+    image = pipeline.verify_target(given, dry_run=dry_run, cli=cli) if verify else None
     with _logging_to_stderr() if verbose or debug else nullcontext():
         injecting = None
         if inject:
@@ -111,13 +120,13 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
 
             injecting = read_for_injection(given, settings, uid=uid, prefer_uv=prefer_uv)
         run = pipeline.start(given, settings, mirror.directory, requested=transport,
-                             report=_report, warn=warn, dry_run=dry_run)
+                             report=_report, warn=warn, dry_run=dry_run, cli=cli)
         outcome = pipeline.build(run, injecting)
     if outcome.command is not None:
         click.echo(outcome.command)
     code = outcome.code
     if image is not None and code == 0:
-        code = _verify_built(image, given, settings)
+        code = _verify_built(image, given, settings, cli.cli)
     ctx.exit(code)
 
 
@@ -131,13 +140,13 @@ def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str 
                              f"options, as in `dockerpypi build {name} ... -t app .`")
 
 
-def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
+def _verify_built(image: str, given: DockerArgs, settings: Settings, cli: str) -> int:
     """``dockerpypi verify`` on the image just built; 1 when it keeps a trace of the mirror."""
     from ..verify.report import failure, report_lines, summary
     from ..verify.scan import verify_settings
 
     metadata = given.values("--metadata-file")
-    result, needles = verify_settings(settings, image,
+    result, needles = verify_settings(settings, image, cli=cli,
                                       metadata_file=Path(metadata[-1]) if metadata else None)
     for line in [*report_lines(result, needles), summary(result)]:
         _report(f"verify: {line}")

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .frontend import inject_from, start_run
-from .options import PASS_THROUGH, PassThroughCommand, inject_options, settings_options
+from .options import PASS_THROUGH, PassThroughCommand, inject_options, settings_options_but_engine
 from .output import Output, json_option
 
 _OUT = click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
@@ -31,7 +31,7 @@ def ci() -> None:
 
 
 @ci.command("build", cls=PassThroughCommand, context_settings=PASS_THROUGH)
-@settings_options
+@settings_options_but_engine
 @_OUT
 @inject_options
 @json_option
@@ -63,7 +63,7 @@ def ci_build(docker_args: tuple[str, ...], out: Path, inject: bool, uid: int | N
 
 
 @ci.command("bake", cls=PassThroughCommand, context_settings=PASS_THROUGH)
-@settings_options
+@settings_options_but_engine
 @_OUT
 @inject_options
 @json_option

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..engines import AUTO, DOCKER
+from ..errors import UsageError
 from .options import settings_from
 from .output import warn
 
@@ -37,6 +39,12 @@ def start_run(kwargs: dict[str, Any], *, dry_run: bool = False, builder: str | N
     from ..build.local_mirror import local_mirror
 
     settings = settings_from(kwargs)
+    engine = settings.container_engine
+    if engine.value not in (AUTO, DOCKER):
+        raise UsageError(f"bake, compose and ci run docker's own tools, and the container "
+                         f"engine is {engine.value} ({engine.source})",
+                         fix=f"set it to docker or auto for them, or build each image with "
+                             f"`dockerpypi build --engine {engine.value}`")
     warn(*settings.warnings)
     mirror = local_mirror(settings, [])  # refused before docker is asked
     if mirror.warning is not None:

@@ -148,6 +148,9 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
 @click.option("--image", metavar="IMAGE",
               help="Resolve and download inside this image (docker run, host network): "
                    "exact for its Python, platform, environment markers and sdists.")
+@click.option("--engine", metavar="auto|docker|podman|buildah",
+              help="With --image: the CLI that runs it (podman for podman's and buildah's "
+                   "images; default: the engine setting, auto).")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
               help="With --image: a label for the temporary container; repeat for more.")
 @click.option("--resolver", type=click.Choice(["auto", "uv", "pip"]), default="auto",
@@ -162,7 +165,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 python_version: str | None, platforms: tuple[str, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
                 only_binary: bool | None, offline: bool | None, image: str | None,
-                labels: tuple[str, ...], resolver: str, mirror_dir: str | None,
+                labels: tuple[str, ...], engine: str | None, resolver: str,
+                mirror_dir: str | None,
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
@@ -214,7 +218,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
         "--implementation": implementation, "--abi": abis})
-    settings = mirror_settings(mirror_dir, context_dir, offline)
+    settings = mirror_settings(mirror_dir, context_dir, offline, engine)
     if index_urls:
         indexes = tuple(parse_mirror_url(url, origin="--index-url") for url in index_urls)
     else:
@@ -245,6 +249,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             raise UsageError("--image does not see project directories",
                              fix="drop --image and give the image's --python-version and "
                                  "--platform")
+        from ..engines import image_cli, resolve_engine
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
 
@@ -252,7 +257,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         plan = plan_image_download(
             root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
             retries=settings.retries.value, timeout=settings.timeout.value,
-            mounted_files=requirement_closure(files), labels=labels)
+            mounted_files=requirement_closure(files), labels=labels,
+            docker=image_cli(resolve_engine(settings.container_engine.value)))
     else:
         from ..mirror.targets import by_machine
 

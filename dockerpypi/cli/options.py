@@ -51,6 +51,11 @@ _SETTINGS_OPTIONS: dict[str, Callable[[F], F]] = {
                                     "and pdm)."),
     "easy_install": click.option("--easy-install/--no-easy-install", default=None,
                                  help="Also write the legacy .pydistutils.cfg."),
+    # The choices are checked by the settings (as for the variable and the file).
+    "container_engine": click.option(
+        "--engine", "container_engine", metavar="auto|docker|podman|buildah",
+        help="The container CLI that builds and reads images (default: auto, the first of "
+             "docker, podman, buildah on PATH)."),
 }
 
 
@@ -73,8 +78,12 @@ def settings_options_for(*fields: str) -> Callable[[F], F]:
     return decorate
 
 
-# Every settings option: the commands that build, render, show or check.
+# Every settings option: the commands that build, show or check.
 settings_options = settings_options_for(*_SETTINGS_OPTIONS)
+# All but --engine: render writes no engine's command, and bake, compose and ci
+# run docker's own (the setting is still read, and refused there when not docker).
+settings_options_but_engine = settings_options_for(*(name for name in _SETTINGS_OPTIONS
+                                                     if name != "container_engine"))
 
 
 def inject_options(func: F) -> F:

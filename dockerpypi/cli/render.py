@@ -19,7 +19,7 @@ from ..dockerfile.outranked import outranked_note, own_indexes
 from ..errors import CredentialsHidden, SettingsWarning, UsageError
 from ..files import write_private
 from ..render.steps import RENDER_INSTALLERS, UV_SYNC, RunOptions, render_run, render_stage
-from .options import context_option, settings_from, settings_options
+from .options import context_option, settings_from, settings_options_but_engine
 from .output import Output, warn
 
 
@@ -131,7 +131,7 @@ def _render_env(settings: Any, *, redact: bool) -> str:
 
 def _config_file_command(name: str, summary: str) -> None:
     @render.command(name, help=summary)
-    @settings_options
+    @settings_options_but_engine
     @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
                   help="Write to FILE (mode 0600) with the real credentials.")
     @click.option("--show-credentials", is_flag=True,
