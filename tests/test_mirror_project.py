@@ -27,6 +27,7 @@ from support.wheels import make_wheel, wheel_filename
 from dockerpypi.errors import UsageError, UserMessageError
 from dockerpypi.mirror.fill import FillResult
 from dockerpypi.mirror.index import is_index_file, update_index
+from dockerpypi.mirror.locks import UV, split
 from dockerpypi.mirror.pinned import keep_pinned, pinned_hashes
 from dockerpypi.mirror.project import (
     DEFAULT_BACKEND,
@@ -39,7 +40,6 @@ from dockerpypi.mirror.project import (
     uv_request,
 )
 from dockerpypi.mirror.resolve import choose_files
-from dockerpypi.mirror.uvlock import split_locks
 
 SHA_A, SHA_B, SHA_C = (hashlib.sha256(text).hexdigest() for text in (b"a", b"b", b"c"))
 
@@ -95,7 +95,7 @@ def test_paths_and_package_names_are_told_apart_one_way_as_pip_does(
     (tmp_path / "build" / "uv.lock").write_text("version = 1\n")
     assert not is_project("build")
     assert read_projects(["build", "six"]) == []
-    assert split_locks(["build"]) == ((), ("build",))
+    assert split(UV, ["build"]) == ((), ("build",))
     assert is_project("./build")
     assert is_project(".")
     with pytest.raises(UsageError, match=r"has no pyproject\.toml"):
@@ -109,7 +109,7 @@ def test_paths_and_package_names_are_told_apart_one_way_as_pip_does(
     lock = (tmp_path / "app" / "uv.lock").resolve()
     for spelling in ("app", "./app", str(tmp_path / "app")):  # one route, however spelt
         assert is_project(spelling)
-        assert split_locks([spelling]) == ((lock,), ())
+        assert split(UV, [spelling]) == ((lock,), ())
     (tmp_path / "wheel.whl").write_text("")
     assert not is_project("./wheel.whl")  # a file for pip, not a project
 

@@ -20,13 +20,13 @@ from support.wheels import wheel_filename
 from dockerpypi.dockerfile.inject import inject
 from dockerpypi.dockerfile.vocabulary import installers_called
 from dockerpypi.errors import UsageError, UserMessageError
+from dockerpypi.mirror.locks import PDM, split
 from dockerpypi.mirror.pdmlock import (
     builds_itself,
     bypasses,
     has_static_urls,
     lock_requirements,
     read_pdm_lock,
-    split_pdm_locks,
 )
 from dockerpypi.mirror.pinned import pinned_hashes
 from dockerpypi.render import files, steps
@@ -218,7 +218,7 @@ def test_the_lock_files_among_the_arguments(tmp_path: Path, monkeypatch: pytest.
         (tmp_path / name / "pdm.lock").write_text("")
     (tmp_path / "uvapp" / "uv.lock").write_text("")  # uv's, which mirror add reads first
 
-    locks, rest = split_pdm_locks(["pdm.lock", "./app", "uvapp", "requests"])
+    locks, rest = split(PDM, ["pdm.lock", "./app", "uvapp", "requests"])
 
     assert locks == (tmp_path / "pdm.lock", tmp_path / "app" / "pdm.lock")
     assert rest == ("uvapp", "requests")

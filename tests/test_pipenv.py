@@ -24,6 +24,7 @@ from dockerpypi.dockerfile.inject import inject
 from dockerpypi.dockerfile.vocabulary import installers_called
 from dockerpypi.errors import UsageError
 from dockerpypi.mirror.arguments import names_path
+from dockerpypi.mirror.locks import PIPFILE, split
 from dockerpypi.mirror.pinned import pinned_hashes
 from dockerpypi.mirror.pipfile import (
     Source,
@@ -33,7 +34,6 @@ from dockerpypi.mirror.pipfile import (
     pipenv_files,
     read_pipfile_lock,
     shown_url,
-    split_pipfile_locks,
     write_requirements,
 )
 from dockerpypi.render import files
@@ -186,7 +186,7 @@ def test_a_lock_is_named_by_its_file_or_its_directory(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     (project / "uv.lock").write_text("")
     assert lock_path("./app") is None  # uv's, when it holds a uv.lock too
-    assert split_pipfile_locks([str(lock), "requests"]) == ((lock.resolve(),), ("requests",))
+    assert split(PIPFILE, [str(lock), "requests"]) == ((lock.resolve(),), ("requests",))
     (project / "Pipfile").write_text("[packages]\n")
     with pytest.raises(UsageError, match="is a Pipfile, whose versions are not locked"):
         lock_path("app/Pipfile")

@@ -25,13 +25,13 @@ from dockerpypi.dockerfile.inject import inject
 from dockerpypi.dockerfile.lock_mounts import LOCKS_STAGE, copied, landed_from
 from dockerpypi.dockerfile.vocabulary import PYLOCK, UV_LOCK, is_pylock_name
 from dockerpypi.errors import UsageError, UserMessageError
+from dockerpypi.mirror.locks import UV, split
 from dockerpypi.mirror.pylock import (
     pylock_package_picks,
     pylock_picks,
     read_pylock,
     rewrite_pylock,
 )
-from dockerpypi.mirror.uvlock import split_locks
 from dockerpypi.tomlparser import tomllib
 
 LOCKED = ["dockerpypi_probe-1.0-py3-none-any.whl", "dockerpypi_probe_app-1.0-py3-none-any.whl"]
@@ -127,8 +127,8 @@ def test_mirror_add_takes_pylock_files_and_directories_holding_one(
     (tmp_path / "both" / "pylock.toml").write_text("")
     (tmp_path / "both" / "uv.lock").write_text("")
     (tmp_path / "pylock.prod.toml").write_text("")
-    locks, rest = split_locks(["pylock.prod.toml", "./only", "both", "./both",
-                               "pylock.toml", "requests"])
+    locks, rest = split(UV, ["pylock.prod.toml", "./only", "both", "./both",
+                          "pylock.toml", "requests"])
     assert locks == ((tmp_path / "pylock.prod.toml").resolve(),
                      (tmp_path / "only" / "pylock.toml").resolve(),
                      (tmp_path / "both" / "uv.lock").resolve())

@@ -28,8 +28,8 @@ from dockerpypi.dockerfile.lock_mounts import LOCKS_STAGE
 from dockerpypi.errors import UserMessageError
 from dockerpypi.mirror.download import Downloader
 from dockerpypi.mirror.lockfile import lock_picks, read_lock, rewrite_lock
+from dockerpypi.mirror.locks import UV, split
 from dockerpypi.mirror.picks import Pick
-from dockerpypi.mirror.uvlock import split_locks
 
 UPSTREAM = (
     "dockerpypi-probe==1.0",
@@ -132,7 +132,7 @@ def test_lock_arguments_are_told_from_package_names(tmp_path: Path,
     (project / "uv.lock").write_text("version = 1\n")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "uv.lock").write_text("version = 1\n")
-    locks, rest = split_locks(["requests", "project/uv.lock", "./project", "project", "."])
+    locks, rest = split(UV, ["requests", "project/uv.lock", "./project", "project", "."])
     assert locks == ((project / "uv.lock").resolve(), (tmp_path / "uv.lock").resolve())
     assert rest == ("requests", "project")  # a bare name is a package, even with a directory
 

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import MirrorWarning, UsageError
-from ..settings.model import Settings
 from ..settings.urls import MirrorURL, parse_mirror_url
 from .mirror_common import (
     index_summary,
@@ -30,7 +29,6 @@ from .progress import progress_display
 
 if TYPE_CHECKING:
     from ..mirror.fill import DownloadPlan, FillResult, TargetTags
-    from ..mirror.project import Project
     from ..mirror.resolve import UvPlan
     from ..mirror.uvlock import LockPlan
     from .progress import Display
@@ -105,94 +103,14 @@ def _host_plan(resolver: str, root: Path, packages: tuple[str, ...], files: list
                    pins=pinned_hashes(files)), None
 
 
-def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...],
-               files: list[Path], image: str | None, indexes: tuple[MirrorURL, ...],
-               given_indexes: bool, tags: TargetTags, settings: Settings) -> LockPlan:
-    """The plan of ``mirror add uv.lock`` (or pylock.toml): the lock's own files, nothing
-    resolved."""
-    from ..mirror.download import origin
-    from ..mirror.fill import MODE_HOST, MODE_TARGET, secrets_of
-    from ..mirror.targets import supported_tags
-    from ..mirror.uvlock import plan_locks
-
-    if packages or files or image is not None or given_indexes:
-        raise UsageError("a lock file names every file to add and where it is",
-                         fix="give it alone, without packages, -r, --image or --index-url")
-    # The lock's URLs may be on a configured index that wants credentials.
-    auth = tuple((origin(m.url), m.credentials) for m in indexes if m.credentials is not None)
-    plan = plan_locks(root, locks, supported=supported_tags(tags) if tags.given else (),
-                      mode=MODE_TARGET if tags.given else MODE_HOST, auth=auth,
-                      secrets=secrets_of(indexes), timeout=settings.timeout.value,
-                      retries=settings.retries.value)
-    if settings.offline.value:
-        # Offline: only the configured mirrors may be asked, whatever the lock names.
-        allowed = {origin(m.url) for m in indexes}
-        elsewhere = [index for index in plan.indexes if origin(index) not in allowed]
-        if elsewhere:
-            raise UsageError(f"offline, but the lock's files come from {', '.join(elsewhere)}, "
-                             "which is no configured mirror",
-                             fix="configure that index as a mirror (DOCKERPYPI_MIRRORS), or "
-                                 "add the lock with --online")
-    return plan
-
-
-def _pdm_requirements(locks: tuple[Path, ...]) -> Path:
-    """pdm.lock files as one hash-pinned requirements file, removed when the command ends."""
+def _scratch(prefix: str) -> Path:
+    """A temporary directory, removed when the command ends."""
     import shutil
     import tempfile
 
-    from ..mirror.pdmlock import write_requirements
-
-    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pdm-"))
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
     click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
-    return write_requirements(locks, directory)
-
-
-def _pipfile_request(locks: tuple[Path, ...], indexes: tuple[MirrorURL, ...], *,
-                     public: MirrorURL, given_indexes: bool, offline: bool, quiet: bool
-                     ) -> tuple[list[Path], tuple[MirrorURL, ...]]:
-    """Pipfile.lock files as hash-pinned requirements files (removed when the command
-    ends), and the indexes to ask: the lock's own sources other than the public index
-    come after the configured ones (not with --index-url or offline)."""
-    import shutil
-    import tempfile
-
-    from ..mirror.pipfile import expanded, other_sources, read_pipfile_lock, write_requirements
-
-    read = [read_pipfile_lock(path) for path in locks]
-    for lock in read:
-        if not lock.requirements:
-            raise UsageError(f"{lock.path} locks no package from an index",
-                             fix="lock the Pipfile (pipenv lock), or give packages instead")
-        if not quiet:
-            click.echo(f"{lock.path}: {len(lock.requirements)} packages, each at its locked "
-                       "version, only files with the lock's sha256", err=True)
-            if lock.left_out:
-                click.echo(f"  left to the build (a path, a URL or a VCS): "
-                           f"{', '.join(lock.left_out)}", err=True)
-    if not given_indexes and not offline:
-        for lock in read:
-            for source in other_sources(lock.sources, public.url):
-                url = expanded(source.url)
-                if url is not None:
-                    indexes = (*indexes, parse_mirror_url(
-                        url, origin=f"{lock.path.name} source {source.name}"))
-    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pipfile-"))
-    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
-    return write_requirements(read, directory), tuple(dict.fromkeys(indexes))
-
-
-def _poetry_requirements(locks: tuple[Path, ...]) -> tuple[Path, list[str]]:
-    """poetry.lock files as one hash-pinned requirements file, removed when the command
-    ends, and the packages they take from elsewhere than an index."""
-    import shutil
-    import tempfile
-
-    from ..mirror.poetrylock import write_requirements
-
-    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-poetry-"))
-    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
-    return write_requirements(locks, directory)
+    return directory
 
 
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
@@ -293,12 +211,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
-    from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
-    from ..mirror.pdmlock import split_pdm_locks
-    from ..mirror.pipfile import split_pipfile_locks
-    from ..mirror.poetrylock import split_poetry_locks
-    from ..mirror.uvlock import split_locks
+    from ..mirror.locks import plan_exact, read_locks
     from ..process import signals_unwind
 
     _refuse_image_conflicts(image, labels, {
@@ -311,52 +225,25 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         public = settings.public_index.value if settings.uses_public_index else None
         indexes = remote_indexes(settings.mirrors.value, public)
     root = settings.mirror_dir.value
-    files = [path.resolve() for path in requirement_files]
     tags = TargetTags(python_version, platforms, implementation, abis)
     plan: DownloadPlan | UvPlan | LockPlan
     more: list[DownloadPlan | UvPlan] = []  # a plan for each further machine
     note = None
-    arguments = packages
-    locks, packages = split_locks(arguments)
-    pdm_locks, packages = split_pdm_locks(packages)
-    pipfile_locks, packages = split_pipfile_locks(packages)
-    if pipfile_locks:  # the locks as hash-pinned requirements: the pinned path below
-        pinned, indexes = _pipfile_request(pipfile_locks, indexes,
-                                           public=settings.public_index.value,
-                                           given_indexes=bool(index_urls),
-                                           offline=settings.offline.value,
-                                           quiet=quiet or as_json)
-        files += pinned
-    poetry_locks, packages = split_poetry_locks(packages)
-    projects: list[Project] = []
-    if any(names_path(argument) for argument in arguments):
-        from ..mirror.project import read_projects
-
-        # Before any download: a bad one is refused. A project beside its uv.lock
-        # gets the lock's files, then what uv needs to build it (the lock has not that).
-        beside_locks = [a for a in arguments if a not in packages and installable(Path(a))]
-        projects = read_projects(packages) if not locks else [
-            p for p in read_projects(beside_locks) if p.uv_builds]
-        if pdm_locks and not locks:  # the same for PDM, when it builds the project
-            from ..mirror.pdmlock import builds_itself
-
-            projects += [p for p in read_projects(beside_locks) if builds_itself(p.directory)]
-        if poetry_locks and not locks:  # a Poetry project that installs itself
-            from ..mirror.poetrylock import builds_root
-
-            projects += [p for p in read_projects(beside_locks)
-                         if p.directory / "poetry.lock" in poetry_locks and p.uv_builds
-                         and builds_root(p.directory)]
-    if pdm_locks:  # the locks as hash-pinned requirements: the pinned path below
-        files.append(_pdm_requirements(pdm_locks))
-    left_out: list[str] = []
-    if poetry_locks:  # the same for Poetry
-        written, left_out = _poetry_requirements(poetry_locks)
-        files.append(written)
+    # The lock files among the arguments, read; pinned ones become requirements files.
+    request = read_locks(packages, indexes=indexes, public=settings.public_index.value.url,
+                         given_indexes=bool(index_urls), offline=settings.offline.value,
+                         scratch=_scratch)
+    if not (quiet or as_json):
+        for line in request.notes:
+            click.echo(line, err=True)
+    packages, indexes, locks = request.packages, request.indexes, request.exact
+    files = [*(path.resolve() for path in requirement_files), *request.files]
+    projects = list(request.projects)
     if locks:
-        plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
+        plan = plan_exact(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,
-                          settings=settings)
+                          offline=settings.offline.value, timeout=settings.timeout.value,
+                          retries=settings.retries.value)
     elif image is not None:
         if projects:
             raise UsageError("--image does not see project directories",
@@ -390,7 +277,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
     warnings = [MirrorWarning(f"{name} is not from an index: the build installs it from its "
-                              "own source") for name in left_out]
+                              "own source") for name in request.left_out]
     # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
     # the backend is asked on) are removed and the children ended.
     with signals_unwind(), display or contextlib.nullcontext():

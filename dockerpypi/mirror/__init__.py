@@ -14,8 +14,11 @@ indexed) and :mod:`.pages` (the HTML), writing through
 :mod:`dockerpypi.files`; :mod:`.fill` with uv's :mod:`.resolve`,
 :mod:`.targets` and :mod:`.download`, or pip in the image (:mod:`.image`),
 with :mod:`.causes` (why the indexes gave nothing); what a project directory
-(:mod:`.project`), a hash-pinned requirements file (:mod:`.pinned`), a
-uv.lock (:mod:`.uvlock`) and a pylock.toml (:mod:`.pylock`) ask for;
+(:mod:`.project`), a hash-pinned requirements file (:mod:`.pinned`) and
+the lock files ask for (:mod:`.locks`, one registry of their kinds: a
+uv.lock, :mod:`.uvlock`, a pylock.toml, :mod:`.pylock`, a pdm.lock,
+:mod:`.pdmlock`, a Pipfile.lock, :mod:`.pipfile`, and a poetry.lock,
+:mod:`.poetrylock`);
 :mod:`.check`; :mod:`.serve`, the read-only HTTP server. :mod:`.filenames`
 is a leaf that render and build import too.
 """

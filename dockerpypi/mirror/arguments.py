@@ -1,8 +1,9 @@
 """What an argument of ``mirror add`` is: a path, or a package name (pip's rule).
 
 One predicate, :func:`names_path`, used wherever ``mirror add`` tells them
-apart (lock files and directories in :mod:`.uvlock`, project directories
-in :mod:`.project`), so that ``build`` and ``./build`` are never taken two ways.
+apart (lock files and directories, each kind of :mod:`.locks`, project
+directories in :mod:`.project`), so that ``build`` and ``./build`` are never
+taken two ways.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ def names_path(argument: str) -> bool:
     path = Path(argument)
     if path.name in (UV_LOCK, PIPFILE_LOCK) or is_pylock_name(path.name):
         return path.is_file()
-        return True
     return installable(path)
 
 

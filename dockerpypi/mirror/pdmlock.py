@@ -46,19 +46,6 @@ def pdm_lock_path(argument: str) -> Path | None:
         return path / PDM_LOCK
     return None
 
-
-def split_pdm_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
-    """The pdm.lock files among ``mirror add``'s arguments, and the other arguments."""
-    locks, rest = [], []
-    for argument in arguments:
-        found = pdm_lock_path(argument)
-        if found is None:
-            rest.append(argument)
-        else:
-            locks.append(found.resolve())
-    return tuple(dict.fromkeys(locks)), tuple(rest)
-
-
 def read_pdm_lock(path: Path) -> dict[str, Any]:
     """The lock, parsed; a ``UsageError`` naming the file when it is no TOML PDM wrote."""
     from ..tomlparser import tomllib

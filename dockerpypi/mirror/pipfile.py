@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,19 +81,6 @@ def lock_path(argument: str) -> Path | None:
     if path.is_dir() and (path / PIPFILE_LOCK).is_file() and not (path / UV_LOCK).is_file():
         return path / PIPFILE_LOCK
     return None
-
-
-def split_pipfile_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
-    """The Pipfile.lock files among ``mirror add``'s arguments, and the other arguments."""
-    locks, rest = [], []
-    for argument in arguments:
-        found = lock_path(argument)
-        if found is None:
-            rest.append(argument)
-        else:
-            locks.append(found.resolve())
-    return tuple(dict.fromkeys(locks)), tuple(rest)
-
 
 def _load(path: Path) -> dict[str, Any]:
     try:

@@ -200,19 +200,6 @@ def lock_path(argument: str) -> Path | None:
         return path / POETRY_LOCK
     return None
 
-
-def split_poetry_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
-    """The poetry.lock files among ``mirror add``'s arguments, and the other arguments."""
-    locks, rest = [], []
-    for argument in arguments:
-        found = lock_path(argument)
-        if found is None:
-            rest.append(argument)
-        else:
-            locks.append(found.resolve())
-    return tuple(dict.fromkeys(locks)), tuple(rest)
-
-
 def with_mirror_source(pyproject_text: str, url: str) -> str:
     """``pyproject_text`` with the mirror as its one, primary source, after every other line."""
     ending = "\r\n" if "\r\n" in pyproject_text else "\n"

@@ -1,4 +1,4 @@
-"""``dockerpypi mirror add uv.lock``: the locks among its arguments, and the plan to fetch.
+"""``dockerpypi mirror add uv.lock``: the lock an argument names, and the plan to fetch.
 
 The same plan serves a ``pylock.toml`` (PEP 751, read by :mod:`.pylock`):
 its files are fetched, and checked, exactly as a uv.lock's.
@@ -7,7 +7,8 @@ A ``uv.lock`` lists every file of every locked package with its URL and
 sha256. ``dockerpypi mirror add uv.lock`` fetches exactly those files (the
 wheels that fit the target tags when they are given) with :mod:`.download`,
 checked against the lock's hashes. Reading a lock, its files and its copy
-for the mirror are :mod:`.lockfile`'s (a leaf the build imports).
+for the mirror are :mod:`.lockfile`'s (a leaf the build imports); telling
+this kind of lock from the others among the arguments is :mod:`.locks`'s.
 
 uv keeps the index URL in the lock on purpose, and ``uv sync --locked``
 refuses a lock whose indexes are not the ones configured; ``--frozen``
@@ -73,19 +74,6 @@ def read_picks(path: Path, supported: Sequence[Tag] = ()) -> tuple[Pick, ...]:
 
         return pylock_picks(read_pylock(path), supported, where=str(path))
     return lock_picks(read_lock(path), supported, where=str(path))
-
-
-def split_locks(arguments: Sequence[str]) -> tuple[tuple[Path, ...], tuple[str, ...]]:
-    """The lock files among ``mirror add``'s arguments, and the other arguments."""
-    locks, rest = [], []
-    for argument in arguments:
-        found = lock_path(argument)
-        if found is None:
-            rest.append(argument)
-        else:
-            locks.append(found.resolve())
-    return tuple(dict.fromkeys(locks)), tuple(rest)
-
 
 @dataclass(frozen=True)
 class LockPlan:
