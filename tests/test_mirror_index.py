@@ -126,9 +126,10 @@ def test_pages_of_an_older_shape_are_written_again_without_reading_the_files(
             "data-core-metadata=", "data-dist-info-metadata=").replace(
             "<a href", "<a data-core-metadata=\"x\" href"))
     state = tmp_path / STATE_FILE
-    data = json.loads(state.read_bytes())
+    head, _, entries = state.read_text().partition("\n")
+    data = json.loads(head)
     del data["pages"]
-    state.write_text(json.dumps(data, separators=(",", ":")))
+    state.write_text(json.dumps(data, separators=(",", ":")) + "\n" + entries)
     assert pages_outdated(tmp_path)
 
     result = update_index(tmp_path)
@@ -365,9 +366,10 @@ def test_a_damaged_entry_makes_only_its_file_read_again(tmp_path: Path) -> None:
     damaged = make_wheel(tmp_path, "a", "1.0")
     make_wheel(tmp_path, "b", "1.0")
     update_index(tmp_path)
-    data = json.loads((tmp_path / STATE_FILE).read_text())
-    data["files"][damaged.name][0] = "not a size"
-    (tmp_path / STATE_FILE).write_text(json.dumps(data))
+    state = (tmp_path / STATE_FILE).read_text()
+    line = next(line for line in state.splitlines() if line.startswith(f'"{damaged.name}"'))
+    size = str(damaged.stat().st_size)
+    (tmp_path / STATE_FILE).write_text(state.replace(line, line.replace(size, "not a size")))
 
     result = update_index(tmp_path)
 
@@ -390,7 +392,7 @@ def test_a_state_file_of_version_1_is_taken_over_without_reading_again(
 
     assert (result.files_read, result.pages_written, result.warnings) == (0, 0, ())
     assert load_state(tmp_path, []) == state
-    assert json.loads((tmp_path / STATE_FILE).read_text())["version"] == 2
+    assert (tmp_path / STATE_FILE).read_text().startswith('{"version":3,')
     assert state[wheel.name].project == "foo-bar"
 
 
@@ -521,3 +523,24 @@ def test_pip_and_uv_install_from_the_generated_index(tmp_path: Path, uv_binary: 
                            "lib_dep.__version__)"],
             env=env, capture_output=True, text=True, check=True).stdout.split()
         assert versions == ["1.0", "1.0"], installer
+
+
+@pytest.mark.parametrize("metadata", [
+    b"Name: a\nRequires-Python: >=3.8\n\n",
+    b"Name: a\nrequires-python: >=3.8\n\nbody",  # the name in any case
+    b"Name: a\nRequires-Python: >=3.8,\n <4\nSummary: x\n\n",  # folded onto the next line
+    b"Name: a\nRequires-Python: >=3.8\nRequires-Python: <3\n\n",  # the first one counts
+    b"Name: a\nSummary: mentions requires-python: >=2\n\n",  # not a header of its own
+    b"Name: a\nRequires-Python: >=3.8",  # no newline at the end
+    b"Name: a\nRequires-Python: \xc3\xa9\n\n",  # not ASCII
+    b"Name: a\r\nRequires-Python:\t>=3.9\r\n\r\n",
+])
+def test_requires_python_reads_as_the_header_parser_does(metadata: bytes) -> None:
+    import email.parser
+    import email.policy
+
+    block = metadata.split(b"\n\n")[0] + b"\n"
+    value = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
+        block).get("Requires-Python")
+    expected = (value.strip() or None) if isinstance(value, str) else None
+    assert requires_python(metadata) == expected

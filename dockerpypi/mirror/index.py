@@ -24,7 +24,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from ..errors import UserMessageError
-from ..files import TEMP_SUFFIX, Batch
+from ..files import TEMP_SUFFIX
 from .distfile import (
     ARCHIVE_ERRORS,
     METADATA_SUFFIX,
@@ -40,14 +40,30 @@ from .distfile import (
 )
 from .filenames import SDIST_SUFFIXES
 from .pages import PAGE_FORMAT, project_page, root_page
-from .state import STATE_FILE, IndexedFile, load_state, pages_outdated, read_state, save_state
+from .state import (
+    STATE_FILE,
+    IndexedFile,
+    State,
+    entry_key,
+    entry_line,
+    key_filename,
+    line_has_sidecar,
+    line_project,
+    load_state,
+    pages_outdated,
+    parse_line,
+    read_lines,
+    save_lines,
+)
+from .writes import ChunkWriter
 
 # What the rest of dockerpypi imports from here; the modules above hold each part.
 __all__ = [
     "ARCHIVE_ERRORS", "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE",
     "PAGE_FORMAT", "SDIST_SUFFIXES", "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult",
-    "IndexedFile", "Project", "Unreadable", "is_index_file", "list_projects", "load_state",
-    "mirror_lock", "pages_outdated", "parse_distribution", "project_page", "root_page",
+    "IndexedFile", "Project", "State", "Unreadable", "is_index_file", "key_filename",
+    "line_project", "list_projects", "load_state", "mirror_lock", "pages_outdated",
+    "parse_distribution", "parse_line", "project_page", "read_lines", "root_page",
     "sha256_of", "update_index", "wheel_metadata",
 ]
 
@@ -176,29 +192,37 @@ def _differs(path: Path, data: bytes) -> bool:
         return True
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Scan:
-    files: dict[str, IndexedFile]
-    read: tuple[IndexedFile, ...]  # the files read in this run (new or changed)
+    """The mirror's files as the state will list them: each a line of the state file
+    (:mod:`.state`), by file name, in name order; the entries of those read in this run."""
+
+    lines: dict[str, tuple[str, str]]  # file name: (key, line)
+    read: dict[str, IndexedFile]  # the files read in this run (new or changed)
+    kept: set[str]  # the keys of the previous state's lines still true
+
+    def project(self, name: str) -> NormalizedName:
+        indexed = self.read.get(name)
+        return indexed.project if indexed is not None else line_project(self.lines[name][1])
 
 
-def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-          warnings: list[str], batch: Batch,
+def _scan(root: Path, listing: _Listing, previous: State,
+          warnings: list[str], writer: ChunkWriter,
           on_progress: Callable[[int, int], None] | None = None) -> _Scan:
-    """Every distribution, read when new or changed; their sidecars go to ``batch``."""
-    files: dict[str, IndexedFile] = {}
-    read: list[IndexedFile] = []
+    """Every distribution, read when new or changed; their sidecars go to ``writer``."""
+    scan = _Scan({}, {}, set())
+    total = len(listing.files)
     for done, entry in enumerate(listing.files):
-        if on_progress is not None:
-            on_progress(done, len(listing.files))
+        if on_progress is not None and done % 256 == 0:
+            on_progress(done, total)
         name = entry.name
         stat = entry.stat()
-        known = previous.get(name)
-        if (known is not None and known.size == stat.st_size
-                and known.mtime_ns == stat.st_mtime_ns
-                and (known.metadata_sha256 is None
-                     or name + METADATA_SUFFIX in listing.sidecars)):
-            files[name] = known  # unchanged: its name is not even parsed again
+        line = previous.unchanged(name, stat.st_size, stat.st_mtime_ns)
+        key = entry_key(name)
+        if line is not None and (name + METADATA_SUFFIX in listing.sidecars
+                                 or not line_has_sidecar(line)):
+            scan.lines[name] = (key, line)  # unchanged: its name is not even parsed again
+            scan.kept.add(key)
             continue
         try:
             dist = parse_distribution(name)
@@ -214,12 +238,12 @@ def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
         sidecar_path = root / (name + METADATA_SUFFIX)
         if sidecar is not None and (sidecar_path.name not in listing.sidecars
                                     or _differs(sidecar_path, sidecar)):
-            batch.add(sidecar_path, sidecar)
-        files[name] = indexed
-        read.append(indexed)
+            writer.add(sidecar_path, sidecar)
+        scan.lines[name] = (key, entry_line(indexed))
+        scan.read[name] = indexed
     if on_progress is not None:
-        on_progress(len(listing.files), len(listing.files))
-    return _Scan(files, tuple(read))
+        on_progress(total, total)
+    return scan
 
 
 # --- the update ------------------------------------------------------------------------
@@ -233,38 +257,65 @@ def _remove_old_temporaries(directory: Path) -> None:
                     Path(entry.path).unlink()
 
 
-def _pages_to_write(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-                    scan: _Scan, by_project: dict[NormalizedName, list[IndexedFile]],
-                    *, every_page: bool) -> list[tuple[Path, bytes]]:
+def _entries(root: Path, scan: _Scan, names: list[str], warnings: list[str]) -> list[IndexedFile]:
+    """The entries of ``names`` (one project's files), parsed from their lines; a file
+    whose line is damaged is read again."""
+    found = []
+    for name in names:
+        indexed = scan.read.get(name)
+        if indexed is None:
+            indexed = parse_line(name, scan.lines[name][1])
+        if indexed is None:  # a damaged line
+            try:
+                indexed, _ = _read(root, parse_distribution(name), (root / name).stat())
+            except (ValueError, OSError, Unreadable) as exc:
+                warnings.append(f"skipped {name}: cannot read it ({exc}); "
+                                "delete it or download it again")
+                del scan.lines[name]
+                continue
+            scan.read[name] = indexed
+            scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
+        found.append(indexed)
+    return found
+
+
+def _write_pages(root: Path, listing: _Listing, previous: State, scan: _Scan,
+                 by_project: dict[NormalizedName, list[str]], writer: ChunkWriter,
+                 warnings: list[str], *, every_page: bool) -> None:
     """The pages whose content changes: of the projects that gained, lost or changed a
     file, or whose page is missing; and the root page if the set of projects changed.
-    ``every_page`` compares them all (the pages were written in an older shape)."""
-    changed = set(by_project) if every_page else {f.project for f in scan.read}
-    changed.update(f.project for name, f in previous.items() if name not in scan.files)
+    ``every_page`` compares them all (the pages were written in an older shape). Each
+    page is in place before the root page that links it."""
+    changed = set(by_project) if every_page else {f.project for f in scan.read.values()}
+    gone = [line for key, line in previous.lines.items() if key not in scan.kept]
+    changed.update(line_project(line) for line in gone if line.count("\t") >= 3)
     directories = {entry.name for entry in listing.directories}
     changed.update(p for p in by_project
                    if p not in directories or not (root / p / PAGE).is_file())
-    writes: list[tuple[Path, bytes]] = []
     for project in sorted(changed):
-        files = by_project.get(project)
-        if files is None:
+        names = by_project.get(project)
+        if names is None:
             continue  # gone: its page is removed later
         directory = root / project
         directory.mkdir(exist_ok=True)
         _remove_old_temporaries(directory)
+        files = _entries(root, scan, names, warnings)
+        if not files:
+            continue
         page = project_page(project, files)
         if _differs(directory / PAGE, page):
-            writes.append((directory / PAGE, page))
-    if (every_page or by_project.keys() != {f.project for f in previous.values()}
-            or not (root / PAGE).is_file()):
+            writer.add(directory / PAGE, page)
+    writer.flush()  # the project pages before the root page that links them
+    known = {line_project(line) for line in previous.lines.values() if line.count("\t") >= 3}
+    if every_page or by_project.keys() != known or not (root / PAGE).is_file():
         page = root_page(by_project)
         if _differs(root / PAGE, page):
-            writes.append((root / PAGE, page))
-    return writes
+            writer.add(root / PAGE, page)
+    writer.flush()
 
 
 def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
-                  files: dict[str, IndexedFile]) -> int:
+                  scan: _Scan) -> int:
     """Drop pages of projects with no files left, and sidecars of gone wheels."""
     removed = 0
     for entry in listing.directories:
@@ -277,8 +328,8 @@ def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
                 with contextlib.suppress(OSError):  # it may hold other things: keep them
                     Path(entry.path).rmdir()
     for name in listing.sidecars:
-        wheel = files.get(name.removesuffix(METADATA_SUFFIX))
-        if wheel is None or wheel.metadata_sha256 is None:
+        wheel = name.removesuffix(METADATA_SUFFIX)
+        if wheel not in scan.lines or not line_has_sidecar(scan.lines[wheel][1]):
             (root / name).unlink(missing_ok=True)
     return removed
 
@@ -299,26 +350,27 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         raise UserMessageError(f"mirror directory {root} does not exist: create it, or fill it "
                                "with `dockerpypi mirror add PACKAGE`")
     warnings: list[str] = []
-    with mirror_lock(root, lock_timeout, on_wait), Batch(root) as batch:
+    with mirror_lock(root, lock_timeout, on_wait), ChunkWriter(root) as writer:
         listing = _list(root)
-        previous, current = ({}, False) if full else read_state(root, warnings)
-        scan = _scan(root, listing, previous, warnings, batch, on_progress)
-        by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
-        for indexed in scan.files.values():
-            by_project[indexed.project].append(indexed)
-        pages = _pages_to_write(root, listing, previous, scan, by_project,
-                                every_page=not current)
-        # Order matters for readers: sidecars (added while scanning), then project
+        previous = State({}, False) if full else read_lines(root, warnings)
+        # Order matters for readers: sidecars (written while scanning), then project
         # pages, then the root page that links them, and only then removals and the state.
-        for path, page in pages:
-            batch.add(path, page)
-        batch.commit()
-        removed = _remove_stale(root, listing, set(by_project), scan.files)
-        if scan.files != previous or not current:  # else the same bytes: not written again
-            save_state(root, scan.files)
-    files = len(scan.files)
+        scan = _scan(root, listing, previous, warnings, writer, on_progress)
+        writer.flush()
+        sidecars = writer.written
+        by_project: dict[NormalizedName, list[str]] = defaultdict(list)
+        for name in scan.lines:
+            by_project[scan.project(name)].append(name)
+        _write_pages(root, listing, previous, scan, by_project, writer, warnings,
+                     every_page=not previous.current)
+        removed = _remove_stale(root, listing, set(by_project), scan)
+        # Unchanged, the same bytes: not written again.
+        if scan.read or len(scan.kept) != len(previous.lines) or not previous.current:
+            save_lines(root, scan.lines.values(), len(scan.lines))
+    files = len(scan.lines)
     return IndexResult(root, len(by_project), files, len(scan.read), files - len(scan.read),
-                       len(pages), removed, tuple(warnings), time.monotonic() - started)
+                       writer.written - sidecars, removed, tuple(warnings),
+                       time.monotonic() - started)
 
 
 # --- listing -------------------------------------------------------------------------

@@ -113,8 +113,11 @@ class _Mirror:
     """The indexed files of a mirror, grouped for the walk; metadata read on demand."""
 
     root: Path
-    files: dict[str, index.IndexedFile]
-    by_project: dict[NormalizedName, list[index.IndexedFile]] = field(default_factory=dict)
+    state: index.State
+    # Each project's lines of the state file, parsed when the walk reaches it.
+    lines: dict[NormalizedName, list[tuple[str, str]]] = field(default_factory=dict)
+    files: dict[str, index.IndexedFile] = field(default_factory=dict)  # parsed so far
+    _projects: dict[NormalizedName, list[index.IndexedFile]] = field(default_factory=dict)
     _requires: dict[tuple[str, str], list[Requirement]] = field(default_factory=dict)
     _raw: dict[str, list[str]] = field(default_factory=dict)
     _parsed: dict[str, Requirement] = field(default_factory=dict)
@@ -122,10 +125,25 @@ class _Mirror:
     _fits: dict[tuple[str, tuple[int, int], str], bool] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        grouped: dict[NormalizedName, list[index.IndexedFile]] = defaultdict(list)
-        for indexed in self.files.values():
-            grouped[indexed.project].append(indexed)
-        self.by_project = dict(grouped)
+        grouped: dict[NormalizedName, list[tuple[str, str]]] = defaultdict(list)
+        for key, line in self.state.lines.items():
+            grouped[index.line_project(line)].append((key, line))
+        self.lines = dict(grouped)
+
+    def project_files(self, project: NormalizedName) -> list[index.IndexedFile]:
+        """The indexed files of ``project`` (CannotTell when an entry is damaged)."""
+        if project not in self._projects:
+            found = []
+            for key, line in self.lines.get(project, []):
+                filename = index.key_filename(key)
+                indexed = index.parse_line(filename, line) if filename is not None else None
+                if indexed is None:
+                    raise CannotTell(f"the index of {self.root} has a damaged entry (run "
+                                     "`dockerpypi mirror index --full`)")
+                self.files[indexed.filename] = indexed
+                found.append(indexed)
+            self._projects[project] = found
+        return self._projects[project]
 
     def tags(self, filename: str) -> frozenset[Tag] | None:
         """A wheel's tags; None for an sdist."""
@@ -240,7 +258,7 @@ def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tup
             continue
         seen_edges.add(edge)
         by_version: dict[Version, list[index.IndexedFile]] = defaultdict(list)
-        for indexed in mirror.by_project.get(name, []):
+        for indexed in mirror.project_files(name):
             try:
                 version = Version(indexed.version)
             except InvalidVersion:
@@ -305,11 +323,12 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size < 1_000_000_000 else f"{size / 1e9:,.2f} GB"
 
 
-def load_index(root: Path) -> dict[str, index.IndexedFile]:
-    """What the mirror's index pages list: its state file; CannotTell when there is none."""
+def load_index(root: Path) -> index.State:
+    """What the mirror's index pages list: its state file, each entry parsed when the walk
+    reaches its project; CannotTell when there is none."""
     warnings: list[str] = []
-    files = index.load_state(root, warnings)
-    if warnings or not files:
+    files = index.read_lines(root, warnings)
+    if warnings or not files.lines:
         raise CannotTell(f"{root} has no usable dockerpypi index (run `dockerpypi mirror "
                          "index`)")
     return files
@@ -324,8 +343,8 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
     messages. A Python is kept when the mirror serves every requirement to it
     from wheels; CannotTell when no Python is kept for some machine.
     """
-    indexed = load_index(root)
-    mirror = _Mirror(root, indexed)
+    mirror = _Mirror(root, load_index(root))
+    indexed = mirror.files
     chosen: set[str] = set()
     served: set[tuple[int, int]] = set()
     for machine in machines:
@@ -352,5 +371,6 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
         if size != indexed[name].size:
             raise CannotTell(f"the index is out of date for {name} (run `dockerpypi mirror "
                              "index`)")
+    total = sum(int(line.partition("\t")[0]) for line in mirror.state.lines.values())
     return Selection(tuple(indexed[name] for name in sorted(chosen)), tuple(sorted(served)),
-                     tuple(machines), len(indexed), sum(f.size for f in indexed.values()))
+                     tuple(machines), len(mirror.state.lines), total)
