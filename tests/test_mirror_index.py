@@ -412,9 +412,10 @@ def test_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
 
 # --- atomicity and the lock ---------------------------------------------------------
 
-# The update renames, in order: 3 sidecars, the pages of a, b and c, the root page,
-# the state file. Failing at each kind of rename covers every step.
-@pytest.mark.parametrize("fail_at", [1, 3, 4, 6, 7, 8])
+# The update writes the 3 sidecars in place (no page links them yet), then renames,
+# in order: the pages of a, b and c, the root page, the state file. Failing at each
+# rename covers every step.
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5])
 def test_an_interrupted_update_leaves_each_page_old_or_new_and_no_temporaries(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
     make_wheel(tmp_path, "a", "1.0")
@@ -450,6 +451,37 @@ def test_an_interrupted_update_leaves_each_page_old_or_new_and_no_temporaries(
         assert content in (old.get(name), new[name]), name
     assert recovered.files == 5
     assert recovered.files_read >= 3  # the state file was written last, so not yet
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_an_update_interrupted_writing_sidecars_leaves_none_of_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    update_index(tmp_path)
+    old = pages(tmp_path)
+    for name in ("b", "c", "d"):
+        make_wheel(tmp_path, name, "1.0")
+    real_fdopen = os.fdopen
+    calls = 0
+
+    def interrupted(fd: int, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(tmp_path)
+    monkeypatch.setattr(os, "fdopen", real_fdopen)
+
+    assert sorted(p.name for p in tmp_path.glob("*.metadata")) == [
+        "a-1.0-py3-none-any.whl.metadata"]  # the new ones, written in place, are gone
+    assert pages(tmp_path) == old
+    assert update_index(tmp_path).files_read == 3
+    assert check_mirror(tmp_path).ok
 
 
 def test_a_held_lock_makes_a_second_run_fail_clearly(tmp_path: Path) -> None:

@@ -198,12 +198,12 @@ class _Scan:
     (:mod:`.state`), by file name, in name order; the entries of those read in this run."""
 
     lines: dict[str, tuple[str, str]]  # file name: (key, line)
-    read: dict[str, IndexedFile]  # the files read in this run (new or changed)
+    read: dict[str, NormalizedName]  # the files read in this run (new or changed): project
     kept: set[str]  # the keys of the previous state's lines still true
 
     def project(self, name: str) -> NormalizedName:
-        indexed = self.read.get(name)
-        return indexed.project if indexed is not None else line_project(self.lines[name][1])
+        project = self.read.get(name)
+        return project if project is not None else line_project(self.lines[name][1])
 
 
 def _scan(root: Path, listing: _Listing, previous: State,
@@ -236,11 +236,14 @@ def _scan(root: Path, listing: _Listing, previous: State,
                             "delete it or download it again")
             continue
         sidecar_path = root / (name + METADATA_SUFFIX)
-        if sidecar is not None and (sidecar_path.name not in listing.sidecars
-                                    or _differs(sidecar_path, sidecar)):
+        if sidecar is not None and sidecar_path.name not in listing.sidecars:
+            # No page links it before the writer's next flush, unless the wheel was
+            # indexed before (its sidecar deleted since): a reader may ask for it then.
+            writer.add(sidecar_path, sidecar, fresh=entry_key(name) not in previous.lines)
+        elif sidecar is not None and _differs(sidecar_path, sidecar):
             writer.add(sidecar_path, sidecar)
         scan.lines[name] = (key, entry_line(indexed))
-        scan.read[name] = indexed
+        scan.read[name] = indexed.project  # held as its line alone (100,000 entries)
     if on_progress is not None:
         on_progress(total, total)
     return scan
@@ -262,9 +265,7 @@ def _entries(root: Path, scan: _Scan, names: list[str], warnings: list[str]) -> 
     whose line is damaged is read again."""
     found = []
     for name in names:
-        indexed = scan.read.get(name)
-        if indexed is None:
-            indexed = parse_line(name, scan.lines[name][1])
+        indexed = parse_line(name, scan.lines[name][1])
         if indexed is None:  # a damaged line
             try:
                 indexed, _ = _read(root, parse_distribution(name), (root / name).stat())
@@ -273,7 +274,7 @@ def _entries(root: Path, scan: _Scan, names: list[str], warnings: list[str]) -> 
                                 "delete it or download it again")
                 del scan.lines[name]
                 continue
-            scan.read[name] = indexed
+            scan.read[name] = indexed.project
             scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
         found.append(indexed)
     return found
@@ -286,7 +287,7 @@ def _write_pages(root: Path, listing: _Listing, previous: State, scan: _Scan,
     file, or whose page is missing; and the root page if the set of projects changed.
     ``every_page`` compares them all (the pages were written in an older shape). Each
     page is in place before the root page that links it."""
-    changed = set(by_project) if every_page else {f.project for f in scan.read.values()}
+    changed = set(by_project) if every_page else set(scan.read.values())
     gone = [line for key, line in previous.lines.items() if key not in scan.kept]
     changed.update(line_project(line) for line in gone if line.count("\t") >= 3)
     directories = {entry.name for entry in listing.directories}

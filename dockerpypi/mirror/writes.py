@@ -67,12 +67,29 @@ class ChunkWriter:
     def __init__(self, directory: Path, chunk: int = CHUNK) -> None:
         self._directory = directory
         self._chunk = chunk
-        self._pending: list[tuple[Path | None, Path]] = []
+        self._pending: list[tuple[Path | None, Path]] = []  # (temporary or None, path)
+        self._fresh: list[Path] = []  # written in place since the last flush
         self._count = 0
         self.written = 0
 
-    def add(self, path: Path, data: bytes) -> None:
-        """Write ``data`` for ``path`` (mode 0644); in place after the next flush."""
+    def add(self, path: Path, data: bytes, *, fresh: bool = False) -> None:
+        """Write ``data`` for ``path`` (mode 0644); in place after the next flush.
+
+        ``fresh``: nothing reads ``path`` before the next flush (a sidecar of a
+        wheel no page links yet), so when there is no such file it is written
+        there directly, without a temporary and a rename (half the work in a
+        directory of 100,000 files); it is flushed with the rest.
+        """
+        if fresh:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pass
+            else:
+                self._pending.append((None, path))
+                self._fresh.append(path)
+                self._fill(fd, data)
+                return
         while True:
             self._count += 1
             temporary = self._directory / f".{path.name}.{os.getpid()}-{self._count}{TEMP_SUFFIX}"
@@ -82,6 +99,9 @@ class ChunkWriter:
                 continue
             break
         self._pending.append((temporary, path))
+        self._fill(fd, data)
+
+    def _fill(self, fd: int, data: bytes) -> None:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -99,8 +119,7 @@ class ChunkWriter:
             return
         try:
             if len(pending) < _SYNCFS_FROM or not _syncfs(self._directory):
-                self._fsync_each([temporary for temporary, _ in pending
-                                  if temporary is not None])
+                self._fsync_each([temporary or path for temporary, path in pending])
             for number, (temporary, path) in enumerate(pending):
                 if temporary is not None:
                     temporary.replace(path)
@@ -110,6 +129,7 @@ class ChunkWriter:
             self._pending = [item for item in pending if item[0] is not None]
             self.discard()
             raise
+        self._fresh = []
 
     @staticmethod
     def _fsync_each(paths: list[Path]) -> None:
@@ -128,7 +148,9 @@ class ChunkWriter:
             if temporary is not None:
                 with contextlib.suppress(OSError):
                     temporary.unlink()
-        self._pending = []
+        for path in self._fresh:  # not yet flushed: perhaps written in part
+            path.unlink(missing_ok=True)
+        self._pending, self._fresh = [], []
 
     def __enter__(self) -> ChunkWriter:
         return self
