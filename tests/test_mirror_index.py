@@ -17,7 +17,7 @@ from support import wheels
 from support.server import serve_directory
 
 from dockerpypi.errors import UserMessageError
-from dockerpypi.mirror import index as index_module
+from dockerpypi.mirror import reading
 from dockerpypi.mirror.check import check_mirror
 from dockerpypi.mirror.distfile import Distribution, requires_python
 from dockerpypi.mirror.index import LOCK_FILE, STATE_FILE, TEMP_SUFFIX, list_projects, update_index
@@ -231,13 +231,13 @@ def test_list_projects_groups_versions(tmp_path: Path) -> None:
 def _parsed_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The file names the next update parses."""
     names: list[str] = []
-    real = index_module.parse_distribution
+    real = reading.parse_distribution
 
     def recording(filename: str) -> Distribution:
         names.append(filename)
         return real(filename)
 
-    monkeypatch.setattr(index_module, "parse_distribution", recording)
+    monkeypatch.setattr(reading, "parse_distribution", recording)  # where files are read
     return names
 
 
@@ -576,3 +576,27 @@ def test_requires_python_reads_as_the_header_parser_does(metadata: bytes) -> Non
         block).get("Requires-Python")
     expected = (value.strip() or None) if isinstance(value, str) else None
     assert requires_python(metadata) == expected
+
+
+def test_files_read_on_a_pool_of_processes_index_as_read_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    here, pooled = tmp_path / "here", tmp_path / "pooled"
+    for mirror in (here, pooled):
+        mirror.mkdir()
+        for number in range(7):
+            make_wheel(mirror, f"p{number}", "1.0", requires_python=">=3.8")
+        make_sdist(mirror, "s", "1.0")
+        (mirror / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    first = update_index(here)
+    monkeypatch.setattr(reading, "POOL_FROM", 1)
+    monkeypatch.setattr(reading, "_BATCH", 2)  # several jobs, their results in order
+    monkeypatch.setattr(reading, "_workers", lambda: 2)
+
+    second = update_index(pooled)
+
+    assert (second.files, second.files_read, second.warnings) == (
+        first.files, first.files_read, first.warnings)
+    assert pages(pooled) == pages(here)
+    assert load_state(pooled, []).keys() == load_state(here, []).keys()
+    assert [p.path for p in check_mirror(pooled).problems] == [
+        "broken-1.0-py3-none-any.whl"]  # skipped with a warning, as here

@@ -11,7 +11,6 @@ something that is not there yet, and the whole update runs under a lock file.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from collections import defaultdict
@@ -33,13 +32,12 @@ from .distfile import (
     Unreadable,
     is_index_file,
     parse_distribution,
-    read_distribution,
-    requires_python,
     sha256_of,
     wheel_metadata,
 )
 from .filenames import SDIST_SUFFIXES
 from .pages import PAGE_FORMAT, project_page, root_page
+from .reading import Item, read_file, read_files
 from .state import (
     STATE_FILE,
     IndexedFile,
@@ -166,25 +164,6 @@ def _list(root: Path) -> _Listing:
     return _Listing(files, frozenset(sidecars), directories)
 
 
-def _read(root: Path, dist: Distribution, stat: os.stat_result) -> tuple[IndexedFile, bytes | None]:
-    try:
-        digest, metadata = read_distribution(root / dist.filename, dist.is_wheel, dist.project)
-    except ARCHIVE_ERRORS as exc:
-        raise Unreadable(f"{type(exc).__name__}: {exc}") from None
-    sidecar = metadata if dist.is_wheel else None
-    indexed = IndexedFile(
-        filename=dist.filename,
-        project=dist.project,
-        version=dist.version,
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
-        sha256=digest,
-        requires_python=requires_python(metadata),
-        metadata_sha256=hashlib.sha256(sidecar).hexdigest() if sidecar is not None else None,
-    )
-    return indexed, sidecar
-
-
 def _differs(path: Path, data: bytes) -> bool:
     try:
         return path.read_bytes() != data
@@ -212,9 +191,8 @@ def _scan(root: Path, listing: _Listing, previous: State,
     """Every distribution, read when new or changed; their sidecars go to ``writer``."""
     scan = _Scan({}, {}, set())
     total = len(listing.files)
-    for done, entry in enumerate(listing.files):
-        if on_progress is not None and done % 256 == 0:
-            on_progress(done, total)
+    unread: list[Item] = []
+    for entry in listing.files:
         name = entry.name
         stat = entry.stat()
         line = previous.unchanged(name, stat.st_size, stat.st_mtime_ns)
@@ -224,25 +202,25 @@ def _scan(root: Path, listing: _Listing, previous: State,
             scan.lines[name] = (key, line)  # unchanged: its name is not even parsed again
             scan.kept.add(key)
             continue
-        try:
-            dist = parse_distribution(name)
-        except ValueError as exc:
-            warnings.append(f"skipped {name}: {exc}")
+        scan.lines[name] = (key, "")  # its place in name order, filled below
+        unread.append((name, stat.st_size, stat.st_mtime_ns))
+    for done, ((name, _, _), result) in enumerate(zip(unread, read_files(root, unread),
+                                                      strict=True)):
+        if on_progress is not None and done % 256 == 0:
+            on_progress(total - len(unread) + done, total)
+        if isinstance(result, str):
+            warnings.append(result)
+            del scan.lines[name]
             continue
-        try:
-            indexed, sidecar = _read(root, dist, stat)
-        except Unreadable as exc:
-            warnings.append(f"skipped {name}: cannot read it ({exc}); "
-                            "delete it or download it again")
-            continue
+        indexed, sidecar = result
         sidecar_path = root / (name + METADATA_SUFFIX)
         if sidecar is not None and sidecar_path.name not in listing.sidecars:
             # No page links it before the writer's next flush, unless the wheel was
             # indexed before (its sidecar deleted since): a reader may ask for it then.
-            writer.add(sidecar_path, sidecar, fresh=entry_key(name) not in previous.lines)
+            writer.add(sidecar_path, sidecar, fresh=scan.lines[name][0] not in previous.lines)
         elif sidecar is not None and _differs(sidecar_path, sidecar):
             writer.add(sidecar_path, sidecar)
-        scan.lines[name] = (key, entry_line(indexed))
+        scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
         scan.read[name] = indexed.project  # held as its line alone (100,000 entries)
     if on_progress is not None:
         on_progress(total, total)
@@ -267,13 +245,13 @@ def _entries(root: Path, scan: _Scan, names: list[str], warnings: list[str]) -> 
     for name in names:
         indexed = parse_line(name, scan.lines[name][1])
         if indexed is None:  # a damaged line
-            try:
-                indexed, _ = _read(root, parse_distribution(name), (root / name).stat())
-            except (ValueError, OSError, Unreadable) as exc:
-                warnings.append(f"skipped {name}: cannot read it ({exc}); "
-                                "delete it or download it again")
+            stat = (root / name).stat()
+            result = read_file(root, name, stat.st_size, stat.st_mtime_ns)
+            if isinstance(result, str):
+                warnings.append(result)
                 del scan.lines[name]
                 continue
+            indexed = result[0]
             scan.read[name] = indexed.project
             scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
         found.append(indexed)
