@@ -1,4 +1,5 @@
-"""Reading the distributions an index run has not seen: hash, core metadata, Requires-Python.
+"""Reading the distributions an index run has not seen (hash, core metadata,
+Requires-Python), and hashing the files ``mirror check`` compares.
 
 A few files are read in this process. Many (a first index of a large mirror)
 are read on a pool of processes, one per core, in batches whose results come
@@ -12,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .distfile import (
     ARCHIVE_ERRORS,
@@ -22,6 +23,7 @@ from .distfile import (
     parse_distribution,
     read_distribution,
     requires_python,
+    sha256_of,
 )
 from .state import IndexedFile
 
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
 Item = tuple[str, int, int]
 # The entry and its sidecar (None for an sdist), or the warning that skips the file.
 Result = tuple[IndexedFile, bytes | None] | str
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 POOL_FROM = 2000  # files to read before a pool pays for its start
 _BATCH = 256  # files per job
@@ -69,6 +74,10 @@ def _read_batch(root: Path, items: Sequence[Item]) -> list[Result]:
     return [read_file(root, *item) for item in items]
 
 
+def _hash_batch(root: Path, names: Sequence[str]) -> list[str]:
+    return [sha256_of(root / name) for name in names]
+
+
 def _workers() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -78,18 +87,27 @@ def _workers() -> int:
 
 def read_files(root: Path, items: Sequence[Item]) -> Iterator[Result]:
     """The result of each of ``items``, in their order."""
+    return _in_order(_read_batch, root, items)
+
+
+def sha256_files(root: Path, names: Sequence[str]) -> Iterator[str]:
+    """The sha256 of each of the files ``names`` (in ``root``), in their order."""
+    return _in_order(_hash_batch, root, names)
+
+
+def _in_order(job: Callable[[Path, Sequence[T]], list[R]], root: Path,
+              items: Sequence[T]) -> Iterator[R]:
     workers = _workers()
     if len(items) < POOL_FROM or workers < 2:
-        for item in items:
-            yield read_file(root, *item)
+        yield from job(root, items)
         return
     from concurrent.futures import ProcessPoolExecutor
 
     batches = (items[start:start + _BATCH] for start in range(0, len(items), _BATCH))
     with ProcessPoolExecutor(workers) as pool:
-        running: deque[Future[list[Result]]] = deque()
+        running: deque[Future[list[R]]] = deque()
         for batch in batches:
-            running.append(pool.submit(_read_batch, root, batch))
+            running.append(pool.submit(job, root, batch))
             if len(running) >= workers * _AHEAD:
                 yield from running.popleft().result()
         while running:
