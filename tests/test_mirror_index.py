@@ -600,3 +600,65 @@ def test_files_read_on_a_pool_of_processes_index_as_read_here(
     assert load_state(pooled, []).keys() == load_state(here, []).keys()
     assert [p.path for p in check_mirror(pooled).problems] == [
         "broken-1.0-py3-none-any.whl"]  # skipped with a warning, as here
+
+
+# --- the state file's format -----------------------------------------------------------
+
+def test_the_state_lists_each_project_then_its_files_one_a_line(tmp_path: Path) -> None:
+    from dockerpypi.mirror.state import Projects, read_lines, read_projects
+
+    wheels_written = [make_wheel(tmp_path, "b", "1.0"), make_wheel(tmp_path, "a", "2.0"),
+                      make_wheel(tmp_path, "a", "1.0")]
+    sdist = make_sdist(tmp_path, "a", "3.0")
+    update_index(tmp_path)
+
+    lines = (tmp_path / STATE_FILE).read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header == {"version": 3, "pages": 2, "files": 4, "bytes": sum(
+        p.stat().st_size for p in [*wheels_written, sdist])}
+    assert [line.split("\t")[0] for line in lines[1:]] == [
+        "@a", '"a-1.0-py3-none-any.whl"', '"a-2.0-py3-none-any.whl"', '"a-3.0.tar.gz"',
+        "@b", '"b-1.0-py3-none-any.whl"']
+    projects = read_projects(tmp_path)
+    assert projects is not None
+    assert (projects.files, projects.size) == (header["files"], header["bytes"])
+    assert [key for key, _ in projects.lines("a")] == [
+        '"a-1.0-py3-none-any.whl"', '"a-2.0-py3-none-any.whl"', '"a-3.0.tar.gz"']
+    assert projects.lines("c") == []
+    whole = Projects.of(read_lines(tmp_path, []))  # as an older format is read
+    assert (whole.files, whole.size, whole.blocks.keys()) == (4, header["bytes"], {"a", "b"})
+    assert [whole.lines(p) for p in "ab"] == [projects.lines(p) for p in "ab"]
+
+
+def test_any_file_name_and_requires_python_survive_the_state(tmp_path: Path) -> None:
+    from dockerpypi.mirror.state import IndexedFile, load_state, save_state
+
+    odd = IndexedFile('a\tb\n"c\\-1.0.tar.gz', "a-b-c", "1.0", 5, 6, "00",
+                      '>=3.8,\t<4\n "x"', None)
+    plain = IndexedFile("a_b_c-1.0-py3-none-any.whl", "a-b-c", "1.0", 7, 8, "11", None, "22")
+    save_state(tmp_path, {odd.filename: odd, plain.filename: plain})
+
+    assert load_state(tmp_path, []) == {odd.filename: odd, plain.filename: plain}
+
+
+def test_a_state_file_of_version_2_is_taken_over_without_reading_again(
+        tmp_path: Path) -> None:
+    from dockerpypi.build.subset.closure import load_index
+
+    wheel = make_wheel(tmp_path, "Foo_Bar", "1.0", requires_python=">=3.8")
+    make_sdist(tmp_path, "foo.bar", "0.9")
+    update_index(tmp_path)
+    state = load_state(tmp_path, [])
+    # Version 2: one compact JSON object, an array per file.
+    (tmp_path / STATE_FILE).write_text(json.dumps({"version": 2, "pages": 2, "files": {
+        name: [f.size, f.mtime_ns, f.sha256, f.requires_python, f.metadata_sha256, f.project,
+               f.version] for name, f in state.items()}}, separators=(",", ":")))
+    # A build's subset reads it too, whole, until the index writes it again.
+    assert [key for key, _ in load_index(tmp_path).lines("foo-bar")] == [
+        f'"{wheel.name}"', '"foo.bar-0.9.tar.gz"']
+
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written, result.warnings) == (0, 0, ())
+    assert load_state(tmp_path, []) == state
+    assert (tmp_path / STATE_FILE).read_text().startswith('{"version":3,')

@@ -41,6 +41,7 @@ from .reading import Item, read_file, read_files
 from .state import (
     STATE_FILE,
     IndexedFile,
+    Projects,
     State,
     entry_key,
     entry_line,
@@ -51,6 +52,7 @@ from .state import (
     pages_outdated,
     parse_line,
     read_lines,
+    read_projects,
     save_lines,
 )
 from .writes import ChunkWriter
@@ -59,9 +61,10 @@ from .writes import ChunkWriter
 __all__ = [
     "ARCHIVE_ERRORS", "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE",
     "PAGE_FORMAT", "SDIST_SUFFIXES", "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult",
-    "IndexedFile", "Project", "State", "Unreadable", "is_index_file", "key_filename",
+    "IndexedFile", "Project", "Projects", "State", "Unreadable", "is_index_file", "key_filename",
     "line_project", "list_projects", "load_state", "mirror_lock", "pages_outdated",
-    "parse_distribution", "parse_line", "project_page", "read_lines", "root_page",
+    "parse_distribution", "parse_line", "project_page", "read_lines", "read_projects",
+    "root_page",
     "sha256_of", "update_index", "wheel_metadata",
 ]
 
@@ -179,6 +182,7 @@ class _Scan:
     lines: dict[str, tuple[str, str]]  # file name: (key, line)
     read: dict[str, NormalizedName]  # the files read in this run (new or changed): project
     kept: set[str]  # the keys of the previous state's lines still true
+    size: int = 0  # bytes, of the files in ``lines``
 
     def project(self, name: str) -> NormalizedName:
         project = self.read.get(name)
@@ -201,6 +205,7 @@ def _scan(root: Path, listing: _Listing, previous: State,
                                  or not line_has_sidecar(line)):
             scan.lines[name] = (key, line)  # unchanged: its name is not even parsed again
             scan.kept.add(key)
+            scan.size += stat.st_size
             continue
         scan.lines[name] = (key, "")  # its place in name order, filled below
         unread.append((name, stat.st_size, stat.st_mtime_ns))
@@ -222,6 +227,7 @@ def _scan(root: Path, listing: _Listing, previous: State,
             writer.add(sidecar_path, sidecar)
         scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
         scan.read[name] = indexed.project  # held as its line alone (100,000 entries)
+        scan.size += indexed.size
     if on_progress is not None:
         on_progress(total, total)
     return scan
@@ -250,6 +256,7 @@ def _entries(root: Path, scan: _Scan, names: list[str], warnings: list[str]) -> 
             if isinstance(result, str):
                 warnings.append(result)
                 del scan.lines[name]
+                scan.size -= stat.st_size
                 continue
             indexed = result[0]
             scan.read[name] = indexed.project
@@ -356,7 +363,10 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         removed = _remove_stale(root, listing, set(by_project), scan)
         # Unchanged, the same bytes: not written again.
         if scan.read or len(scan.kept) != len(previous.lines) or not previous.current:
-            save_lines(root, scan.lines.values(), len(scan.lines))
+            save_lines(root, ((project, (scan.lines[name] for name in names
+                                         if name in scan.lines))
+                              for project, names in sorted(by_project.items())),
+                       len(scan.lines), scan.size)
     files = len(scan.lines)
     return IndexResult(root, len(by_project), files, len(scan.read), files - len(scan.read),
                        writer.written - sidecars, removed, tuple(warnings),

@@ -11,9 +11,10 @@ every entry (as JSON of version 2 had to be) cost more than the rest of an
 incremental run. The first line is a JSON header, always begun the same way
 (:func:`pages_outdated` reads it alone)::
 
-    {"version":3,"pages":2,"files":100000}
+    {"version":3,"pages":2,"files":100000,"bytes":123456789}
 
-then one line per file, in file-name order, its fields apart by tabs::
+then each project: a line ``@<project>``, and one line per file of it, in
+file-name order, its fields apart by tabs::
 
     <file name as a JSON string> <size> <mtime_ns> <project> <JSON>
 
@@ -23,19 +24,22 @@ A JSON string never holds a raw tab or newline, nor does compact JSON, and a
 normalized project name is letters, digits and dashes: so a line splits on its
 tabs without parsing, and whether a file is unchanged is one dictionary lookup
 and one string comparison (:meth:`State.unchanged`). Only the entries a run
-needs (the projects whose pages change; those a build walks) are parsed.
+needs (the projects whose pages change; those a build walks) are parsed, and a
+build's subset (:func:`read_projects`) does not even split the lines of the
+projects it does not reach: it splits the file at the project lines.
 Versions 1 and 2 (JSON objects) are taken over: their entries are all parsed
 once, and the file is written again in version 3.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 from packaging.utils import NormalizedName
 
@@ -44,6 +48,7 @@ from .distfile import parse_distribution
 from .pages import PAGE_FORMAT
 
 STATE_FILE = ".dockerpypi-index.json"
+_PROJECT = "@"  # begins a project's line (a key begins with a quote)
 _STATE_VERSION = 3
 _OLD_VERSIONS = (1, 2)
 # The pages' own shape is recorded apart (``pages``: pages.PAGE_FORMAT, 1 when
@@ -209,7 +214,8 @@ def read_lines(root: Path, warnings: list[str]) -> State:
         key, tab, rest = line.partition("\t")
         if tab:
             lines[key] = rest
-    return State(lines, header.get("pages", 1) == PAGE_FORMAT)
+    return State(lines, header.get("pages", 1) == PAGE_FORMAT
+                 and type(header.get("bytes")) is int)
 
 
 def load_state(root: Path, warnings: list[str]) -> dict[str, IndexedFile]:
@@ -245,20 +251,80 @@ def pages_outdated(root: Path) -> bool:
     return False
 
 
-def save_lines(root: Path, lines: Iterable[tuple[str, str]], count: int) -> None:
-    """Write the state: ``lines`` are (key, line) pairs in file-name order, ``count`` of them."""
-    header = json.dumps({"version": _STATE_VERSION, "pages": PAGE_FORMAT, "files": count},
-                        separators=(",", ":"))
-    write_atomic(root / STATE_FILE, "".join(_joined(header, lines)).encode("utf-8"))
+def save_lines(root: Path, projects: Iterable[tuple[str, Iterable[tuple[str, str]]]],
+               count: int, size: int) -> None:
+    """Write the state: for each project in name order, its (key, line) pairs in file-name
+    order; ``count`` files of ``size`` bytes in all."""
+    header = json.dumps({"version": _STATE_VERSION, "pages": PAGE_FORMAT, "files": count,
+                         "bytes": size}, separators=(",", ":"))
+    write_atomic(root / STATE_FILE, "".join(_joined(header, projects)).encode("utf-8"))
 
 
-def _joined(header: str, lines: Iterable[tuple[str, str]]) -> Iterator[str]:
+def _joined(header: str, projects: Iterable[tuple[str, Iterable[tuple[str, str]]]]
+            ) -> Iterator[str]:
     yield header
-    for key, line in lines:
-        yield f"\n{key}\t{line}"
+    for project, lines in projects:
+        yield f"\n{_PROJECT}{project}"
+        for key, line in lines:
+            yield f"\n{key}\t{line}"
     yield "\n"
 
 
 def save_state(root: Path, files: dict[str, IndexedFile]) -> None:
-    save_lines(root, ((entry_key(name), entry_line(f)) for name, f in sorted(files.items())),
-               len(files))
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for name, indexed in sorted(files.items()):
+        grouped.setdefault(indexed.project, []).append((entry_key(name), entry_line(indexed)))
+    save_lines(root, sorted(grouped.items()), len(files), sum(f.size for f in files.values()))
+
+
+class Projects(NamedTuple):
+    """The state file split at its project lines: each project's lines, unsplit."""
+
+    blocks: dict[str, str]  # project: its lines, as one text
+    files: int
+    size: int  # bytes
+
+    @classmethod
+    def of(cls, state: State) -> Projects:
+        """Those of a state read whole (of an older format, say)."""
+        grouped: dict[str, list[str]] = {}
+        size = 0
+        for key, line in state.lines.items():
+            if line.count("\t") >= 3:
+                grouped.setdefault(line_project(line), []).append(f"{key}\t{line}")
+                with contextlib.suppress(ValueError):
+                    size += int(line.partition("\t")[0])
+        return cls({project: "\n".join(lines) for project, lines in grouped.items()},
+                   sum(map(len, grouped.values())), size)
+
+    def lines(self, project: str) -> list[tuple[str, str]]:
+        """(key, line) of each file of ``project``."""
+        found = []
+        for text in self.blocks.get(project, "").split("\n"):
+            key, tab, line = text.partition("\t")
+            if tab:
+                found.append((key, line))
+        return found
+
+
+def read_projects(root: Path) -> Projects | None:
+    """The state file as :class:`Projects`; None when there is none, or it is not in this
+    version's format (:meth:`Projects.of` makes them of an older one)."""
+    try:
+        text = (root / STATE_FILE).read_bytes().decode("utf-8")
+    except (OSError, ValueError):
+        return None
+    head, _, body = text.partition("\n")
+    try:
+        header = json.loads(head)
+    except ValueError:
+        return None
+    if (not isinstance(header, dict) or header.get("version") != _STATE_VERSION
+            or type(header.get("files")) is not int or type(header.get("bytes")) is not int):
+        return None
+    blocks = {}
+    for block in body.split(f"\n{_PROJECT}"):
+        project, _, lines = block.removeprefix(_PROJECT).partition("\n")
+        if project:
+            blocks[project] = lines
+    return Projects(blocks, header["files"], header["bytes"])

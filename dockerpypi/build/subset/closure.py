@@ -113,9 +113,7 @@ class _Mirror:
     """The indexed files of a mirror, grouped for the walk; metadata read on demand."""
 
     root: Path
-    state: index.State
-    # Each project's lines of the state file, parsed when the walk reaches it.
-    lines: dict[NormalizedName, list[tuple[str, str]]] = field(default_factory=dict)
+    state: index.Projects  # each project's lines of the state file, parsed when reached
     files: dict[str, index.IndexedFile] = field(default_factory=dict)  # parsed so far
     _projects: dict[NormalizedName, list[index.IndexedFile]] = field(default_factory=dict)
     _requires: dict[tuple[str, str], list[Requirement]] = field(default_factory=dict)
@@ -124,17 +122,11 @@ class _Mirror:
     _tags: dict[str, frozenset[Tag] | None] = field(default_factory=dict)
     _fits: dict[tuple[str, tuple[int, int], str], bool] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        grouped: dict[NormalizedName, list[tuple[str, str]]] = defaultdict(list)
-        for key, line in self.state.lines.items():
-            grouped[index.line_project(line)].append((key, line))
-        self.lines = dict(grouped)
-
     def project_files(self, project: NormalizedName) -> list[index.IndexedFile]:
         """The indexed files of ``project`` (CannotTell when an entry is damaged)."""
         if project not in self._projects:
             found = []
-            for key, line in self.lines.get(project, []):
+            for key, line in self.state.lines(project):
                 filename = index.key_filename(key)
                 indexed = index.parse_line(filename, line) if filename is not None else None
                 if indexed is None:
@@ -323,15 +315,18 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size < 1_000_000_000 else f"{size / 1e9:,.2f} GB"
 
 
-def load_index(root: Path) -> index.State:
+def load_index(root: Path) -> index.Projects:
     """What the mirror's index pages list: its state file, each entry parsed when the walk
     reaches its project; CannotTell when there is none."""
+    files = index.read_projects(root)
+    if files is not None and files.files:
+        return files
     warnings: list[str] = []
-    files = index.read_lines(root, warnings)
-    if warnings or not files.lines:
+    state = index.read_lines(root, warnings)  # an older format: read whole
+    if warnings or not state.lines:
         raise CannotTell(f"{root} has no usable dockerpypi index (run `dockerpypi mirror "
                          "index`)")
-    return files
+    return index.Projects.of(state)
 
 
 def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
@@ -371,6 +366,5 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
         if size != indexed[name].size:
             raise CannotTell(f"the index is out of date for {name} (run `dockerpypi mirror "
                              "index`)")
-    total = sum(int(line.partition("\t")[0]) for line in mirror.state.lines.values())
     return Selection(tuple(indexed[name] for name in sorted(chosen)), tuple(sorted(served)),
-                     tuple(machines), len(mirror.state.lines), total)
+                     tuple(machines), mirror.state.files, mirror.state.size)
