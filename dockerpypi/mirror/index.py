@@ -141,15 +141,18 @@ def mirror_lock(root: Path, timeout: float = DEFAULT_LOCK_TIMEOUT,
 class _Listing:
     """The mirror's top level, from one pass of os.scandir."""
 
-    files: list[os.DirEntry[str]]  # what may be distributions, by name
-    sidecars: frozenset[str]
+    files: list[tuple[str, int, int]]  # what may be distributions: name, size, mtime_ns
+    sidecars: set[str]
     directories: list[os.DirEntry[str]]
 
 
 def _list(root: Path) -> _Listing:
-    files: list[os.DirEntry[str]] = []
+    # One pass, the files stat-ed as they come and kept as plain tuples: a mirror of
+    # 100,000 files would hold 100,000 DirEntry objects (and their paths) otherwise.
+    files: list[tuple[str, int, int]] = []
     directories: list[os.DirEntry[str]] = []
     sidecars: set[str] = set()
+    sidecar_suffix = ".whl" + METADATA_SUFFIX
     with os.scandir(root) as entries:
         for entry in entries:
             name = entry.name
@@ -157,14 +160,16 @@ def _list(root: Path) -> _Listing:
                 # Of a run that was killed (never of a live one: we hold the lock).
                 with contextlib.suppress(OSError):
                     Path(entry.path).unlink()
-            elif name.endswith(".whl" + METADATA_SUFFIX):
+            elif name.endswith(sidecar_suffix):
                 sidecars.add(name)
             elif entry.is_dir(follow_symlinks=False):
                 directories.append(entry)
             elif not is_index_file(name) and entry.is_file():
-                files.append(entry)
-    files.sort(key=lambda e: e.name)
-    return _Listing(files, frozenset(sidecars), directories)
+                with contextlib.suppress(FileNotFoundError):  # gone since: not listed
+                    stat = entry.stat()
+                    files.append((name, stat.st_size, stat.st_mtime_ns))
+    files.sort()
+    return _Listing(files, sidecars, directories)
 
 
 def _differs(path: Path, data: bytes) -> bool:
@@ -196,19 +201,19 @@ def _scan(root: Path, listing: _Listing, previous: State,
     scan = _Scan({}, {}, set())
     total = len(listing.files)
     unread: list[Item] = []
-    for entry in listing.files:
-        name = entry.name
-        stat = entry.stat()
-        line = previous.unchanged(name, stat.st_size, stat.st_mtime_ns)
+    known, lines, kept, sidecars = previous.lines, scan.lines, scan.kept, listing.sidecars
+    for item in listing.files:  # (the loop of every run over every file: kept lean)
+        name, size, mtime_ns = item
         key = entry_key(name)
-        if line is not None and (name + METADATA_SUFFIX in listing.sidecars
-                                 or not line_has_sidecar(line)):
-            scan.lines[name] = (key, line)  # unchanged: its name is not even parsed again
-            scan.kept.add(key)
-            scan.size += stat.st_size
+        line = known.get(key)
+        if (line is not None and line.startswith(f"{size}\t{mtime_ns}\t")
+                and (name + METADATA_SUFFIX in sidecars or not line_has_sidecar(line))):
+            lines[name] = (key, line)  # unchanged: its name is not even parsed again
+            kept.add(key)
+            scan.size += size
             continue
-        scan.lines[name] = (key, "")  # its place in name order, filled below
-        unread.append((name, stat.st_size, stat.st_mtime_ns))
+        lines[name] = (key, "")  # its place in name order, filled below
+        unread.append(item)
     for done, ((name, _, _), result) in enumerate(zip(unread, read_files(root, unread),
                                                       strict=True)):
         if on_progress is not None and done % 256 == 0:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 # The shape of the pages. Bump it when a page changes: the index state records
 # it, so that every mirror's pages are written again once, and it names kept
 # build subsets, so that none written in an older shape is used again.
+# (own_anchors below reads back what _HTML and _anchor write: a page of another
+# shape, an older one included, goes to `mirror check`'s HTML parser instead.)
 PAGE_FORMAT = 2
 
 _HTML = ('<!DOCTYPE html>\n<html>\n<head>\n'

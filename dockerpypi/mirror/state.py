@@ -43,9 +43,9 @@ from typing import NamedTuple, cast
 
 from packaging.utils import NormalizedName
 
-from ..files import write_atomic
 from .distfile import parse_distribution
 from .pages import PAGE_FORMAT
+from .writes import write_streamed
 
 STATE_FILE = ".dockerpypi-index.json"
 _PROJECT = "@"  # begins a project's line (a key begins with a quote)
@@ -123,13 +123,6 @@ class State:
     def __init__(self, lines: dict[str, str], current: bool) -> None:
         self.lines = lines
         self.current = current  # the file and its pages are in this version's formats
-
-    def unchanged(self, filename: str, size: int, mtime_ns: int) -> str | None:
-        """The line of ``filename`` if it was indexed with this size and mtime."""
-        line = self.lines.get(entry_key(filename))
-        if line is not None and line.startswith(f"{size}\t{mtime_ns}\t"):
-            return line
-        return None
 
     def entries(self) -> dict[str, IndexedFile]:
         """Every entry, parsed (a damaged one left out)."""
@@ -257,17 +250,24 @@ def save_lines(root: Path, projects: Iterable[tuple[str, Iterable[tuple[str, str
     order; ``count`` files of ``size`` bytes in all."""
     header = json.dumps({"version": _STATE_VERSION, "pages": PAGE_FORMAT, "files": count,
                          "bytes": size}, separators=(",", ":"))
-    write_atomic(root / STATE_FILE, "".join(_joined(header, projects)).encode("utf-8"))
+    write_streamed(root / STATE_FILE, _joined(header, projects))
 
 
 def _joined(header: str, projects: Iterable[tuple[str, Iterable[tuple[str, str]]]]
-            ) -> Iterator[str]:
-    yield header
+            ) -> Iterator[bytes]:
+    """The file in pieces of about a megabyte (not 25 MB of text, then as many of bytes)."""
+    pieces = [header]
+    length = 0
     for project, lines in projects:
-        yield f"\n{_PROJECT}{project}"
+        pieces.append(f"\n{_PROJECT}{project}")
         for key, line in lines:
-            yield f"\n{key}\t{line}"
-    yield "\n"
+            pieces.append(f"\n{key}\t{line}")
+            length += len(line)
+        if length > 1 << 20:
+            yield "".join(pieces).encode("utf-8")
+            pieces, length = [], 0
+    pieces.append("\n")
+    yield "".join(pieces).encode("utf-8")
 
 
 def save_state(root: Path, files: dict[str, IndexedFile]) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -46,6 +47,24 @@ def _syncfs(directory: Path) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def write_streamed(path: Path, chunks: Iterable[bytes]) -> None:
+    """Replace ``path`` by the ``chunks`` (mode 0644, flushed), as
+    :func:`dockerpypi.files.write_atomic` does with one ``bytes``: a large file (the index
+    state of 100,000 files) is never whole in memory."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    try:
+        with temporary.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fchmod(handle.fileno(), 0o644)  # whatever the umask
+            os.fsync(handle.fileno())  # the rename must not land before the data
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _fsync(path: Path) -> None:
