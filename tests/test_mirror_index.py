@@ -662,3 +662,21 @@ def test_a_state_file_of_version_2_is_taken_over_without_reading_again(
     assert (result.files_read, result.pages_written, result.warnings) == (0, 0, ())
     assert load_state(tmp_path, []) == state
     assert (tmp_path / STATE_FILE).read_text().startswith('{"version":3,')
+
+
+def test_sidecars_of_no_wheel_are_removed_even_when_nothing_else_changed(
+        tmp_path: Path) -> None:
+    kept = make_wheel(tmp_path, "a", "1.0")
+    gone = make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    gone.unlink()
+    assert update_index(tmp_path).files == 1
+    assert not (tmp_path / f"{gone.name}.metadata").exists()  # its wheel went
+
+    stray = tmp_path / "c-1.0-py3-none-any.whl.metadata"  # of no wheel at all
+    stray.write_text("Name: c\n")
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written) == (0, 0)
+    assert not stray.exists()
+    assert (tmp_path / f"{kept.name}.metadata").exists()

@@ -188,6 +188,7 @@ class _Scan:
     read: dict[str, NormalizedName]  # the files read in this run (new or changed): project
     kept: set[str]  # the keys of the previous state's lines still true
     size: int = 0  # bytes, of the files in ``lines``
+    sidecars: int = 0  # of the listed sidecars, those of a file in ``lines`` that has one
 
     def project(self, name: str) -> NormalizedName:
         project = self.read.get(name)
@@ -206,8 +207,15 @@ def _scan(root: Path, listing: _Listing, previous: State,
         name, size, mtime_ns = item
         key = entry_key(name)
         line = known.get(key)
-        if (line is not None and line.startswith(f"{size}\t{mtime_ns}\t")
-                and (name + METADATA_SUFFIX in sidecars or not line_has_sidecar(line))):
+        if line is not None and not line.startswith(f"{size}\t{mtime_ns}\t"):
+            line = None  # changed since
+        if line is not None:
+            promised = line_has_sidecar(line)
+            if name + METADATA_SUFFIX in sidecars:
+                scan.sidecars += promised  # (one not promised is removed later)
+            elif promised:
+                line = None  # its sidecar is gone: read it again
+        if line is not None:
             lines[name] = (key, line)  # unchanged: its name is not even parsed again
             kept.add(key)
             scan.size += size
@@ -228,8 +236,10 @@ def _scan(root: Path, listing: _Listing, previous: State,
             # No page links it before the writer's next flush, unless the wheel was
             # indexed before (its sidecar deleted since): a reader may ask for it then.
             writer.add(sidecar_path, sidecar, fresh=scan.lines[name][0] not in previous.lines)
-        elif sidecar is not None and _differs(sidecar_path, sidecar):
-            writer.add(sidecar_path, sidecar)
+        elif sidecar is not None:
+            scan.sidecars += 1
+            if _differs(sidecar_path, sidecar):
+                writer.add(sidecar_path, sidecar)
         scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
         scan.read[name] = indexed.project  # held as its line alone (100,000 entries)
         scan.size += indexed.size
@@ -280,7 +290,8 @@ def _write_pages(root: Path, listing: _Listing, previous: State, scan: _Scan,
     page is in place before the root page that links it."""
     changed = set(by_project) if every_page else set(scan.read.values())
     gone = {line_project(line) for key, line in previous.lines.items()
-            if key not in scan.kept and line.count("\t") >= 3}
+            if key not in scan.kept and line.count("\t") >= 3
+            } if len(scan.kept) < len(previous.lines) else set()
     changed.update(gone)
     directories = {entry.name for entry in listing.directories}
     top = str(root)  # (a string path: 10,000 Path objects cost more than the stats)
@@ -324,6 +335,8 @@ def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
                 with contextlib.suppress(OSError):  # it may hold other things: keep them
                     Path(entry.path).rmdir()
     lines = scan.lines
+    if scan.sidecars == len(listing.sidecars):
+        return removed  # each belongs to a file that has one
     for name in listing.sidecars:
         found = lines.get(name[:-len(METADATA_SUFFIX)])
         if found is None or not line_has_sidecar(found[1]):
