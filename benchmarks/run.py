@@ -356,6 +356,7 @@ class Builds:
         self.url = ""  # of the served mirror, for the cache-mount recipe
         self.recipes = {build.name: build for build in self._recipes()}
         self.base = f"dockerpypi-bench/base:{token}"
+        self._uv_project: dict[str, str] | None = None
 
     def build_base(self) -> None:
         """The venv every recipe installs into, made once (base.Dockerfile)."""
@@ -379,6 +380,11 @@ class Builds:
         def uv(directory: Path) -> None:
             os.link(uv_binary(), directory / "uv")
 
+        def uv_project(directory: Path) -> None:
+            uv(directory)
+            for name, text in self.uv_project().items():
+                (directory / name).write_text(text)
+
         return [
             Build("naive", "naive: COPY the wheels, pip install", plain("naive"), wheels,
                   lambda cache: []),
@@ -393,9 +399,35 @@ class Builds:
             Build("dockerpypi-uv-secrets", "`dockerpypi build`, uv, settings as secrets "
                   "(`render --secrets`)", lambda c: rendered("uv", c, config="secrets"), uv,
                   lambda cache: [], with_dockerpypi=True),
+            Build("dockerpypi-uv-sync", "`dockerpypi build`, `uv sync --locked` of the set's "
+                  "uv.lock (`render --installer uv-sync`)", rendered_uv_sync, uv_project,
+                  lambda cache: [], with_dockerpypi=True),
             Build("floor", "uv `--no-index --find-links` from a bind mount", plain("floor"), uv,
                   lambda cache: ["--build-context", f"pypi-mirror={self.mirror}"]),
         ]
+
+    def uv_project(self) -> dict[str, str]:
+        """pyproject.toml and uv.lock of a project that depends on the set, locked once a run
+        by the host's uv against the mirror served over HTTP (so the lock names an index
+        URL, as a lock made against any index does)."""
+        if self._uv_project is None:
+            say("locking the requirement set with uv lock")
+            project = Path(tempfile.mkdtemp(prefix="tmp-uv-project-", dir=self.work))
+            dependencies = ", ".join(f'"{line.strip()}"' for line in
+                                     REQUIREMENTS.read_text().splitlines()
+                                     if line.strip() and not line.startswith("#"))
+            # The mirror holds CPython 3.11 wheels for Linux x86_64: the lock is for those.
+            (project / "pyproject.toml").write_text(
+                '[project]\nname = "bench"\nversion = "0.1.0"\nrequires-python = "==3.11.*"\n'
+                f"dependencies = [{dependencies}]\n\n[tool.uv]\nenvironments = "
+                "[\"sys_platform == 'linux' and platform_machine == 'x86_64'\"]\n")
+            with served(self.mirror) as url:
+                run([uv_binary(), "lock", "--default-index", url], log=self.log,
+                    env=clean_env(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never",
+                                  UV_CACHE_DIR=str(project / "uv-cache")), cwd=project)
+            self._uv_project = {name: (project / name).read_text()
+                                for name in ("pyproject.toml", "uv.lock")}
+        return self._uv_project
 
     def context(self, name: str, cache: str) -> Path:
         """A new build context directory (a new path: the builder has no copy of it)."""
@@ -448,6 +480,22 @@ def rendered(installer: str, cache: str, config: str = "context") -> str:
             "ARG BASE_IMAGE\n" + render_stage() + "FROM ${BASE_IMAGE}\n" + uv + step)
 
 
+def rendered_uv_sync(cache: str) -> str:
+    """uv's guide step as `dockerpypi render --installer uv-sync` writes it, syncing the
+    base image's venv (as the floor installs into it)."""
+    from dockerpypi.render.steps import RunOptions, render_run, render_stage
+
+    step = render_run(RunOptions(installer="uv-sync"))
+    ours = "id=dockerpypi-uv-0,"
+    if ours not in step:
+        raise Failed(f"the rendered step has no {ours}: update benchmarks/run.py")
+    step = step.replace(ours, f"id=dockerpypi-uv-0-{cache},")
+    return ("# BASE_IMAGE: base.Dockerfile's image (a venv at /opt/venv, first on PATH).\n"
+            "ARG BASE_IMAGE\n" + render_stage() + "FROM ${BASE_IMAGE}\n"
+            "COPY uv /usr/local/bin/uv\nENV UV_PROJECT_ENVIRONMENT=/opt/venv\nWORKDIR /app\n"
+            + step)
+
+
 @contextlib.contextmanager
 def served(mirror: Path) -> Iterator[str]:
     from dockerpypi.mirror.serve import serving
@@ -457,9 +505,10 @@ def served(mirror: Path) -> Iterator[str]:
 
 
 def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
-                 deadline: float | None = None) -> None:
-    """Every recipe cold and warm, ``repeats`` rounds (fewer if a round would end past
-    ``deadline``, a time.monotonic() value, leaving the rest of the run its time)."""
+                 deadline: float | None = None, only: Sequence[str] = ()) -> None:
+    """Every recipe (or those named in ``only``, and the floor) cold and warm, ``repeats``
+    rounds (fewer if a round would end past ``deadline``, a time.monotonic() value, leaving
+    the rest of the run its time)."""
     table = Table("builds", f"Builds of the requirement set ({len(requirement_names())} "
                             f"distributions, {tree_size(builds.mirror) / 1e6:.1f} MB of wheels)",
                   [("cold", "cold s"), ("warm", "warm s"), ("image", "image MB")],
@@ -485,7 +534,9 @@ def bench_builds(builds: Builds, repeats: int, tables: dict[str, Table],
                     say(f"a round of builds takes {each:.0f} s, which the time budget no "
                         f"longer holds: {repeat} round{'s' if repeat > 1 else ''} of builds")
                     break
-            for name, build in rotated(list(builds.recipes.items()), repeat):
+            chosen = [(name, build) for name, build in builds.recipes.items()
+                      if not only or name in only or name == "floor"]
+            for name, build in rotated(chosen, repeat):
                 cache = f"bench-{builds.token}-{repeat}"
                 context = builds.context(name, cache)
                 row = table.row(build.label)
@@ -1072,6 +1123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "last longer than this (default 16)")
     parser.add_argument("--only", action="append", choices=SECTIONS,
                         help="run only this section (repeat for more)")
+    parser.add_argument("--recipe", action="append", metavar="NAME",
+                        help="build only this recipe (repeat for more) besides the floor, "
+                             "such as dockerpypi-uv-sync")
     parser.add_argument("--base-image", default=DEFAULT_BASE_IMAGE)
     parser.add_argument("--work-dir", type=Path,
                         default=Path.home() / ".cache" / "dockerpypi-bench")
@@ -1111,7 +1165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("big", 60 * args.big_projects / 10_000 + 30 * args.repeat),
                 ("cli", 45)) if section in sections)
             bench_builds(builds, args.repeat, tables,
-                         deadline=started + args.budget_minutes * 60 - rest - 30)
+                         deadline=started + args.budget_minutes * 60 - rest - 30,
+                         only=args.recipe or ())
         if builds is not None and {"builds", "overhead"} & set(sections):
             bench_overhead(builds, args.repeat, tables)
         if builds is not None and "large" in sections:

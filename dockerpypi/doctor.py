@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .build.command import is_loopback
@@ -29,11 +29,15 @@ from .build.engine import (
     probe_engine,
 )
 from .build.reach import builder_reach
+from .engines import DOCKER
 from .errors import UserMessageError
 from .mirror.check import check_mirror
 from .mirror.index import PAGE
 from .settings.model import Settings
 from .settings.urls import MirrorURL
+
+if TYPE_CHECKING:
+    from .build.engines.base import BuildEngine
 
 OK, NOTE, FAIL = "ok", "note", "fail"
 DEFAULT_TIMEOUT = 5.0
@@ -113,6 +117,28 @@ def engine_checks(settings: Settings, probe: Callable[[], EngineInfo] = probe_en
                             "Engine 23+ or BuildKit 0.10+)"))
     else:
         checks.append(Check("transport", OK, f"{transport.kind}: {transport.reason}"))
+    return checks
+
+
+def podman_checks(cli: BuildEngine) -> list[Check]:
+    """Engine, named contexts, secrets, transport: for ``podman build`` or ``buildah build``."""
+    try:
+        info = cli.probe()
+        transport = cli.transport(info, "auto")
+    except UserMessageError as error:
+        return [Check("engine", FAIL, error.problem, error.fix or f"install {cli.name}")]
+    platform = f" ({info.server_platform})" if info.server_platform else ""
+    checks = [Check("engine", OK, f"{cli.name} {info.server_version}{platform}, {cli.why}")]
+    if transport.kind == "context":
+        checks.append(Check("named contexts", OK, f"supported: `{cli.name} build "
+                                                  "--build-context` sends the mirror "
+                                                  "directory as pypi-mirror"))
+    else:
+        checks.append(Check("named contexts", NOTE, f"not available ({transport.reason}): the "
+                                                    "mirror is served on 127.0.0.1 instead"))
+    checks.append(Check("secrets", OK, f"RUN --mount=type=secret is supported by {cli.name} "
+                                       "build"))
+    checks.append(Check("transport", OK, f"{transport.kind}: {transport.reason}"))
     return checks
 
 
@@ -275,9 +301,18 @@ def url_checks(settings: Settings, timeout: float = DEFAULT_TIMEOUT) -> list[Che
     return [check for check in checks if check is not None]
 
 
-def run_doctor(settings: Settings, *, probe: Callable[[], EngineInfo] = probe_engine,
+def run_doctor(settings: Settings, *, probe: Callable[[], EngineInfo] | None = None,
                timeout: float = DEFAULT_TIMEOUT) -> Report:
-    checks = engine_checks(settings, probe)
+    """Every check; ``probe`` asks docker about its engine (None: the engine setting's CLI
+    is asked, docker through :func:`probe_engine`)."""
+    if probe is None:
+        from .build.engines.choice import build_engine
+
+        cli = build_engine(settings.container_engine.value, settings.container_engine.source)
+        checks = (engine_checks(settings) if cli.name == DOCKER
+                  else podman_checks(cli))
+    else:
+        checks = engine_checks(settings, probe)
     checks += mirror_dir_checks(settings)
     checks += url_checks(settings, timeout)
     return Report(tuple(checks))

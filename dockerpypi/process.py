@@ -170,10 +170,11 @@ def _environment(environ: Mapping[str, str] | None) -> dict[str, str] | None:
 
 
 def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
-        env: Mapping[str, str] | None = None) -> int:
+        env: Mapping[str, str] | None = None, missing: str = DOCKER_MISSING) -> int:
     """Run ``argv`` and return its exit code (128+N when a signal N ended it).
 
-    ``env`` holds variables added to this process's environment. SIGINT and
+    ``env`` holds variables added to this process's environment; ``missing``
+    is the fix when the program is not found. SIGINT and
     SIGTERM are forwarded to the process, which is then waited for, so that
     the caller can clean up after it. On a terminal docker gets Ctrl-C from
     the terminal as well; docker gives up only after a third signal.
@@ -189,7 +190,7 @@ def run(argv: Sequence[str], *, secrets: Iterable[str] = (),
     with _signals_handled(forward):
         if received:
             return _exit_code(received[0])
-        process = _start(argv, missing=DOCKER_MISSING, secrets=secrets,
+        process = _start(argv, missing=missing, secrets=secrets,
                          env=None if env is None else {**os.environ, **env})
         if received:  # arrived before `process` was set
             process.send_signal(received[0])
@@ -292,7 +293,8 @@ class Streamed:
 
 
 @contextmanager
-def output_stream(argv: Sequence[str]) -> Iterator[Streamed]:
+def output_stream(argv: Sequence[str], *, missing: str = DOCKER_MISSING
+                  ) -> Iterator[Streamed]:
     """Run ``argv`` and give its standard output to be read as it comes.
 
     Nothing of the output is kept: a ``docker save`` of gigabytes passes
@@ -301,7 +303,7 @@ def output_stream(argv: Sequence[str]) -> Iterator[Streamed]:
     process (an error, Ctrl-C), the process is killed and waited for.
     """
     with tempfile.TemporaryFile() as errors:
-        process = _start(argv, missing=DOCKER_MISSING, stdin=subprocess.DEVNULL,
+        process = _start(argv, missing=missing, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=errors)
         try:
             yield Streamed(process, errors)

@@ -31,6 +31,7 @@ DEFAULT_BASE_IMAGE = "dockerpypi-test/python:3.11-bookworm"
 _ISOLATED_PREFIXES = ("PIP_", "UV_", "DIB_", "DOCKERPYPI_", "PYPI_MIRROR_URL")
 _KEPT_PREFIX = "DOCKERPYPI_TEST_"  # the test suite's own knobs
 _DOCKER_FIXTURES = frozenset({"docker_engine", "base_image"})
+_PODMAN_FIXTURES = frozenset({"podman_base_image"})
 # What the fake public index offers unless a test asks for something else.
 UPSTREAM_PACKAGES: tuple[str | Mapping[str, Any], ...] = (
     "dockerpypi-probe==1.0",
@@ -43,7 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # pyproject.toml declares these; registering them here too keeps a
     # sub-pytest (pytester, no ini file) working under --strict-markers.
     declared = " ".join(config.getini("markers"))
-    for name, text in (("docker", "needs a real Docker engine"), ("slow", "takes seconds")):
+    for name, text in (("docker", "needs a real Docker engine"), ("slow", "takes seconds"),
+                       ("podman", "needs a real podman")):
         if f"{name}:" not in declared:
             config.addinivalue_line("markers", f"{name}: {text}")
 
@@ -54,6 +56,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if _DOCKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.docker)
+        if _PODMAN_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.podman)
 
 
 # --- isolation from the machine's installer configuration -----------------
@@ -188,6 +192,21 @@ def base_image(docker_engine: Any) -> str:
         unavailable(f"base image {name} is not on the engine and cannot be pulled "
                     "(../shared/engine/up makes it; DOCKERPYPI_TEST_BASE_IMAGE picks another)")
     return name
+
+
+@pytest.fixture(scope="session")
+def podman_base_image() -> Iterator[str]:
+    """The base image in podman's own storage (rootful podman, no daemon); removes this
+    session's podman images at the end. Missing podman: a skip, a failure under CI."""
+    from support import podman as support_podman
+
+    name = os.environ.get("DOCKERPYPI_TEST_BASE_IMAGE", DEFAULT_BASE_IMAGE)
+    problem = support_podman.engine_problem(name)
+    if problem is not None:
+        unavailable(f"the podman tests need podman with the base image: {problem} "
+                    "(../shared/engine/podman installs it and loads the image)")
+    yield name
+    support_podman.remove_session_images()
 
 
 @pytest.fixture(scope="session")

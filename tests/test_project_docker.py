@@ -9,18 +9,26 @@ hatchling with its dependencies packed from the test environment, and the
 base image's own setuptools (whose hook asks for wheel) taken out of it. The image is
 built with ``dockerpypi build --inject --offline`` on the real engine, with no
 network at all, then run.
+
+Each pip case builds with Debian 12's own pip (the venv's, 23.0.1) and with
+a current pip (the test environment's, packed by ``tool_wheels``, served by
+the fake index, ``mirror add``ed and installed into the venv from the mirror
+by the Dockerfile's ``pip install --upgrade pip``). Each case is one build,
+so a pip costs a build per case, not a second copy of the suite.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 from support.backend import (
     BACKEND,
     HELPER,
@@ -47,19 +55,23 @@ BACKENDS = {  # name: ([build-system] requires, build-backend, what mirror add m
     "setuptools": (["setuptools"], "setuptools.build_meta",
                    {"setuptools": "66.1.1", "wheel": "0.38.4"}),
 }
-# The test environment's own pip, packed as a wheel: another pip than the image's.
-HOST_PIP = importlib.metadata.version("pip")
+# A current pip (the dev extra pins it), packed by tool_wheels: another pip than the image's.
+CURRENT_PIP = importlib.metadata.version("pip")
 DEBIAN_PIP = "23.0.1"
+UPGRADE_PIP = "RUN pip install --upgrade pip\n"  # as pip's docs upgrade pip in a venv
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory, base_image: str
-             ) -> Iterator[ServedURL]:
+def upstream(tmp_path_factory: pytest.TempPathFactory, base_image: str,
+             tool_wheels: Callable[..., Path]) -> Iterator[ServedURL]:
+    assert Version(CURRENT_PIP) >= Version("26.1"), "the dev extra installs a current pip"
     root = tmp_path_factory.mktemp("upstream")
     make_backend(root)
     setuptools_from_image(base_image, root)
-    for name in (*HATCHLING, "pip"):
+    for name in HATCHLING:
         wheel_of_installed(name, root)
+    for wheel in tool_wheels("pip").iterdir():
+        shutil.copy2(wheel, root)
     for version in ("1.0", "2.0"):
         make_wheel(root, "dpp-dep", version, origin="upstream")
     write_simple_index(root)
@@ -123,8 +135,9 @@ RUN pip install --no-cache-dir {target}
 
 
 @pytest.mark.parametrize(("backend", "pip", "target"), [
-    ("tiny", DEBIAN_PIP, "."), ("tiny", HOST_PIP, "/app"), ("hatchling", DEBIAN_PIP, "/app"),
-    ("setuptools", DEBIAN_PIP, "."), ("setuptools", HOST_PIP, ".")])
+    ("tiny", DEBIAN_PIP, "."), ("tiny", CURRENT_PIP, "/app"),
+    ("hatchling", DEBIAN_PIP, "/app"), ("hatchling", CURRENT_PIP, "."),
+    ("setuptools", DEBIAN_PIP, "."), ("setuptools", CURRENT_PIP, ".")])
 def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
         backend: str, pip: str, target: str, upstream: ServedURL, base_image: str,
         tmp_path: Path) -> None:
@@ -132,7 +145,7 @@ def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
     context = write_project(tmp_path / "context", "dpp-app", "1.5",
                             dependencies=["dpp-dep<2"], requires=requires,
                             backend=build_backend)
-    upgrade = "RUN pip install --upgrade pip\n" if pip != DEBIAN_PIP else ""
+    upgrade = UPGRADE_PIP if pip != DEBIAN_PIP else ""
     (context / "Dockerfile").write_text(DOCKERFILE.format(base=base_image, upgrade=upgrade,
                                                                target=target))
     before = files_of(context)
@@ -157,8 +170,10 @@ def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
     assert files_of(context) == before
 
 
+@pytest.mark.parametrize("pip", [DEBIAN_PIP, CURRENT_PIP])
 def test_require_hashes_builds_offline_from_the_pinned_files(
-        upstream: ServedURL, base_image: str, tmp_path: Path) -> None:
+        pip: str, upstream: ServedURL, base_image: str, tmp_path: Path) -> None:
+    upgrade = UPGRADE_PIP if pip != DEBIAN_PIP else ""
     context = tmp_path / "context"
     context.mkdir()
     pinned = upstream.root / wheel_filename("dpp-dep", "1.0")
@@ -169,17 +184,17 @@ def test_require_hashes_builds_offline_from_the_pinned_files(
         f"    --hash=sha256:{hashlib.sha256(pinned.read_bytes()).hexdigest()}\n")
     (context / "Dockerfile").write_text(
         f"FROM {base_image}\nRUN python3 -m venv /opt/venv\nENV PATH=/opt/venv/bin:$PATH\n"
-        "COPY requirements.txt .\n"
+        f"{upgrade}COPY requirements.txt .\n"
         "RUN pip install --no-cache-dir --require-hashes -r requirements.txt\n")
     before = files_of(context)
     mirror = tmp_path / "mirror"
 
     added = cli("mirror", "add", "-r", str(context / "requirements.txt"),
-                "--index-url", upstream, "--mirror-dir", str(mirror))
+                *(["pip"] if upgrade else []), "--index-url", upstream, "--mirror-dir", str(mirror))
 
     assert added.returncode == 0, added.stderr
-    assert distributions(mirror) == {"dpp-dep": "1.0"}
+    assert distributions(mirror) == {"dpp-dep": "1.0", **({"pip": pip} if upgrade else {})}
     tag = build_offline(context, mirror, "project-hashes")
-    assert report(tag, "dpp-dep") == {"dpp-dep": "1.0"}
+    assert report(tag, "dpp-dep", "pip") == {"dpp-dep": "1.0", "pip": pip}
     assert_clean(tag, upstream, mirror)
     assert files_of(context) == before

@@ -127,12 +127,16 @@ FIELDS = [
     Field("installers", ("uv",), "pip", None, 'installers = ["uv", "pip"]',
           {FLAG: (("uv",), "flag --configure"), ENV: (("pip",), "env DOCKERPYPI_INSTALLERS"),
            FILE: (("uv", "pip"), SOURCE_FILE)},
-          ("pip", "uv")),
+          ("pip", "uv", "pdm")),
     Field("easy_install", True, "0", None, 'easy-install = true',
           {FLAG: (True, "flag --easy-install/--no-easy-install"),
            ENV: (False, "env DOCKERPYPI_EASY_INSTALL"),
            FILE: (True, SOURCE_FILE)},
           False),
+    Field("container_engine", "podman", "buildah", None, 'container-engine = "docker"',
+          {FLAG: ("podman", "flag --engine"), ENV: ("buildah", "env DOCKERPYPI_CONTAINER_ENGINE"),
+           FILE: ("docker", SOURCE_FILE)},
+          "auto"),
 ]
 
 
@@ -550,8 +554,8 @@ def test_no_installer_is_an_error(tmp_path: Path, raw: str) -> None:
 
 
 def test_unknown_installer_in_file(tmp_path: Path) -> None:
-    write(tmp_path, "dockerpypi.toml", 'installers = ["pip", "pdm"]\n')
-    with pytest.raises(SettingsError, match=r"^dockerpypi.toml: installers .*'pdm'"):
+    write(tmp_path, "dockerpypi.toml", 'installers = ["pip", "conda"]\n')
+    with pytest.raises(SettingsError, match=r"^dockerpypi.toml: installers .*'conda'"):
         resolve(tmp_path)
 
 
@@ -699,7 +703,8 @@ def test_describe_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     settings = resolve(tmp_path, {"DIB_PIP_RETRIES": "0", "DOCKERPYPI_INSTALLERS": "uv"})
     rows = {str(row["name"]): row for row in describe(settings)}
     assert list(rows) == ["mirrors", "public-fallback", "public-index", "offline", "retries",
-                          "timeout", "mirror-dir", "mount-point", "installers", "easy-install"]
+                          "timeout", "mirror-dir", "mount-point", "installers", "easy-install",
+                          "container-engine"]
     assert rows["retries"] == {"name": "retries", "value": 0, "shown": "0",
                                "source": "env DIB_PIP_RETRIES", "overridden": []}
     assert rows["timeout"]["value"] is None

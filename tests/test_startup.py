@@ -22,7 +22,8 @@ from dockerpypi import caches
 from dockerpypi.cli import cli
 from dockerpypi.render import files, steps, templates
 
-COMMANDS = {"build", "config", "devpi", "doctor", "mirror", "render", "verify"}
+COMMANDS = {"bake", "build", "ci", "compose", "config", "devpi", "doctor", "mirror", "render",
+            "verify"}
 
 
 @pytest.fixture

@@ -176,11 +176,66 @@ def credential_strings(settings: Settings) -> list[str]:
     return [text for text in found if text]
 
 
-def _csv_field(text: str) -> str:
-    # buildx reads --secret as one CSV record: quote a path holding , or ".
-    if "," in text or '"' in text:
-        return '"' + text.replace('"', '""') + '"'
-    return text
+def secret_spec(secret_id: str, path: Path) -> str:
+    """A ``--secret`` value (bake's ``secret`` entry too): buildx reads it as one CSV
+    record, so a path holding , or " is quoted."""
+    source = f"src={path}"
+    if "," in source or '"' in source:
+        source = '"' + source.replace('"', '""') + '"'
+    return f"id={secret_id},{source}"
+
+
+class BuildInputs(NamedTuple):
+    """What dockerpypi gives one build, beside the user's own inputs: named build
+    contexts (name: directory), build secrets (id: file) and whether the build
+    needs the host's network. Any front end writes them its own way: ``docker
+    buildx build`` options, a bake or compose override, CI action inputs."""
+
+    contexts: dict[str, str]
+    secrets: dict[str, Path]
+    host_network: bool
+
+
+def build_inputs(
+    given: DockerArgs,
+    settings: Settings,
+    *,
+    secret_files: Mapping[str, Path],
+    mirror_dir: Path | None,
+    config_dir: Path | None = None,
+) -> BuildInputs:
+    """The contexts, secrets and network dockerpypi adds to the build ``given``.
+
+    ``secret_files`` maps each secret id to the file holding it; ``mirror_dir``
+    is the local mirror, or None when there is none (the Dockerfile's empty
+    ``pypi-mirror`` stage is then used); ``config_dir`` the step settings as
+    the ``dockerpypi-config`` context (None: as secrets only). What the user
+    already gave wins: their own ``--build-context pypi-mirror=...``, a
+    ``--secret`` with one of our ids, and any ``--network``.
+    """
+    contexts: dict[str, str] = {}
+    if mirror_dir is not None and MIRROR_STAGE not in given.build_contexts:
+        contexts[MIRROR_STAGE] = str(mirror_dir)
+    if config_dir is not None and CONFIG_STAGE not in given.build_contexts:
+        contexts[CONFIG_STAGE] = str(config_dir)
+    secrets = {secret_id: path for secret_id, path in secret_files.items()
+               if secret_id not in given.secret_ids}
+    # A mirror on 127.0.0.1 is this machine's; a build step only sees it
+    # through the host's network stack.
+    host_network = given.network is None and bool(loopback_indexes(settings))
+    return BuildInputs(contexts, secrets, host_network)
+
+
+def inputs_argv(inputs: BuildInputs) -> list[str]:
+    """``inputs`` as ``docker buildx build`` options."""
+    argv: list[str] = []
+    for name, directory in inputs.contexts.items():
+        argv += ["--build-context", f"{name}={directory}"]
+    for secret_id, path in inputs.secrets.items():
+        argv += ["--secret", secret_spec(secret_id, path)]
+    if inputs.host_network:
+        argv.append("--network=host")
+    return argv
 
 
 def plan_build(
@@ -192,29 +247,12 @@ def plan_build(
     config_dir: Path | None = None,
     docker: Sequence[str] = DOCKER_BUILD,
 ) -> list[str]:
-    """The full ``docker buildx build`` argv that gives the build its mirror.
-
-    ``secret_files`` maps each secret id to the file holding it; ``mirror_dir``
-    is the local mirror, or None when there is none (the Dockerfile's empty
-    ``pypi-mirror`` stage is then used); ``config_dir`` the step settings as
-    the ``dockerpypi-config`` context (None: as secrets only). What the user
-    already gave wins: their own ``--build-context pypi-mirror=...``, a
-    ``--secret`` with one of our ids, and any ``--network``.
-    """
+    """The full ``docker buildx build`` argv that gives the build its mirror
+    (:func:`build_inputs`, before the user's arguments)."""
     given = parse_docker_args(docker_args)
-    ours: list[str] = []
-    if mirror_dir is not None and MIRROR_STAGE not in given.build_contexts:
-        ours += ["--build-context", f"{MIRROR_STAGE}={mirror_dir}"]
-    if config_dir is not None and CONFIG_STAGE not in given.build_contexts:
-        ours += ["--build-context", f"{CONFIG_STAGE}={config_dir}"]
-    for secret_id, path in secret_files.items():
-        if secret_id not in given.secret_ids:
-            ours += ["--secret", f"id={secret_id},{_csv_field(f'src={path}')}"]
-    if given.network is None and loopback_indexes(settings):
-        # A mirror on 127.0.0.1 is this machine's; a build step only sees it
-        # through the host's network stack.
-        ours.append("--network=host")
-    return [*docker, *ours, *given.args]
+    inputs = build_inputs(given, settings, secret_files=secret_files, mirror_dir=mirror_dir,
+                          config_dir=config_dir)
+    return [*docker, *inputs_argv(inputs), *given.args]
 
 
 def served_settings(settings: Settings, url: str) -> Settings:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from .. import files
 from ..dockerfile.inject import InjectResult, inject
 from ..dockerfile.lock_mounts import LOCKS_STAGE
-from ..dockerfile.vocabulary import PYLOCK, UV_LOCK
+from ..dockerfile.vocabulary import PIPENV, PYLOCK, UV_LOCK, installers_called
 from ..errors import BuildWarning, DockerPypiError, UsageError
 from ..mirror.lockfile import package_picks, read_lock, rewrite_lock
 from ..mirror.picks import Pick
@@ -42,14 +42,18 @@ class Injecting:
     context: Path | None = None  # the local build context
 
     def result(self, settings: Settings, config: str,
-               has_lock: Callable[[str, str], bool] | None = None) -> InjectResult:
+               has_lock: Callable[[str, str], bool] | None = None,
+               has_project: Callable[[str], bool] | None = None,
+               serve_poetry: bool = True) -> InjectResult:
         """The rewritten text, for steps that read their settings in the ``config`` form.
 
         ``has_lock(kind, path)``: which lock files of the build context steps
-        may read rewritten for the local mirror (None: none).
+        may read rewritten for the local mirror (None: none); ``has_project``
+        the same for Poetry projects (:mod:`.poetry_projects`).
         """
         return inject(self.text, mount_point=settings.mount_point.value, uid=self.uid,
-                      prefer_uv=self.prefer_uv, config=config, has_lock=has_lock)
+                      prefer_uv=self.prefer_uv, config=config, has_lock=has_lock,
+                      has_project=has_project, serve_poetry=serve_poetry)
 
     def _lock_check(self, run: BuildRun) -> Callable[[str, str], bool]:
         """Whether a lock of the build context can be read from the mirror instead.
@@ -107,10 +111,21 @@ class Injecting:
     @contextmanager
     def applied(self, run: BuildRun) -> Iterator[BuildRun]:
         """``run`` building the rewritten copy (its notes are said as warnings)."""
-        result = self.result(run.settings, run.config, self._lock_check(run))
+        from .poetry_projects import project_check, project_copies, serves
+
+        result = self.result(run.settings, run.config, self._lock_check(run),
+                             project_check(run, self.context), serves(run))
         for note in result.notes:
             run.warn(BuildWarning(note))
+        if self.context is not None and "pdm" in installers_called(result.text):
+            from ..mirror.pdmlock import bypasses
+
+            for problem in bypasses(self.context):
+                run.warn(BuildWarning(problem))
+        self._warn_pipenv_sources(run)
         locks = self._rewritten_locks(result.locks, run.settings.mount_point.value)
+        if result.projects and self.context is not None:
+            locks = {**(locks or {}), **project_copies(run, self.context, result.projects)}
         with files.private_files({"Dockerfile": result.text}, tree=locks) as written:
             # BuildKit looks for <Dockerfile>.dockerignore beside the Dockerfile
             # first: keep the user's, if they have one.
@@ -122,6 +137,28 @@ class Injecting:
                     if locks is not None else [])
             args = with_dockerfile(run.given, written["Dockerfile"], *more)
             yield run.with_args(parse_docker_args(args))
+
+    def _warn_pipenv_sources(self, run: BuildRun) -> None:
+        """Say which Pipfile sources pipenv steps take from their own index, not the mirror.
+
+        ``PIPENV_PYPI_MIRROR`` replaces only the public index among a Pipfile's
+        sources, and pipenv installs a package of another source from that
+        source's URL alone: with network it bypasses the mirror, offline it fails.
+        """
+        if self.context is None or PIPENV not in installers_called(self.text):
+            return
+        from ..mirror.pipfile import bypassing_sources, pipenv_files, shown_url
+
+        found = bypassing_sources(pipenv_files(self.context, self.text),
+                                  run.settings.public_index.value.url)
+        for path, source in found:
+            run.warn(BuildWarning(
+                f"{path}: pipenv installs the packages of its source {source.name!r} "
+                f"({shown_url(source.url)}) from that index, not from the mirror: "
+                "PIPENV_PYPI_MIRROR replaces only the public index, and pipenv takes no other "
+                "URL for a source without a change to the Pipfile; build with --offline to "
+                "make the step fail there instead, or move those packages to the public "
+                "index's source"))
 
     def _rewritten_locks(self, sources: dict[str, str], mount_point: str
                          ) -> dict[str, str] | None:

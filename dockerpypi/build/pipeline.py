@@ -9,7 +9,9 @@ One :class:`BuildRun` holds what the steps of a build read (as copier's
    Dockerfile; refuse what this build cannot do; let the transport deliver
    the mirror; write the step settings (the ``dockerpypi-config`` build
    context, or build secrets in a private directory removed afterwards); run
-   docker, or, for a dry run, return the command it would run.
+   docker, or, for a dry run, return the command it would run. All of it
+   but running docker is :func:`prepared`, which ``bake``, ``compose`` and
+   the CI inputs (:mod:`.frontends`) use for each of their builds.
 
 The command line (:mod:`dockerpypi.cli.build`) parses, prints and exits;
 lines meant for people go through the run's ``report``, warnings (classes of
@@ -27,18 +29,22 @@ from __future__ import annotations
 import re
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .. import caches, process
+from ..dockerfile.lock_mounts import LOCKS_STAGE
 from ..dockerfile.vocabulary import CONFIG_STAGE
+from ..engines import missing_fix
 from ..errors import DockerPypiWarning, UsageError, UserMessageError
 from ..files import TREE, private_files
 from ..render.files import config_context, config_files, uv_cache_pays
-from .command import credential_strings, dockerfile_path, plan_build
-from .engine import EngineInfo, choose_transport, current_engine
-from .reach import for_builder
+from .command import BuildInputs, build_inputs, credential_strings, dockerfile_path, inputs_argv
+from .engine import EngineInfo, current_engine
+from .engines.base import BuildEngine
+from .engines.docker import DockerEngine
 from .transports import TRANSPORTS, Delivered, Transport
 
 if TYPE_CHECKING:
@@ -50,21 +56,23 @@ if TYPE_CHECKING:
 class BuildRun:
     """One ``dockerpypi build``: what its steps read, set once when it starts."""
 
-    __slots__ = ("config", "dry_run", "engine", "given", "mirror_dir", "on_warning", "report",
-                 "secrets", "settings", "transport")
+    __slots__ = ("cli", "config", "dry_run", "engine", "given", "mirror_dir", "on_warning",
+                 "report", "secrets", "settings", "transport")
 
     def __init__(self, given: DockerArgs, settings: Settings, mirror_dir: Path | None,
                  transport: Transport, *, report: Callable[[str], None],
                  warn: Callable[[DockerPypiWarning], None] = warnings.warn,
-                 engine: EngineInfo | None = None, dry_run: bool = False) -> None:
+                 engine: EngineInfo | None = None, dry_run: bool = False,
+                 cli: BuildEngine | None = None) -> None:
         self.given = given  # the user's docker arguments
+        self.cli = cli or DockerEngine()  # the container CLI that builds
         self.settings = settings
         # Every credential in the settings, as typed and encoded: never shown.
         self.secrets = credential_strings(settings)
         self.mirror_dir = mirror_dir  # the local mirror (None: the empty stage)
         self.transport = transport
         self.config = transport.config_form(credentials=bool(self.secrets))
-        self.engine = engine  # what docker said (None: a dry run without an engine)
+        self.engine = engine  # what the engine said (None: a dry run without an engine)
         self.dry_run = dry_run
         self.report = report  # one line for people (without "dockerpypi: ")
         # Where warnings go: the command line prints them; without one, Python's
@@ -86,7 +94,7 @@ class BuildRun:
         """This run with other docker arguments (``--inject``'s copy of the Dockerfile)."""
         return BuildRun(given, self.settings, self.mirror_dir, self.transport,
                         report=self.report, warn=self.on_warning, engine=self.engine,
-                        dry_run=self.dry_run)
+                        dry_run=self.dry_run, cli=self.cli)
 
 
 class Outcome(NamedTuple):
@@ -99,11 +107,16 @@ class Outcome(NamedTuple):
 def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
           requested: str, report: Callable[[str], None],
           warn: Callable[[DockerPypiWarning], None] = warnings.warn,
-          dry_run: bool = False) -> BuildRun:
-    """The run of a build: the engine asked, the transport chosen (and said)."""
+          dry_run: bool = False, cli: BuildEngine | None = None) -> BuildRun:
+    """The run of a build: the engine asked, the transport chosen (and said).
+
+    ``cli`` is the container CLI that builds (None: docker); ``given`` the
+    user's arguments as it takes them (:func:`engine_args`).
+    """
+    cli = cli or DockerEngine()
     engine: EngineInfo | None
     try:
-        engine = current_engine()
+        engine = cli.probe()
     except UserMessageError as error:
         if not dry_run:
             raise
@@ -113,63 +126,101 @@ def start(given: DockerArgs, settings: Settings, mirror_dir: Path | None, *,
         transport = TRANSPORTS[kind](True, f"no engine to ask ({error}); assuming a current one")
     else:
         # A builder that cannot reach this machine's loopback gets its loopback
-        # mirrors another way, or the build stops here (:mod:`.reach`).
-        transport = for_builder(engine, choose_transport(engine, requested), given, settings,
-                                mirror_dir, requested=requested)
+        # mirrors another way, or the build stops here (the engine's transport).
+        transport = cli.transport(engine, requested, given=given, settings=settings,
+                                  mirror_dir=mirror_dir)
     report(f"transport {transport.kind}: {transport.reason}")
     return BuildRun(given, settings, mirror_dir, transport, report=report, warn=warn,
-                    engine=engine, dry_run=dry_run)
+                    engine=engine, dry_run=dry_run, cli=cli)
+
+
+class Prepared(NamedTuple):
+    """One build made ready, for any front end that runs docker (``build``, ``bake``,
+    ``compose``, the CI inputs): ``run`` as it builds (with ``--inject``, its
+    arguments name the rewritten copy of the Dockerfile and its contexts), and
+    what dockerpypi gives it (``inputs``; their files exist while the block of
+    :func:`prepared` lasts; a dry run's are placeholders)."""
+
+    run: BuildRun
+    inputs: BuildInputs
 
 
 def build(run: BuildRun, injecting: Injecting | None = None) -> Outcome:
     """Build (or, for a dry run, show) ``run``, with ``injecting``'s copy of the Dockerfile."""
-    if injecting is None:
-        return _build(run)
-    with injecting.applied(run) as injected:
-        return _build(injected)
+    with prepared(run, injecting) as ready:
+        # The engine's command (docker buildx build, podman build...) and its environment.
+        docker, env = run.cli.command(run.transport), run.cli.env(run.transport)
+        argv = [*docker, *inputs_argv(ready.inputs), *ready.run.given.args]
+        if run.dry_run:
+            prefix = "".join(f"{key}={value} " for key, value in (env or {}).items())
+            return Outcome(0, prefix + process.shell_command(argv, run.secrets))
+        return Outcome(process.run(argv, secrets=run.secrets, env=env,
+                                   missing=missing_fix(run.cli.cli)))
 
 
-def _build(run: BuildRun) -> Outcome:
-    if run.config == "secrets":
-        _refuse_steps_reading_the_config_stage(run)
-    run.transport.check(run)
-    with run.transport.delivered(run) as delivered:
-        return _run_docker(run, delivered)
+@contextmanager
+def prepared(run: BuildRun, injecting: Injecting | None = None) -> Iterator[Prepared]:
+    """``run`` made ready to build, without running docker: with ``injecting``'s copy of
+    the Dockerfile, what it cannot do refused, the mirror delivered by the transport
+    and the step settings written (the ``dockerpypi-config`` build context, or build
+    secrets in a private directory removed when the block ends). Steps that mount lock
+    files from the ``dockerpypi-locks`` context that ``--inject`` did not supply
+    (``render --installer uv-sync``) get it from :mod:`.locks_context`."""
+    with injecting.applied(run) if injecting is not None else nullcontext(run) as injected, \
+            _locks_supplied(injected) as ready:
+        if ready.config == "secrets":
+            _refuse_steps_reading_the_config_stage(ready)
+        ready.transport.check(ready)
+        with ready.transport.delivered(ready) as delivered, \
+                _settings_written(ready, delivered) as inputs:
+            yield Prepared(ready, inputs)
 
 
-def _run_docker(run: BuildRun, delivered: Delivered) -> Outcome:
+@contextmanager
+def _locks_supplied(run: BuildRun) -> Iterator[BuildRun]:
+    if not _reads_stage(run.given, LOCKS_STAGE):
+        yield run
+        return
+    from .locks_context import supplied
+
+    with supplied(run) as with_locks:
+        yield with_locks
+
+
+@contextmanager
+def _settings_written(run: BuildRun, delivered: Delivered) -> Iterator[BuildInputs]:
     """Write the step settings (secrets, and the config context when the run's config form
-    is ``"context"``), then build."""
+    is ``"context"``); the inputs of the build that name them."""
     settings, mirror_dir = delivered.settings, delivered.mirror
     files = config_files(settings, uv_cache=mirror_dir is None or
                          uv_cache_pays(settings, _names_sent(mirror_dir)))
     # Secrets as well: steps rendered with --secrets (or before 0.2) read those.
     tree = (config_context(files)
             if run.config == "context" and reads_config_stage(run.given) is not False else None)
-    docker = run.transport.docker
+
+    def inputs(secret_files: Mapping[str, Path], config_dir: Path | None) -> BuildInputs:
+        return build_inputs(run.given, settings, secret_files=secret_files,
+                            mirror_dir=mirror_dir, config_dir=config_dir)
+
     if run.dry_run:
         # The real directory does not exist yet: show where it would be.
         placeholder = Path(tempfile.gettempdir()) / "dockerpypi-XXXXXXXX"
-        paths = {f.secret_id: placeholder / f.secret_id for f in files}
         shown = None
         if tree is not None:
-            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree) if not run.secrets
-                     else placeholder / TREE)
-        argv = plan_build(run.given.args, settings, secret_files=paths, mirror_dir=mirror_dir,
-                          config_dir=shown, docker=docker)
-        prefix = "".join(f"{key}={value} " for key, value in (run.transport.env or {}).items())
-        return Outcome(0, prefix + process.shell_command(argv, run.secrets))
+            shown = (caches.kept_tree_path(caches.STEP_CONFIG.name, tree)
+                     if not run.secrets and run.cli.keeps_config else placeholder / TREE)
+        yield inputs({f.secret_id: placeholder / f.secret_id for f in files}, shown)
+        return
     # The same settings context at the same path build after build: BuildKit then
     # has it already. It holds no credentials (config="context" is never chosen
-    # with them), but where the cache cannot keep it, it goes with the secrets.
+    # with them), but where the cache cannot keep it, or the engine's rw bind
+    # mount would write into it (podman), it goes with the secrets.
     kept = (caches.kept_tree(caches.STEP_CONFIG.name, tree)
-            if tree is not None and not run.secrets else None)
+            if tree is not None and not run.secrets and run.cli.keeps_config else None)
     with private_files({f.secret_id: f.content for f in files},
-                               tree=tree if kept is None else None) as written:
+                       tree=tree if kept is None else None) as written:
         config_dir = kept or written.pop(TREE, None)
-        argv = plan_build(run.given.args, settings, secret_files=written, mirror_dir=mirror_dir,
-                          config_dir=config_dir, docker=docker)
-        return Outcome(process.run(argv, secrets=run.secrets, env=run.transport.env))
+        yield inputs(written, config_dir)
 
 
 def _names_sent(mirror_dir: Path) -> list[str]:
@@ -188,6 +239,16 @@ def _names_sent(mirror_dir: Path) -> list[str]:
 
 # --- what is refused before docker runs -------------------------------------------
 
+def engine_args(given: DockerArgs, cli: BuildEngine, *, report: Callable[[str], None]
+                ) -> DockerArgs:
+    """The user's arguments as ``cli`` takes them (:meth:`BuildEngine.adapt`: what it does
+    without left out, what it cannot do refused), with the build context and the
+    Dockerfile it reads there."""
+    adapted = cli.adapt(given, report)
+    refuse_missing_inputs(adapted)
+    return adapted
+
+
 def refuse_missing_inputs(given: DockerArgs) -> None:
     """Say so before anything runs when the build context or Dockerfile is not there."""
     if given.local_path is not None and not Path(given.local_path).is_dir():
@@ -201,6 +262,11 @@ def refuse_missing_inputs(given: DockerArgs) -> None:
 
 def reads_config_stage(given: DockerArgs) -> bool | None:
     """Whether a step of the Dockerfile mounts the settings context; None: cannot tell."""
+    return _reads_stage(given, CONFIG_STAGE)
+
+
+def _reads_stage(given: DockerArgs, stage: str) -> bool | None:
+    """Whether a step of the Dockerfile mounts from ``stage``; None: cannot tell."""
     source = dockerfile_path(given)
     try:
         text = source.read_text(encoding="utf-8", errors="replace") if source else None
@@ -208,7 +274,7 @@ def reads_config_stage(given: DockerArgs) -> bool | None:
         text = None
     if text is None:  # stdin, a URL, or unreadable (docker will say why)
         return None
-    return re.search(rf"\bfrom={re.escape(CONFIG_STAGE)}\b", text, re.IGNORECASE) is not None
+    return re.search(rf"\bfrom={re.escape(stage)}\b", text, re.IGNORECASE) is not None
 
 
 def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:
@@ -224,7 +290,7 @@ def _refuse_steps_reading_the_config_stage(run: BuildRun) -> None:
 
 # --- what --verify needs of the build ------------------------------------------------
 
-def verify_target(given: DockerArgs, *, dry_run: bool) -> str:
+def verify_target(given: DockerArgs, *, dry_run: bool, cli: BuildEngine | None = None) -> str:
     """The image ``--verify`` will read once the build is done; refuse what cannot work."""
     if dry_run:
         raise UsageError("--verify checks the image a build made, and --dry-run builds none: "
@@ -232,7 +298,7 @@ def verify_target(given: DockerArgs, *, dry_run: bool) -> str:
     tags = given.values("--tag")
     if not tags:
         raise UsageError("--verify needs the image's name: add -t NAME to the docker options")
-    if not loads_image(given):
+    if not (cli or DockerEngine()).loads_image(given):
         raise UsageError("--verify reads the image from the engine, and this build does not "
                          "put it there: add --load")
     return tags[0]

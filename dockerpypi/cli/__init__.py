@@ -48,7 +48,10 @@ class _State:
 # imported only when run or listed (click's LazyGroup pattern), so that
 # `dockerpypi render` does not pay for `build` or `mirror`.
 _LAZY_COMMANDS = {
+    "bake": ".bake:bake",
     "build": ".build:build",
+    "ci": ".ci:ci",
+    "compose": ".compose:compose",
     "config": ".config:config",
     "devpi": ".devpi:devpi",
     "doctor": ".doctor:doctor",

@@ -19,27 +19,25 @@ import click
 
 from ..build import pipeline
 from ..build.command import parse_docker_args
+from ..build.engines.choice import build_engine
 from ..build.local_mirror import local_mirror
 from ..build.transports import TRANSPORTS
+from ..engines import DOCKER
 from ..errors import UsageError
 from ..process import LOGGER
-from .options import settings_from, settings_options
+from .options import (
+    PASS_THROUGH,
+    PassThroughCommand,
+    inject_options,
+    refuse_prefer_uv_alone,
+    settings_from,
+    settings_options,
+)
 from .output import warn
 
 if TYPE_CHECKING:
     from ..build.command import DockerArgs
     from ..settings.model import Settings
-
-# dockerpypi's options come first and everything from the first word click
-# does not know is docker's (_BuildCommand puts it after `--`). So -h can be
-# help as everywhere else: a cluster such as -tmy/hub is docker's whole, and
-# click never reads it letter by letter, where -h would eat its h.
-_CONTEXT = {
-    "ignore_unknown_options": True,
-    "allow_interspersed_args": False,
-    "help_option_names": ["-h", "--help"],
-}
-
 
 @contextmanager
 def _logging_to_stderr() -> Iterator[None]:
@@ -59,54 +57,13 @@ def _logging_to_stderr() -> Iterator[None]:
         logger.setLevel(previous)
 
 
-class _BuildCommand(click.Command):
-    """``build``, whose words from the first one that is not a dockerpypi option are
-    docker's, handed on as they are.
-
-    Click would look each of docker's options up among ours, and for every one
-    it does not know, find the nearest of our names (importing difflib) for an
-    error it then ignores: ~3 ms of every build. Those words are put after
-    ``--`` instead, where click takes them as they are.
-    """
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        cut = _first_docker_word(self.get_params(ctx), args)
-        if cut < len(args):
-            args = [*args[:cut], "--", *args[cut:]]
-        return super().parse_args(ctx, args)
-
-
-def _first_docker_word(params: list[click.Parameter], args: list[str]) -> int:
-    """The index of the first word of ``args`` that is not one of our options (or its
-    value); ``len(args)`` when there is none, or when ``--`` comes first."""
-    takes_value = {name: not (isinstance(param, click.Option) and param.is_flag)
-                   for param in params if isinstance(param, click.Option)
-                   for name in (*param.opts, *param.secondary_opts)}
-    index = 0
-    while index < len(args):
-        name, equals, _ = args[index].partition("=")
-        if args[index] == "--":
-            return len(args)
-        if name not in takes_value:
-            return index
-        index += 2 if takes_value[name] and not equals else 1
-    return index
-
-
-@click.command("build", cls=_BuildCommand, context_settings=_CONTEXT)
+@click.command("build", cls=PassThroughCommand, context_settings=PASS_THROUGH)
 @settings_options
 @click.option("--dry-run", is_flag=True,
               help="Print the docker command (credentials as ***) instead of running it; "
                    "no secret file is written.")
 @click.option("--verbose", is_flag=True, help="Show the docker command on standard error.")
-@click.option("--inject", is_flag=True,
-              help="Build a copy of a Dockerfile not written for dockerpypi, with the mirror "
-                   "added to every RUN that calls pip or uv (your file is not changed).")
-@click.option("--uid", type=click.IntRange(min=0),
-              help="With --inject: the uid of a named USER, who must read the secrets.")
-@click.option("--prefer-uv", is_flag=True,
-              help="With --inject: a step that is one plain `pip install` runs `uv pip "
-                   "install` instead when the image has uv (pip otherwise).")
+@inject_options
 @click.option("--transport", type=click.Choice(["auto", *TRANSPORTS]), default="auto",
               show_default=True,
               help="How the local mirror reaches the build: a named build context, or "
@@ -135,22 +92,27 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
     engine has no named contexts), and --network=host is added when a mirror
     is on loopback and you gave no --network. Settings are read from the build
     context PATH unless --context says otherwise. The exit code is docker's.
+
+    With --engine podman or buildah (auto: the first of docker, podman,
+    buildah on PATH), `podman build` or `buildah build` runs instead, with the
+    same contexts and secrets.
     """
-    if prefer_uv and not inject:
-        raise UsageError("--prefer-uv rewrites steps of --inject: add --inject, or render "
-                         "steps that pick uv themselves (dockerpypi render)")
+    refuse_prefer_uv_alone(inject=inject, prefer_uv=prefer_uv)
     given = parse_docker_args(docker_args)
     _refuse_misplaced_options(ctx, given.options)
-    pipeline.refuse_missing_inputs(given)
     if kwargs["context_dir"] is None and given.local_path and Path(given.local_path).is_dir():
         kwargs["context_dir"] = Path(given.local_path)
     settings = settings_from(kwargs)
+    cli = build_engine(settings.container_engine.value, settings.container_engine.source)
+    if cli.name != DOCKER:
+        _report(f"engine {cli.name}: {cli.why}")
+    given = pipeline.engine_args(given, cli, report=_report)  # refused before anything runs
     warn(*settings.warnings)
     mirror = local_mirror(settings, given.build_contexts)  # refused before docker is asked
     if mirror.warning is not None:
         warn(mirror.warning)
     debug = bool(ctx.find_root().params.get("debug"))
-    image = pipeline.verify_target(given, dry_run=dry_run) if verify else None
+    image = pipeline.verify_target(given, dry_run=dry_run, cli=cli) if verify else None
     with _logging_to_stderr() if verbose or debug else nullcontext():
         injecting = None
         if inject:
@@ -158,13 +120,13 @@ def build(ctx: click.Context, /, docker_args: tuple[str, ...], dry_run: bool, ve
 
             injecting = read_for_injection(given, settings, uid=uid, prefer_uv=prefer_uv)
         run = pipeline.start(given, settings, mirror.directory, requested=transport,
-                             report=_report, warn=warn, dry_run=dry_run)
+                             report=_report, warn=warn, dry_run=dry_run, cli=cli)
         outcome = pipeline.build(run, injecting)
     if outcome.command is not None:
         click.echo(outcome.command)
     code = outcome.code
     if image is not None and code == 0:
-        code = _verify_built(image, given, settings)
+        code = _verify_built(image, given, settings, cli.cli)
     ctx.exit(code)
 
 
@@ -178,13 +140,13 @@ def _refuse_misplaced_options(ctx: click.Context, options: tuple[tuple[str, str 
                              f"options, as in `dockerpypi build {name} ... -t app .`")
 
 
-def _verify_built(image: str, given: DockerArgs, settings: Settings) -> int:
+def _verify_built(image: str, given: DockerArgs, settings: Settings, cli: str) -> int:
     """``dockerpypi verify`` on the image just built; 1 when it keeps a trace of the mirror."""
     from ..verify.report import failure, report_lines, summary
     from ..verify.scan import verify_settings
 
     metadata = given.values("--metadata-file")
-    result, needles = verify_settings(settings, image,
+    result, needles = verify_settings(settings, image, cli=cli,
                                       metadata_file=Path(metadata[-1]) if metadata else None)
     for line in [*report_lines(result, needles), summary(result)]:
         _report(f"verify: {line}")

@@ -136,6 +136,65 @@ def _lock_plan(locks: tuple[Path, ...], root: Path, *, packages: tuple[str, ...]
     return plan
 
 
+def _pdm_requirements(locks: tuple[Path, ...]) -> Path:
+    """pdm.lock files as one hash-pinned requirements file, removed when the command ends."""
+    import shutil
+    import tempfile
+
+    from ..mirror.pdmlock import write_requirements
+
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pdm-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(locks, directory)
+
+
+def _pipfile_request(locks: tuple[Path, ...], indexes: tuple[MirrorURL, ...], *,
+                     public: MirrorURL, given_indexes: bool, offline: bool, quiet: bool
+                     ) -> tuple[list[Path], tuple[MirrorURL, ...]]:
+    """Pipfile.lock files as hash-pinned requirements files (removed when the command
+    ends), and the indexes to ask: the lock's own sources other than the public index
+    come after the configured ones (not with --index-url or offline)."""
+    import shutil
+    import tempfile
+
+    from ..mirror.pipfile import expanded, other_sources, read_pipfile_lock, write_requirements
+
+    read = [read_pipfile_lock(path) for path in locks]
+    for lock in read:
+        if not lock.requirements:
+            raise UsageError(f"{lock.path} locks no package from an index",
+                             fix="lock the Pipfile (pipenv lock), or give packages instead")
+        if not quiet:
+            click.echo(f"{lock.path}: {len(lock.requirements)} packages, each at its locked "
+                       "version, only files with the lock's sha256", err=True)
+            if lock.left_out:
+                click.echo(f"  left to the build (a path, a URL or a VCS): "
+                           f"{', '.join(lock.left_out)}", err=True)
+    if not given_indexes and not offline:
+        for lock in read:
+            for source in other_sources(lock.sources, public.url):
+                url = expanded(source.url)
+                if url is not None:
+                    indexes = (*indexes, parse_mirror_url(
+                        url, origin=f"{lock.path.name} source {source.name}"))
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-pipfile-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(read, directory), tuple(dict.fromkeys(indexes))
+
+
+def _poetry_requirements(locks: tuple[Path, ...]) -> tuple[Path, list[str]]:
+    """poetry.lock files as one hash-pinned requirements file, removed when the command
+    ends, and the packages they take from elsewhere than an index."""
+    import shutil
+    import tempfile
+
+    from ..mirror.poetrylock import write_requirements
+
+    directory = Path(tempfile.mkdtemp(prefix="dockerpypi-poetry-"))
+    click.get_current_context().call_on_close(lambda: shutil.rmtree(directory, True))
+    return write_requirements(locks, directory)
+
+
 def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
                             tag_options: dict[str, object]) -> None:
     if image is None:
@@ -171,6 +230,9 @@ def _refuse_image_conflicts(image: str | None, labels: tuple[str, ...],
 @click.option("--image", metavar="IMAGE",
               help="Resolve and download inside this image (docker run, host network): "
                    "exact for its Python, platform, environment markers and sdists.")
+@click.option("--engine", metavar="auto|docker|podman|buildah",
+              help="With --image: the CLI that runs it (podman for podman's and buildah's "
+                   "images; default: the engine setting, auto).")
 @click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
               help="With --image: a label for the temporary container; repeat for more.")
 @click.option("--resolver", type=click.Choice(["auto", "uv", "pip"]), default="auto",
@@ -185,7 +247,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
                 python_version: str | None, platforms: tuple[str, ...],
                 implementation: str | None, abis: tuple[str, ...], index_urls: tuple[str, ...],
                 only_binary: bool | None, offline: bool | None, image: str | None,
-                labels: tuple[str, ...], resolver: str, mirror_dir: str | None,
+                labels: tuple[str, ...], engine: str | None, resolver: str,
+                mirror_dir: str | None,
                 context_dir: Path | None, quiet: bool, as_json: bool) -> Output:
     """Download packages and their dependencies into the mirror, then index it.
 
@@ -209,7 +272,14 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     (./build, ../app, .), or when it is a directory holding pyproject.toml or
     setup.py; any other word is a package name, even where a directory of
     that name exists.
-    A hash-pinned requirements file admits only the files whose hashes it lists.
+    A hash-pinned requirements file admits only the files whose hashes it lists;
+    a Pipfile.lock (or a directory holding one) is read as one: every locked
+    package at its version, only files whose sha256 the lock lists.
+    A pdm.lock (or a directory holding one) is read as one: its locked
+    versions, and only files whose hashes it lists; a directory also gets what
+    PDM needs to build the project, as above, when PDM installs the project.
+    A poetry.lock (or a directory holding one) likewise, every group; a
+    directory also gets what `pip install DIR` builds the project with.
 
     \b
     dockerpypi mirror add .
@@ -217,18 +287,24 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     dockerpypi mirror add -r requirements.txt --image python:3.12-slim
     dockerpypi mirror add uv.lock
     dockerpypi mirror add pylock.toml
+    dockerpypi mirror add pdm.lock
+    dockerpypi mirror add Pipfile.lock
+    dockerpypi mirror add poetry.lock
     dockerpypi mirror add numpy --python-version 3.12 --platform manylinux_2_28_x86_64 \\
         --implementation cp --abi cp312
     """
     from ..mirror.arguments import installable, names_path
     from ..mirror.fill import TargetTags, fill_mirror, remote_indexes
+    from ..mirror.pdmlock import split_pdm_locks
+    from ..mirror.pipfile import split_pipfile_locks
+    from ..mirror.poetrylock import split_poetry_locks
     from ..mirror.uvlock import split_locks
     from ..process import signals_unwind
 
     _refuse_image_conflicts(image, labels, {
         "--python-version": python_version, "--platform": platforms,
         "--implementation": implementation, "--abi": abis})
-    settings = mirror_settings(mirror_dir, context_dir, offline)
+    settings = mirror_settings(mirror_dir, context_dir, offline, engine)
     if index_urls:
         indexes = tuple(parse_mirror_url(url, origin="--index-url") for url in index_urls)
     else:
@@ -242,16 +318,41 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
     note = None
     arguments = packages
     locks, packages = split_locks(arguments)
+    pdm_locks, packages = split_pdm_locks(packages)
+    pipfile_locks, packages = split_pipfile_locks(packages)
+    if pipfile_locks:  # the locks as hash-pinned requirements: the pinned path below
+        pinned, indexes = _pipfile_request(pipfile_locks, indexes,
+                                           public=settings.public_index.value,
+                                           given_indexes=bool(index_urls),
+                                           offline=settings.offline.value,
+                                           quiet=quiet or as_json)
+        files += pinned
+    poetry_locks, packages = split_poetry_locks(packages)
     projects: list[Project] = []
     if any(names_path(argument) for argument in arguments):
         from ..mirror.project import read_projects
 
         # Before any download: a bad one is refused. A project beside its uv.lock
         # gets the lock's files, then what uv needs to build it (the lock has not that).
+        beside_locks = [a for a in arguments if a not in packages and installable(Path(a))]
         projects = read_projects(packages) if not locks else [
-            p for p in read_projects([a for a in arguments
-                                      if a not in packages and installable(Path(a))])
-            if p.uv_builds]
+            p for p in read_projects(beside_locks) if p.uv_builds]
+        if pdm_locks and not locks:  # the same for PDM, when it builds the project
+            from ..mirror.pdmlock import builds_itself
+
+            projects += [p for p in read_projects(beside_locks) if builds_itself(p.directory)]
+        if poetry_locks and not locks:  # a Poetry project that installs itself
+            from ..mirror.poetrylock import builds_root
+
+            projects += [p for p in read_projects(beside_locks)
+                         if p.directory / "poetry.lock" in poetry_locks and p.uv_builds
+                         and builds_root(p.directory)]
+    if pdm_locks:  # the locks as hash-pinned requirements: the pinned path below
+        files.append(_pdm_requirements(pdm_locks))
+    left_out: list[str] = []
+    if poetry_locks:  # the same for Poetry
+        written, left_out = _poetry_requirements(poetry_locks)
+        files.append(written)
     if locks:
         plan = _lock_plan(locks, root, packages=packages, files=files, image=image,
                           indexes=indexes, given_indexes=bool(index_urls), tags=tags,
@@ -261,6 +362,7 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
             raise UsageError("--image does not see project directories",
                              fix="drop --image and give the image's --python-version and "
                                  "--platform")
+        from ..engines import image_cli, resolve_engine
         from ..mirror.image import plan_image_download, requirement_closure
         from ..mirror.resolve import choose_resolver
 
@@ -268,7 +370,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         plan = plan_image_download(
             root, packages, files, image=image, indexes=indexes, only_binary=only_binary,
             retries=settings.retries.value, timeout=settings.timeout.value,
-            mounted_files=requirement_closure(files), labels=labels)
+            mounted_files=requirement_closure(files), labels=labels,
+            docker=image_cli(resolve_engine(settings.container_engine.value)))
     else:
         from ..mirror.targets import by_machine
 
@@ -286,7 +389,8 @@ def add_command(packages: tuple[str, ...], requirement_files: tuple[Path, ...],
         click.echo(_mode_line(plan, platforms, python_version), err=True)
         click.echo(_resolver_line(plan, note), err=True)
     display = progress_display(quiet)
-    warnings: list[MirrorWarning] = []
+    warnings = [MirrorWarning(f"{name} is not from an index: the build installs it from its "
+                              "own source") for name in left_out]
     # SIGTERM unwinds as Ctrl-C does: temporary directories (the project copy
     # the backend is asked on) are removed and the children ended.
     with signals_unwind(), display or contextlib.nullcontext():

@@ -28,10 +28,11 @@ def mirror_dir_options(func: F) -> F:
 
 
 def mirror_settings(mirror_dir: str | None, context_dir: Path | None,
-                    offline: bool | None = None) -> Settings:
+                    offline: bool | None = None, engine: str | None = None) -> Settings:
     # Settings warnings (such as "no mirror configured") are about builds, not
     # about this directory, so the mirror commands do not repeat them.
-    return resolve_settings({"mirror_dir": mirror_dir, "offline": offline},
+    return resolve_settings({"mirror_dir": mirror_dir, "offline": offline,
+                             "container_engine": engine},
                             context_dir=context_dir)
 
 

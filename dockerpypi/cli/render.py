@@ -15,11 +15,11 @@ from typing import Any
 
 import click
 
-from ..dockerfile.vocabulary import INSTALLER_CHOICES
-from ..errors import CredentialsHidden, UsageError
+from ..dockerfile.outranked import outranked_note, own_indexes
+from ..errors import CredentialsHidden, SettingsWarning, UsageError
 from ..files import write_private
-from ..render.steps import RunOptions, render_run, render_stage
-from .options import context_option, settings_from, settings_options
+from ..render.steps import RENDER_INSTALLERS, UV_SYNC, RunOptions, render_run, render_stage
+from .options import context_option, settings_from, settings_options_but_engine
 from .output import Output, warn
 
 
@@ -40,9 +40,13 @@ class _RenderGroup(click.Group):
 
 
 @click.group(cls=_RenderGroup, invoke_without_command=True)
-@click.option("--installer", type=click.Choice(INSTALLER_CHOICES), default="auto",
+@click.option("--installer", type=click.Choice(RENDER_INSTALLERS), default="auto",
               show_default=True,
-              help="The installer the step runs; auto: uv if the image has it, else pip.")
+              help="The installer the step runs; auto: uv if the image has it, else pip; "
+                   f"{UV_SYNC}: `uv sync --locked --no-install-project` of the project's "
+                   "uv.lock, as uv's Docker guide writes it.")
+@click.option("--lock", metavar="FILE", default="uv.lock", show_default=True,
+              help=f"With --installer {UV_SYNC}: the project's uv.lock in the build context.")
 @click.option("-r", "--requirements", metavar="FILE",
               help="Requirements file in the build context [default: requirements.txt, "
                    "unless a command follows --].")
@@ -57,8 +61,8 @@ class _RenderGroup(click.Group):
                    "for Docker 20.10 (slower: BuildKit holds such a step back ~2 s).")
 @context_option
 @click.pass_context
-def render(ctx: click.Context, installer: str, requirements: str | None, uid: int | None,
-           gid: int | None, mount_point: str | None, secrets: bool,
+def render(ctx: click.Context, installer: str, lock: str, requirements: str | None,
+           uid: int | None, gid: int | None, mount_point: str | None, secrets: bool,
            context_dir: Path | None) -> Output | None:
     """Print Dockerfile lines that install from the mirror (append them with >>).
 
@@ -66,6 +70,7 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
     dockerpypi render >> Dockerfile
     dockerpypi render --installer uv -r requirements/prod.txt >> Dockerfile
     dockerpypi render -- pip install 'numpy<3' >> Dockerfile
+    dockerpypi render --installer uv-sync >> Dockerfile   # uv sync of uv.lock
     dockerpypi render stage      # the stages to put at the top of the Dockerfile
     """
     command: tuple[str, ...] = ctx.meta.get("dockerpypi.command", ())
@@ -76,6 +81,11 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
         return None  # the sub-command's output is printed
     if ctx.meta.get("dockerpypi.separator") and not command:
         raise UsageError("nothing after --: give the install command, or drop the --")
+    if installer == UV_SYNC and requirements:
+        raise UsageError(f"--installer {UV_SYNC} installs uv.lock, not a requirements file: "
+                         "give --lock FILE instead of --requirements")
+    if lock != "uv.lock" and installer != UV_SYNC:
+        raise UsageError(f"--lock goes with --installer {UV_SYNC}: add it, or drop --lock")
     from ..settings.resolve import resolve_settings
 
     settings = resolve_settings({"mount_point": mount_point}, context_dir=context_dir)
@@ -87,8 +97,12 @@ def render(ctx: click.Context, installer: str, requirements: str | None, uid: in
         uid=uid,
         gid=gid,
         mount_point=settings.mount_point.value,
+        lock=lock,
     )
-    return Output(text=render_run(options))
+    text = render_run(options)
+    outranking = own_indexes(" ".join(command)) if command else []
+    return Output(text=text, warnings=(SettingsWarning(outranked_note("the command", outranking)),)
+                  if outranking else ())
 
 
 @render.command("stage")
@@ -112,12 +126,12 @@ def _write_private(path: Path, text: str) -> None:
 def _render_env(settings: Any, *, redact: bool) -> str:
     from ..render.files import render_env
 
-    return render_env(settings)  # holds paths and numbers only: nothing to redact
+    return render_env(settings, redact=redact)  # PDM's and pipenv's index URL may carry credentials
 
 
 def _config_file_command(name: str, summary: str) -> None:
     @render.command(name, help=summary)
-    @settings_options
+    @settings_options_but_engine
     @click.option("-o", "--output", type=click.Path(path_type=Path), metavar="FILE",
                   help="Write to FILE (mode 0600) with the real credentials.")
     @click.option("--show-credentials", is_flag=True,

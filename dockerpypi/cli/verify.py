@@ -20,7 +20,8 @@ from .progress import progress_display
 # The settings that change what verify looks for: the mirrors' URLs and
 # credentials, the public index's credentials, the mount point. The others
 # (retries, timeout, which config files a build writes...) only change builds.
-VERIFY_SETTINGS = ("mirrors", "public_index", "mount_point")
+# engine: which CLI reads the image (docker, or podman for podman's and buildah's).
+VERIFY_SETTINGS = ("mirrors", "public_index", "mount_point", "container_engine")
 
 
 @click.command("verify")
@@ -52,7 +53,8 @@ def verify(image: str | None, needles: tuple[str, ...], metadata_file: Path | No
     found, 0 when the image is clean.
 
     The image is read from the engine the docker CLI uses, as for `dockerpypi
-    build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`.
+    build`: DOCKER_HOST, DOCKER_CONTEXT or the current `docker context`; with
+    --engine podman or buildah, from podman's storage.
     """
     from ..verify.report import failure, report_json, report_lines, summary
     from ..verify.scan import verify_settings

@@ -32,6 +32,9 @@ from ..errors import UsageError
 from . import grammar
 from .grammar import Instruction
 from .lock_mounts import LOCKS_STAGE, Copy, Overlay, copied, next_workdir, overlay_mount
+from .outranked import outranked_note, own_indexes
+from .poetry_steps import COMMENT as POETRY_COMMENT
+from .poetry_steps import PROJECT_FILES, overlay_mounts, project_overlay, server_prefix
 from .prefer_uv import prefer_uv as _uv_form
 from .pylocks import LOCK_COMMENT as PYLOCK_COMMENT
 from .pylocks import pylock_overlays
@@ -47,6 +50,7 @@ from .vocabulary import (
     UV_LOCK,
     StepSetup,
     installers_called,
+    poetry_called,
     secret_id,
     secret_ids,
     step_setup,
@@ -81,6 +85,9 @@ class InjectResult:
     # mount from LOCKS_STAGE, rewritten for the mirror: {path: kind}, the
     # kind a vocabulary.UV_LOCK or PYLOCK.
     locks: dict[str, str] = field(default_factory=dict)
+    # The Poetry project directories of the build context (relative paths)
+    # whose pyproject.toml and poetry.lock the steps mount from LOCKS_STAGE.
+    projects: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,6 +108,8 @@ class _Plan:
     in_heredoc: int | None  # RUN <<EOF: index of the line to put the prefix before
     replacement: str | None = None  # --prefer-uv: the command replacing the step's own
     overlays: list[Overlay] = field(default_factory=list)  # the locks mounted over the step's
+    poetry: tuple[str, str] | None = None  # Poetry: (project in the context, directory)
+    serve: bool = False  # Poetry: the step starts the mirror's loopback server
 
 
 def _owner(user: str | None, uid: int | None) -> tuple[int | None, int | None, bool]:
@@ -130,7 +139,8 @@ def _under(path: str, directory: str) -> bool:
 
 def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_point: str,
           uid: int | None, notes: list[str], uv: bool = False, config: str = "context",
-          has_lock: Callable[[str, str], bool] | None = None) -> _Plan | None:
+          has_lock: Callable[[str, str], bool] | None = None,
+          has_project: Callable[[str], bool] | None = None, serve: bool = True) -> _Plan | None:
     """How to rewrite one RUN; None to leave it alone; UsageError when it cannot be done."""
     where = f"line {instruction.first + 1}"
     flags, command = grammar.split_flags(instruction.args)
@@ -138,8 +148,11 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
     bodies = "\n".join(lines[instruction.last + 1: instruction.end])
     installers = installers_called(" ".join(words) if words is not None else
                                    f"{command}\n{bodies}")
-    if not installers:
+    poetry = poetry_called(" ".join(words) if words is not None else f"{command}\n{bodies}")
+    if not installers and not poetry:
         return None
+    if options := own_indexes(" ".join(words) if words is not None else f"{command}\n{bodies}"):
+        notes.append(outranked_note(where, options))
     mounts = [grammar.mount_options(flag) for flag in flags if flag.startswith("--mount=")]
     if (any((m["type"] == "secret" and m.get("id") == secret_id("env"))
             or (m["type"] == "bind" and m.get("from", "").lower() == CONFIG_STAGE)
@@ -177,6 +190,10 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
                                       where=where, notes=notes, has_lock=has_lock)
         overlays += pylock_overlays(text, mounts, workdir=stage.workdir, copies=stage.copies,
                                     where=where, notes=notes, has_lock=has_lock)
+    project = None if has_project is None or not poetry else project_overlay(
+        " ".join(words) if words is not None else f"{command}\n{bodies}", mounts,
+        workdir=stage.workdir, copies=stage.copies, where=where, notes=notes,
+        has_project=has_project)
     if posixpath.basename(stage.shell[0]) not in _POSIX_SHELLS:
         raise UsageError(f"{where}: SHELL {json.dumps(stage.shell)} is not a POSIX shell, which "
                          "dockerpypi needs to source its settings: use sh or bash for this stage")
@@ -231,7 +248,14 @@ def _plan(instruction: Instruction, lines: list[str], stage: _Stage, *, mount_po
     if pylocks:
         comments.append(PYLOCK_COMMENT)
         notes.append(f"{where}: {', '.join(pylocks)} is read with its files in the mirror")
-    return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement, overlays)
+    if project is not None:
+        comments.append(POETRY_COMMENT)
+        notes.append(f"{where}: poetry reads {' and '.join(PROJECT_FILES)} in {project[1]} with "
+                     "the mirror as their source")
+        if serve:
+            setup = StepSetup(setup.mounts, [*setup.prefix, server_prefix(mount_point)])
+    return _Plan(instruction, comments, setup, exec_words, in_heredoc, replacement, overlays,
+                 project, serve and project is not None)
 
 
 def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
@@ -256,6 +280,8 @@ def _rewrite(lines: list[str], plan: _Plan, escape: str) -> list[str]:
             out.append(f"{inner}{own.strip()} {escape}")
     # After the step's own mounts: of two mounts at one target, BuildKit uses the last.
     out += [f"{inner}{overlay_mount(overlay)} {escape}" for overlay in plan.overlays]
+    if plan.poetry is not None:
+        out += [f"{inner}{mount} {escape}" for mount in overlay_mounts(*plan.poetry, plan.serve)]
     command_indent = inner if k == ins.first or lines[k][:col].strip() else lines[k][:col]
     if plan.replacement is not None:  # the whole command, continuations joined
         tail = [command_indent + plan.replacement]
@@ -285,7 +311,9 @@ def _shift_stage_numbers(lines: list[str], instruction: Instruction, escape: str
 
 def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None = None,
            prefer_uv: bool = False, config: str = "context",
-           has_lock: Callable[[str, str], bool] | None = None) -> InjectResult:
+           has_lock: Callable[[str, str], bool] | None = None,
+           has_project: Callable[[str], bool] | None = None,
+           serve_poetry: bool = True) -> InjectResult:
     """``text`` with the mirror, its settings and a cache in every RUN that calls pip or uv.
 
     ``uid`` is the uid of steps whose USER the text does not give as a number
@@ -301,6 +329,9 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     (``uv sync`` its uv.lock, pip or uv pip a pylock.toml; bind-mounted, or
     COPYed) gets the :data:`.lock_mounts.LOCKS_STAGE` copy mounted over it
     (listed in :attr:`InjectResult.locks`). None leaves lock files alone.
+    ``has_project`` does the same for the directories of Poetry projects
+    (:mod:`.poetry_steps`, listed in :attr:`InjectResult.projects`), whose
+    steps start the mirror's loopback server when ``serve_poetry``.
     """
     if not mount_point.startswith("/") or re.search(r"[\s,]", mount_point):
         raise UsageError(f"mount point {mount_point!r} must be an absolute path without blanks "
@@ -341,7 +372,8 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
             numbered.append(ins)
         if verb == "RUN" and (plan := _plan(ins, lines, stage, mount_point=mount_point, uid=uid,
                                             notes=notes, uv=prefer_uv, config=config,
-                                            has_lock=has_lock)):
+                                            has_lock=has_lock, has_project=has_project,
+                                            serve=serve_poetry)):
             if first_from is None:
                 raise UsageError(f"line {ins.first + 1}: RUN before any FROM: this is not a "
                                  "Dockerfile BuildKit would build")
@@ -355,8 +387,9 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
     changed = [plan.instruction.first + 1 for plan in plans]
     insert_at = None
     locks = {overlay.source: overlay.kind for plan in plans for overlay in plan.overlays}
+    projects = list(dict.fromkeys(plan.poetry[0] for plan in plans if plan.poetry is not None))
     wanted = [MIRROR_STAGE, *([CONFIG_STAGE] if config == "context" else []),
-              *([LOCKS_STAGE] if locks else [])]
+              *([LOCKS_STAGE] if locks or projects else [])]
     missing = [name for name in wanted if name not in named]
     if missing:
         assert first_from is not None
@@ -388,4 +421,4 @@ def inject(text: str, *, mount_point: str = DEFAULT_MOUNT_POINT, uid: int | None
         else:
             out.append(lines[i])
             i += 1
-    return InjectResult(source.join(out), sorted(set(changed)), notes, locks)
+    return InjectResult(source.join(out), sorted(set(changed)), notes, locks, projects)

@@ -3,17 +3,20 @@
 The ``RUN`` steps that bind-mount the ``pypi-mirror`` stage must be the steps
 ``dockerpypi render`` writes: a requirements file of the build context
 mounted under ``/run/dockerpypi/requirements/``, the env file sourced, and
-the default pip or uv command. Anything else that reaches the mirror (a
-custom command, a ``COPY --from=pypi-mirror``, a stage built on it) makes
-what the build installs unknowable from the text: :class:`UnreadableSteps`
-says where. Pure text; the build's subset (:mod:`dockerpypi.build.subset`)
-reads the files and decides what to send.
+the default pip or uv command. A step with another command (``uv sync``
+of a lock file, say) is handed over as it is (:class:`OtherStep`): whether
+its command reads a lock file the subset can follow is the subset's to say
+(:mod:`dockerpypi.build.subset.locks`). Anything else that reaches the
+mirror (a ``COPY --from=pypi-mirror``, a stage built on it) makes what the
+build installs unknowable from the text: :class:`UnreadableSteps` says
+where. Pure text; the build's subset (:mod:`dockerpypi.build.subset`) reads
+the files and decides what to send.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from ..errors import UserMessageError
@@ -35,11 +38,28 @@ class UnreadableSteps(Exception):
 
 
 @dataclass(frozen=True)
+class OtherStep:
+    """A step that uses the mirror with a command of its own (not a rendered requirements step).
+
+    ``command`` is what it runs after the prefix dockerpypi writes (the cache
+    variables and the sourced env file), blanks made single; None when the
+    step does not source the env file or runs a heredoc (nothing to follow).
+    ``binds`` are its bind mounts of files: (the stage or context it binds
+    from, "" for the build context; ``source``; ``target``).
+    """
+
+    where: str  # "line N"
+    command: str | None
+    binds: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
 class MirrorSteps:
     """What the steps that use the mirror install, and the platforms the stages are FROM."""
 
     requirements: list[str]  # each step's requirements file, a path in the build context
     platforms: set[str]  # the values of FROM --platform=
+    others: list[OtherStep] = field(default_factory=list)  # steps with commands of their own
 
 
 def read_steps(text: str) -> MirrorSteps:
@@ -56,6 +76,7 @@ def read_steps(text: str) -> MirrorSteps:
         raise UnreadableSteps(f"the Dockerfile does not parse ({error})") from None
     sources: list[str] = []
     platforms: set[str] = set()
+    others: list[OtherStep] = []
     for ins in instructions:
         where = f"line {ins.first + 1}"
         verb = ins.keyword.upper()
@@ -84,16 +105,21 @@ def read_steps(text: str) -> MirrorSteps:
         if any(m["type"] != "bind" or m.get("source") or m.get("src") for m in mirror):
             raise UnreadableSteps(f"{where}: RUN mounts {MIRROR_STAGE} in a way dockerpypi does "
                                   "not write (not a whole bind mount)")
-        sources += _step_sources(where, rest, mounts, bool(ins.heredocs))
-    if not sources:
+        found = _step_sources(where, rest, mounts, bool(ins.heredocs))
+        if isinstance(found, OtherStep):
+            others.append(found)
+        else:
+            sources += found
+    if not sources and not others:
         raise UnreadableSteps(f"no RUN step installs a requirements file from {MIRROR_STAGE} "
                               "(dockerpypi render writes those)")
-    return MirrorSteps(sources, platforms)
+    return MirrorSteps(sources, platforms, others)
 
 
 def _step_sources(where: str, command: str, mounts: list[dict[str, str]],
-                  heredoc: bool) -> list[str]:
-    """The requirements sources of one RUN that uses the mirror, if it is a rendered step."""
+                  heredoc: bool) -> list[str] | OtherStep:
+    """The requirements sources of one RUN that uses the mirror if it is a rendered step,
+    else the step as an :class:`OtherStep`."""
     requirements = {}
     for mount in mounts:
         target = grammar.mount_target(mount)
@@ -119,5 +145,7 @@ def _step_sources(where: str, command: str, mounts: list[dict[str, str]],
     defaults = {" ".join(default_command(installer, target).split()): source
                 for target, source in requirements.items() for installer in INSTALLER_CHOICES}
     if heredoc or not sourced or rest not in defaults:
-        raise UnreadableSteps(f"{where}: a step with a custom command installs from the mirror")
+        binds = tuple((m.get("from", ""), m.get("source") or m.get("src") or "",
+                       grammar.mount_target(m)) for m in mounts if m["type"] == "bind")
+        return OtherStep(where, rest if sourced and not heredoc else None, binds)
     return [defaults[rest]]

@@ -55,13 +55,27 @@ SOURCE_ENV = f"if [ -f {ENV_FILE} ]; then . {ENV_FILE}; fi;"
 # The installers dockerpypi configures, and whose calls make a step need the mirror.
 # The lock file uv writes beside pyproject.toml, and reads in `uv sync`.
 UV_LOCK = "uv.lock"
+# The lock file PDM writes beside pyproject.toml, and reads in `pdm install` and `pdm sync`.
+PDM_LOCK = "pdm.lock"
+# The lock file Poetry writes beside pyproject.toml, and reads in `poetry install`.
+POETRY_LOCK = "poetry.lock"
 # The PEP 751 lock file (`pip install -r pylock.toml`, `uv pip sync pylock.toml`),
 # by its default name; pylock.<name>.toml is one too (:func:`is_pylock_name`).
 PYLOCK = "pylock.toml"
-INSTALLERS = ("pip", "uv")
+INSTALLERS = ("pip", "uv", "pdm")
+# Pipenv: it runs pip with its own settings (no pip.conf), and takes the mirror
+# from PIPENV_PYPI_MIRROR in the env file; a step that calls it needs the
+# mirror too, and gets a cache mount for pipenv's cache (pip's, with its own
+# manifests), which would otherwise land in the image.
+PIPENV = "pipenv"
+PIPFILE = "Pipfile"
+PIPFILE_LOCK = "Pipfile.lock"
+# Everything whose call makes a step need the mirror: the installers, and pipenv.
+CALLED = (*INSTALLERS, PIPENV)
 # What a rendered step runs (`render --installer`): "auto" runs uv when the
-# image has it, pip otherwise.
-INSTALLER_CHOICES = ("auto", *INSTALLERS)
+# image has it, pip otherwise. Not PDM: it installs a project from its lock,
+# not a requirements file, so its steps are the project's own (`--inject`).
+INSTALLER_CHOICES = ("auto", "pip", "uv")
 
 # The files of a step's settings: name -> (secret id, file name inside STEP_DIR).
 STEP_FILES = {
@@ -73,7 +87,11 @@ STEP_FILES = {
 
 # What a step runs with instead of a cache mount, when no owner can be given
 # to the mount (see step_setup).
-_NO_CACHE = {"pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",)}
+# Pipenv has no such variable (it gives pip a cache directory of its own): it
+# keeps its cache where it would without dockerpypi.
+_NO_CACHE: dict[str, tuple[str, ...]] = {
+    "pip": ("PIP_NO_CACHE_DIR=1",), "uv": ("UV_NO_CACHE=1",), "pdm": ("PDM_NO_CACHE=1",),
+    PIPENV: ()}
 
 
 def is_pylock_name(name: str) -> bool:
@@ -136,9 +154,13 @@ class CacheMount(NamedTuple):
 
 
 def cache_mount(installer: str, uid: int | None) -> CacheMount:
-    """pip or uv's cache for a step, kept out of the image in a cache mount."""
+    """pip, uv or pipenv's cache for a step, kept out of the image in a cache mount."""
     target = f"{CACHE_ROOT}/{installer}"
+    if installer == PIPENV:
+        return CacheMount(f"dockerpypi-{installer}-{uid or 0}", target,
+                          (f"PIPENV_CACHE_DIR={target}",))
     variables = (f"PIP_CACHE_DIR={target}",) if installer == "pip" else (
+        f"PDM_CACHE_DIR={target}",) if installer == "pdm" else (
         f"UV_CACHE_DIR={target}",
         # The cache is another file system than the target: uv would try
         # hard links, warn, and copy anyway.
@@ -200,7 +222,10 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
         else:  # nothing lands in the image, at the cost of speed
             variables += _NO_CACHE[installer]
     # The cache variables come first: the env file may override them (see render_env).
-    return StepSetup(mounts, [f"export {' '.join(variables)};", SOURCE_ENV])
+    # (A step that calls no installer of INSTALLERS, a Poetry step, exports none:
+    # a bare `export` would print the step's environment.)
+    return StepSetup(mounts, [*([f"export {' '.join(variables)};"] if variables else []),
+                              SOURCE_ENV])
 
 
 # --- what an installer call is ----------------------------------------------
@@ -211,10 +236,15 @@ def step_setup(*, mount_point: str, config: str, installers: Iterable[str],
 # subcommand (pip -q install, uv --no-cache sync). Only subcommands that
 # resolve from an index count: not pip --version, pip list or pip freeze.
 # Text is not parsed as shell, so `echo pip install` matches too: the step then
-# gets mounts it does not use, which is harmless. poetry, pdm and conda are
-# not matched: they read neither pip's nor uv's configuration. The CALL_
-# pieces are public: :mod:`.uv_locks` builds its `uv sync` from them, and
-# :mod:`.pylocks` its `pip install` and `uv pip install` from them.
+# gets mounts it does not use, which is harmless. PDM's calls that ask an
+# index count (install, sync, add, update, lock, build, self add/update);
+# pipenv's that install or resolve count too (it reads PIPENV_PYPI_MIRROR
+# from the env file); conda is not matched. Poetry reads neither pip's, uv's
+# nor PDM's configuration: its `poetry install` and `poetry sync` are matched
+# apart (:func:`poetry_called`), as the step gets copies of the project's
+# files instead (:mod:`.poetry_steps`). The CALL_ pieces are public: :mod:`.uv_locks` builds its
+# `uv sync` from them, and :mod:`.pylocks` its `pip install` and `uv pip
+# install` from them.
 CALL_START = r"(?:^|(?<=[\s;&|(`'\"]))"
 CALL_DIR = r"(?:[^\s;&|()`'\"]*/)?"
 CALL_OPTIONS = r"(?:\s+-[^\s;&|)]*)*"
@@ -224,16 +254,41 @@ CALL_PIP = (rf"{CALL_DIR}(?:pip(?:3(?:\.\d+)?)?|python(?:\d(?:\.\d+)?)?['\"]?{CA
 _PIP = rf"(?:{CALL_PIP}|{CALL_DIR}pipx['\"]?{CALL_OPTIONS})\s+(?:install|download|wheel)"
 _UV = (rf"{CALL_DIR}(?:uv['\"]?{CALL_OPTIONS}\s+(?:pip\s+(?:install|sync|compile)|sync|add|lock"
        rf"|export|run|tool\s+(?:install|run|upgrade))|uvx)")
+_PDM = (rf"{CALL_DIR}(?:pdm|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*pdm)['\"]?"
+        rf"{CALL_OPTIONS}\s+(?:install|sync|add|update|lock|build|self\s+(?:add|update))")
+_PIPENV = (rf"{CALL_DIR}(?:pipenv|python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*pipenv)"
+           rf"['\"]?{CALL_OPTIONS}\s+(?:install|sync|update|upgrade|lock)")
 
 
 @functools.cache
 def _call() -> re.Pattern[str]:
     # Compiled when first used: a `dockerpypi render` with the default
     # command never needs it.
-    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV}))(?=$|[\s;&|)`'\"])")
+    return re.compile(rf"{CALL_START}(?:(?P<pip>{_PIP})|(?P<uv>{_UV})|(?P<pdm>{_PDM})"
+                      rf"|(?P<pipenv>{_PIPENV}))"
+                      rf"(?=$|[\s;&|)`'\"])")
 
 
 def installers_called(command: str) -> list[str]:
-    """The installers (of :data:`INSTALLERS`) that ``command`` calls, by the rules above."""
+    """What of :data:`CALLED` (pip, uv, pipenv) ``command`` calls, by the rules above."""
     found = {match.lastgroup for match in _call().finditer(command)}
-    return [name for name in INSTALLERS if name in found]
+    return [name for name in CALLED if name in found]
+
+
+# `poetry install` or `poetry sync` (also `python -m poetry ...`): the calls
+# that install poetry.lock. Options may take a value (`-C DIR install`).
+POETRY_OPTIONS = r"(?:\s+-[^\s;&|)]*(?:\s+[^-\s;&|)][^\s;&|)]*)?)*?"
+_POETRY = (rf"{CALL_START}{CALL_DIR}(?:python(?:\d(?:\.\d+)?)?['\"]?{CALL_OPTIONS}\s+-m\s*)?"
+           rf"poetry['\"]?(?P<options>{POETRY_OPTIONS})\s+(?:install|sync)(?=$|[\s;&|)`'\"])")
+
+
+@functools.cache
+def poetry_call() -> re.Pattern[str]:
+    """A call of ``poetry install`` or ``poetry sync``, its options before the
+    subcommand as the group ``options``."""
+    return re.compile(_POETRY)
+
+
+def poetry_called(command: str) -> bool:
+    """Whether ``command`` installs a poetry.lock (``poetry install`` or ``poetry sync``)."""
+    return poetry_call().search(command) is not None

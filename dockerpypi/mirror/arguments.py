@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..dockerfile.vocabulary import UV_LOCK, is_pylock_name
+from ..dockerfile.vocabulary import PIPFILE_LOCK, UV_LOCK, is_pylock_name
 
 # What pip builds a directory from (pip's is_installable_dir).
 INSTALLABLE = ("pyproject.toml", "setup.py")
@@ -28,13 +28,14 @@ def names_path(argument: str) -> bool:
     As pip: when it looks like a path (:func:`looks_like_path`), or is an
     existing directory pip can install (it holds pyproject.toml or setup.py).
     A bare name that is only some other directory (``build``, ``docs``) is a
-    package name. An existing ``uv.lock`` or ``pylock.toml`` file is a path
-    too: no package has that name.
+    package name. An existing ``uv.lock``, ``pylock.toml`` or ``Pipfile.lock``
+    file is a path too: no package has that name.
     """
     if looks_like_path(argument):
         return True
     path = Path(argument)
-    if (path.name == UV_LOCK or is_pylock_name(path.name)) and path.is_file():
+    if path.name in (UV_LOCK, PIPFILE_LOCK) or is_pylock_name(path.name):
+        return path.is_file()
         return True
     return installable(path)
 

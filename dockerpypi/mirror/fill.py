@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from ..engines import missing_fix
 from ..errors import UsageError, UserMessageError
 from ..process import output_lines, scrub
 from ..settings.urls import MirrorURL
@@ -61,6 +62,7 @@ class DownloadPlan:
     image: str | None = None  # pip runs inside this image (``docker run``)
     resolver: str = "pip"
     sources: tuple[MirrorURL, ...] = ()  # the indexes, asked why when pip found nothing
+    runner: str = "docker"  # with an image: the CLI that runs it (docker or podman)
 
     @property
     def shown(self) -> str:
@@ -226,12 +228,14 @@ def _last_reason(lines: Sequence[str]) -> str:
     return (versions or errors or list(lines) or ["no output"])[-1]
 
 
-def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageError | None:
-    """docker's own failures (125-127), told apart from pip's."""
+def _image_failure(image: str, code: int, lines: Sequence[str],
+                   cli: str = "docker") -> UserMessageError | None:
+    """docker's (or podman's) own failures (125-127), told apart from pip's."""
     if code == 125:  # docker run itself failed: no engine, no such image, bad option
-        return UserMessageError(f"docker could not run {image} (exit 125): "
-                                f"{_last_reason(lines)}; check the image name and that the "
-                                "Docker engine runs")
+        engine = "the Docker engine runs" if cli == "docker" else f"`{cli} info` works"
+        return UserMessageError(f"{cli} could not run {image} (exit 125): "
+                                f"{_last_reason(lines)}; check the image name and that "
+                                f"{engine}")
     if code in (126, 127) or any("executable file not found" in line for line in lines):
         return UserMessageError(f"{image} has no python3 on its PATH, which `mirror add "
                                 "--image` runs: choose an image with Python, or drop --image")
@@ -244,7 +248,7 @@ def _image_failure(image: str, code: int, lines: Sequence[str]) -> UserMessageEr
 def _failure(plan: DownloadPlan, code: int, tail: Iterable[str]) -> UserMessageError:
     lines = [line.strip() for line in tail if line.strip()]
     if plan.image is not None:
-        found = _image_failure(plan.image, code, lines)
+        found = _image_failure(plan.image, code, lines, plan.runner)
         if found is not None:
             return found
     python = plan.argv[0]
@@ -272,8 +276,9 @@ def run_download(plan: DownloadPlan, on_line: Callable[[str], None] | None = Non
         if on_line is not None and not line.startswith(_ERROR):
             on_line(line)
 
-    hint = ("install Docker, or put docker on PATH" if plan.image is not None
-            else "check the Python that runs dockerpypi")
+    hint = ("check the Python that runs dockerpypi" if plan.image is None
+            else "install Docker, or put docker on PATH" if plan.runner == "docker"
+            else missing_fix(plan.runner))
     # Ctrl-C, or an error of on_line, ends pip too: it must not go on writing
     # into the mirror.
     code = output_lines(plan.argv, take, environ=plan.env, secrets=plan.secrets, missing=hint)

@@ -10,12 +10,17 @@ libc, so what it resolves is what the build will install. The container gets:
   read-only under ``/dockerpypi-requirements`` at its own path, so that
   relative references between them still resolve;
 - host networking, so mirrors on 127.0.0.1 are reachable;
+- docker's ``--init`` (pip as PID 1 would not end on SIGTERM), but not
+  podman's: that needs its catatonit, which is often not installed (Debian
+  only recommends it), and podman passes the signals on itself;
 - the invoking user's uid:gid, so the files are the host user's to index
   and delete;
 - no pip configuration file, and credentials only as variables passed by
   name (``--env=NAME``: docker copies the value from its own environment).
 
-Building the ``docker run`` command (:func:`plan_image_download`) is pure; the
+``docker`` may be podman, for the images podman and buildah build: its
+``run`` takes the same options. Building the ``docker run`` command
+(:func:`plan_image_download`) is pure; the
 download itself is :func:`.fill.fill_mirror`, the same as on the host.
 """
 
@@ -26,6 +31,7 @@ import posixpath
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from ..engines import PODMAN
 from ..errors import UsageError
 from ..settings.urls import MirrorURL
 from .fill import (
@@ -149,7 +155,7 @@ def plan_image_download(
         user = (os.getuid(), os.getgid())
     # One word per option (--name=value): a value that starts with "-" must
     # never be read as another of docker's options.
-    argv = [docker, "run", "--rm", "--init", "--network=host"]
+    argv = [docker, "run", "--rm", *(["--init"] if docker != PODMAN else []), "--network=host"]
     if user is not None:
         argv.append(f"--user={user[0]}:{user[1]}")
     argv.append(_mount(mirror_dir, CONTAINER_MIRROR, readonly=False))
@@ -163,4 +169,4 @@ def plan_image_download(
     env.update(credentials)
     return DownloadPlan(mirror_dir, tuple(argv), env, f"{MODE_IMAGE} {image}",
                         tuple(str(m) for m in indexes), secrets_of(indexes), image=image,
-                        sources=tuple(indexes))
+                        sources=tuple(indexes), runner=docker)

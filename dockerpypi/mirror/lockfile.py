@@ -144,6 +144,22 @@ def lock_picks(lock: Mapping[str, Any], supported: Sequence[Tag] = (), *,
                  for pick in picks)
 
 
+def lock_filenames(lock: Mapping[str, Any], *, where: str = UV_LOCK) -> frozenset[str]:
+    """Every file of every package the lock takes from a remote index: wheels and sdists.
+
+    What a step installing the lock may read, on any platform; checked as
+    :func:`package_picks` checks them.
+    """
+    names = {pick.filename for picks in package_picks(lock, where=where).values()
+             for pick in picks}
+    for package in lock.get("package", []):
+        registry = (package.get("source") or {}).get("registry")
+        if isinstance(registry, str) and registry.startswith(REMOTE):
+            sdist = _pick(package.get("sdist") or {}, package, where)
+            names.update([sdist.filename] if sdist is not None else [])
+    return frozenset(names)
+
+
 def rewrite_lock(text: str, mirror_path: str) -> str:
     """``text`` (a uv.lock) with its remote indexes replaced by the directory ``mirror_path``.
 

@@ -40,7 +40,8 @@ class Sourced(Generic[T]):
 
 # The settings, in the order `config` lists them (and Settings declares them).
 NAMES = ("mirrors", "public_fallback", "public_index", "offline", "retries", "timeout",
-         "mirror_dir", "mount_point", "installers", "easy_install")
+         "mirror_dir", "mount_point", "installers", "easy_install",
+         "container_engine")
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class Settings:
     mount_point: Sourced[str]
     installers: Sourced[tuple[str, ...]]
     easy_install: Sourced[bool]
+    # The container CLI that builds and reads images (dockerpypi.engines): auto,
+    # docker, podman or buildah.
+    container_engine: Sourced[str]
     # What the CLI prints before it goes on: a setting ignored, deprecated, risky.
     warnings: tuple[DockerPypiWarning, ...] = field(default=(), compare=False)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dockerfile.vocabulary import DEFAULT_MOUNT_POINT, INSTALLERS
+from ..engines import AUTO
 from ..errors import DockerPypiWarning, NoMirrorConfigured, SettingsError
 from . import dib
 from .model import NAMES, SOURCE_DEFAULT, Override, Settings, Sourced, display_value
@@ -96,6 +97,7 @@ def _defaults(mount_point: str) -> dict[str, Candidate]:
         "mount_point": fixed(DEFAULT_MOUNT_POINT),
         "installers": fixed(INSTALLERS),
         "easy_install": fixed(False),
+        "container_engine": fixed(AUTO),
     }
 
 

@@ -19,6 +19,7 @@ from .urls import MirrorURL, parse_mirror_url
 from .values import (
     Parser,
     parse_bool,
+    parse_engine,
     parse_index,
     parse_installers,
     parse_mirrors,
@@ -53,6 +54,9 @@ FIELDS: dict[str, tuple[str, str, Parser]] = {
     "mount_point": ("MOUNT_POINT", "mount-point", parse_mount_point),
     "installers": ("INSTALLERS", "installers", parse_installers),
     "easy_install": ("EASY_INSTALL", "easy-install", parse_bool),
+    # Not "engine" (DOCKERPYPI_ENGINE): the test machines' scripts take that
+    # name for the Docker version they start (see env_candidates).
+    "container_engine": ("CONTAINER_ENGINE", "container-engine", parse_engine),
 }
 
 # Command-line flags by field, for error messages.
@@ -67,6 +71,7 @@ FLAG_NAMES = {
     "mount_point": "--mount-point",
     "installers": "--configure",
     "easy_install": "--easy-install/--no-easy-install",
+    "container_engine": "--engine",
 }
 
 Found = tuple[dict[str, Candidate], list[DockerPypiWarning]]

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..dockerfile.vocabulary import DEFAULT_MOUNT_POINT, INSTALLERS
+from ..engines import CHOICES as ENGINE_CHOICES
 from ..errors import SettingsError
 from .urls import MirrorURL, parse_mirror_url
 
@@ -83,6 +84,15 @@ def parse_installers(raw: object, origin: str) -> tuple[str, ...]:
     if not chosen:
         raise SettingsError(f"{origin} names no installer: choose from {', '.join(INSTALLERS)}")
     return tuple(chosen)
+
+
+def parse_engine(raw: object, origin: str) -> str:
+    """The container CLI that builds: auto, docker, podman or buildah."""
+    name = str(raw).strip().lower()
+    if name not in ENGINE_CHOICES:
+        raise SettingsError(f"{origin} names unknown engine {raw!r}: choose from "
+                            f"{', '.join(ENGINE_CHOICES)}")
+    return name
 
 
 def parse_mount_point(raw: object, origin: str) -> str:

@@ -2,7 +2,11 @@
 
 The docker CLI picks the engine the same way for every command: DOCKER_HOST,
 else DOCKER_CONTEXT, else the current ``docker context``. So ``verify`` reads
-the images ``build`` made, wherever that engine is.
+the images ``build`` made, wherever that engine is. Images podman or buildah
+built are read through podman's CLI instead (``cli``: see
+:func:`dockerpypi.engines.image_cli`), which has the same three commands;
+it prints ``image inspect`` and ``history`` as a JSON array, and says
+"image not known" where docker says "No such image".
 
 ``docker image inspect`` is parsed once into :class:`EngineImage`; ``docker
 save`` is handed over as a stream (:func:`saved`), never held in memory or
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from .. import process
+from ..engines import DOCKER, missing_fix
 from ..errors import UserMessageError
 
 # `docker image inspect` and `docker history` answer in well under a second;
@@ -27,7 +32,7 @@ from ..errors import UserMessageError
 INSPECT_TIMEOUT = 60
 # How long a `docker save` whose stream broke off gets to say why, before it is killed.
 _SAVE_GRACE = 10
-_NOT_FOUND = re.compile(r"No such image", re.IGNORECASE)
+_NOT_FOUND = re.compile(r"No such image|image not known", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class EngineImage:
     layers: tuple[str, ...]  # the layers' diff IDs, bottom first (a layer may repeat)
     size: int  # bytes, the layers unpacked
     config: Mapping[str, Any]  # the image config's "config": Env, Labels, Cmd, Entrypoint...
+    cli: str = DOCKER  # the CLI that read it, and reads the rest of it
 
     @property
     def saved_layers(self) -> int:
@@ -46,11 +52,15 @@ class EngineImage:
         return len(set(self.layers))
 
     @classmethod
-    def from_inspect(cls, reference: str, data: Mapping[str, Any]) -> EngineImage:
+    def from_inspect(cls, reference: str, data: Mapping[str, Any],
+                     cli: str = DOCKER) -> EngineImage:
         """From the JSON object ``docker image inspect --format '{{json .}}'`` prints."""
-        return cls(reference=reference, id=str(data["Id"]),
+        image_id = str(data["Id"])
+        if ":" not in image_id:  # podman: the bare hex digest
+            image_id = f"sha256:{image_id}"
+        return cls(reference=reference, id=image_id,
                    layers=tuple((data.get("RootFS") or {}).get("Layers") or ()),
-                   size=int(data.get("Size") or 0), config=data.get("Config") or {})
+                   size=int(data.get("Size") or 0), config=data.get("Config") or {}, cli=cli)
 
 
 def _detail(stderr: str) -> str:
@@ -61,31 +71,47 @@ def _detail(stderr: str) -> str:
     return process.redact([detail])[0]
 
 
-def _failure(reference: str, stderr: str) -> UserMessageError:
+def _failure(reference: str, stderr: str, cli: str = DOCKER) -> UserMessageError:
     if _NOT_FOUND.search(stderr):
         return UserMessageError(f"no image {reference} on the engine",
                                 fix="build it with --load (or -t and the docker driver), or "
-                                    "give its ID")
+                                    "give its ID" if cli == DOCKER else
+                                    f"build it with {cli}, or give --engine for the engine "
+                                    "that built it")
+    if cli != DOCKER:
+        return UserMessageError(f"{cli} cannot read its images ({_detail(stderr)})",
+                                fix=f"check that `{cli} info` works, then try again")
     return UserMessageError(f"no Docker engine answers ({_detail(stderr)})",
                             fix="start the engine, or point DOCKER_HOST or `docker context "
                                 "use` at one")
 
 
-def _docker(argv: list[str], reference: str) -> str:
-    done = process.output_of(["docker", *argv], timeout=INSPECT_TIMEOUT)
+def _docker(argv: list[str], reference: str, cli: str) -> str:
+    done = process.output_of([cli, *argv], timeout=INSPECT_TIMEOUT, missing=missing_fix(cli))
     if done.returncode != 0:
-        raise _failure(reference, done.stderr)
+        raise _failure(reference, done.stderr, cli)
     return done.stdout
 
 
-def inspect_image(reference: str) -> EngineImage:
-    """The image ``reference`` names on the engine; one line with the fix if there is none."""
-    out = _docker(["image", "inspect", "--format", "{{json .}}", "--", reference], reference)
+def json_records(text: str) -> list[Any]:
+    """The records of ``{{json .}}`` output: docker prints one JSON value a line,
+    podman one JSON array of them (over several lines for ``image inspect``)."""
     try:
-        return EngineImage.from_inspect(reference, json.loads(out.splitlines()[0]))
+        whole = json.loads(text)
+    except ValueError:
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return whole if isinstance(whole, list) else [whole]
+
+
+def inspect_image(reference: str, cli: str = DOCKER) -> EngineImage:
+    """The image ``reference`` names on the engine; one line with the fix if there is none."""
+    out = _docker(["image", "inspect", "--format", "{{json .}}", "--", reference], reference,
+                  cli)
+    try:
+        return EngineImage.from_inspect(reference, json_records(out)[0], cli)
     except (IndexError, ValueError, KeyError, TypeError, AttributeError):
-        raise UserMessageError(f"`docker image inspect {reference}` printed no image "
-                               "description", fix="update the docker CLI, then try again"
+        raise UserMessageError(f"`{cli} image inspect {reference}` printed no image "
+                               "description", fix=f"update the {cli} CLI, then try again"
                                ) from None
 
 
@@ -96,13 +122,12 @@ def config_document(image: EngineImage) -> dict[str, Any]:
     export\"), and the config and history are all there is to it.
     """
     out = _docker(["history", "--no-trunc", "--format", "{{json .}}", "--", image.id],
-                  image.reference)
+                  image.reference, image.cli)
     history = []
-    for line in reversed(out.splitlines()):  # docker lists the newest first
-        if line.strip():
-            step = json.loads(line)
-            history.append({"created_by": step.get("CreatedBy") or "",
-                            "comment": step.get("Comment") or "", "empty_layer": True})
+    for step in reversed(json_records(out)):  # the newest first
+        history.append({"created_by": step.get("CreatedBy") or "",
+                        "comment": step.get("Comment") or step.get("comment") or "",
+                        "empty_layer": True})
     return {"config": dict(image.config), "history": history}
 
 
@@ -116,7 +141,9 @@ def saved(image: EngineImage) -> Iterator[IO[bytes]]:
     """
     import tarfile
 
-    with process.output_stream(["docker", "save", image.id]) as saving:
+    # podman saves docker's format (docker-archive) by default, as archive.py reads it.
+    with process.output_stream([image.cli, "save", image.id],
+                               missing=missing_fix(image.cli)) as saving:
         try:
             yield saving.stdout
         except tarfile.TarError as error:
@@ -132,6 +159,6 @@ def saved(image: EngineImage) -> Iterator[IO[bytes]]:
 
 def _stopped(image: EngineImage, stderr: str) -> UserMessageError:
     if _NOT_FOUND.search(stderr):  # removed since it was inspected
-        return _failure(image.reference, stderr)
+        return _failure(image.reference, stderr, image.cli)
     return UserMessageError(f"the engine stopped sending {image.reference} "
                             f"({_detail(stderr)})", fix="try again")

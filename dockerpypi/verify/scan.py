@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..engines import DOCKER, image_cli, resolve_engine
 from ..errors import UsageError
 from ..settings.model import Settings
 from .archive import ArchiveScan, ScanProgress, counted, scan_archive
@@ -41,19 +42,22 @@ def read_metadata_file(path: Path) -> Any:
 
 def verify_settings(settings: Settings, image: str | None, *, needles: Iterable[str] = (),
                     archive: Path | None = None, metadata_file: Path | None = None,
-                    progress: ScanProgress | None = None
+                    progress: ScanProgress | None = None, cli: str | None = None
                     ) -> tuple[VerifyResult, list[Needle]]:
     """Verify ``image`` (or ``archive``) for the traces of ``settings`` and ``needles``.
 
-    Returns the result, and the needles searched for (to take their
+    The image is read through ``cli`` (None: the one the ``engine`` setting
+    names). Returns the result, and the needles searched for (to take their
     credentials out of what is shown).
     """
+    if cli is None:
+        cli = image_cli(resolve_engine(settings.container_engine.value))
     found, notes = default_needles(settings, needles)
     metadata = read_metadata_file(metadata_file) if metadata_file is not None else None
     result = verify_image(image, found, mount_point=settings.mount_point.value,
                           archive=archive, metadata=metadata,
                           metadata_name=f"metadata file {metadata_file}", notes=notes,
-                          progress=progress)
+                          progress=progress, cli=cli)
     return result, found
 
 
@@ -61,10 +65,11 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
                  archive: Path | None = None, metadata: Any = None,
                  metadata_name: str = "metadata file", notes: Sequence[str] = (),
                  max_read: int = MAX_READ,
-                 progress: ScanProgress | None = None) -> VerifyResult:
+                 progress: ScanProgress | None = None, cli: str = DOCKER) -> VerifyResult:
     """Scan ``image`` on the engine (or the tar ``archive``) and the buildx ``metadata``.
 
-    ``progress`` hears how the reading of the layers goes.
+    ``progress`` hears how the reading of the layers goes; ``cli`` reads the
+    image (docker, or podman for the images podman and buildah build).
     """
     started = time.monotonic()
     if (image is None) == (archive is None):
@@ -88,7 +93,7 @@ def verify_image(image: str | None, needles: Sequence[Needle], *, mount_point: s
         shown = str(archive)
     else:
         assert image is not None
-        found = inspect_image(image)
+        found = inspect_image(image, cli)
         image_id = found.id
         if not found.layers:
             # The engine refuses to save an image without layers ("empty

@@ -18,7 +18,10 @@ module a step:
    ``/run/dockerpypi/requirements/`` and the default pip or uv command:
    :mod:`dockerpypi.dockerfile.steps` reads them); their requirements files
    are read from the build context. And the target: Linux on the builder's
-   architecture (or docker's ``--platform``), CPython.
+   architecture (or docker's ``--platform``), CPython. A step that installs
+   a lock file (``uv sync`` of a uv.lock it bind-mounts, as ``--inject``
+   writes it) wants the lock's files instead: :mod:`.locks`, where another
+   kind of lock plugs in with one function.
 2. :mod:`.closure`, over the mirror's index: for every requirement, every
    version in the mirror that satisfies it (not only the one an installer
    would pick) with the wheels that fit the target, then the dependencies of

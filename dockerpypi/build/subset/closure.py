@@ -7,6 +7,13 @@ target: :func:`select` walks it for each CPython from 3.8 to 3.15
 (:data:`PYTHONS`) and each machine, and keeps the Pythons the mirror can
 serve from wheels alone. The metadata comes from the index's state and the
 PEP 658 sidecars (:mod:`dockerpypi.mirror.index`), read on demand.
+
+A step that installs a lock file needs no walk: the lock names its files
+(:class:`Locked`, read by :mod:`.locks`), and the step reads no others.
+Of those, the wheels that fit the target are sent, with the sdists, and a
+Python is served when every locked release the mirror holds has a wheel for
+it, or no sdist either (a release only for other platforms, which the lock's
+markers keep off this one).
 """
 
 from __future__ import annotations
@@ -122,6 +129,16 @@ class _Mirror:
     _tags: dict[str, frozenset[Tag] | None] = field(default_factory=dict)
     _fits: dict[tuple[str, tuple[int, int], str], bool] = field(default_factory=dict)
 
+    def file(self, filename: str) -> index.IndexedFile | None:
+        """The indexed file of that name (its project's entries parsed), or None."""
+        if filename not in self.files:
+            try:
+                project = index.parse_distribution(filename).project
+            except ValueError:
+                return None
+            self.project_files(project)
+        return self.files.get(filename)
+
     def project_files(self, project: NormalizedName) -> list[index.IndexedFile]:
         """The indexed files of ``project`` (CannotTell when an entry is damaged)."""
         if project not in self._projects:
@@ -207,6 +224,15 @@ class _Walk:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Locked:
+    """The files a step's lock file names: the step installs from those and no others."""
+
+    files: frozenset[str]  # file names, as in the mirror
+    requires_python: str | None  # the lock's own (None: any)
+    origin: str  # the lock file, for messages
+
+
 # Marker variables whose value in the image cannot be known from outside it
 # (the exact patch level, the kernel): a marker on them may hold, so the
 # dependency is sent. Sending too much costs bytes; too little fails the build.
@@ -285,6 +311,32 @@ def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tup
     return result
 
 
+def _locked_walk(mirror: _Mirror, locked: Sequence[Locked], python: tuple[int, int],
+                 machine: str) -> _Walk:
+    """The locked files for one Python and machine (see the module's docstring)."""
+    result = _Walk()
+    for lock in locked:
+        if not _python_fits(lock.requires_python, python):
+            result.problems.append(f"{lock.origin} requires Python {lock.requires_python}")
+            return result
+        releases: dict[tuple[str, str], list[index.IndexedFile]] = defaultdict(list)
+        # A locked file the mirror lacks is left out: the step fails for want of
+        # it whether or not the rest of the mirror is sent.
+        for indexed in filter(None, map(mirror.file, lock.files)):
+            releases[(indexed.project, indexed.version)].append(indexed)
+        for (project, version), files in sorted(releases.items()):
+            wheels = [f for f in files if mirror.fits(f.filename, python, machine)
+                      and _python_fits(f.requires_python, python)]
+            sdists = [f for f in files if mirror.tags(f.filename) is None]
+            if wheels:
+                result.files.update(f.filename for f in (*wheels, *sdists))
+            elif sdists:
+                result.problems.append(f"{project} {version} of {lock.origin} is only an sdist "
+                                       "in the mirror (building it needs build dependencies)")
+                return result
+    return result
+
+
 @dataclass(frozen=True)
 class Selection:
     """The files a build can need, and how they were found."""
@@ -330,13 +382,15 @@ def load_index(root: Path) -> index.Projects:
 
 
 def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
-           machines: Sequence[str], *,
+           machines: Sequence[str], *, locked: Sequence[Locked] = (),
            pythons: Sequence[tuple[int, int]] = PYTHONS) -> Selection:
-    """The files of the mirror at ``root`` that ``requirements`` can resolve to.
+    """The files of the mirror at ``root`` that ``requirements`` can resolve to,
+    and the files of ``locked`` that fit the target.
 
     ``requirements`` pairs each requirement with where it was written, for
-    messages. A Python is kept when the mirror serves every requirement to it
-    from wheels; CannotTell when no Python is kept for some machine.
+    messages. A Python is kept when the mirror serves every requirement and
+    every lock to it from wheels; CannotTell when no Python is kept for some
+    machine.
     """
     mirror = _Mirror(root, load_index(root))
     indexed = mirror.files
@@ -347,6 +401,10 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
         first_problems: list[str] = []
         for python in pythons:
             walk = _walk(mirror, requirements, python, machine)
+            if locked and not walk.problems:
+                from_locks = _locked_walk(mirror, locked, python, machine)
+                walk.files |= from_locks.files
+                walk.problems += from_locks.problems
             if walk.problems:
                 if len(walk.files) >= furthest:  # the Python that got furthest explains best
                     furthest, first_problems = len(walk.files), walk.problems
@@ -355,7 +413,7 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
             served.add(python)
             chosen |= walk.files
         if not fitting:
-            raise CannotTell(f"the mirror cannot serve the requirements from wheels to any "
+            raise CannotTell(f"the mirror cannot serve the build from wheels to any "
                              f"CPython 3.{pythons[0][1]}-3.{pythons[-1][1]} on {machine}: "
                              f"{first_problems[0]}")
     for name in sorted(chosen):

@@ -46,12 +46,13 @@ def _selected(given: DockerArgs, mirror_dir: Path, engine: EngineInfo | None, *,
               dry_run: bool) -> _Chosen:
     wanted = read_build(given, engine)
     if dry_run:
-        return _Chosen(select(mirror_dir, wanted.requirements, wanted.machines), None, False,
-                       wanted.sources)
+        return _Chosen(select(mirror_dir, wanted.requirements, wanted.machines,
+                              locked=wanted.locked), None, False, wanted.sources)
     try:
         # The files and the state that lists them must not change while they are linked.
         with index.mirror_lock(mirror_dir, _LOCK_TIMEOUT, reading=True):
-            selection = select(mirror_dir, wanted.requirements, wanted.machines)
+            selection = select(mirror_dir, wanted.requirements, wanted.machines,
+                               locked=wanted.locked)
             directory, temporary = write_subset(mirror_dir, selection)
             remove_stale(mirror_dir)
             return _Chosen(selection, directory, temporary, wanted.sources)

@@ -2,8 +2,9 @@
 
 Read from the build's Dockerfile (:func:`dockerpypi.dockerfile.steps.read_steps`
 finds the requirements files its steps mount), the requirements files in
-the build context, and the platforms: ``--platform``, ``FROM --platform``,
-or the builder's own, as the build's engine probe reported it.
+the build context, the lock files its other steps install (:mod:`.locks`),
+and the platforms: ``--platform``, ``FROM --platform``, or the builder's
+own, as the build's engine probe reported it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from ...dockerfile.steps import UnreadableSteps, read_steps
 from ..command import dockerfile_path
 from ..engine import default_platform
 from . import CannotTell
+from .closure import Locked
+from .locks import step_locks
 
 if TYPE_CHECKING:
     from ..command import DockerArgs
@@ -45,7 +48,8 @@ class Wanted:
     # Each requirement with the requirements file it was written in (for messages).
     requirements: tuple[tuple[Requirement, str], ...]
     machines: tuple[str, ...]  # as platform.machine() spells them: "x86_64"
-    sources: dict[str, str]  # the requirements files read (relative path: text)
+    sources: dict[str, str]  # the requirements and lock files read (relative path: text)
+    locked: tuple[Locked, ...] = ()  # what the steps that install lock files read
 
 
 def read_build(given: DockerArgs, engine: EngineInfo | None) -> Wanted:
@@ -75,9 +79,18 @@ def read_build(given: DockerArgs, engine: EngineInfo | None) -> Wanted:
             raise CannotTell(f"cannot read the requirements file {source} ({error})") from None
         texts[source] = content
         requirements += [(req, source) for req in parse_requirements(content, source)]
-    if not requirements:
+    locked: list[Locked] = []
+    for step in steps.others:
+        found = step_locks(Path(context), step)
+        if found is None:
+            raise CannotTell(f"{step.where}: a step with a custom command installs from the "
+                             "mirror")
+        locked += found.locked
+        texts.update(found.sources)
+    if not requirements and not locked:
         raise CannotTell(f"{', '.join(dict.fromkeys(steps.requirements))} names no requirement")
-    return Wanted(tuple(requirements), target_machines(given, steps.platforms, engine), texts)
+    return Wanted(tuple(requirements), target_machines(given, steps.platforms, engine), texts,
+                  tuple(locked))
 
 
 def parse_requirements(text: str, origin: str) -> list[Requirement]:
