@@ -20,7 +20,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
 
 from ..errors import UserMessageError
 from ..files import TEMP_SUFFIX
@@ -36,6 +35,7 @@ from .distfile import (
     wheel_metadata,
 )
 from .filenames import SDIST_SUFFIXES
+from .listing import Project, list_projects
 from .pages import PAGE_FORMAT, project_page, root_page
 from .reading import Item, read_file, read_files
 from .state import (
@@ -389,34 +389,3 @@ def update_index(mirror_dir: Path, *, full: bool = False,
     return IndexResult(root, len(by_project), files, len(scan.read), files - len(scan.read),
                        writer.written - sidecars, removed, tuple(warnings),
                        time.monotonic() - started)
-
-
-# --- listing -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Project:
-    name: NormalizedName
-    versions: tuple[str, ...]
-    files: tuple[str, ...]
-
-
-def list_projects(mirror_dir: Path) -> tuple[Project, ...]:
-    """The projects whose distributions lie in ``mirror_dir``, from the file names alone."""
-    root = Path(mirror_dir)
-    if not root.is_dir():
-        raise UserMessageError(f"mirror directory {root} does not exist: fill it with "
-                               "`dockerpypi mirror add PACKAGE`")
-    grouped: dict[NormalizedName, list[Distribution]] = defaultdict(list)
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if is_index_file(entry.name) or not entry.is_file():
-                continue
-            with contextlib.suppress(ValueError):
-                dist = parse_distribution(entry.name)
-                grouped[dist.project].append(dist)
-    return tuple(
-        Project(name,
-                tuple(sorted({d.version for d in dists}, key=Version)),
-                tuple(sorted(d.filename for d in dists)))
-        for name, dists in sorted(grouped.items())
-    )
