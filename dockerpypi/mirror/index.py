@@ -154,21 +154,23 @@ def _list(root: Path) -> _Listing:
     sidecars: set[str] = set()
     sidecar_suffix = ".whl" + METADATA_SUFFIX
     with os.scandir(root) as entries:
-        for entry in entries:
+        for entry in entries:  # (the commonest kinds first: sidecars, then wheels)
             name = entry.name
-            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                # Of a run that was killed (never of a live one: we hold the lock).
-                with contextlib.suppress(OSError):
-                    Path(entry.path).unlink()
-            elif name.endswith(sidecar_suffix):
+            if name.endswith(sidecar_suffix):
                 sidecars.add(name)
+            elif name.startswith("."):  # dockerpypi's own (a build's subset, the state)
+                if name.endswith(TEMP_SUFFIX):
+                    # Of a run that was killed (never of a live one: we hold the lock).
+                    with contextlib.suppress(OSError):
+                        Path(entry.path).unlink()
             elif entry.is_dir(follow_symlinks=False):
                 directories.append(entry)
-            elif not is_index_file(name) and entry.is_file():
+            elif name != PAGE and entry.is_file():
                 with contextlib.suppress(FileNotFoundError):  # gone since: not listed
                     stat = entry.stat()
                     files.append((name, stat.st_size, stat.st_mtime_ns))
-    files.sort()
+    # In no order: each project's files are sorted where the order shows (the pages,
+    # the state file).
     return _Listing(files, sidecars, directories)
 
 
@@ -182,7 +184,7 @@ def _differs(path: Path, data: bytes) -> bool:
 @dataclass
 class _Scan:
     """The mirror's files as the state will list them: each a line of the state file
-    (:mod:`.state`), by file name, in name order; the entries of those read in this run."""
+    (:mod:`.state`), by file name; the projects of those read in this run."""
 
     lines: dict[str, tuple[str, str]]  # file name: (key, line)
     read: dict[str, NormalizedName]  # the files read in this run (new or changed): project
@@ -381,7 +383,7 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         removed = _remove_stale(root, listing, set(by_project), scan)
         # Unchanged, the same bytes: not written again.
         if scan.read or len(scan.kept) != len(previous.lines) or not previous.current:
-            save_lines(root, ((project, (scan.lines[name] for name in names
+            save_lines(root, ((project, (scan.lines[name] for name in sorted(names)
                                          if name in scan.lines))
                               for project, names in sorted(by_project.items())),
                        len(scan.lines), scan.size)
