@@ -4,8 +4,11 @@ Only new or changed files are read: the state file (:mod:`.state`) remembers,
 per file name, the size and mtime it had when it was hashed, and only the
 pages of projects whose files changed are written again (the root page only
 when the set of projects changed). Every write is a temporary file renamed
-into place (:mod:`dockerpypi.files`), in an order that never lets a page link
-something that is not there yet, and the whole update runs under a lock file.
+into place once flushed, a chunk at a time (:mod:`.writes`; a new wheel's
+sidecar, which no page links yet, is written in place), in an order that
+never lets a page link something that is not there yet, and the whole update
+runs under a lock file. New files are read by :mod:`.reading`, on a process
+per core when there are many.
 """
 
 from __future__ import annotations
@@ -222,7 +225,7 @@ def _scan(root: Path, listing: _Listing, previous: State,
             kept.add(key)
             scan.size += size
             continue
-        lines[name] = (key, "")  # its place in name order, filled below
+        lines[name] = (key, "")  # filled below
         unread.append(item)
     for done, ((name, _, _), result) in enumerate(zip(unread, read_files(root, unread),
                                                       strict=True)):
