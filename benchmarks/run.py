@@ -25,6 +25,10 @@ large    a cold build with the mirror padded to ``--pad-size`` of other
 fill     ``dockerpypi mirror add`` against ``pip download`` + ``dir2pi``.
 reindex  re-indexing a mirror of ``--reindex-files`` tiny wheels after 10
          were added.
+big      a mirror of ``--big-projects`` projects of 10 tiny wheels (100,000
+         files): first and incremental ``mirror index``, ``mirror check``, the
+         subset a build of the requirement set chooses, ``mirror add`` of 10
+         new projects; wall time, CPU time and peak memory of each.
 cli      start-up of the command line (hyperfine when installed).
 uvstep   a ``pip install`` step on an image without uv, run by
          ``dockerpypi build`` with uv from the mirror (the rendered ``auto``
@@ -846,8 +850,8 @@ def bench_fill(work: Path, dir2pi: Path, repeats: int, log: Path,
 
 # --- re-indexing ----------------------------------------------------------------
 
-def tiny_wheel(directory: Path, project: int, version: int) -> None:
-    name = f"bench_tiny_{project:05d}"
+def tiny_wheel(directory: Path, project: int, version: int, prefix: str = "bench_tiny") -> None:
+    name = f"{prefix}_{project:05d}"
     dist = f"{name}-{version}.0.dist-info"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -904,6 +908,177 @@ def bench_reindex(work: Path, dir2pi: Path, files: int, repeats: int, log: Path,
         finally:
             shutil.rmtree(copy, ignore_errors=True)
     shutil.rmtree(base, ignore_errors=True)
+
+
+# --- a mirror of 100,000 files ------------------------------------------------------
+
+BIG_PROJECTS = 10_000  # of 10 files each
+# What the table measures each figure against (issue 15's targets).
+BIG_TARGETS = {"first": 20.0, "incremental": 1.0, "check": 10.0, "subset": 0.2}
+BIG_PEAK_MB = 300
+_SUBSET_SCRIPT = """
+import json, os, resource, sys, time
+wall, cpu = time.perf_counter(), time.process_time()
+from pathlib import Path
+from packaging.requirements import Requirement
+from dockerpypi.build.subset.closure import select
+from dockerpypi.build.subset.directory import write_subset
+root, requirements = Path(sys.argv[1]), Path(sys.argv[2])
+wanted = [(Requirement(line), requirements.name) for line in requirements.read_text().splitlines()
+          if line.strip() and not line.startswith("#")]
+chosen = select(root, wanted, ("x86_64",))
+directory, temporary = write_subset(root, chosen)
+print(json.dumps({"seconds": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                  "files": len(chosen.files), "total": chosen.total_files,
+                  "directory": str(directory)}))
+"""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float  # wall clock
+    cpu: float  # user + system, of the process and the children it waited for
+    peak_mb: float  # the largest resident set of the process or of one of its children
+
+
+def run_measured(argv: Sequence[str], *, log: Path | None = None,
+                 env: dict[str, str] | None = None) -> tuple[Measured, str]:
+    """Run ``argv``: its wall time, CPU time and peak memory (wait4's rusage), and output."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(list(argv), env=env or clean_env(), stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)
+        took = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        printed = out.read().decode(errors="replace")
+    if log is not None:
+        with log.open("a", encoding="utf-8") as handle:
+            handle.write(f"$ {shlex.join(argv)}\n{printed}\n[exit {process.returncode}, "
+                         f"{took:.2f}s]\n\n")
+    if process.returncode != 0:
+        tail = "\n".join(printed.splitlines()[-25:])
+        raise Failed(f"{shlex.join(argv)} failed (exit {process.returncode}):\n{tail}")
+    return Measured(took, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024), printed
+
+
+def _write_tiny_wheels(directory: str, numbers: Sequence[int], projects: int,
+                       prefix: str) -> None:
+    for number in numbers:
+        tiny_wheel(Path(directory), number % projects, number // projects + 1, prefix=prefix)
+
+
+def ensure_big_wheels(work: Path, projects: int, log: Path) -> Path:
+    """``projects`` projects of 10 tiny wheels each, written once (on every core)."""
+    wheels = work / f"big-{projects}-wheels"
+    if (wheels / ".complete").is_file():
+        return wheels
+    shutil.rmtree(wheels, ignore_errors=True)
+    wheels.mkdir(parents=True)
+    files = projects * 10
+    say(f"writing {files:,} tiny wheels for the large mirror (once)")
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = 5000
+    with ProcessPoolExecutor() as pool:
+        for _ in pool.map(_write_tiny_wheels, [str(wheels)] * (files // step + 1),
+                          [range(start, min(start + step, files))
+                           for start in range(0, files, step)],
+                          [projects] * (files // step + 1), ["bench_big"] * (files // step + 1)):
+            pass
+    (wheels / ".complete").write_text("")
+    with log.open("a") as handle:
+        handle.write(f"wrote {files} tiny wheels in {wheels}\n")
+    return wheels
+
+
+def _row(table: Table, label: str, measured: Measured, note: str = "") -> None:
+    row = table.row(label, note)
+    row.add("time", measured.seconds)
+    row.add("cpu", measured.cpu)
+    row.add("peak", measured.peak_mb)
+
+
+def _served_new_projects(work: Path, count: int) -> Path:
+    """A PEP 503 index of ``count`` projects the large mirror does not hold."""
+    from dockerpypi.mirror.index import update_index
+
+    source = Path(tempfile.mkdtemp(prefix="tmp-big-new-", dir=work))
+    for number in range(count):
+        tiny_wheel(source, number, 1, prefix="bench_new")
+    update_index(source)
+    return source
+
+
+def bench_big_mirror(work: Path, requirement_mirror: Path | None, projects: int, repeats: int,
+                     log: Path, tables: dict[str, Table]) -> None:
+    """The commands a large mirror runs: index (first and incremental), check, a build's
+    subset, and ``mirror add``; wall time, CPU time and peak memory of each."""
+    files = projects * 10
+    table = Table("big", f"A mirror of {files:,} files ({projects:,} projects of 10 wheels)",
+                  [("time", "s"), ("cpu", "CPU s"), ("peak", "peak MB")],
+                  floor="listing the directory (os.scandir + stat)")
+    tables["big"] = table
+    wheels = ensure_big_wheels(work, projects, log)
+    base = Path(tempfile.mkdtemp(prefix="tmp-big-", dir=work))
+    mirror = base / "mirror"
+    try:
+        link_tree(wheels, mirror, "*.whl")
+        if requirement_mirror is not None:  # the benchmark's requirement set, for the subset
+            link_tree(requirement_mirror, mirror, "*.whl")
+        scan = [sys.executable, "-c",
+                "import os, sys; [e.stat() for e in os.scandir(sys.argv[1])]"]
+        _row(table, table.floor, run_measured([*scan, str(mirror)], log=log)[0])
+        index = [*dockerpypi_cli(), "mirror", "index", "--mirror-dir", str(mirror)]
+        say(f"large mirror: first index of {files:,} files")
+        _row(table, f"`mirror index`, first time ({BIG_TARGETS['first']:g} s)",
+             run_measured(index, log=log)[0])
+        for repeat in range(repeats):
+            say(f"large mirror: incremental index, check, subset ({repeat + 1}/{repeats})")
+            for number in range(10):
+                tiny_wheel(mirror, number, 100 + repeat, prefix="bench_big")
+            _row(table, f"`mirror index` after adding 10 (< {BIG_TARGETS['incremental']:g} s)",
+                 run_measured(index, log=log)[0])
+            _row(table, f"`mirror check` ({BIG_TARGETS['check']:g} s)", run_measured(
+                [*dockerpypi_cli(), "mirror", "check", "--mirror-dir", str(mirror)],
+                log=log)[0])
+            if requirement_mirror is not None:
+                measured, printed = run_measured(
+                    [sys.executable, "-c", _SUBSET_SCRIPT, str(mirror), str(REQUIREMENTS)],
+                    log=log)
+                chosen = json.loads(printed.strip().splitlines()[-1])
+                shutil.rmtree(chosen["directory"], ignore_errors=True)
+                # The figure is the subset's share of `dockerpypi build`'s own time: from
+                # its imports to the directory written, in the process.
+                _row(table, f"a build's subset: choosing and writing it "
+                            f"({BIG_TARGETS['subset']:g} s)",
+                     Measured(chosen["seconds"], chosen["cpu"], measured.peak_mb),
+                     note=f"{chosen['files']} of {chosen['total']:,} files, for the "
+                          f"benchmark's requirement set")
+        new = _served_new_projects(work, 10)
+        try:
+            with served(new) as url:
+                say("large mirror: `mirror add` of 10 new projects")
+                _row(table, "`mirror add` of 10 new projects (from an index on 127.0.0.1)",
+                     run_measured([*dockerpypi_cli(), "mirror", "add", "--quiet",
+                                   "--mirror-dir", str(mirror), "--index-url", url,
+                                   *[f"bench_new_{n:05d}" for n in range(10)]], log=log)[0])
+        finally:
+            shutil.rmtree(new, ignore_errors=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    table.notes.append(
+        f"targets (issue 15): first index at most {BIG_TARGETS['first']:g} s, incremental "
+        f"under {BIG_TARGETS['incremental']:g} s, check at most {BIG_TARGETS['check']:g} s, "
+        f"the subset at most {BIG_TARGETS['subset']:g} s of build's own time, each under "
+        f"{BIG_PEAK_MB} MB at its peak; the targets are in each label")
+    table.notes.append("CPU s: user and system time of the command and of the processes it "
+                       "waited for (the index reads many files on a process per core); peak "
+                       "MB: the largest resident set among them")
+    if requirement_mirror is None:
+        table.notes.append("no subset row: the requirement set's mirror was not filled "
+                           "(run the builds section once)")
 
 
 # --- the command line -----------------------------------------------------------
@@ -988,7 +1163,7 @@ def prune_new_records(before: set[str], token: str) -> None:
 
 # --- main -----------------------------------------------------------------------
 
-SECTIONS = ("builds", "overhead", "large", "fill", "reindex", "cli", "uvstep")
+SECTIONS = ("builds", "overhead", "large", "fill", "reindex", "big", "cli", "uvstep")
 
 
 def write_results(tables: dict[str, Table], info: dict[str, Any], args: argparse.Namespace,
@@ -996,13 +1171,14 @@ def write_results(tables: dict[str, Table], info: dict[str, Any], args: argparse
     out.mkdir(parents=True, exist_ok=True)
     settings = {"quick": args.quick, "repeats": args.repeat,
                 "large_repeats": args.large_repeat, "pad_bytes": args.pad_size,
-                "reindex_files": args.reindex_files, "base_image": args.base_image,
+                "reindex_files": args.reindex_files, "big_projects": args.big_projects,
+                "base_image": args.base_image,
                 "sections": list(tables)}
     data = {"machine": info, "settings": settings, "seconds": round(seconds),
             "tables": {key: table.to_json() for key, table in tables.items()}}
     (out / "results.json").write_text(json.dumps(data, indent=2) + "\n")
     mode = "`--quick`" if args.quick else "full"
-    order = ("builds", "overhead", "large", "fill", "reindex", "cli", "uvstep")
+    order = ("builds", "overhead", "large", "fill", "reindex", "big", "cli", "uvstep")
     took = f"{seconds / 60:.0f} minutes" if seconds >= 90 else f"{seconds:.0f} s"
     markdown = (f"Measured {info['date']} ({mode} run, {took}) on "
                 f"{machine_line(info)}.\n\n"
@@ -1029,6 +1205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="size of the large mirror (default 2G; 200M with --quick)")
     parser.add_argument("--reindex-files", type=int,
                         help="files in the re-indexed mirror (default 10000; 2000 with --quick)")
+    parser.add_argument("--big-projects", type=int,
+                        help="projects of 10 files in the large mirror (default 10000: "
+                             "100,000 files; 2000 with --quick)")
+    parser.add_argument("--no-big-subset", dest="big_subset", action="store_false",
+                        help="leave out the subset row of the large mirror (it needs the "
+                             "requirement set's mirror, filled from the public index once)")
     parser.add_argument("--budget-minutes", type=float, default=16.0,
                         help="stop repeating builds early when a round would make the run "
                              "last longer than this (default 16)")
@@ -1048,6 +1230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.large_repeat = args.large_repeat or (1 if args.quick else 2)
     args.pad_size = args.pad_size or (200 * 10**6 if args.quick else 2 * 10**9)
     args.reindex_files = args.reindex_files or (2000 if args.quick else 10_000)
+    args.big_projects = args.big_projects or (2000 if args.quick else 10_000)
     sections = args.only or list(SECTIONS)
 
     started = time.monotonic()
@@ -1072,6 +1255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("large", 40 + 90 * args.large_repeat * args.pad_size / 2e9),
                 ("fill", 20 + 35 * args.repeat),
                 ("reindex", 30 * args.reindex_files / 10_000 + 10 * args.repeat),
+                ("big", 60 * args.big_projects / 10_000 + 30 * args.repeat),
                 ("cli", 45)) if section in sections)
             bench_builds(builds, args.repeat, tables,
                          deadline=started + args.budget_minutes * 60 - rest - 30,
@@ -1096,6 +1280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bench_fill(work, dir2pi, args.repeat, log, tables)
             if "reindex" in sections:
                 bench_reindex(work, dir2pi, args.reindex_files, args.repeat, log, tables)
+        if "big" in sections:
+            bench_big_mirror(work, ensure_mirror(work, log) if args.big_subset else None,
+                             args.big_projects, args.repeat, log, tables)
         if "cli" in sections:
             bench_cli(work, 10 if args.quick else 20, log, tables)
     except Failed as error:

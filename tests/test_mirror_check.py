@@ -121,3 +121,49 @@ def test_the_command_prints_json_and_exits_0_when_clean(
     assert exited.value.code == 0
     assert data["ok"] is True
     assert (data["projects"], data["files"], data["problems"]) == (2, 3, [])
+
+
+def test_own_pages_are_read_as_an_html_parser_reads_them(mirror: Path) -> None:
+    from html.parser import HTMLParser
+
+    from dockerpypi.mirror.pages import own_anchors, project_page
+    from dockerpypi.mirror.state import IndexedFile
+
+    class Anchors(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.found: list[dict[str, str]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "a":
+                self.found.append({key: value or "" for key, value in attrs})
+
+    odd = IndexedFile('a&b"<c>-1.0.tar.gz', "a-b-c", "1.0", 1, 1, "00", '<4,>=3.8 & "x"', None)
+    pages = [page.read_text() for page in sorted(mirror.rglob("index.html"))]
+    pages.append(project_page("a&b<c>", [odd]).decode())
+    for text in pages:
+        parser = Anchors()
+        parser.feed(text)
+        assert own_anchors(text) == parser.found, text
+    # Any other shape is left to the parser.
+    assert own_anchors('<a href="x">x</a>') is None
+    assert own_anchors(pages[0].replace("<br>", "<!-- <a href=\"y\">y</a> --><br>", 1)) is None
+    assert own_anchors(pages[0].replace('href="', "href='x' data='", 1)) is None
+
+
+def test_hashes_compared_on_a_pool_of_processes_are_told_in_order(
+        mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dockerpypi.mirror import reading
+
+    sidecar = mirror / "Foo_Bar-1.0-py3-none-any.whl.metadata"
+    sidecar.write_bytes(sidecar.read_bytes() + b"Summary: changed\n")
+    wheel = mirror / "foo_bar-2.0-py3-none-any.whl"
+    wheel.write_bytes(wheel.read_bytes() + b"\0")
+    (mirror / "other-0.1.tar.gz").unlink()
+    expected = kinds(check_mirror(mirror))
+    monkeypatch.setattr(reading, "POOL_FROM", 1)
+    monkeypatch.setattr(reading, "_BATCH", 1)
+    monkeypatch.setattr(reading, "_workers", lambda: 2)
+
+    assert kinds(check_mirror(mirror)) == expected == [
+        ("metadata", sidecar.name), ("hash", wheel.name), ("missing", "other-0.1.tar.gz")]

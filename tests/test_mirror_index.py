@@ -17,7 +17,7 @@ from support import wheels
 from support.server import serve_directory
 
 from dockerpypi.errors import UserMessageError
-from dockerpypi.mirror import index as index_module
+from dockerpypi.mirror import reading
 from dockerpypi.mirror.check import check_mirror
 from dockerpypi.mirror.distfile import Distribution, requires_python
 from dockerpypi.mirror.index import LOCK_FILE, STATE_FILE, TEMP_SUFFIX, list_projects, update_index
@@ -126,9 +126,10 @@ def test_pages_of_an_older_shape_are_written_again_without_reading_the_files(
             "data-core-metadata=", "data-dist-info-metadata=").replace(
             "<a href", "<a data-core-metadata=\"x\" href"))
     state = tmp_path / STATE_FILE
-    data = json.loads(state.read_bytes())
+    head, _, entries = state.read_text().partition("\n")
+    data = json.loads(head)
     del data["pages"]
-    state.write_text(json.dumps(data, separators=(",", ":")))
+    state.write_text(json.dumps(data, separators=(",", ":")) + "\n" + entries)
     assert pages_outdated(tmp_path)
 
     result = update_index(tmp_path)
@@ -230,13 +231,13 @@ def test_list_projects_groups_versions(tmp_path: Path) -> None:
 def _parsed_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The file names the next update parses."""
     names: list[str] = []
-    real = index_module.parse_distribution
+    real = reading.parse_distribution
 
     def recording(filename: str) -> Distribution:
         names.append(filename)
         return real(filename)
 
-    monkeypatch.setattr(index_module, "parse_distribution", recording)
+    monkeypatch.setattr(reading, "parse_distribution", recording)  # where files are read
     return names
 
 
@@ -365,9 +366,10 @@ def test_a_damaged_entry_makes_only_its_file_read_again(tmp_path: Path) -> None:
     damaged = make_wheel(tmp_path, "a", "1.0")
     make_wheel(tmp_path, "b", "1.0")
     update_index(tmp_path)
-    data = json.loads((tmp_path / STATE_FILE).read_text())
-    data["files"][damaged.name][0] = "not a size"
-    (tmp_path / STATE_FILE).write_text(json.dumps(data))
+    state = (tmp_path / STATE_FILE).read_text()
+    line = next(line for line in state.splitlines() if line.startswith(f'"{damaged.name}"'))
+    size = str(damaged.stat().st_size)
+    (tmp_path / STATE_FILE).write_text(state.replace(line, line.replace(size, "not a size")))
 
     result = update_index(tmp_path)
 
@@ -390,7 +392,7 @@ def test_a_state_file_of_version_1_is_taken_over_without_reading_again(
 
     assert (result.files_read, result.pages_written, result.warnings) == (0, 0, ())
     assert load_state(tmp_path, []) == state
-    assert json.loads((tmp_path / STATE_FILE).read_text())["version"] == 2
+    assert (tmp_path / STATE_FILE).read_text().startswith('{"version":3,')
     assert state[wheel.name].project == "foo-bar"
 
 
@@ -410,9 +412,10 @@ def test_temporaries_of_a_killed_run_are_removed(tmp_path: Path) -> None:
 
 # --- atomicity and the lock ---------------------------------------------------------
 
-# The update renames, in order: 3 sidecars, the pages of a, b and c, the root page,
-# the state file. Failing at each kind of rename covers every step.
-@pytest.mark.parametrize("fail_at", [1, 3, 4, 6, 7, 8])
+# The update writes the 3 sidecars in place (no page links them yet), then renames,
+# in order: the pages of a, b and c, the root page, the state file. Failing at each
+# rename covers every step.
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5])
 def test_an_interrupted_update_leaves_each_page_old_or_new_and_no_temporaries(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
     make_wheel(tmp_path, "a", "1.0")
@@ -448,6 +451,37 @@ def test_an_interrupted_update_leaves_each_page_old_or_new_and_no_temporaries(
         assert content in (old.get(name), new[name]), name
     assert recovered.files == 5
     assert recovered.files_read >= 3  # the state file was written last, so not yet
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3])
+def test_an_update_interrupted_writing_sidecars_leaves_none_of_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail_at: int) -> None:
+    make_wheel(tmp_path, "a", "1.0")
+    update_index(tmp_path)
+    old = pages(tmp_path)
+    for name in ("b", "c", "d"):
+        make_wheel(tmp_path, name, "1.0")
+    real_fdopen = os.fdopen
+    calls = 0
+
+    def interrupted(fd: int, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == fail_at:
+            os.close(fd)
+            raise KeyboardInterrupt
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        update_index(tmp_path)
+    monkeypatch.setattr(os, "fdopen", real_fdopen)
+
+    assert sorted(p.name for p in tmp_path.glob("*.metadata")) == [
+        "a-1.0-py3-none-any.whl.metadata"]  # the new ones, written in place, are gone
+    assert pages(tmp_path) == old
+    assert update_index(tmp_path).files_read == 3
+    assert check_mirror(tmp_path).ok
 
 
 def test_a_held_lock_makes_a_second_run_fail_clearly(tmp_path: Path) -> None:
@@ -521,3 +555,128 @@ def test_pip_and_uv_install_from_the_generated_index(tmp_path: Path, uv_binary: 
                            "lib_dep.__version__)"],
             env=env, capture_output=True, text=True, check=True).stdout.split()
         assert versions == ["1.0", "1.0"], installer
+
+
+@pytest.mark.parametrize("metadata", [
+    b"Name: a\nRequires-Python: >=3.8\n\n",
+    b"Name: a\nrequires-python: >=3.8\n\nbody",  # the name in any case
+    b"Name: a\nRequires-Python: >=3.8,\n <4\nSummary: x\n\n",  # folded onto the next line
+    b"Name: a\nRequires-Python: >=3.8\nRequires-Python: <3\n\n",  # the first one counts
+    b"Name: a\nSummary: mentions requires-python: >=2\n\n",  # not a header of its own
+    b"Name: a\nRequires-Python: >=3.8",  # no newline at the end
+    b"Name: a\nRequires-Python: \xc3\xa9\n\n",  # not ASCII
+    b"Name: a\r\nRequires-Python:\t>=3.9\r\n\r\n",
+])
+def test_requires_python_reads_as_the_header_parser_does(metadata: bytes) -> None:
+    import email.parser
+    import email.policy
+
+    block = metadata.split(b"\n\n")[0] + b"\n"
+    value = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(
+        block).get("Requires-Python")
+    expected = (value.strip() or None) if isinstance(value, str) else None
+    assert requires_python(metadata) == expected
+
+
+def test_files_read_on_a_pool_of_processes_index_as_read_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    here, pooled = tmp_path / "here", tmp_path / "pooled"
+    for mirror in (here, pooled):
+        mirror.mkdir()
+        for number in range(7):
+            make_wheel(mirror, f"p{number}", "1.0", requires_python=">=3.8")
+        make_sdist(mirror, "s", "1.0")
+        (mirror / "broken-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    first = update_index(here)
+    monkeypatch.setattr(reading, "POOL_FROM", 1)
+    monkeypatch.setattr(reading, "_BATCH", 2)  # several jobs, their results in order
+    monkeypatch.setattr(reading, "_workers", lambda: 2)
+
+    second = update_index(pooled)
+
+    assert (second.files, second.files_read, second.warnings) == (
+        first.files, first.files_read, first.warnings)
+    assert pages(pooled) == pages(here)
+    assert load_state(pooled, []).keys() == load_state(here, []).keys()
+    assert [p.path for p in check_mirror(pooled).problems] == [
+        "broken-1.0-py3-none-any.whl"]  # skipped with a warning, as here
+
+
+# --- the state file's format -----------------------------------------------------------
+
+def test_the_state_lists_each_project_then_its_files_one_a_line(tmp_path: Path) -> None:
+    from dockerpypi.mirror.state import Projects, read_lines, read_projects
+
+    wheels_written = [make_wheel(tmp_path, "b", "1.0"), make_wheel(tmp_path, "a", "2.0"),
+                      make_wheel(tmp_path, "a", "1.0")]
+    sdist = make_sdist(tmp_path, "a", "3.0")
+    update_index(tmp_path)
+
+    lines = (tmp_path / STATE_FILE).read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header == {"version": 3, "pages": 2, "files": 4, "bytes": sum(
+        p.stat().st_size for p in [*wheels_written, sdist])}
+    assert [line.split("\t")[0] for line in lines[1:]] == [
+        "@a", '"a-1.0-py3-none-any.whl"', '"a-2.0-py3-none-any.whl"', '"a-3.0.tar.gz"',
+        "@b", '"b-1.0-py3-none-any.whl"']
+    projects = read_projects(tmp_path)
+    assert projects is not None
+    assert (projects.files, projects.size) == (header["files"], header["bytes"])
+    assert [key for key, _ in projects.lines("a")] == [
+        '"a-1.0-py3-none-any.whl"', '"a-2.0-py3-none-any.whl"', '"a-3.0.tar.gz"']
+    assert projects.lines("c") == []
+    whole = Projects.of(read_lines(tmp_path, []))  # as an older format is read
+    assert (whole.files, whole.size, whole.blocks.keys()) == (4, header["bytes"], {"a", "b"})
+    assert [whole.lines(p) for p in "ab"] == [projects.lines(p) for p in "ab"]
+
+
+def test_any_file_name_and_requires_python_survive_the_state(tmp_path: Path) -> None:
+    from dockerpypi.mirror.state import IndexedFile, load_state, save_state
+
+    odd = IndexedFile('a\tb\n"c\\-1.0.tar.gz', "a-b-c", "1.0", 5, 6, "00",
+                      '>=3.8,\t<4\n "x"', None)
+    plain = IndexedFile("a_b_c-1.0-py3-none-any.whl", "a-b-c", "1.0", 7, 8, "11", None, "22")
+    save_state(tmp_path, {odd.filename: odd, plain.filename: plain})
+
+    assert load_state(tmp_path, []) == {odd.filename: odd, plain.filename: plain}
+
+
+def test_a_state_file_of_version_2_is_taken_over_without_reading_again(
+        tmp_path: Path) -> None:
+    from dockerpypi.build.subset.closure import load_index
+
+    wheel = make_wheel(tmp_path, "Foo_Bar", "1.0", requires_python=">=3.8")
+    make_sdist(tmp_path, "foo.bar", "0.9")
+    update_index(tmp_path)
+    state = load_state(tmp_path, [])
+    # Version 2: one compact JSON object, an array per file.
+    (tmp_path / STATE_FILE).write_text(json.dumps({"version": 2, "pages": 2, "files": {
+        name: [f.size, f.mtime_ns, f.sha256, f.requires_python, f.metadata_sha256, f.project,
+               f.version] for name, f in state.items()}}, separators=(",", ":")))
+    # A build's subset reads it too, whole, until the index writes it again.
+    assert [key for key, _ in load_index(tmp_path).lines("foo-bar")] == [
+        f'"{wheel.name}"', '"foo.bar-0.9.tar.gz"']
+
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written, result.warnings) == (0, 0, ())
+    assert load_state(tmp_path, []) == state
+    assert (tmp_path / STATE_FILE).read_text().startswith('{"version":3,')
+
+
+def test_sidecars_of_no_wheel_are_removed_even_when_nothing_else_changed(
+        tmp_path: Path) -> None:
+    kept = make_wheel(tmp_path, "a", "1.0")
+    gone = make_wheel(tmp_path, "b", "1.0")
+    update_index(tmp_path)
+    gone.unlink()
+    assert update_index(tmp_path).files == 1
+    assert not (tmp_path / f"{gone.name}.metadata").exists()  # its wheel went
+
+    stray = tmp_path / "c-1.0-py3-none-any.whl.metadata"  # of no wheel at all
+    stray.write_text("Name: c\n")
+    result = update_index(tmp_path)
+
+    assert (result.files_read, result.pages_written) == (0, 0)
+    assert not stray.exists()
+    assert (tmp_path / f"{kept.name}.metadata").exists()

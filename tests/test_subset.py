@@ -458,9 +458,10 @@ def as_an_older_dockerpypi_left_it(mirror: Path) -> None:
         page.write_text(page.read_text().replace("data-core-metadata=",
                                                  "data-dist-info-metadata="))
     state = mirror / ".dockerpypi-index.json"
-    data = json.loads(state.read_bytes())
+    head, _, entries = state.read_text().partition("\n")
+    data = json.loads(head)
     del data["pages"]
-    state.write_text(json.dumps(data, separators=(",", ":")))
+    state.write_text(json.dumps(data, separators=(",", ":")) + "\n" + entries)
 
 
 def test_the_whole_mirror_is_sent_with_its_older_pages_written_again(

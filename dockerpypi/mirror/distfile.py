@@ -5,6 +5,9 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import hashlib
+import io
+import os
+import re
 import tarfile
 import zipfile
 import zlib
@@ -27,7 +30,10 @@ from .filenames import SDIST_SUFFIXES
 PAGE = "index.html"
 METADATA_SUFFIX = ".metadata"  # PEP 658: "<file>.metadata" next to the file
 _CHUNK = 1 << 20
+_WHOLE = 4 << 20  # read whole, up to this size
 _HEADERS = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+# A Requires-Python header at the start of a line, not folded onto the next.
+_REQUIRES_PYTHON = re.compile(rb"^requires-python:([^\r\n]*)\r?\n(?![ \t])", re.I | re.M)
 # What a damaged or foreign archive can raise while its metadata is read.
 ARCHIVE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, zlib.error,
                   KeyError, ValueError)
@@ -83,14 +89,22 @@ def read_distribution(path: Path, is_wheel: bool, project: str) -> tuple[str, by
     """The file's sha256 and its core metadata (None for an sdist without PKG-INFO).
 
     One open for both: on a first index of many small files the opening costs
-    more than the reading.
+    more than the reading. A file up to ``_WHOLE`` bytes is read in one call and
+    its archive opened in memory (zipfile's seeks and small reads are each a
+    system call on a file); a larger one is streamed.
     """
     with path.open("rb") as handle:
-        digest = _sha256_of_handle(handle)
-        handle.seek(0)
+        archive: BinaryIO = handle
+        if os.fstat(handle.fileno()).st_size <= _WHOLE:
+            data = handle.read()
+            digest = hashlib.sha256(data).hexdigest()
+            archive = io.BytesIO(data)
+        else:
+            digest = _sha256_of_handle(handle)
+            handle.seek(0)
         if is_wheel:
-            return digest, wheel_metadata(handle, project)
-        return digest, sdist_metadata(path.name, handle)
+            return digest, wheel_metadata(archive, project)
+        return digest, sdist_metadata(path.name, archive)
 
 
 def wheel_metadata(wheel: Path | BinaryIO, project: str) -> bytes:
@@ -130,6 +144,15 @@ def requires_python(metadata: bytes | None) -> str | None:
     # Only the headers are parsed: the body is the description, often most of
     # the file. (Core metadata is RFC 822 headers; packaging parses it so too.)
     ends = [end for end in (metadata.find(b"\n\n"), metadata.find(b"\n\r\n")) if end >= 0]
-    headers = _HEADERS.parsebytes(metadata[:min(ends) + 1] if ends else metadata)
+    block = metadata[:min(ends) + 1] if ends else metadata
+    if b"requires-python" not in block.lower():
+        return None  # most files: no header to parse
+    simple = _REQUIRES_PYTHON.search(block)
+    if (simple is not None and simple.group(1).isascii()
+            and block.lower().count(b"requires-python") == 1):
+        # The one header, on one line (a folded value goes to the parser).
+        value = simple.group(1).decode("ascii").strip()
+        return value or None
+    headers = _HEADERS.parsebytes(block)
     value = headers.get("Requires-Python")
     return (value.strip() or None) if isinstance(value, str) else None

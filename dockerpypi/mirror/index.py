@@ -4,14 +4,16 @@ Only new or changed files are read: the state file (:mod:`.state`) remembers,
 per file name, the size and mtime it had when it was hashed, and only the
 pages of projects whose files changed are written again (the root page only
 when the set of projects changed). Every write is a temporary file renamed
-into place (:mod:`dockerpypi.files`), in an order that never lets a page link
-something that is not there yet, and the whole update runs under a lock file.
+into place once flushed, a chunk at a time (:mod:`.writes`; a new wheel's
+sidecar, which no page links yet, is written in place), in an order that
+never lets a page link something that is not there yet, and the whole update
+runs under a lock file. New files are read by :mod:`.reading`, on a process
+per core when there are many.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from collections import defaultdict
@@ -21,10 +23,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 from packaging.utils import NormalizedName, canonicalize_name
-from packaging.version import Version
 
 from ..errors import UserMessageError
-from ..files import TEMP_SUFFIX, Batch
+from ..files import TEMP_SUFFIX
 from .distfile import (
     ARCHIVE_ERRORS,
     METADATA_SUFFIX,
@@ -33,21 +34,40 @@ from .distfile import (
     Unreadable,
     is_index_file,
     parse_distribution,
-    read_distribution,
-    requires_python,
     sha256_of,
     wheel_metadata,
 )
 from .filenames import SDIST_SUFFIXES
+from .listing import Project, list_projects
 from .pages import PAGE_FORMAT, project_page, root_page
-from .state import STATE_FILE, IndexedFile, load_state, pages_outdated, read_state, save_state
+from .reading import Item, read_file, read_files
+from .state import (
+    STATE_FILE,
+    IndexedFile,
+    Projects,
+    State,
+    entry_key,
+    entry_line,
+    key_filename,
+    line_has_sidecar,
+    line_project,
+    load_state,
+    pages_outdated,
+    parse_line,
+    read_lines,
+    read_projects,
+    save_lines,
+)
+from .writes import ChunkWriter
 
 # What the rest of dockerpypi imports from here; the modules above hold each part.
 __all__ = [
     "ARCHIVE_ERRORS", "DEFAULT_LOCK_TIMEOUT", "LOCK_FILE", "METADATA_SUFFIX", "PAGE",
     "PAGE_FORMAT", "SDIST_SUFFIXES", "STATE_FILE", "TEMP_SUFFIX", "Distribution", "IndexResult",
-    "IndexedFile", "Project", "Unreadable", "is_index_file", "list_projects", "load_state",
-    "mirror_lock", "pages_outdated", "parse_distribution", "project_page", "root_page",
+    "IndexedFile", "Project", "Projects", "State", "Unreadable", "is_index_file", "key_filename",
+    "line_project", "list_projects", "load_state", "mirror_lock", "pages_outdated",
+    "parse_distribution", "parse_line", "project_page", "read_lines", "read_projects",
+    "root_page",
     "sha256_of", "update_index", "wheel_metadata",
 ]
 
@@ -124,49 +144,37 @@ def mirror_lock(root: Path, timeout: float = DEFAULT_LOCK_TIMEOUT,
 class _Listing:
     """The mirror's top level, from one pass of os.scandir."""
 
-    files: list[os.DirEntry[str]]  # what may be distributions, by name
-    sidecars: frozenset[str]
+    files: list[tuple[str, int, int]]  # what may be distributions: name, size, mtime_ns
+    sidecars: set[str]
     directories: list[os.DirEntry[str]]
 
 
 def _list(root: Path) -> _Listing:
-    files: list[os.DirEntry[str]] = []
+    # One pass, the files stat-ed as they come and kept as plain tuples: a mirror of
+    # 100,000 files would hold 100,000 DirEntry objects (and their paths) otherwise.
+    files: list[tuple[str, int, int]] = []
     directories: list[os.DirEntry[str]] = []
     sidecars: set[str] = set()
+    sidecar_suffix = ".whl" + METADATA_SUFFIX
     with os.scandir(root) as entries:
-        for entry in entries:
+        for entry in entries:  # (the commonest kinds first: sidecars, then wheels)
             name = entry.name
-            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                # Of a run that was killed (never of a live one: we hold the lock).
-                with contextlib.suppress(OSError):
-                    Path(entry.path).unlink()
-            elif name.endswith(".whl" + METADATA_SUFFIX):
+            if name.endswith(sidecar_suffix):
                 sidecars.add(name)
+            elif name.startswith("."):  # dockerpypi's own (a build's subset, the state)
+                if name.endswith(TEMP_SUFFIX):
+                    # Of a run that was killed (never of a live one: we hold the lock).
+                    with contextlib.suppress(OSError):
+                        Path(entry.path).unlink()
             elif entry.is_dir(follow_symlinks=False):
                 directories.append(entry)
-            elif not is_index_file(name) and entry.is_file():
-                files.append(entry)
-    files.sort(key=lambda e: e.name)
-    return _Listing(files, frozenset(sidecars), directories)
-
-
-def _read(root: Path, dist: Distribution, stat: os.stat_result) -> tuple[IndexedFile, bytes | None]:
-    try:
-        digest, metadata = read_distribution(root / dist.filename, dist.is_wheel, dist.project)
-    except ARCHIVE_ERRORS as exc:
-        raise Unreadable(f"{type(exc).__name__}: {exc}") from None
-    sidecar = metadata if dist.is_wheel else None
-    indexed = IndexedFile(
-        filename=dist.filename,
-        project=dist.project,
-        version=dist.version,
-        size=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
-        sha256=digest,
-        requires_python=requires_python(metadata),
-        metadata_sha256=hashlib.sha256(sidecar).hexdigest() if sidecar is not None else None,
-    )
-    return indexed, sidecar
+            elif name != PAGE and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):  # gone since: not listed
+                    stat = entry.stat()
+                    files.append((name, stat.st_size, stat.st_mtime_ns))
+    # In no order: each project's files are sorted where the order shows (the pages,
+    # the state file).
+    return _Listing(files, sidecars, directories)
 
 
 def _differs(path: Path, data: bytes) -> bool:
@@ -176,50 +184,73 @@ def _differs(path: Path, data: bytes) -> bool:
         return True
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Scan:
-    files: dict[str, IndexedFile]
-    read: tuple[IndexedFile, ...]  # the files read in this run (new or changed)
+    """The mirror's files as the state will list them: each a line of the state file
+    (:mod:`.state`), by file name; the projects of those read in this run."""
+
+    lines: dict[str, tuple[str, str]]  # file name: (key, line)
+    read: dict[str, NormalizedName]  # the files read in this run (new or changed): project
+    kept: set[str]  # the keys of the previous state's lines still true
+    size: int = 0  # bytes, of the files in ``lines``
+    sidecars: int = 0  # of the listed sidecars, those of a file in ``lines`` that has one
+
+    def project(self, name: str) -> NormalizedName:
+        project = self.read.get(name)
+        return project if project is not None else line_project(self.lines[name][1])
 
 
-def _scan(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-          warnings: list[str], batch: Batch,
+def _scan(root: Path, listing: _Listing, previous: State,
+          warnings: list[str], writer: ChunkWriter,
           on_progress: Callable[[int, int], None] | None = None) -> _Scan:
-    """Every distribution, read when new or changed; their sidecars go to ``batch``."""
-    files: dict[str, IndexedFile] = {}
-    read: list[IndexedFile] = []
-    for done, entry in enumerate(listing.files):
-        if on_progress is not None:
-            on_progress(done, len(listing.files))
-        name = entry.name
-        stat = entry.stat()
-        known = previous.get(name)
-        if (known is not None and known.size == stat.st_size
-                and known.mtime_ns == stat.st_mtime_ns
-                and (known.metadata_sha256 is None
-                     or name + METADATA_SUFFIX in listing.sidecars)):
-            files[name] = known  # unchanged: its name is not even parsed again
+    """Every distribution, read when new or changed; their sidecars go to ``writer``."""
+    scan = _Scan({}, {}, set())
+    total = len(listing.files)
+    unread: list[Item] = []
+    known, lines, kept, sidecars = previous.lines, scan.lines, scan.kept, listing.sidecars
+    for item in listing.files:  # (the loop of every run over every file: kept lean)
+        name, size, mtime_ns = item
+        key = entry_key(name)
+        line = known.get(key)
+        if line is not None and not line.startswith(f"{size}\t{mtime_ns}\t"):
+            line = None  # changed since
+        if line is not None:
+            promised = line_has_sidecar(line)
+            if name + METADATA_SUFFIX in sidecars:
+                scan.sidecars += promised  # (one not promised is removed later)
+            elif promised:
+                line = None  # its sidecar is gone: read it again
+        if line is not None:
+            lines[name] = (key, line)  # unchanged: its name is not even parsed again
+            kept.add(key)
+            scan.size += size
             continue
-        try:
-            dist = parse_distribution(name)
-        except ValueError as exc:
-            warnings.append(f"skipped {name}: {exc}")
+        lines[name] = (key, "")  # filled below
+        unread.append(item)
+    for done, ((name, _, _), result) in enumerate(zip(unread, read_files(root, unread),
+                                                      strict=True)):
+        if on_progress is not None and done % 256 == 0:
+            on_progress(total - len(unread) + done, total)
+        if isinstance(result, str):
+            warnings.append(result)
+            del scan.lines[name]
             continue
-        try:
-            indexed, sidecar = _read(root, dist, stat)
-        except Unreadable as exc:
-            warnings.append(f"skipped {name}: cannot read it ({exc}); "
-                            "delete it or download it again")
-            continue
+        indexed, sidecar = result
         sidecar_path = root / (name + METADATA_SUFFIX)
-        if sidecar is not None and (sidecar_path.name not in listing.sidecars
-                                    or _differs(sidecar_path, sidecar)):
-            batch.add(sidecar_path, sidecar)
-        files[name] = indexed
-        read.append(indexed)
+        if sidecar is not None and sidecar_path.name not in listing.sidecars:
+            # No page links it before the writer's next flush, unless the wheel was
+            # indexed before (its sidecar deleted since): a reader may ask for it then.
+            writer.add(sidecar_path, sidecar, fresh=scan.lines[name][0] not in previous.lines)
+        elif sidecar is not None:
+            scan.sidecars += 1
+            if _differs(sidecar_path, sidecar):
+                writer.add(sidecar_path, sidecar)
+        scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
+        scan.read[name] = indexed.project  # held as its line alone (100,000 entries)
+        scan.size += indexed.size
     if on_progress is not None:
-        on_progress(len(listing.files), len(listing.files))
-    return _Scan(files, tuple(read))
+        on_progress(total, total)
+    return scan
 
 
 # --- the update ------------------------------------------------------------------------
@@ -233,38 +264,70 @@ def _remove_old_temporaries(directory: Path) -> None:
                     Path(entry.path).unlink()
 
 
-def _pages_to_write(root: Path, listing: _Listing, previous: dict[str, IndexedFile],
-                    scan: _Scan, by_project: dict[NormalizedName, list[IndexedFile]],
-                    *, every_page: bool) -> list[tuple[Path, bytes]]:
+def _entries(root: Path, scan: _Scan, names: list[str], warnings: list[str]) -> list[IndexedFile]:
+    """The entries of ``names`` (one project's files), parsed from their lines; a file
+    whose line is damaged is read again."""
+    found = []
+    for name in names:
+        indexed = parse_line(name, scan.lines[name][1])
+        if indexed is None:  # a damaged line
+            stat = (root / name).stat()
+            result = read_file(root, name, stat.st_size, stat.st_mtime_ns)
+            if isinstance(result, str):
+                warnings.append(result)
+                del scan.lines[name]
+                scan.size -= stat.st_size
+                continue
+            indexed = result[0]
+            scan.read[name] = indexed.project
+            scan.lines[name] = (scan.lines[name][0], entry_line(indexed))
+        found.append(indexed)
+    return found
+
+
+def _write_pages(root: Path, listing: _Listing, previous: State, scan: _Scan,
+                 by_project: dict[NormalizedName, list[str]],
+                 kept_projects: set[NormalizedName], writer: ChunkWriter,
+                 warnings: list[str], *, every_page: bool) -> None:
     """The pages whose content changes: of the projects that gained, lost or changed a
     file, or whose page is missing; and the root page if the set of projects changed.
-    ``every_page`` compares them all (the pages were written in an older shape)."""
-    changed = set(by_project) if every_page else {f.project for f in scan.read}
-    changed.update(f.project for name, f in previous.items() if name not in scan.files)
+    ``every_page`` compares them all (the pages were written in an older shape). Each
+    page is in place before the root page that links it."""
+    changed = set(by_project) if every_page else set(scan.read.values())
+    gone = {line_project(line) for key, line in previous.lines.items()
+            if key not in scan.kept and line.count("\t") >= 3
+            } if len(scan.kept) < len(previous.lines) else set()
+    changed.update(gone)
     directories = {entry.name for entry in listing.directories}
+    top = str(root)  # (a string path: 10,000 Path objects cost more than the stats)
     changed.update(p for p in by_project
-                   if p not in directories or not (root / p / PAGE).is_file())
-    writes: list[tuple[Path, bytes]] = []
+                   if p not in directories or not os.path.isfile(f"{top}/{p}/{PAGE}"))  # noqa: PTH113
     for project in sorted(changed):
-        files = by_project.get(project)
-        if files is None:
+        names = by_project.get(project)
+        if names is None:
             continue  # gone: its page is removed later
         directory = root / project
         directory.mkdir(exist_ok=True)
         _remove_old_temporaries(directory)
+        files = _entries(root, scan, names, warnings)
+        if not files:
+            continue
         page = project_page(project, files)
         if _differs(directory / PAGE, page):
-            writes.append((directory / PAGE, page))
-    if (every_page or by_project.keys() != {f.project for f in previous.values()}
-            or not (root / PAGE).is_file()):
+            writer.add(directory / PAGE, page)
+    writer.flush()  # the project pages before the root page that links them
+    # The projects the previous state knew: those of its lines still true (all still
+    # here) and of the lines gone.
+    known = kept_projects | gone
+    if every_page or by_project.keys() != known or not (root / PAGE).is_file():
         page = root_page(by_project)
         if _differs(root / PAGE, page):
-            writes.append((root / PAGE, page))
-    return writes
+            writer.add(root / PAGE, page)
+    writer.flush()
 
 
 def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
-                  files: dict[str, IndexedFile]) -> int:
+                  scan: _Scan) -> int:
     """Drop pages of projects with no files left, and sidecars of gone wheels."""
     removed = 0
     for entry in listing.directories:
@@ -276,9 +339,12 @@ def _remove_stale(root: Path, listing: _Listing, projects: set[NormalizedName],
                 removed += 1
                 with contextlib.suppress(OSError):  # it may hold other things: keep them
                     Path(entry.path).rmdir()
+    lines = scan.lines
+    if scan.sidecars == len(listing.sidecars):
+        return removed  # each belongs to a file that has one
     for name in listing.sidecars:
-        wheel = files.get(name.removesuffix(METADATA_SUFFIX))
-        if wheel is None or wheel.metadata_sha256 is None:
+        found = lines.get(name[:-len(METADATA_SUFFIX)])
+        if found is None or not line_has_sidecar(found[1]):
             (root / name).unlink(missing_ok=True)
     return removed
 
@@ -299,54 +365,32 @@ def update_index(mirror_dir: Path, *, full: bool = False,
         raise UserMessageError(f"mirror directory {root} does not exist: create it, or fill it "
                                "with `dockerpypi mirror add PACKAGE`")
     warnings: list[str] = []
-    with mirror_lock(root, lock_timeout, on_wait), Batch(root) as batch:
+    with mirror_lock(root, lock_timeout, on_wait), ChunkWriter(root) as writer:
         listing = _list(root)
-        previous, current = ({}, False) if full else read_state(root, warnings)
-        scan = _scan(root, listing, previous, warnings, batch, on_progress)
-        by_project: dict[NormalizedName, list[IndexedFile]] = defaultdict(list)
-        for indexed in scan.files.values():
-            by_project[indexed.project].append(indexed)
-        pages = _pages_to_write(root, listing, previous, scan, by_project,
-                                every_page=not current)
-        # Order matters for readers: sidecars (added while scanning), then project
+        previous = State({}, False) if full else read_lines(root, warnings)
+        # Order matters for readers: sidecars (written while scanning), then project
         # pages, then the root page that links them, and only then removals and the state.
-        for path, page in pages:
-            batch.add(path, page)
-        batch.commit()
-        removed = _remove_stale(root, listing, set(by_project), scan.files)
-        if scan.files != previous or not current:  # else the same bytes: not written again
-            save_state(root, scan.files)
-    files = len(scan.files)
+        scan = _scan(root, listing, previous, warnings, writer, on_progress)
+        writer.flush()
+        sidecars = writer.written
+        by_project: dict[NormalizedName, list[str]] = defaultdict(list)
+        for name in scan.lines:
+            by_project[scan.project(name)].append(name)
+        # The projects with a file the previous state listed as it is (of those read
+        # in this run, the ones with no other file are new).
+        kept_projects = set(by_project).difference(
+            project for project in set(scan.read.values())
+            if all(name in scan.read for name in by_project[project]))
+        _write_pages(root, listing, previous, scan, by_project, kept_projects, writer, warnings,
+                     every_page=not previous.current)
+        removed = _remove_stale(root, listing, set(by_project), scan)
+        # Unchanged, the same bytes: not written again.
+        if scan.read or len(scan.kept) != len(previous.lines) or not previous.current:
+            save_lines(root, ((project, (scan.lines[name] for name in sorted(names)
+                                         if name in scan.lines))
+                              for project, names in sorted(by_project.items())),
+                       len(scan.lines), scan.size)
+    files = len(scan.lines)
     return IndexResult(root, len(by_project), files, len(scan.read), files - len(scan.read),
-                       len(pages), removed, tuple(warnings), time.monotonic() - started)
-
-
-# --- listing -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Project:
-    name: NormalizedName
-    versions: tuple[str, ...]
-    files: tuple[str, ...]
-
-
-def list_projects(mirror_dir: Path) -> tuple[Project, ...]:
-    """The projects whose distributions lie in ``mirror_dir``, from the file names alone."""
-    root = Path(mirror_dir)
-    if not root.is_dir():
-        raise UserMessageError(f"mirror directory {root} does not exist: fill it with "
-                               "`dockerpypi mirror add PACKAGE`")
-    grouped: dict[NormalizedName, list[Distribution]] = defaultdict(list)
-    with os.scandir(root) as entries:
-        for entry in entries:
-            if is_index_file(entry.name) or not entry.is_file():
-                continue
-            with contextlib.suppress(ValueError):
-                dist = parse_distribution(entry.name)
-                grouped[dist.project].append(dist)
-    return tuple(
-        Project(name,
-                tuple(sorted({d.version for d in dists}, key=Version)),
-                tuple(sorted(d.filename for d in dists)))
-        for name, dists in sorted(grouped.items())
-    )
+                       writer.written - sidecars, removed, tuple(warnings),
+                       time.monotonic() - started)

@@ -7,6 +7,7 @@ Links are relative (``../<file>#sha256=...``) so that the same tree works as
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 # The shape of the pages. Bump it when a page changes: the index state records
 # it, so that every mirror's pages are written again once, and it names kept
 # build subsets, so that none written in an older shape is used again.
+# (own_anchors below reads back what _HTML and _anchor write: a page of another
+# shape, an older one included, goes to `mirror check`'s HTML parser instead.)
 PAGE_FORMAT = 2
 
 _HTML = ('<!DOCTYPE html>\n<html>\n<head>\n'
@@ -57,3 +60,29 @@ def project_page(project: str, files: Iterable[IndexedFile]) -> bytes:
 
 def root_page(projects: Iterable[str]) -> bytes:
     return _page("Simple index", (_anchor([("href", f"{quote(p)}/")], p) for p in sorted(projects)))
+
+
+# Reading a page back (``mirror check``): a page in exactly the shape above is
+# read with two expressions, ten times faster than an HTML parser, which a
+# mirror of 100,000 files feels; any other page (hand-made, another tool's)
+# returns None, and the caller parses it as HTML.
+_OWN_ANCHOR = re.compile(r'<a ([^<>]*)>[^<>]*</a><br>\n')
+_OWN_ATTRIBUTE = re.compile(r'([a-z-]+)="([^"<>]*)"')
+_OWN_SKELETON = re.compile(re.escape(_HTML.split("{title}")[0]) + r"([^<>]*)"
+                           + re.escape(_HTML.split("{title}")[1]) + r"\1"
+                           + re.escape(_HTML.split("{title}")[2].replace("{links}", "")))
+
+
+def own_anchors(text: str) -> list[dict[str, str]] | None:
+    """The attributes of each anchor of a page this module wrote, unescaped as an HTML
+    parser gives them; None when ``text`` is not in this module's shape."""
+    if _OWN_SKELETON.fullmatch(_OWN_ANCHOR.sub("", text)) is None:
+        return None
+    anchors = []
+    for anchor in _OWN_ANCHOR.finditer(text):
+        attributes = anchor.group(1)
+        pairs = _OWN_ATTRIBUTE.findall(attributes)
+        if " ".join(f'{key}="{value}"' for key, value in pairs) != attributes:
+            return None
+        anchors.append({key: html.unescape(value) for key, value in pairs})
+    return anchors

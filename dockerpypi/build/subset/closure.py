@@ -74,19 +74,39 @@ class _Mirror:
     """The indexed files of a mirror, grouped for the walk; metadata read on demand."""
 
     root: Path
-    files: dict[str, index.IndexedFile]
-    by_project: dict[NormalizedName, list[index.IndexedFile]] = field(default_factory=dict)
+    state: index.Projects  # each project's lines of the state file, parsed when reached
+    files: dict[str, index.IndexedFile] = field(default_factory=dict)  # parsed so far
+    _projects: dict[NormalizedName, list[index.IndexedFile]] = field(default_factory=dict)
     _requires: dict[tuple[str, str], list[Requirement]] = field(default_factory=dict)
     _raw: dict[str, list[str]] = field(default_factory=dict)
     _parsed: dict[str, Requirement] = field(default_factory=dict)
     _tags: dict[str, frozenset[Tag] | None] = field(default_factory=dict)
     _fits: dict[tuple[str, tuple[int, int], str], bool] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        grouped: dict[NormalizedName, list[index.IndexedFile]] = defaultdict(list)
-        for indexed in self.files.values():
-            grouped[indexed.project].append(indexed)
-        self.by_project = dict(grouped)
+    def file(self, filename: str) -> index.IndexedFile | None:
+        """The indexed file of that name (its project's entries parsed), or None."""
+        if filename not in self.files:
+            try:
+                project = index.parse_distribution(filename).project
+            except ValueError:
+                return None
+            self.project_files(project)
+        return self.files.get(filename)
+
+    def project_files(self, project: NormalizedName) -> list[index.IndexedFile]:
+        """The indexed files of ``project`` (CannotTell when an entry is damaged)."""
+        if project not in self._projects:
+            found = []
+            for key, line in self.state.lines(project):
+                filename = index.key_filename(key)
+                indexed = index.parse_line(filename, line) if filename is not None else None
+                if indexed is None:
+                    raise CannotTell(f"the index of {self.root} has a damaged entry (run "
+                                     "`dockerpypi mirror index --full`)")
+                self.files[indexed.filename] = indexed
+                found.append(indexed)
+            self._projects[project] = found
+        return self._projects[project]
 
     def tags(self, filename: str) -> frozenset[Tag] | None:
         """A wheel's tags; None for an sdist."""
@@ -187,7 +207,7 @@ def _walk(mirror: _Mirror, roots: Sequence[tuple[Requirement, str]], python: tup
             continue
         seen_edges.add(edge)
         by_version: dict[Version, list[index.IndexedFile]] = defaultdict(list)
-        for indexed in mirror.by_project.get(name, []):
+        for indexed in mirror.project_files(name):
             try:
                 version = Version(indexed.version)
             except InvalidVersion:
@@ -233,10 +253,13 @@ def _locked_walk(mirror: _Mirror, locked: Sequence[Locked], python: tuple[int, i
         releases: dict[tuple[str, str], list[index.IndexedFile]] = defaultdict(list)
         # A locked file the mirror lacks is left out: the step fails for want of
         # it whether or not the rest of the mirror is sent.
-        for indexed in mirror.files.values():
-            if indexed.filename in lock.files or \
-                    (indexed.project, indexed.sha256.lower()) in lock.hashes:
-                releases[(indexed.project, indexed.version)].append(indexed)
+        named = filter(None, map(mirror.file, lock.files))
+        # A lock that names hashes, not files: only its projects' entries are read.
+        hashed = (indexed for project in sorted({project for project, _ in lock.hashes})
+                  for indexed in mirror.project_files(canonicalize_name(project))
+                  if (indexed.project, indexed.sha256.lower()) in lock.hashes)
+        for indexed in {indexed.filename: indexed for indexed in (*named, *hashed)}.values():
+            releases[(indexed.project, indexed.version)].append(indexed)
         for (project, version), files in sorted(releases.items()):
             wheels = [f for f in files if mirror.fits(f.filename, python, machine)
                       and python_fits(f.requires_python, python)]
@@ -280,14 +303,18 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:,.1f} MB" if size < 1_000_000_000 else f"{size / 1e9:,.2f} GB"
 
 
-def load_index(root: Path) -> dict[str, index.IndexedFile]:
-    """What the mirror's index pages list: its state file; CannotTell when there is none."""
+def load_index(root: Path) -> index.Projects:
+    """What the mirror's index pages list: its state file, each entry parsed when the walk
+    reaches its project; CannotTell when there is none."""
+    files = index.read_projects(root)
+    if files is not None and files.files:
+        return files
     warnings: list[str] = []
-    files = index.load_state(root, warnings)
-    if warnings or not files:
+    state = index.read_lines(root, warnings)  # an older format: read whole
+    if warnings or not state.lines:
         raise CannotTell(f"{root} has no usable dockerpypi index (run `dockerpypi mirror "
                          "index`)")
-    return files
+    return index.Projects.of(state)
 
 
 def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
@@ -301,8 +328,8 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
     every lock to it from wheels; CannotTell when no Python is kept for some
     machine.
     """
-    indexed = load_index(root)
-    mirror = _Mirror(root, indexed)
+    mirror = _Mirror(root, load_index(root))
+    indexed = mirror.files
     chosen: set[str] = set()
     served: set[tuple[int, int]] = set()
     for machine in machines:
@@ -334,4 +361,4 @@ def select(root: Path, requirements: Sequence[tuple[Requirement, str]],
             raise CannotTell(f"the index is out of date for {name} (run `dockerpypi mirror "
                              "index`)")
     return Selection(tuple(indexed[name] for name in sorted(chosen)), tuple(sorted(served)),
-                     tuple(machines), len(indexed), sum(f.size for f in indexed.values()))
+                     tuple(machines), mirror.state.files, mirror.state.size)
