@@ -134,10 +134,13 @@ RUN pip install --no-cache-dir {target}
 """
 
 
+# The tiny backend's case (a hook that asks for a package) builds with Debian's
+# pip only: the current pip's cases are the backends people use, and the
+# suite's time budget pays for a build per case.
 @pytest.mark.parametrize(("backend", "pip", "target"), [
-    ("tiny", DEBIAN_PIP, "."), ("tiny", CURRENT_PIP, "/app"),
+    ("tiny", DEBIAN_PIP, "."),
     ("hatchling", DEBIAN_PIP, "/app"), ("hatchling", CURRENT_PIP, "."),
-    ("setuptools", DEBIAN_PIP, "."), ("setuptools", CURRENT_PIP, ".")])
+    ("setuptools", DEBIAN_PIP, "."), ("setuptools", CURRENT_PIP, "/app")])
 def test_pip_install_dot_builds_offline_from_what_mirror_add_dir_fetched(
         backend: str, pip: str, target: str, upstream: ServedURL, base_image: str,
         tmp_path: Path) -> None:
