@@ -34,17 +34,9 @@ _FILE_URL = re.compile(r'(\{\s*)url(\s*=\s*)"([^"]*)"')
 
 def read_lock(path: Path) -> dict[str, Any]:
     """The lock, parsed; a ``UsageError`` naming the file when it is no TOML uv wrote."""
-    from ..tomlparser import tomllib
+    from ..tomlparser import load_file
 
-    try:
-        with path.open("rb") as handle:
-            lock: dict[str, Any] = tomllib.load(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror or exc})",
-                         fix="check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is not a TOML file ({exc})",
-                         fix="give the uv.lock uv wrote") from None
+    lock = load_file(path, fix="give the uv.lock uv wrote")
     if not isinstance(lock.get("package"), list):
         raise UsageError(f"{path} has no [[package]] tables, so it is no uv.lock",
                          fix="run `uv lock`")

@@ -48,17 +48,9 @@ def pdm_lock_path(argument: str) -> Path | None:
 
 def read_pdm_lock(path: Path) -> dict[str, Any]:
     """The lock, parsed; a ``UsageError`` naming the file when it is no TOML PDM wrote."""
-    from ..tomlparser import tomllib
+    from ..tomlparser import load_file
 
-    try:
-        with path.open("rb") as handle:
-            lock: dict[str, Any] = tomllib.load(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror or exc})",
-                         fix="check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is not a TOML file ({exc})",
-                         fix="give the pdm.lock PDM wrote") from None
+    lock = load_file(path, fix="give the pdm.lock PDM wrote")
     if not isinstance(lock.get("metadata"), dict) or not isinstance(lock.get("package", []),
                                                                      list):
         raise UsageError(f"{path} has no [metadata] table and [[package]] list, so it is no "

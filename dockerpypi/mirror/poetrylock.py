@@ -55,17 +55,9 @@ class NoMirrorCopy(UserMessageError):
 
 
 def _load(path: Path, what: str) -> dict[str, Any]:
-    from ..tomlparser import tomllib
+    from ..tomlparser import load_file
 
-    try:
-        with path.open("rb") as handle:
-            data: dict[str, Any] = tomllib.load(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror or exc})",
-                         fix="check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is not a TOML file ({exc})", fix=f"give {what}") from None
-    return data
+    return load_file(path, fix=f"give {what}")
 
 
 def read_poetry_lock(path: Path) -> dict[str, Any]:

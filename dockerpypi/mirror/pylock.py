@@ -59,16 +59,9 @@ _URL_PAIR = re.compile(r"""(?<![\w.\-"'])url(\s*=\s*)("(?:[^"\\\n]|\\.)*"|'[^'\n
 
 def read_pylock(path: Path) -> dict[str, Any]:
     """The lock, parsed; a ``UsageError`` naming the file when it is no PEP 751 lock."""
-    from ..tomlparser import tomllib
+    from ..tomlparser import load_file
 
-    try:
-        with path.open("rb") as handle:
-            lock: dict[str, Any] = tomllib.load(handle)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path} ({exc.strerror or exc})",
-                         fix="check the path") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path} is not a TOML file ({exc})", fix=_RELOCK) from None
+    lock = load_file(path, fix=_RELOCK)
     if not isinstance(lock.get("packages"), list):
         raise UsageError(f"{path} has no [[packages]] tables, so it is no pylock.toml "
                          "(PEP 751)", fix=_RELOCK)
