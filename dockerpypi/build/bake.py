@@ -31,6 +31,7 @@ from .frontends import (
     absolute,
     refuse_without_named_contexts,
     run_with_override,
+    scan_options,
     target_args,
 )
 
@@ -74,39 +75,8 @@ class BakeArgs(NamedTuple):
 
 def parse_bake_args(args: Sequence[str]) -> BakeArgs:
     """Find the options and the targets among ``docker buildx bake`` arguments."""
-    options: list[tuple[str, str | None]] = []
-    targets: list[str] = []
-    words = list(args)
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word == "--":
-            targets += words[i:]
-            break
-        if word.startswith("-f") and not word.startswith("--"):
-            value = word[2:].removeprefix("=")
-            if not value:
-                if i == len(words):
-                    raise UsageError("-f needs a bake file", fix="give -f FILE")
-                value = words[i]
-                i += 1
-            options.append(("--file", value))
-        elif word.startswith("--"):
-            name, equals, value = word.partition("=")
-            if equals:
-                options.append((name, value))
-            elif name in _WITH_VALUE:
-                if i == len(words):
-                    raise UsageError(f"{name} needs a value", fix=f"give {name} VALUE")
-                options.append((name, words[i]))
-                i += 1
-            else:
-                options.append((name, None))
-        elif word.startswith("-") and word != "-":
-            options.append((word, None))
-        else:
-            targets.append(word)
+    options, targets = scan_options(args, _WITH_VALUE | {"-f"}, long_names={"-f": "--file"},
+                                    needs={"-f": ("a bake file", "FILE")})
     if any(name == "--print" for name, _ in options):
         raise UsageError("--print shows bake's own definitions, without the mirror",
                          fix="run `docker buildx bake --print`, or `dockerpypi bake --dry-run` "

@@ -32,6 +32,7 @@ from .frontends import (
     absolute,
     refuse_without_named_contexts,
     run_with_override,
+    scan_options,
     target_args,
 )
 
@@ -83,36 +84,6 @@ class ComposeArgs(NamedTuple):
         return given[-1] if given else None
 
 
-def _options(words: Sequence[str], with_value: frozenset[str]
-             ) -> tuple[list[tuple[str, str | None]], list[str]]:
-    """The options among ``words`` (long names as given), and the other words."""
-    options: list[tuple[str, str | None]] = []
-    others: list[str] = []
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word == "--":
-            others += words[i:]
-            break
-        if not word.startswith("-") or word == "-":
-            others.append(word)
-            continue
-        name, equals, value = word.partition("=")
-        if not equals and not name.startswith("--") and len(name) > 2 and name[:2] in with_value:
-            name, equals, value = name[:2], "=", name[2:]  # -fcompose.yaml
-        if equals:
-            options.append((name, value))
-        elif name in with_value:
-            if i == len(words):
-                raise UsageError(f"{name} needs a value", fix=f"give {name} VALUE")
-            options.append((name, words[i]))
-            i += 1
-        else:
-            options.append((name, None))
-    return options, others
-
-
 def parse_compose_args(args: Sequence[str]) -> ComposeArgs:
     """Split ``docker compose`` arguments into global options, the command and its words."""
     words = list(args)
@@ -125,9 +96,9 @@ def parse_compose_args(args: Sequence[str]) -> ComposeArgs:
         raise UsageError(f"dockerpypi compose runs `build` or `up`, and got {found}",
                          fix="use `dockerpypi compose build [SERVICE...]` or `dockerpypi "
                              "compose up --build`; run other commands with docker compose")
-    global_options, _ = _options(words[:cut], _GLOBAL_WITH_VALUE)
+    global_options, _ = scan_options(words[:cut], _GLOBAL_WITH_VALUE)
     command = words[cut]
-    command_options, services = _options(words[cut + 1:], COMMANDS[command])
+    command_options, services = scan_options(words[cut + 1:], COMMANDS[command])
     return ComposeArgs(tuple(global_options), tuple(words[:cut]), command,
                        tuple(words[cut + 1:]), tuple(services), tuple(command_options))
 

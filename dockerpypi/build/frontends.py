@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -55,6 +55,47 @@ class TargetInputs(NamedTuple):
     secrets: dict[str, Path]
     dockerfile: Path | None
     host_network: bool
+
+
+def scan_options(words: Sequence[str], with_value: Collection[str], *,
+                 long_names: Mapping[str, str] | None = None,
+                 needs: Mapping[str, tuple[str, str]] | None = None,
+                 ) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """The options among a docker tool's ``words`` (as given, or by ``long_names``), and
+    the other words.
+
+    Options in ``with_value`` take the next word, or ``=VALUE``, or (a short
+    one) the rest of the word (``-fcompose.yaml``); ``needs`` says what a
+    missing value is (``{"-f": ("a bake file", "FILE")}``), for the one line.
+    """
+    options: list[tuple[str, str | None]] = []
+    others: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--":
+            others += words[i:]
+            break
+        if not word.startswith("-") or word == "-":
+            others.append(word)
+            continue
+        name, equals, value = word.partition("=")
+        if not equals and not name.startswith("--") and len(name) > 2 and name[:2] in with_value:
+            name, equals, value = name[:2], "=", name[2:]  # -fcompose.yaml
+        shown = name
+        name = (long_names or {}).get(name, name)
+        if equals:
+            options.append((name, value))
+        elif shown in with_value or name in with_value:
+            if i == len(words):
+                what, placeholder = (needs or {}).get(shown, ("a value", "VALUE"))
+                raise UsageError(f"{shown} needs {what}", fix=f"give {shown} {placeholder}")
+            options.append((name, words[i]))
+            i += 1
+        else:
+            options.append((name, None))
+    return options, others
 
 
 def target_args(context: Path, dockerfile: Path, *, platforms: Iterable[str] = (),
